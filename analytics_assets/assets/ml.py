@@ -1,0 +1,196 @@
+"""ML assets: the engagement model (PyTorch, MLflow registry), its drift monitor and the recommendations.
+
+The model is trained on demand (first load, drift, weekly), not with every daily partition: the drift
+monitor compares each new day with the champion's own training window, and the drift sensor asks for
+a retrain when they differ. Recommendations are rescored daily with the champion.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+import pandas as pd
+
+from analytics_assets.partitions import WAREHOUSE_POOL, daily_partitions
+from analytics_assets.resources import MlflowResource, WarehouseResource
+
+TRAINING_TABLE = "main.ml_training_dataset"
+RECOMMENDATIONS_TABLE = "main.posting_hour_recommendations"
+DRIFT_TABLE = "main.ml_feature_drift_reports"
+DRIFT_WINDOW_DAYS = 3  # recent days compared with the training reference
+RECOMMENDATION_LOOKBACK_DAYS = 28
+
+
+def _champion(mlflow_store: MlflowResource):
+    from ml.registry import load_model
+
+    try:
+        return load_model(mlflow_store.tracking_uri, mlflow_store.model_name, alias="champion")
+    except LookupError:
+        return None
+
+
+@dg.asset(
+    deps=["ml_training_dataset"],
+    group_name="ml",
+    kinds={"pytorch", "mlflow"},
+    pool=WAREHOUSE_POOL,
+    description="Engagement-score model (wide & deep, PyTorch) trained on all posts, evaluated on a "
+    "time-ordered holdout against a per-platform baseline, registered in MLflow as the champion.",
+)
+def engagement_model(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
+) -> dg.MaterializeResult:
+    from ml.registry import log_and_register
+    from ml.training import TrainingConfig, train_engagement_model
+
+    with warehouse.connect() as con:
+        dataset = con.execute(f"select * from {TRAINING_TABLE}").df()
+    result = train_engagement_model(dataset, TrainingConfig())
+    info = log_and_register(
+        result,
+        tracking_uri=mlflow_store.tracking_uri,
+        artifact_root=mlflow_store.artifact_root,
+        experiment_name=mlflow_store.experiment_name,
+        model_name=mlflow_store.model_name,
+    )
+    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float, str))}
+    context.log.info(f"registered {info.name} v{info.version}: {metrics}")
+    return dg.MaterializeResult(
+        metadata={
+            **{f"holdout/{k}": v for k, v in metrics.items()},
+            "model_name": info.name,
+            "model_version": str(info.version),
+            "mlflow_run_id": info.run_id,
+            "training_rows": len(dataset),
+        }
+    )
+
+
+@dg.asset(
+    deps=["ml_training_dataset", engagement_model],
+    group_name="ml",
+    kinds={"pytorch", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Posting hours per platform ranked by the champion model's expected engagement score, "
+    "averaged over each platform's recent content mix.",
+)
+def posting_hour_recommendations(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
+) -> dg.MaterializeResult:
+    from ml.recommend import recommend_posting_hours
+
+    champion = _champion(mlflow_store)
+    if champion is None:
+        raise dg.Failure("No champion engagement model in MLflow yet: materialize `engagement_model` first.")
+    model, spec, version, _ = champion
+    with warehouse.connect() as con:
+        recent = con.execute(
+            f"""select * from {TRAINING_TABLE}
+                where published_date > (select max(published_date) from {TRAINING_TABLE}) - ?""",
+            [RECOMMENDATION_LOOKBACK_DAYS],
+        ).df()
+        recs = recommend_posting_hours(model, spec, recent)
+        recs["model_name"] = mlflow_store.model_name
+        recs["model_version"] = str(version)
+        recs["generated_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+        con.register("_recs", recs)
+        con.execute(f"create or replace table {RECOMMENDATIONS_TABLE} as select * from _recs")
+        con.unregister("_recs")
+    best = recs[recs["rank"] == 1].set_index("platform")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(recs),
+            "model_version": str(version),
+            "best_hour_by_platform": {p: int(h) for p, h in best["publish_hour"].items()},
+            "preview": dg.MetadataValue.md(recs[recs["rank"] <= 3].to_markdown(index=False)),
+        }
+    )
+
+
+def _days(context: dg.AssetExecutionContext) -> list[date]:
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    return [start + timedelta(days=k) for k in range((end - start).days)]
+
+
+@dg.asset(
+    deps=["ml_training_dataset"],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="ml",
+    kinds={"evidently", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    description=f"Evidently data drift of the posts of the {DRIFT_WINDOW_DAYS} days up to the partition "
+    "against the champion model's training window. `dataset_drift` drives the retrain sensor.",
+)
+def ml_feature_drift(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
+) -> dg.MaterializeResult:
+    from ml.drift import DEFAULT_DRIFT_COLUMNS, detect_feature_drift
+
+    days = _days(context)
+    champion = _champion(mlflow_store)
+    reports = []
+    if champion is None:
+        context.log.warning("No champion model yet: nothing to compare with, drift not evaluated.")
+    else:
+        _, _, version, metrics = champion
+        ref_start = date.fromisoformat(str(metrics["train_start_date"]))
+        ref_end = date.fromisoformat(str(metrics["train_end_date"]))
+        with warehouse.connect() as con:
+            posts = con.execute(
+                f"select * from {TRAINING_TABLE} where published_date between ? and ?",
+                [min(ref_start, days[0] - timedelta(days=DRIFT_WINDOW_DAYS - 1)), max(ref_end, days[-1])],
+            ).df()
+        posts["published_date"] = pd.to_datetime(posts["published_date"]).dt.date
+        reference = posts[(posts["published_date"] >= ref_start) & (posts["published_date"] <= ref_end)]
+        for day in days:
+            window_start = day - timedelta(days=DRIFT_WINDOW_DAYS - 1)
+            current = posts[(posts["published_date"] >= window_start) & (posts["published_date"] <= day)]
+            try:
+                drift = detect_feature_drift(reference, current, DEFAULT_DRIFT_COLUMNS)
+            except ValueError as exc:  # too little data that day: report it, do not guess
+                context.log.warning(f"{day}: drift not evaluated: {exc}")
+                continue
+            reports.append(
+                {
+                    "partition_date": day,
+                    "model_version": str(version),
+                    "reference_start": ref_start,
+                    "reference_end": ref_end,
+                    "n_reference": drift.n_reference,
+                    "n_current": drift.n_current,
+                    "drift_share": float(drift.drift_share),
+                    "dataset_drift": bool(drift.dataset_drift),
+                    "drifted_columns": ",".join(drift.drifted_columns),
+                }
+            )
+    frame = pd.DataFrame(reports)
+    with warehouse.connect() as con:
+        con.execute(
+            f"""create table if not exists {DRIFT_TABLE} (
+                  partition_date DATE, model_version VARCHAR, reference_start DATE, reference_end DATE,
+                  n_reference BIGINT, n_current BIGINT, drift_share DOUBLE, dataset_drift BOOLEAN,
+                  drifted_columns VARCHAR)"""
+        )
+        con.execute("begin transaction")
+        con.execute(f"delete from {DRIFT_TABLE} where partition_date between ? and ?", [days[0], days[-1]])
+        if len(frame):
+            con.register("_drift", frame)
+            con.execute(f"insert into {DRIFT_TABLE} by name select * from _drift")
+            con.unregister("_drift")
+        con.execute("commit")
+    latest = reports[-1] if reports else None
+    return dg.MaterializeResult(
+        metadata={
+            "dataset_drift": bool(frame["dataset_drift"].any()) if len(frame) else False,
+            "drifted_days": [r["partition_date"].isoformat() for r in reports if r["dataset_drift"]],
+            "latest_drift_share": latest["drift_share"] if latest else None,
+            "latest_drifted_columns": latest["drifted_columns"] if latest else None,
+            "champion_version": latest["model_version"] if latest else None,
+            "evaluated_days": len(reports),
+        }
+    )

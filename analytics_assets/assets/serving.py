@@ -1,0 +1,86 @@
+"""Publish the tables the API serves as Parquet files, so the API never opens the warehouse.
+
+Each file is written under a temporary name in the serving folder, then moved over the old one with
+``os.replace`` (atomic on one filesystem): a reader sees the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from analytics_assets.partitions import WAREHOUSE_POOL
+from analytics_assets.resources import ServingResource, WarehouseResource
+
+SERVED_TABLES = {
+    "optimal_hours.parquet": "select * from main.posting_hour_recommendations order by platform, rank",
+    "platform_daily.parquet": "select * from main.agg_platform_daily order by metric_date, platform",
+    "attribution.parquet": "select * from main.agg_channel_attribution order by model, conversions desc",
+}
+
+
+def publish_parquet(frame: pd.DataFrame, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, target)
+
+
+def publish_json(payload: dict, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, target)
+
+
+def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.DataFrame:
+    rows = []
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        event = instance.get_latest_materialization_event(key)
+        if event is None:
+            continue
+        rows.append(
+            {
+                "asset_key": key.to_user_string(),
+                "last_materialized_at": datetime.fromtimestamp(event.timestamp, timezone.utc).replace(tzinfo=None),
+                "last_partition": event.asset_materialization.partition if event.asset_materialization else None,
+                "run_id": event.run_id,
+            }
+        )
+    return pd.DataFrame(rows, columns=["asset_key", "last_materialized_at", "last_partition", "run_id"])
+
+
+@dg.asset(
+    deps=["posting_hour_recommendations", "agg_platform_daily", "agg_channel_attribution"],
+    group_name="serving",
+    kinds={"parquet"},
+    pool=WAREHOUSE_POOL,
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Parquet copies of the served tables plus the assets' last materializations, for the API.",
+)
+def serving_snapshot(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
+) -> dg.MaterializeResult:
+    out = serving.path
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with warehouse.connect() as con:
+        frames = {name: con.execute(sql).df() for name, sql in SERVED_TABLES.items()}
+    for name, frame in frames.items():
+        publish_parquet(frame, out / name)
+        counts[name] = len(frame)
+    keys = list(context.repository_def.asset_graph.get_all_asset_keys())
+    status = asset_status(context.instance, keys)
+    publish_parquet(status, out / "asset_status.parquet")
+    counts["asset_status.parquet"] = len(status)
+    published_at = datetime.now(timezone.utc)
+    publish_json(
+        {"published_at": published_at.isoformat(), "files": {n: {"rows": c} for n, c in counts.items()}},
+        out / "manifest.json",
+    )
+    return dg.MaterializeResult(
+        metadata={"serving_dir": str(out), **{f"rows/{n}": c for n, c in counts.items()}, "published_at": published_at.isoformat()}
+    )

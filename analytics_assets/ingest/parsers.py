@@ -1,0 +1,431 @@
+"""Parse native platform records (flattened JSON, as ``pandas.json_normalize`` gives them) into the
+canonical raw tables, and send every record that cannot be parsed or fails validation to quarantine
+with the reason. Vectorized: one pass per field, never a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from analytics_assets.ingest.tables import (
+    AD_CAMPAIGN_METRICS,
+    AI_GENERATIONS,
+    BOOSTS,
+    SOCIAL_POST_SNAPSHOTS,
+    TOUCHPOINTS,
+    RawTable,
+)
+
+# kind -> converter(series) -> (values, bad_mask, reason)
+Converter = Callable[[pd.Series], tuple[pd.Series, pd.Series, str]]
+
+
+def _missing(s: pd.Series) -> pd.Series:
+    return s.isna() | s.astype(str).str.strip().eq("")
+
+
+def _as_str(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    # object dtype with None for missing: what pandera's `str` columns and DuckDB's VARCHAR expect
+    out = s.astype(str).str.strip().astype(object)
+    return out.where(~_missing(s), None), pd.Series(False, index=s.index), ""
+
+
+def _as_number(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num = pd.to_numeric(s, errors="coerce").astype("float64")  # "12,5", "1.2k", "n/a" become NaN: reported
+    return num, num.isna() & ~_missing(s), "not a number"
+
+
+def _as_int(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num, bad, _ = _as_number(s)
+    frac = num.notna() & (num != np.floor(num))
+    return num.where(~frac).round().astype("Int64"), bad | frac, "not an integer"
+
+
+def _as_micros(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num, bad, _ = _as_number(s)
+    return num / 1_000_000, bad, "not an amount in micros"
+
+
+def _as_iso_ts(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    ts = pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601").dt.tz_convert(None)
+    return ts, ts.isna() & ~_missing(s), "not an ISO-8601 timestamp"
+
+
+def _as_epoch(unit: str) -> Converter:
+    def convert(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+        num, bad, _ = _as_number(s)
+        return pd.to_datetime(num, unit=unit, errors="coerce"), bad, f"not an epoch time in {unit}"
+
+    return convert
+
+
+def _as_date(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    d = pd.to_datetime(s, errors="coerce", format="%Y-%m-%d")
+    return d.dt.date, d.isna() & ~_missing(s), "not a YYYY-MM-DD date"
+
+
+CONVERTERS: dict[str, Converter] = {
+    "str": _as_str,
+    "int": _as_int,
+    "float": _as_number,
+    "micros": _as_micros,
+    "iso": _as_iso_ts,
+    "epoch_s": _as_epoch("s"),
+    "epoch_ms": _as_epoch("ms"),
+    "date": _as_date,
+}
+
+
+_CONSTANT_DTYPES = {"int": "Int64", "float": "float64"}
+
+
+@dataclass(frozen=True)
+class Field:
+    source: str | None  # native field; None = constant or derived
+    kind: str = "str"
+    required: bool = True
+    constant: object = None
+
+
+@dataclass(frozen=True)
+class PlatformMapping:
+    table: RawTable
+    platform: str | None
+    key_field: str  # native field that identifies a record in quarantine
+    fields: dict[str, Field]
+    derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # adds derived native fields
+
+
+@dataclass
+class ParseResult:
+    rows: pd.DataFrame  # canonical rows that passed every check
+    quarantine: pd.DataFrame  # source_table, platform, record_key, reason, payload
+
+
+def _f(source: str | None, kind: str = "str", required: bool = True, constant: object = None) -> Field:
+    return Field(source, kind, required, constant)
+
+
+def _social(platform: str, key: str, native: dict[str, tuple[str | None, str, bool]]) -> PlatformMapping:
+    meta = {
+        "snapshot_at": _f("cycle.polled_at", "iso"),
+        "hook_type": _f("cycle.hook_type", required=False),
+        "media_type": _f("cycle.media_type", required=False),
+        "topic": _f("cycle.topic", required=False),
+        "text_length": _f("cycle.text_length", "int", required=False),
+    }
+    fields = {"platform": _f(None, constant=platform)}
+    fields.update({col: _f(src, kind, req) for col, (src, kind, req) in native.items()})
+    fields.update(meta)
+    return PlatformMapping(SOCIAL_POST_SNAPSHOTS, platform, key, fields)
+
+
+def _none(col: str) -> tuple[None, str, bool]:
+    return (None, "int", False)
+
+
+SOCIAL_MAPPINGS = {
+    "linkedin": _social(
+        "linkedin",
+        "share",
+        {
+            "post_id": ("share", "str", True),
+            "account_id": ("organizationalEntity", "str", False),
+            "published_at": ("created.time", "epoch_ms", True),
+            "impressions": ("totalShareStatistics.impressionCount", "int", True),
+            "likes": ("totalShareStatistics.likeCount", "int", True),
+            "comments": ("totalShareStatistics.commentCount", "int", True),
+            "shares": ("totalShareStatistics.shareCount", "int", True),
+            "clicks": ("totalShareStatistics.clickCount", "int", True),
+            "quotes": _none("quotes"),
+            "saves": _none("saves"),
+        },
+    ),
+    "x": _social(
+        "x",
+        "id",
+        {
+            "post_id": ("id", "str", True),
+            "account_id": ("author_id", "str", False),
+            "published_at": ("created_at", "iso", True),
+            "impressions": ("public_metrics.impression_count", "int", True),
+            "likes": ("public_metrics.like_count", "int", True),
+            "comments": ("public_metrics.reply_count", "int", True),
+            "shares": ("public_metrics.retweet_count", "int", True),
+            "clicks": _none("clicks"),
+            "quotes": ("public_metrics.quote_count", "int", True),
+            "saves": ("public_metrics.bookmark_count", "int", False),
+        },
+    ),
+    "reddit": _social(
+        "reddit",
+        "name",
+        {
+            "post_id": ("name", "str", True),
+            "account_id": ("author_fullname", "str", False),
+            "published_at": ("created_utc", "epoch_s", True),
+            "impressions": ("view_count", "int", True),
+            "likes": ("ups", "int", True),
+            "comments": ("num_comments", "int", True),
+            "shares": ("num_crossposts", "int", False),
+            "clicks": _none("clicks"),
+            "quotes": _none("quotes"),
+            "saves": _none("saves"),
+        },
+    ),
+    "tiktok": _social(
+        "tiktok",
+        "id",
+        {
+            "post_id": ("id", "str", True),
+            "account_id": ("username", "str", False),
+            "published_at": ("create_time", "epoch_s", True),
+            "impressions": ("view_count", "int", True),
+            "likes": ("like_count", "int", True),
+            "comments": ("comment_count", "int", True),
+            "shares": ("share_count", "int", True),
+            "clicks": _none("clicks"),
+            "quotes": _none("quotes"),
+            "saves": ("favorites_count", "int", False),
+        },
+    ),
+}
+
+
+def _meta_action(col: str, action_types: tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
+    def extract(s: pd.Series) -> pd.Series:
+        def total(actions: object) -> object:
+            if not isinstance(actions, list):
+                return 0 if actions is None or (isinstance(actions, float) and np.isnan(actions)) else actions
+            vals = [a.get("value") for a in actions if isinstance(a, dict) and a.get("action_type") in action_types]
+            nums = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
+            return "not-a-number" if nums.isna().any() else float(nums.sum())
+
+        return s.map(total)
+
+    return extract
+
+
+_META_PURCHASES = ("offsite_conversion.fb_pixel_purchase", "purchase", "omni_purchase")
+
+
+def _derive_meta(df: pd.DataFrame) -> pd.DataFrame:
+    empty = pd.Series([None] * len(df), index=df.index, dtype=object)
+    return df.assign(
+        **{
+            "_conversions": _meta_action("actions", _META_PURCHASES)(df.get("actions", empty)),
+            "_conversion_value": _meta_action("action_values", _META_PURCHASES)(df.get("action_values", empty)),
+        }
+    )
+
+
+def _derive_linkedin_ads(df: pd.DataFrame) -> pd.DataFrame:
+    def campaign(pivots: object) -> object:
+        if isinstance(pivots, list) and pivots and isinstance(pivots[0], str):
+            return pivots[0].rsplit(":", 1)[-1]
+        return None
+
+    def day(d: object) -> object:
+        if isinstance(d, dict) and {"year", "month", "day"} <= d.keys():
+            return f"{int(d['year']):04d}-{int(d['month']):02d}-{int(d['day']):02d}"
+        return None
+
+    return df.assign(_campaign_id=df["pivotValues"].map(campaign), _date=df["dateRange.start"].map(day))
+
+
+def _ads(platform: str, key: str, fields: dict[str, Field], derive=None) -> PlatformMapping:
+    return PlatformMapping(AD_CAMPAIGN_METRICS, platform, key, {"platform": _f(None, constant=platform), **fields}, derive)
+
+
+AD_MAPPINGS = {
+    "google_ads": _ads(
+        "google_ads",
+        "campaign.id",
+        {
+            "account_id": _f("customer.id"),
+            "campaign_id": _f("campaign.id"),
+            "campaign_name": _f("campaign.name", required=False),
+            "metric_date": _f("segments.date", "date"),
+            "currency": _f("customer.currencyCode"),
+            "impressions": _f("metrics.impressions", "int"),
+            "clicks": _f("metrics.clicks", "int"),
+            "spend": _f("metrics.costMicros", "micros"),
+            "conversions": _f("metrics.conversions", "float"),
+            "conversion_value": _f("metrics.conversionsValue", "float"),
+            "reach": _f(None, "int", required=False),
+        },
+    ),
+    "meta_ads": _ads(
+        "meta_ads",
+        "campaign_id",
+        {
+            "account_id": _f("account_id"),
+            "campaign_id": _f("campaign_id"),
+            "campaign_name": _f("campaign_name", required=False),
+            "metric_date": _f("date_start", "date"),
+            "currency": _f("account_currency"),
+            "impressions": _f("impressions", "int"),
+            "clicks": _f("clicks", "int"),
+            "spend": _f("spend", "float"),
+            "conversions": _f("_conversions", "float"),
+            "conversion_value": _f("_conversion_value", "float"),
+            "reach": _f("reach", "int", required=False),
+        },
+        _derive_meta,
+    ),
+    "linkedin_ads": _ads(
+        "linkedin_ads",
+        "_campaign_id",
+        {
+            "account_id": _f("cycle.account_id"),
+            "campaign_id": _f("_campaign_id"),
+            "campaign_name": _f("cycle.campaign_name", required=False),
+            "metric_date": _f("_date", "date"),
+            "currency": _f("cycle.currency"),
+            "impressions": _f("impressions", "int"),
+            "clicks": _f("clicks", "int"),
+            "spend": _f("costInLocalCurrency", "float"),
+            "conversions": _f("externalWebsiteConversions", "float"),
+            "conversion_value": _f("conversionValueInLocalCurrency", "float"),
+            "reach": _f(None, "int", required=False),
+        },
+        _derive_linkedin_ads,
+    ),
+}
+
+BOOST_MAPPING = PlatformMapping(
+    BOOSTS,
+    None,
+    "boost_id",
+    {
+        "boost_id": _f("boost_id"),
+        "organic_platform": _f("organic.platform"),
+        "post_id": _f("organic.post_id"),
+        "ad_platform": _f("paid.platform"),
+        "campaign_id": _f("paid.campaign_id"),
+        "boost_date": _f("delivery.date", "date"),
+        "start_date": _f("flight.start_date", "date"),
+        "end_date": _f("flight.end_date", "date"),
+        "currency": _f("budget.currency"),
+        "daily_budget": _f("budget.daily_amount", "float"),
+        "spend": _f("delivery.spend", "float"),
+        "paid_impressions": _f("delivery.impressions", "int"),
+        "paid_engagements": _f("delivery.engagements", "int"),
+        "paid_clicks": _f("delivery.clicks", "int"),
+    },
+)
+
+TOUCHPOINT_MAPPING = PlatformMapping(
+    TOUCHPOINTS,
+    None,
+    "event_id",
+    {
+        "event_id": _f("event_id"),
+        "journey_id": _f("journey_id"),
+        "user_id": _f("anonymous_id"),
+        "event_at": _f("timestamp", "iso"),
+        "event_type": _f("event"),
+        "utm_source": _f("utm_source", required=False),
+        "utm_medium": _f("utm_medium", required=False),
+        "utm_campaign": _f("utm_campaign", required=False),
+        "conversion_value": _f("revenue", "float", required=False),
+        "currency": _f("currency", required=False),
+    },
+)
+
+AI_GENERATION_MAPPING = PlatformMapping(
+    AI_GENERATIONS,
+    None,
+    "id",
+    {
+        "generation_id": _f("id"),
+        "generated_at": _f("created", "epoch_s"),
+        "model": _f("model"),
+        "platform": _f("cycle.platform"),
+        "post_id": _f("cycle.post_id", required=False),
+        "status": _f("cycle.status"),
+        "prompt_tokens": _f("usage.prompt_tokens", "int"),
+        "completion_tokens": _f("usage.completion_tokens", "int"),
+        "latency_ms": _f("cycle.latency_ms", "int"),
+        "cost_usd": _f("cycle.cost_usd", "float"),
+    },
+)
+
+
+def _append_reason(reasons: pd.Series, mask: pd.Series, reason: str | pd.Series) -> pd.Series:
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return reasons
+    add = reason[mask] if isinstance(reason, pd.Series) else reason
+    return reasons.mask(mask, reasons.where(reasons == "", reasons + "; ").where(mask, "") + add)
+
+
+def _payload_json(native: pd.DataFrame) -> pd.Series:
+    return pd.Series(
+        [json.dumps(rec, default=str) for rec in native.to_dict(orient="records")], index=native.index, dtype=object
+    )
+
+
+def parse_records(native: pd.DataFrame, mapping: PlatformMapping) -> ParseResult:
+    """Map one platform's native records to canonical rows; invalid records go to quarantine."""
+    native = native.reset_index(drop=True)
+    if mapping.derive is not None and len(native):
+        native = mapping.derive(native)
+    table = mapping.table
+    reasons = pd.Series("", index=native.index, dtype=object)
+    out = pd.DataFrame(index=native.index)
+    for col, spec in mapping.fields.items():
+        if spec.source is None:
+            out[col] = pd.Series([spec.constant] * len(native), index=native.index, dtype=_CONSTANT_DTYPES.get(spec.kind, object))
+            continue
+        if spec.source not in native.columns:
+            if spec.required:
+                reasons = _append_reason(reasons, pd.Series(True, index=native.index), f"missing required field '{spec.source}'")
+            out[col] = pd.Series([None] * len(native), index=native.index, dtype=_CONSTANT_DTYPES.get(spec.kind, object))
+            continue
+        raw = native[spec.source]
+        values, bad, why = CONVERTERS[spec.kind](raw)
+        reasons = _append_reason(reasons, bad, raw.astype(str).map(lambda v, f=spec.source, w=why: f"field '{f}' {w}: {v!r}"))
+        if spec.required:
+            reasons = _append_reason(reasons, _missing(raw), f"missing required field '{spec.source}'")
+        out[col] = values
+
+    # pandera row rules (ranges, vocabularies, cross-field checks) on the rows that parsed
+    parsed = reasons == ""
+    candidates = out[parsed]
+    try:
+        if len(candidates):
+            table.row_schema.validate(candidates, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+        row_level = failures[failures["index"].notna()]
+        table_level = failures[failures["index"].isna()]
+        if len(table_level):
+            raise ValueError(f"{table.name}: batch does not match the table schema:\n{table_level.to_string()}") from exc
+        for idx, group in row_level.groupby("index"):
+            msgs = [
+                # a dataframe-wide check reports every column of the row: its message is enough
+                f"check failed: {k}" if ctx == "DataFrameSchema" else f"{c}: check {k} failed (value {v})"
+                for ctx, c, k, v in zip(group["schema_context"], group["column"], group["check"], group["failure_case"])
+            ]
+            reasons.loc[int(idx)] = "; ".join(sorted(set(msgs)))
+
+    bad = reasons != ""
+    key = native[mapping.key_field].astype("string") if mapping.key_field in native.columns else pd.Series(pd.NA, index=native.index)
+    quarantine = pd.DataFrame(
+        {
+            "source_table": table.name,
+            "platform": mapping.platform,
+            "record_key": key[bad],
+            "reason": reasons[bad],
+            "payload": _payload_json(native[bad].drop(columns=[c for c in native.columns if c.startswith("_")])),
+        }
+    )
+    rows = out[~bad].reset_index(drop=True)
+    return ParseResult(rows=rows, quarantine=quarantine.reset_index(drop=True))

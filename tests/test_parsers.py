@@ -1,0 +1,78 @@
+"""Native payloads parse into canonical rows; every invalid record lands in quarantine with a reason."""
+
+from datetime import date
+
+import pandas as pd
+
+from analytics_assets.ingest.loader import parse_day
+from analytics_assets.ingest.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
+from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.simulator import ground_truth as gt
+
+DAY = date(2026, 5, 4)
+
+
+def test_clean_day_parses_without_quarantine_and_keeps_every_record():
+    sim_day = PlatformSimulator(SimulatorConfig(malformed_rate=0)).day(DAY)
+    batches = parse_day(sim_day)
+    snaps = batches["raw_social_post_snapshots"]
+    assert snaps.quarantined == 0
+    assert len(snaps.rows) == sum(len(f) for f in sim_day.social_posts.values())
+    assert all(b.quarantined == 0 for b in batches.values())
+    assert set(snaps.rows["platform"]) == set(gt.ORGANIC_PLATFORMS)
+    assert (pd.to_datetime(snaps.rows["snapshot_at"]).dt.date == DAY).all()
+
+
+def test_units_are_normalised_from_native_formats():
+    sim_day = PlatformSimulator().day(DAY)
+    google = sim_day.ad_campaigns["google_ads"]
+    rows = parse_records(google, AD_MAPPINGS["google_ads"]).rows
+    assert rows["spend"].tolist() == (google["metrics.costMicros"].astype(int) / 1e6).tolist()
+    meta = sim_day.ad_campaigns["meta_ads"]
+    rows = parse_records(meta, AD_MAPPINGS["meta_ads"]).rows
+    purchases = [
+        sum(float(a["value"]) for a in acts if a["action_type"] == "offsite_conversion.fb_pixel_purchase")
+        for acts in meta["actions"]
+    ]
+    assert rows["conversions"].tolist() == purchases
+    assert rows["spend"].tolist() == meta["spend"].astype(float).tolist()
+    x = sim_day.social_posts["x"]
+    rows = parse_records(x, SOCIAL_MAPPINGS["x"]).rows
+    assert rows["comments"].tolist() == x["public_metrics.reply_count"].tolist()
+    assert rows["published_at"].iloc[0] == pd.Timestamp(x["created_at"].iloc[0]).tz_convert(None)
+
+
+def test_malformed_records_go_to_quarantine_with_reasons_and_nowhere_else():
+    sim_day = PlatformSimulator(SimulatorConfig(malformed_rate=0.02)).day(DAY)
+    injected = sim_day.malformed.groupby("entity").size()
+    batches = parse_day(sim_day)
+    entity_table = {
+        "social_posts": "raw_social_post_snapshots",
+        "ad_campaigns": "raw_ad_campaign_metrics",
+        "boosts": "raw_boosts",
+        "touchpoints": "raw_touchpoints",
+        "ai_generations": "raw_ai_generations",
+    }
+    for entity, table in entity_table.items():
+        batch = batches[table]
+        assert batch.quarantined == injected.get(entity, 0), table
+        assert batch.quarantine["reason"].str.len().gt(10).all()
+        assert batch.quarantine["payload"].notna().all()
+    snaps = batches["raw_social_post_snapshots"]
+    total = sum(len(f) for f in sim_day.social_posts.values())
+    assert len(snaps.rows) + snaps.quarantined == total
+    # the valid rows hold none of the corrupt values
+    assert (snaps.rows[["impressions", "likes", "comments"]] >= 0).all().all()
+    assert snaps.rows["post_id"].notna().all()
+    reasons = " | ".join(snaps.quarantine["reason"])
+    assert "not an integer: 'n/a'" in reasons
+    assert "missing required field 'share'" in reasons
+    assert "snapshot_at is before published_at" in reasons
+
+
+def test_missing_required_field_quarantines_the_whole_batch_with_the_field_named():
+    x = PlatformSimulator().day(DAY).social_posts["x"].drop(columns=["public_metrics.like_count"])
+    result = parse_records(x, SOCIAL_MAPPINGS["x"])
+    assert result.rows.empty
+    assert result.quarantine["reason"].str.contains("missing required field 'public_metrics.like_count'").all()
+    assert len(result.quarantine) == len(x)

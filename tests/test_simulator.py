@@ -1,0 +1,108 @@
+"""The simulator is the ground truth the pipeline is checked against: it must be exact about itself."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.simulator.core import posts_published_on
+
+DAY = date(2026, 3, 10)
+
+
+def test_same_seed_and_day_give_identical_records_whatever_came_before():
+    a = PlatformSimulator(SimulatorConfig(seed=3)).day(DAY)
+    sim_b = PlatformSimulator(SimulatorConfig(seed=3))
+    sim_b.day(DAY + timedelta(days=5))  # generating other days first must not change this one
+    b = sim_b.day(DAY)
+    for platform in a.social_posts:
+        pd.testing.assert_frame_equal(a.social_posts[platform], b.social_posts[platform])
+    pd.testing.assert_frame_equal(a.touchpoints, b.touchpoints)
+    pd.testing.assert_frame_equal(a.ad_campaigns["meta_ads"], b.ad_campaigns["meta_ads"])
+    c = PlatformSimulator(SimulatorConfig(seed=4)).day(DAY)
+    assert not a.social_posts["x"].equals(c.social_posts["x"])
+
+
+def test_records_use_each_platforms_native_fields_and_units():
+    day = PlatformSimulator().day(DAY)
+    assert {"public_metrics.like_count", "public_metrics.impression_count", "created_at"} <= set(day.social_posts["x"])
+    assert {"totalShareStatistics.impressionCount", "share", "created.time"} <= set(day.social_posts["linkedin"])
+    assert {"ups", "num_comments", "created_utc", "name"} <= set(day.social_posts["reddit"])
+    assert {"view_count", "like_count", "create_time"} <= set(day.social_posts["tiktok"])
+    google = day.ad_campaigns["google_ads"]
+    assert google["metrics.costMicros"].map(type).eq(str).all()  # int64 arrives as a JSON string
+    meta = day.ad_campaigns["meta_ads"]
+    assert meta["spend"].str.fullmatch(r"\d+\.\d{2}").all()
+    assert set(meta["account_currency"]) <= set(gt.USD_PER_UNIT)
+    assert day.social_posts["reddit"]["name"].str.startswith("t3_").all()
+
+
+def test_counters_grow_with_post_age_and_snapshots_fall_on_the_day():
+    sim = PlatformSimulator()
+    frames = []
+    for d in (DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)):
+        x = sim.day(d).social_posts["x"]
+        polled = pd.to_datetime(x["cycle.polled_at"]).dt.tz_convert(None)
+        assert (polled.dt.date == d).all()
+        frames.append(x.assign(polled=polled))
+    x = pd.concat(frames).sort_values(["id", "polled"])
+    diffs = x.groupby("id")["public_metrics.impression_count"].diff().dropna()
+    assert len(diffs) > 1000 and (diffs >= 0).all()
+    # polled every 2 hours while young, then every 6 hours
+    gaps = x.groupby("id")["polled"].diff().dropna().dt.total_seconds() / 3600
+    assert set(np.round(gaps).astype(int)) <= {2, 6}
+
+
+def test_volume_is_a_parameter():
+    small = PlatformSimulator(SimulatorConfig(posts_per_day=40, journeys_per_day=10)).day(DAY)
+    big = PlatformSimulator(SimulatorConfig(posts_per_day=400, journeys_per_day=100)).day(DAY)
+    n_small = sum(len(f) for f in small.social_posts.values())
+    n_big = sum(len(f) for f in big.social_posts.values())
+    assert 8 < n_big / n_small < 12
+    assert big.touchpoints["journey_id"].nunique() == 100
+
+
+def test_planted_hour_effect_is_visible_in_the_posts_it_generates():
+    cfg = SimulatorConfig(posts_per_day=2000)
+    posts = pd.concat([posts_published_on(cfg, DAY + timedelta(days=k)) for k in range(3)])
+    posts["rate"] = posts["likes_total"].astype(float) / posts["impressions_total"]
+    for platform in gt.ORGANIC_PLATFORMS:
+        p = posts[posts["platform"] == platform]
+        by_hour = p.groupby("publish_hour")["rate"].median()
+        peak = gt.strongest_posting_hour(platform)
+        assert abs(by_hour.idxmax() - peak) % 24 in (0, 1, 23), platform
+
+
+def test_behaviour_shift_changes_the_content_mix_from_its_start_day():
+    cfg = SimulatorConfig(shift_start=DAY + timedelta(days=1), posts_per_day=400)
+    before = posts_published_on(cfg, DAY)
+    after = posts_published_on(cfg, DAY + timedelta(days=1))
+    non_tiktok = lambda f: f[f["platform"] != "tiktok"]  # noqa: E731
+    assert (non_tiktok(after)["media_type"] == "video").mean() > 0.6 > (non_tiktok(before)["media_type"] == "video").mean()
+    assert after["text_length"].median() > 2 * before["text_length"].median()
+    assert (after["publish_hour"] >= 17).mean() > 0.7
+
+
+def test_malformed_records_are_injected_and_logged():
+    day = PlatformSimulator(SimulatorConfig(malformed_rate=0.02)).day(DAY)
+    assert len(day.malformed) > 50
+    assert set(day.malformed["entity"]) >= {"social_posts", "touchpoints"}
+    clean = PlatformSimulator(SimulatorConfig(malformed_rate=0.0)).day(DAY)
+    assert clean.malformed.empty
+
+
+def test_boosts_link_linkedin_posts_to_linkedin_ads_campaigns():
+    sim = PlatformSimulator(SimulatorConfig(boost_rate=0.2))
+    day = sim.day(DAY)
+    assert len(day.boosts) > 0
+    assert set(day.boosts["paid.platform"]) == {"linkedin_ads"}
+    ads_campaigns = {v[0].rsplit(":", 1)[-1] for v in day.ad_campaigns["linkedin_ads"]["pivotValues"]}
+    assert set(day.boosts["paid.campaign_id"]) <= ads_campaigns
+
+
+@pytest.mark.parametrize("platform", gt.ORGANIC_PLATFORMS)
+def test_strongest_hour_is_exposed(platform):
+    assert PlatformSimulator.strongest_posting_hour(platform) == gt.PLATFORMS[platform].peak_hour
