@@ -1,0 +1,30 @@
+-- Conversions and revenue credited to each channel under each attribution model (the serving file
+-- attribution.parquet).
+
+with credits as (
+
+    select * from {{ ref('fct_touchpoint_attribution') }}
+
+),
+
+by_channel as (
+
+    select
+        attribution_model as model,
+        channel,
+        sum(credit) as conversions,
+        sum(value_credit) as conversion_value
+
+    from credits
+    group by attribution_model, channel
+
+)
+
+select
+    {{ dbt.cast('model', dbt.type_string()) }} as model,
+    {{ dbt.cast('channel', dbt.type_string()) }} as channel,
+    {{ dbt.cast('conversions', cycle_type_double()) }} as conversions,
+    {{ dbt.cast('conversion_value', cycle_type_double()) }} as conversion_value,
+    {{ cycle_safe_divide('conversions', 'sum(conversions) over (partition by model)') }} as share
+
+from by_channel

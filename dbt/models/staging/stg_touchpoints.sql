@@ -1,0 +1,56 @@
+with source as (
+
+    select * from {{ source('raw', 'raw_touchpoints') }}
+
+),
+
+channel_mapping as (
+
+    select * from {{ ref('utm_channel_mapping') }}
+
+),
+
+currency_rates as (
+
+    select * from {{ ref('currency_rates_usd') }}
+
+),
+
+renamed as (
+
+    select
+        source.event_id,
+        source.journey_id,
+        source.user_id,
+        source.event_at,
+        cast(source.event_at as date) as event_date,
+        source.event_type,
+        source.utm_source,
+        source.utm_medium,
+        source.utm_campaign,
+        case
+            when source.event_type <> 'touchpoint' then null
+            else coalesce(channel_mapping.channel, 'other')
+        end as channel,
+        case
+            when source.event_type <> 'touchpoint' then null
+            else coalesce(channel_mapping.channel_type, 'other')
+        end as channel_type,
+        source.conversion_value,
+        source.currency,
+        source.conversion_value * currency_rates.usd_per_unit as conversion_value_usd,
+        source.partition_date,
+        source.loaded_at
+
+    from source
+
+    left join channel_mapping
+        on lower(trim(source.utm_source)) = channel_mapping.utm_source
+        and lower(trim(source.utm_medium)) = channel_mapping.utm_medium
+
+    left join currency_rates
+        on source.currency = currency_rates.currency
+
+)
+
+select * from renamed
