@@ -1,0 +1,157 @@
+"""Request vocabularies and response models of the Cycle API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class OrganicPlatform(str, Enum):
+    linkedin = "linkedin"
+    x = "x"
+    reddit = "reddit"
+    tiktok = "tiktok"
+
+
+class Platform(str, Enum):
+    """Organic and ad platforms."""
+
+    linkedin = "linkedin"
+    x = "x"
+    reddit = "reddit"
+    tiktok = "tiktok"
+    google_ads = "google_ads"
+    meta_ads = "meta_ads"
+    linkedin_ads = "linkedin_ads"
+
+
+class AttributionModel(str, Enum):
+    first_touch = "first_touch"
+    last_touch = "last_touch"
+    linear = "linear"
+    time_decay = "time_decay"
+    position_based = "position_based"
+
+
+ORGANIC_PLATFORMS = [p.value for p in OrganicPlatform]
+PLATFORMS = [p.value for p in Platform]
+AD_PLATFORMS = [p for p in PLATFORMS if p not in ORGANIC_PLATFORMS]
+ATTRIBUTION_MODELS = [m.value for m in AttributionModel]
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Where the problem is, e.g. ['query', 'start'].")
+    msg: str = Field(description="Human-readable explanation, listing valid values where relevant.")
+    type: str
+    input: Any = None
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ValidationIssue]
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+# -- /health -------------------------------------------------------------------------------------
+
+
+class AssetStatus(BaseModel):
+    asset_key: str = Field(examples=["fct_post_metrics_daily"])
+    last_materialized_at: datetime | None = Field(description="UTC time of the last materialization.")
+    last_partition: str | None = Field(description="Last materialized partition key, if partitioned.")
+    run_id: str | None = Field(description="Dagster run that materialized it.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "no_data", "degraded"] = Field(
+        description=(
+            "'ok': the serving snapshot is published; 'no_data': nothing published yet (run `make demo`); "
+            "'degraded': the manifest or asset_status.parquet is missing or unreadable."
+        )
+    )
+    published_at: datetime | None = Field(description="When the serving snapshot was published (UTC).")
+    files: dict[str, int | None] = Field(
+        default_factory=dict, description="Published files and their row counts, from the manifest."
+    )
+    assets: list[AssetStatus] = Field(
+        default_factory=list, description="Last materialization per asset, ordered by asset_key."
+    )
+    detail: str | None = Field(default=None, description="Why the status is not 'ok'.")
+
+
+# -- /optimal-hours ------------------------------------------------------------------------------
+
+
+class HourRecommendation(BaseModel):
+    rank: int = Field(description="1 = best hour.")
+    publish_hour: int = Field(description="UTC hour of day, 0..23.")
+    expected_engagement_score: float | None = Field(description="Predicted engagement score (0..1000).")
+    lift_vs_platform_mean: float | None = Field(
+        description="Expected score / platform mean - 1 (0.12 means 12% above the platform average)."
+    )
+
+
+class PlatformOptimalHours(BaseModel):
+    platform: str
+    model_name: str | None
+    model_version: str | None
+    generated_at: datetime | None = Field(description="When the recommendations were computed (UTC).")
+    hours: list[HourRecommendation] = Field(description="Best hours first.")
+
+
+class OptimalHoursResponse(BaseModel):
+    platform: OrganicPlatform | None = Field(description="The platform filter, null for all platforms.")
+    top: int
+    platforms: list[PlatformOptimalHours] = Field(description="One entry per platform, ordered by platform.")
+
+
+# -- /rollups/daily ------------------------------------------------------------------------------
+
+
+class DailyRollup(BaseModel):
+    metric_date: date
+    platform: str
+    channel_type: str = Field(description="'organic' or 'paid'.")
+    posts: int | None = Field(description="Organic: posts with a snapshot that day; paid: active campaigns.")
+    impressions: int | None
+    engagements: int | None
+    clicks: int | None
+    avg_engagement_score: float | None = Field(description="Null for paid platforms.")
+    spend_usd: float | None
+    conversions: float | None
+    revenue_usd: float | None
+    ctr: float | None
+    roas: float | None = Field(description="Null when there is no spend.")
+
+
+class DailyRollupsResponse(BaseModel):
+    platform: Platform | None
+    start: date | None
+    end: date | None
+    count: int
+    rows: list[DailyRollup] = Field(description="Ordered by metric_date, then platform.")
+
+
+# -- /attribution --------------------------------------------------------------------------------
+
+
+class ChannelCredit(BaseModel):
+    channel: str = Field(examples=["linkedin_organic"])
+    conversions: float | None = Field(description="Fractional conversions credited to the channel.")
+    conversion_value: float | None = Field(description="Revenue credited to the channel (USD).")
+    share: float | None = Field(description="Channel's share of the model's conversions (0..1).")
+
+
+class AttributionResponse(BaseModel):
+    model: AttributionModel
+    total_conversions: float
+    total_conversion_value: float
+    channels: list[ChannelCredit] = Field(description="Ordered by conversions, highest first.")
