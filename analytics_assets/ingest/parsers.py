@@ -27,7 +27,10 @@ Converter = Callable[[pd.Series], tuple[pd.Series, pd.Series, str]]
 
 
 def _missing(s: pd.Series) -> pd.Series:
-    return s.isna() | s.astype(str).str.strip().eq("")
+    if s.dtype != object:  # only free-form values can be empty strings
+        return s.isna()
+    # hash lookup, not a Python loop; whitespace-only ids are caught by the min-length rules after strip
+    return s.isna() | s.isin(("",))
 
 
 def _as_str(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
@@ -391,7 +394,9 @@ def parse_records(native: pd.DataFrame, mapping: PlatformMapping) -> ParseResult
             continue
         raw = native[spec.source]
         values, bad, why = CONVERTERS[spec.kind](raw)
-        reasons = _append_reason(reasons, bad, raw.astype(str).map(lambda v, f=spec.source, w=why: f"field '{f}' {w}: {v!r}"))
+        if bad.any():  # messages only for the failing rows: the common case must stay vectorized
+            msgs = raw[bad].astype(str).map(lambda v, f=spec.source, w=why: f"field '{f}' {w}: {v!r}")
+            reasons = _append_reason(reasons, bad, msgs.reindex(native.index))
         if spec.required:
             reasons = _append_reason(reasons, _missing(raw), f"missing required field '{spec.source}'")
         out[col] = values
