@@ -148,7 +148,8 @@ AI_MODELS = {
 
 def hour_effect(platform: str, hour: float, peak_shift_hours: int = 0) -> float:
     """Log-multiplier of engagement for a post published at ``hour`` (UTC) on ``platform``."""
-    peak = (PLATFORMS[platform].peak_hour + peak_shift_hours) % 24
+    # centred on the middle of the peak hour, so the whole peak hour beats its neighbours
+    peak = (PLATFORMS[platform].peak_hour + peak_shift_hours) % 24 + 0.5
     d = abs(hour - peak) % 24
     d = min(d, 24 - d)
     return HOUR_EFFECT_AMPLITUDE * math.exp(-(d**2) / (2 * HOUR_EFFECT_WIDTH_HOURS**2))
