@@ -1,6 +1,5 @@
 """Jobs, schedules and sensors."""
 
-from __future__ import annotations
 
 import dagster as dg
 

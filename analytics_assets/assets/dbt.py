@@ -5,7 +5,6 @@ exactly those days (delete+insert on the date key), and a backfill runs as one d
 dbt data tests become Dagster asset checks.
 """
 
-from __future__ import annotations
 
 import json
 import os

@@ -5,7 +5,6 @@ can be subset to any of them. Re-materializing a partition replaces exactly that
 included, so reruns and backfills never duplicate or lose a row.
 """
 
-from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
@@ -89,8 +88,9 @@ def _check_results(
             [start, end],
         ).fetchone()[0]
     if dg.AssetCheckKey(key, "rows_match_schema") in selected:
-        cols = list(table.row_schema.columns)
-        frame = stored[cols].copy()
+        frame = stored.copy()  # every column: dataframe-wide checks read columns beyond the typed ones
+        for col in frame.select_dtypes(include=["datetime64"]):
+            frame[col] = frame[col].astype("datetime64[ns]")
         for col, spec in table.row_schema.columns.items():  # DuckDB hands back numpy dtypes
             if str(spec.dtype) == "Int64":
                 frame[col] = frame[col].astype("Int64")

@@ -4,10 +4,10 @@ Each file is written under a temporary name in the serving folder, then moved ov
 ``os.replace`` (atomic on one filesystem): a reader sees the old file or the new one, never half of one.
 """
 
-from __future__ import annotations
 
 import json
 import os
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,13 +25,13 @@ SERVED_TABLES = {
 
 
 def publish_parquet(frame: pd.DataFrame, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, target)
 
 
 def publish_json(payload: dict, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str))
     os.replace(tmp, target)
 
@@ -72,8 +72,7 @@ def serving_snapshot(
     for name, frame in frames.items():
         publish_parquet(frame, out / name)
         counts[name] = len(frame)
-    keys = list(context.repository_def.asset_graph.get_all_asset_keys())
-    status = asset_status(context.instance, keys)
+    status = asset_status(context.instance, list(context.instance.get_asset_keys()))
     publish_parquet(status, out / "asset_status.parquet")
     counts["asset_status.parquet"] = len(status)
     published_at = datetime.now(timezone.utc)
