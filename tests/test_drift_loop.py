@@ -9,7 +9,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from conftest import E2E_END, new_home
+from cycle_testing import E2E_END, new_home
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from analytics_assets.ingest.loader import parse_day
 from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
 from analytics_assets.simulator import ground_truth as gt
-from conftest import E2E_END, E2E_SIM, E2E_START
+from cycle_testing import E2E_END, E2E_SIM, E2E_START
 from warehouse_state import table_fingerprints
 
 pytestmark = pytest.mark.slow

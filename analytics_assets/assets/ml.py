@@ -164,7 +164,7 @@ def ml_feature_drift(
     else:
         version, metrics = champion.version, champion.metrics
         # the champion was refit on everything up to model_data_end_date: that is its reference
-        ref_start = date.fromisoformat(str(metrics["train_start_date"]))
+        ref_start = date.fromisoformat(str(metrics.get("model_data_start_date", metrics["train_start_date"])))
         ref_end = date.fromisoformat(str(metrics.get("model_data_end_date", metrics["train_end_date"])))
         with warehouse.connect() as con:
             posts = con.execute(
