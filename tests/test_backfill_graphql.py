@@ -16,16 +16,14 @@ import duckdb
 import httpx
 import pytest
 
+from analytics_assets.ingest.tables import RAW_TABLES
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = ["2026-09-01", "2026-09-02"]
 ASSETS = [
-    "raw_social_post_snapshots",
-    "raw_ad_campaign_metrics",
-    "raw_boosts",
-    "raw_touchpoints",
-    "raw_ai_generations",
+    *RAW_TABLES,
     "stg_social_post_snapshots",
     "int_post_snapshots_latest_daily",
     "platform_engagement_weights",

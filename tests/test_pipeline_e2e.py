@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analytics_assets.ingest.loader import parse_day
+from analytics_assets.ingest.tables import RAW_TABLES
 from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
 from analytics_assets.simulator import ground_truth as gt
 from cycle_testing import E2E_END, E2E_SIM, E2E_START
@@ -20,11 +21,7 @@ from warehouse_state import table_fingerprints
 pytestmark = pytest.mark.slow
 
 EXPECTED_ASSETS = {
-    "raw_social_post_snapshots",
-    "raw_ad_campaign_metrics",
-    "raw_boosts",
-    "raw_touchpoints",
-    "raw_ai_generations",
+    *RAW_TABLES,
     "stg_social_post_snapshots",
     "fct_post_metrics_daily",
     "agg_engagement_by_hour",
