@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 import dagster as dg
 
 # One daily partitioning shared by every daily asset: the day the data describes (UTC).
@@ -6,3 +8,10 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_off
 # Every asset that opens the DuckDB warehouse (dbt included) runs in this pool, limited to one at a
 # time in dagster.yaml: DuckDB allows one writing process per file and readers block writers.
 WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+    """The days of the run's partition window (one day, or a whole single-run backfill range)."""
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    return [start + timedelta(days=k) for k in range((end - start).days)]

@@ -27,10 +27,6 @@ class WarehouseResource(dg.ConfigurableResource):
         with warehouse.connect(self.path, self.threads, self.memory_limit, read_only=read_only) as con:
             yield con
 
-    def query_df(self, sql: str, params: list | None = None):
-        with self.connect() as con:
-            return con.execute(sql, params or []).df()
-
 
 class SimulatorResource(dg.ConfigurableResource):
     """The built-in platform simulator, the default source when no platform credentials are set."""

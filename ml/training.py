@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ml.features import PLATFORM_COLUMN, TARGET_COLUMN, EncodedFeatures, FeatureSpec, inverse_target
+from ml.features import PLATFORM_COLUMN, TARGET_COLUMN, EncodedFeatures, FeatureSpec
 from ml.model import EngagementModel, prepare_for_inference
 from ml.runtime import configure_torch_threads, seed_everything
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.partitions import WAREHOUSE_POOL, daily_partitions
+from analytics_assets.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.resources import MlflowResource, WarehouseResource
 
 TRAINING_TABLE = "main.ml_training_dataset"
@@ -135,11 +135,6 @@ def posting_hour_recommendations(
     )
 
 
-def _days(context: dg.AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    start, end = window.start.date(), window.end.date()
-    return [start + timedelta(days=k) for k in range((end - start).days)]
-
 
 @dg.asset(
     deps=["ml_training_dataset"],
@@ -156,7 +151,7 @@ def ml_feature_drift(
 ) -> dg.MaterializeResult:
     from ml.drift import DEFAULT_DRIFT_COLUMNS, detect_feature_drift
 
-    days = _days(context)
+    days = partition_days(context)
     champion = _champion(mlflow_store)
     reports = []
     if champion is None:

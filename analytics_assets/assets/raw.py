@@ -7,7 +7,7 @@ included, so reruns and backfills never duplicate or lose a row.
 
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 import pandas as pd
@@ -15,7 +15,7 @@ import pandera.pandas as pa
 
 from analytics_assets.ingest.loader import parse_day
 from analytics_assets.ingest.tables import QUARANTINE_TABLE, RAW_SCHEMA, RAW_TABLES, RawTable
-from analytics_assets.partitions import WAREHOUSE_POOL, daily_partitions
+from analytics_assets.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.resources import SimulatorResource, WarehouseResource
 from analytics_assets.warehouse import replace_partitions
 
@@ -57,11 +57,6 @@ RAW_ASSET_SPECS = [
     for name in RAW_TABLES
 ]
 
-
-def _days(context: dg.AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    start, end = window.start.date(), window.end.date()
-    return [start + timedelta(days=k) for k in range((end - start).days)]
 
 
 def _check_results(
@@ -144,7 +139,7 @@ def raw_platform_data(context: dg.AssetExecutionContext, simulator: SimulatorRes
     selected = {k.to_user_string() for k in context.selected_asset_keys}
     tables = [t for name, t in RAW_TABLES.items() if name in selected]
     sim = simulator.simulator()
-    days = _days(context)
+    days = partition_days(context)
     loaded: Counter[str] = Counter()
     quarantined: Counter[str] = Counter()
     per_platform: dict[str, Counter[str]] = {t.name: Counter() for t in tables}

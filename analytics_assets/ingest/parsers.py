@@ -129,7 +129,8 @@ def _social(platform: str, key: str, native: dict[str, tuple[str | None, str, bo
     return PlatformMapping(SOCIAL_POST_SNAPSHOTS, platform, key, fields)
 
 
-def _none(col: str) -> tuple[None, str, bool]:
+def _absent() -> tuple[None, str, bool]:
+    """A canonical metric the platform does not report: a typed null."""
     return (None, "int", False)
 
 
@@ -146,8 +147,8 @@ SOCIAL_MAPPINGS = {
             "comments": ("totalShareStatistics.commentCount", "int", True),
             "shares": ("totalShareStatistics.shareCount", "int", True),
             "clicks": ("totalShareStatistics.clickCount", "int", True),
-            "quotes": _none("quotes"),
-            "saves": _none("saves"),
+            "quotes": _absent(),
+            "saves": _absent(),
         },
     ),
     "x": _social(
@@ -161,7 +162,7 @@ SOCIAL_MAPPINGS = {
             "likes": ("public_metrics.like_count", "int", True),
             "comments": ("public_metrics.reply_count", "int", True),
             "shares": ("public_metrics.retweet_count", "int", True),
-            "clicks": _none("clicks"),
+            "clicks": _absent(),
             "quotes": ("public_metrics.quote_count", "int", True),
             "saves": ("public_metrics.bookmark_count", "int", False),
         },
@@ -177,9 +178,9 @@ SOCIAL_MAPPINGS = {
             "likes": ("ups", "int", True),
             "comments": ("num_comments", "int", True),
             "shares": ("num_crossposts", "int", False),
-            "clicks": _none("clicks"),
-            "quotes": _none("quotes"),
-            "saves": _none("saves"),
+            "clicks": _absent(),
+            "quotes": _absent(),
+            "saves": _absent(),
         },
     ),
     "tiktok": _social(
@@ -193,15 +194,15 @@ SOCIAL_MAPPINGS = {
             "likes": ("like_count", "int", True),
             "comments": ("comment_count", "int", True),
             "shares": ("share_count", "int", True),
-            "clicks": _none("clicks"),
-            "quotes": _none("quotes"),
+            "clicks": _absent(),
+            "quotes": _absent(),
             "saves": ("favorites_count", "int", False),
         },
     ),
 }
 
 
-def _meta_action(col: str, action_types: tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
+def _meta_action(action_types: tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
     def extract(s: pd.Series) -> pd.Series:
         def total(actions: object) -> object:
             if not isinstance(actions, list):
@@ -222,8 +223,8 @@ def _derive_meta(df: pd.DataFrame) -> pd.DataFrame:
     empty = pd.Series([None] * len(df), index=df.index, dtype=object)
     return df.assign(
         **{
-            "_conversions": _meta_action("actions", _META_PURCHASES)(df.get("actions", empty)),
-            "_conversion_value": _meta_action("action_values", _META_PURCHASES)(df.get("action_values", empty)),
+            "_conversions": _meta_action(_META_PURCHASES)(df.get("actions", empty)),
+            "_conversion_value": _meta_action(_META_PURCHASES)(df.get("action_values", empty)),
         }
     )
 
