@@ -106,3 +106,14 @@ def test_boosts_link_linkedin_posts_to_linkedin_ads_campaigns():
 @pytest.mark.parametrize("platform", gt.ORGANIC_PLATFORMS)
 def test_strongest_hour_is_exposed(platform):
     assert PlatformSimulator.strongest_posting_hour(platform) == gt.PLATFORMS[platform].peak_hour
+
+
+def test_spike_days_make_a_few_posts_go_viral():
+    spike = DAY + timedelta(days=1)
+    cfg = SimulatorConfig(posts_per_day=2000, spike_days=(spike,))
+    normal, spiked = posts_published_on(cfg, DAY), posts_published_on(cfg, spike)
+    assert not normal["is_viral"].any()
+    share = spiked["is_viral"].mean()
+    assert 0.01 < share < 0.06
+    ratio = spiked.loc[spiked["is_viral"], "impressions_total"].median() / spiked.loc[~spiked["is_viral"], "impressions_total"].median()
+    assert ratio > 10
