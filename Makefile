@@ -12,6 +12,7 @@ export CYCLE_DUCKDB_THREADS ?= 1
 export CYCLE_TORCH_THREADS  ?= 1
 export OMP_NUM_THREADS      ?= 1
 export PYTHONUNBUFFERED     := 1
+export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json

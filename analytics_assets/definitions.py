@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -24,6 +27,12 @@ from analytics_assets.automation import (
 from analytics_assets.resources import MlflowResource, ServingResource, SimulatorResource, WarehouseResource
 
 
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so an un-activated venv still finds it."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def default_resources() -> dict[str, Any]:
     """Resources of the embedded default, configured from CYCLE_* environment variables."""
     return {
@@ -41,7 +50,9 @@ def default_resources() -> dict[str, Any]:
             shift_start=os.environ.get("CYCLE_SIM_SHIFT_START") or None,
             malformed_rate=settings.env_float("CYCLE_SIM_MALFORMED_RATE", 0.002),
         ),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir), dbt_executable=dbt_executable()
+        ),
         "mlflow_store": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri(),
             artifact_root=str(settings.mlflow_dir() / "artifacts"),
