@@ -22,8 +22,9 @@ from analytics_assets.ingest.tables import (
     RawTable,
 )
 
-# kind -> converter(series) -> (values, bad_mask, reason)
-Converter = Callable[[pd.Series], tuple[pd.Series, pd.Series, str]]
+# kind -> converter(values, missing mask) -> (parsed values, unparsable mask, reason). The missing mask
+# is computed once per field by the caller: a value that is absent is not also "unparsable".
+Converter = Callable[[pd.Series, pd.Series], tuple[pd.Series, pd.Series, str]]
 
 
 def _missing(s: pd.Series) -> pd.Series:
@@ -33,44 +34,44 @@ def _missing(s: pd.Series) -> pd.Series:
     return s.isna() | s.isin(("",))
 
 
-def _as_str(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+def _as_str(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     # object dtype with None for missing: what pandera's `str` columns and DuckDB's VARCHAR expect
     out = s.astype(str).str.strip().astype(object)
-    return out.where(~_missing(s), None), pd.Series(False, index=s.index), ""
+    return out.where(~missing, None), pd.Series(False, index=s.index), ""
 
 
-def _as_number(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+def _as_number(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     num = pd.to_numeric(s, errors="coerce").astype("float64")  # "12,5", "1.2k", "n/a" become NaN: reported
-    return num, num.isna() & ~_missing(s), "not a number"
+    return num, num.isna() & ~missing, "not a number"
 
 
-def _as_int(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
-    num, bad, _ = _as_number(s)
+def _as_int(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num, bad, _ = _as_number(s, missing)
     frac = num.notna() & (num != np.floor(num))
     return num.where(~frac).round().astype("Int64"), bad | frac, "not an integer"
 
 
-def _as_micros(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
-    num, bad, _ = _as_number(s)
+def _as_micros(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num, bad, _ = _as_number(s, missing)
     return num / 1_000_000, bad, "not an amount in micros"
 
 
-def _as_iso_ts(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+def _as_iso_ts(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     ts = pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601").dt.tz_convert(None)
-    return ts, ts.isna() & ~_missing(s), "not an ISO-8601 timestamp"
+    return ts, ts.isna() & ~missing, "not an ISO-8601 timestamp"
 
 
 def _as_epoch(unit: str) -> Converter:
-    def convert(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
-        num, bad, _ = _as_number(s)
+    def convert(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+        num, bad, _ = _as_number(s, missing)
         return pd.to_datetime(num, unit=unit, errors="coerce"), bad, f"not an epoch time in {unit}"
 
     return convert
 
 
-def _as_date(s: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+def _as_date(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     d = pd.to_datetime(s, errors="coerce", format="%Y-%m-%d")
-    return d.dt.date, d.isna() & ~_missing(s), "not a YYYY-MM-DD date"
+    return d.dt.date, d.isna() & ~missing, "not a YYYY-MM-DD date"
 
 
 CONVERTERS: dict[str, Converter] = {
@@ -394,12 +395,13 @@ def parse_records(native: pd.DataFrame, mapping: PlatformMapping) -> ParseResult
             out[col] = pd.Series([None] * len(native), index=native.index, dtype=_CONSTANT_DTYPES.get(spec.kind, object))
             continue
         raw = native[spec.source]
-        values, bad, why = CONVERTERS[spec.kind](raw)
+        missing = _missing(raw)
+        values, bad, why = CONVERTERS[spec.kind](raw, missing)
         if bad.any():  # messages only for the failing rows: the common case must stay vectorized
             msgs = raw[bad].astype(str).map(lambda v, f=spec.source, w=why: f"field '{f}' {w}: {v!r}")
             reasons = _append_reason(reasons, bad, msgs.reindex(native.index))
         if spec.required:
-            reasons = _append_reason(reasons, _missing(raw), f"missing required field '{spec.source}'")
+            reasons = _append_reason(reasons, missing, f"missing required field '{spec.source}'")
         out[col] = values
 
     # pandera row rules (ranges, vocabularies, cross-field checks) on the rows that parsed
