@@ -117,3 +117,9 @@ def test_spike_days_make_a_few_posts_go_viral():
     assert 0.01 < share < 0.06
     ratio = spiked.loc[spiked["is_viral"], "impressions_total"].median() / spiked.loc[~spiked["is_viral"], "impressions_total"].median()
     assert ratio > 10
+
+
+def test_simulator_fx_table_covers_exactly_the_contract_currencies():
+    from analytics_assets.ingest.tables import CURRENCIES
+
+    assert set(gt.USD_PER_UNIT) == set(CURRENCIES)

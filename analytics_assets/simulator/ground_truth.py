@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-ORGANIC_PLATFORMS = ("linkedin", "x", "reddit", "tiktok")
-AD_PLATFORMS = ("google_ads", "meta_ads", "linkedin_ads")
+from analytics_assets.ingest.tables import AD_PLATFORMS, ORGANIC_PLATFORMS  # noqa: F401 (the raw contract)
+
 HOOK_TYPES = ("question", "statistic", "story", "bold_claim", "how_to", "list", "none")
 MEDIA_TYPES = ("text", "image", "video", "carousel", "link")
 TOPICS = ("product", "industry_news", "thought_leadership", "culture", "tutorial", "promotion")
