@@ -36,9 +36,7 @@ class CycleDbtTranslator(DagsterDbtTranslator):
             return "reference"
         fqn = dbt_resource_props.get("fqn", [])
         folder = fqn[-2] if len(fqn) >= 3 else "dbt"
-        return {"staging": "staging", "intermediate": "intermediate", "attribution": "attribution", "ml": "ml_data"}.get(
-            folder, "marts"
-        )
+        return folder if folder in ("staging", "intermediate", "attribution") else "marts"
 
 
 dbt_translator = CycleDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -38,6 +38,22 @@ def dataset_fingerprint(dataset: pd.DataFrame, config: object) -> str:
     return hashlib.sha256(f"{digest:016x}:{config!r}".encode()).hexdigest()[:16]
 
 
+def _model_result(
+    metrics: dict, model_name: str, version: object, training_rows: int, retrained: bool, **extra: object
+) -> dg.MaterializeResult:
+    holdout = {f"holdout/{k}": v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+    return dg.MaterializeResult(
+        metadata={
+            **holdout,
+            "model_name": model_name,
+            "model_version": str(version),
+            "retrained": retrained,
+            "training_rows": training_rows,
+            **extra,
+        }
+    )
+
+
 @dg.asset(
     deps=["ml_training_dataset"],
     group_name="ml",
@@ -60,16 +76,7 @@ def engagement_model(
     if champion is not None and champion.metrics.get("dataset_fingerprint") == fingerprint:
         # same data, same config, same seed: retraining would only mint an identical version
         context.log.info(f"Training data unchanged since {mlflow_store.model_name} v{champion.version}: kept it.")
-        kept = {k: v for k, v in champion.metrics.items() if isinstance(v, (int, float, str))}
-        return dg.MaterializeResult(
-            metadata={
-                **{f"holdout/{k}": v for k, v in kept.items()},
-                "model_name": mlflow_store.model_name,
-                "model_version": str(champion.version),
-                "retrained": False,
-                "training_rows": len(dataset),
-            }
-        )
+        return _model_result(champion.metrics, mlflow_store.model_name, champion.version, len(dataset), retrained=False)
     result = train_engagement_model(dataset, config)
     result.metrics["dataset_fingerprint"] = fingerprint
     info = log_and_register(
@@ -79,17 +86,9 @@ def engagement_model(
         experiment_name=mlflow_store.experiment_name,
         model_name=mlflow_store.model_name,
     )
-    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float, str))}
-    context.log.info(f"registered {info.name} v{info.version}: {metrics}")
-    return dg.MaterializeResult(
-        metadata={
-            **{f"holdout/{k}": v for k, v in metrics.items()},
-            "model_name": info.name,
-            "model_version": str(info.version),
-            "mlflow_run_id": info.run_id,
-            "retrained": True,
-            "training_rows": len(dataset),
-        }
+    context.log.info(f"registered {info.name} v{info.version}: {result.metrics}")
+    return _model_result(
+        result.metrics, info.name, info.version, len(dataset), retrained=True, mlflow_run_id=info.run_id
     )
 
 

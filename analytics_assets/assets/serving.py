@@ -8,6 +8,7 @@ Each file is written under a temporary name in the serving folder, then moved ov
 import json
 import os
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,16 +25,19 @@ SERVED_TABLES = {
 }
 
 
-def publish_parquet(frame: pd.DataFrame, target: Path) -> None:
+def publish(target: Path, write: Callable[[Path], object]) -> None:
+    """Write through a unique temporary name in the same folder, then move it over ``target``."""
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    frame.to_parquet(tmp, index=False)
+    write(tmp)
     os.replace(tmp, target)
+
+
+def publish_parquet(frame: pd.DataFrame, target: Path) -> None:
+    publish(target, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def publish_json(payload: dict, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, target)
+    publish(target, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))
 
 
 def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.DataFrame:
