@@ -1,0 +1,279 @@
+"""Turn analytics tables into ranked, actionable findings, and report only patterns the data supports.
+
+Every finding carries its severity, the supporting figures (effect, confidence interval, p and q values,
+sample sizes) and a suggested action. Patterns are tested, not eyeballed:
+
+- segment effects (posting hours, content types, platforms, boost timing, budgets) compare each level's
+  mean of ``log(value)`` with the rest of its group by Welch's t-test, so effects read as multiplicative
+  lifts (the way engagement responds), and the whole family of tests of one run is corrected with
+  Benjamini-Hochberg. A level is reported only when its q-value is below ``alpha`` *and* its lift is at
+  least ``min_effect`` (statistically real and large enough to act on);
+- anomalies are robust z-scores (median and MAD of a trailing window) beyond ``z_threshold``;
+- warnings are rule-based facts (losses, data quality) with the figures that trigger them.
+
+Plain library: pandas, numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+DEFAULT_ALPHA = 0.05  # false-discovery rate of one family of segment tests
+DEFAULT_MIN_EFFECT = 0.10  # a lift below 10% is not worth changing a plan for
+DEFAULT_MIN_N = 20  # per level and per rest-of-group, below which a level is not tested
+
+
+@dataclass(frozen=True)
+class Finding:
+    category: str  # posting_time, content, platform, boost_timing, boost_budget, boost_content, audience, anomaly, warning
+    subject: str  # what the finding is about, e.g. "linkedin 09:00 UTC"
+    title: str
+    action: str
+    severity: str
+    metric: str
+    effect: float | None = None  # relative lift against the baseline (0.25 = +25%)
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    n: int | None = None
+    evidence: dict = field(default_factory=dict)
+
+    @property
+    def finding_id(self) -> str:
+        return f"{self.category}:{self.subject}"
+
+
+def _severity_of_lift(effect: float) -> str:
+    size = abs(effect)
+    return "high" if size >= 0.5 else "medium" if size >= 0.2 else "low"
+
+
+def _welch(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
+    """Difference of means of ``a`` and ``b`` (Welch): estimate, CI bounds and two-sided p-value."""
+    res = stats.ttest_ind(a, b, equal_var=False)
+    diff = float(a.mean() - b.mean())
+    ci = res.confidence_interval(confidence_level=confidence)
+    return diff, float(ci.low), float(ci.high), float(res.pvalue)
+
+
+@dataclass(frozen=True)
+class SegmentFamily:
+    """One family of segment tests: which column splits the data, within which groups, and how to word it."""
+
+    category: str
+    segment: str  # column whose levels are compared
+    value: str  # strictly positive metric (rates, lifts as ratios, ROAS...)
+    metric: str  # human name of the metric
+    within: str | None = None  # compare levels inside each group of this column (e.g. platform)
+    best_only: bool = False  # per group, report only the strongest positive and negative level
+    subject: Callable[[str | None, object], str] = lambda group, level: f"{group} {level}" if group else str(level)
+    action_up: Callable[[str, float], str] = lambda subject, lift: f"Favour {subject} (+{lift:.0%})."
+    action_down: Callable[[str, float], str] = lambda subject, lift: f"Avoid {subject} ({lift:.0%})."
+
+
+def segment_tests(
+    frame: pd.DataFrame, family: SegmentFamily, *, min_n: int = DEFAULT_MIN_N, confidence: float = 0.95
+) -> pd.DataFrame:
+    """One Welch test of ``log(value)`` per (group, level) against the rest of the group."""
+    data = frame[[c for c in (family.within, family.segment, family.value) if c]].dropna()
+    data = data[data[family.value] > 0]  # log scale: non-positive values carry no multiplicative information
+    groups = data.groupby(family.within, sort=True) if family.within else [(None, data)]
+    rows = []
+    for group, g in groups:
+        logv = np.log(g[family.value].to_numpy(dtype=float))
+        levels = g[family.segment].to_numpy()
+        for level in pd.unique(levels):
+            inside = levels == level
+            a, b = logv[inside], logv[~inside]
+            if len(a) < min_n or len(b) < min_n:
+                continue
+            diff, lo, hi, p = _welch(a, b, confidence)
+            rows.append(
+                {
+                    "group": group,
+                    "level": level,
+                    "n": int(len(a)),
+                    "n_rest": int(len(b)),
+                    "mean": float(np.exp(a.mean())),
+                    "mean_rest": float(np.exp(b.mean())),
+                    "effect": math.expm1(diff),
+                    "ci_low": math.expm1(lo),
+                    "ci_high": math.expm1(hi),
+                    "p_value": p,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["group", "level", "n", "n_rest", "mean", "mean_rest", "effect", "ci_low", "ci_high", "p_value"]
+    )
+
+
+def _bh(p_values: Iterable[float]) -> np.ndarray:
+    p = np.asarray(list(p_values), dtype=float)
+    return stats.false_discovery_control(p) if len(p) else p
+
+
+def segment_findings(
+    frame: pd.DataFrame,
+    families: list[SegmentFamily] | SegmentFamily,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    min_n: int = DEFAULT_MIN_N,
+) -> list[Finding]:
+    """Significant, material segment effects of all ``families`` over ``frame`` (one BH-corrected family)."""
+    families = [families] if isinstance(families, SegmentFamily) else families
+    tests = [(fam, segment_tests(frame, fam, min_n=min_n)) for fam in families]
+    q_all = _bh(np.concatenate([t["p_value"].to_numpy() for _, t in tests]) if tests else [])
+    findings: list[Finding] = []
+    offset = 0
+    for fam, t in tests:
+        t = t.assign(q_value=q_all[offset : offset + len(t)])
+        offset += len(t)
+        kept = t[(t["q_value"] < alpha) & (t["effect"].abs() >= min_effect)]
+        if fam.best_only and len(kept):
+            key = kept["group"].fillna("") if fam.within else pd.Series("", index=kept.index)
+            up = kept[kept["effect"] > 0].assign(_k=key).sort_values("effect", ascending=False)
+            down = kept[kept["effect"] < 0].assign(_k=key).sort_values("effect")
+            others = {
+                g: sorted(x["level"].tolist(), key=str) for g, x in kept[kept["effect"] > 0].assign(_k=key).groupby("_k")
+            }
+            kept = pd.concat([up.drop_duplicates("_k"), down.drop_duplicates("_k")]).drop(columns="_k")
+        else:
+            others = {}
+        for r in kept.itertuples(index=False):
+            subject = fam.subject(r.group, r.level)
+            up = r.effect > 0
+            evidence = {
+                "mean": r.mean,
+                "mean_rest": r.mean_rest,
+                "n_rest": r.n_rest,
+                "test": "Welch t-test on log values, Benjamini-Hochberg across the run",
+            }
+            if fam.best_only and up:
+                evidence["significant_positive_levels"] = others.get(r.group if fam.within else "", [])
+            findings.append(
+                Finding(
+                    category=fam.category,
+                    subject=subject,
+                    title=f"{fam.metric} {'higher' if up else 'lower'} for {subject}: {r.effect:+.0%} vs the rest",
+                    action=(fam.action_up if up else fam.action_down)(subject, r.effect),
+                    severity=_severity_of_lift(r.effect),
+                    metric=fam.metric,
+                    effect=float(r.effect),
+                    ci_low=float(r.ci_low),
+                    ci_high=float(r.ci_high),
+                    p_value=float(r.p_value),
+                    q_value=float(r.q_value),
+                    n=int(r.n),
+                    evidence=evidence,
+                )
+            )
+    return findings
+
+
+def anomaly_findings(
+    daily: pd.DataFrame,
+    *,
+    date_col: str,
+    group_col: str,
+    value_col: str,
+    metric: str,
+    window: int = 14,
+    min_history: int = 7,
+    z_threshold: float = 5.0,
+) -> list[Finding]:
+    """Days whose value departs from the trailing ``window`` days of its group by more than ``z_threshold``
+    robust standard deviations (1.4826 x MAD). The window excludes the day itself, so a spike cannot hide itself."""
+    findings = []
+    for group, g in daily.sort_values(date_col).groupby(group_col, sort=True):
+        values = g[value_col].to_numpy(dtype=float)
+        dates = g[date_col].to_numpy()
+        for i in range(min_history, len(values)):
+            hist = values[max(0, i - window) : i]
+            med = float(np.median(hist))
+            scale = 1.4826 * float(np.median(np.abs(hist - med)))
+            if scale <= 0 or not np.isfinite(values[i]):
+                continue
+            z = (values[i] - med) / scale
+            if abs(z) < z_threshold:
+                continue
+            day = pd.Timestamp(dates[i]).date().isoformat()
+            change = values[i] / med - 1 if med else float("inf")
+            findings.append(
+                Finding(
+                    category="anomaly",
+                    subject=f"{group} {day}",
+                    title=f"{metric} of {group} on {day} was {values[i]:,.0f} against a usual {med:,.0f} ({change:+.0%})",
+                    action="Check for a viral post, a tracking change or bot traffic before using this day for decisions.",
+                    severity="high" if abs(z) >= 2 * z_threshold else "medium",
+                    metric=metric,
+                    effect=float(change),
+                    n=len(hist),
+                    evidence={"robust_z": float(z), "median": med, "value": float(values[i]), "window_days": len(hist)},
+                )
+            )
+    return findings
+
+
+def roas_warnings(
+    campaigns: pd.DataFrame, *, min_spend: float = 500.0, confidence: float = 0.9
+) -> list[Finding]:
+    """Campaigns losing money: daily ROAS whose upper confidence bound (t over days) stays below 1.
+
+    ``campaigns`` has one row per campaign and day with ``campaign_id``, ``platform``, ``spend_usd`` and
+    ``revenue_usd``. A bad day alone never triggers it: the whole window must say so."""
+    findings = []
+    for (platform, cid), g in campaigns.groupby(["platform", "campaign_id"], sort=True):
+        spend = float(g["spend_usd"].sum())
+        if spend < min_spend or len(g) < 3:
+            continue
+        daily = (g["revenue_usd"] / g["spend_usd"].where(g["spend_usd"] > 0)).dropna().to_numpy(dtype=float)
+        if len(daily) < 3:
+            continue
+        roas = float(g["revenue_usd"].sum()) / spend
+        upper = float(daily.mean() + stats.t.ppf(confidence, len(daily) - 1) * daily.std(ddof=1) / math.sqrt(len(daily)))
+        if upper >= 1:
+            continue
+        findings.append(
+            Finding(
+                category="warning",
+                subject=f"{platform} campaign {cid}",
+                title=f"{platform} campaign {cid} returns {roas:.2f} per unit spent (ROAS < 1 on every test)",
+                action="Cut its budget or fix targeting and creative; move spend to campaigns above ROAS 1.",
+                severity="critical" if roas < 0.5 else "high",
+                metric="ROAS",
+                effect=roas - 1,
+                ci_high=upper - 1,
+                n=len(daily),
+                evidence={"spend_usd": spend, "revenue_usd": float(g["revenue_usd"].sum()), "roas": roas},
+            )
+        )
+    return findings
+
+
+def rank_findings(findings: list[Finding]) -> pd.DataFrame:
+    """Findings as a table ordered by severity, then by size of effect (largest first)."""
+    cols = [
+        "rank", "finding_id", "category", "subject", "severity", "title", "action", "metric",
+        "effect", "ci_low", "ci_high", "p_value", "q_value", "n", "evidence",
+    ]  # fmt: skip
+    if not findings:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame([{**asdict(f), "finding_id": f.finding_id} for f in findings])
+    frame["_sev"] = frame["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+    frame["_size"] = -frame["effect"].abs().fillna(0)
+    frame = frame.sort_values(["_sev", "_size", "finding_id"]).drop(columns=["_sev", "_size"])
+    frame = frame.drop_duplicates("finding_id").reset_index(drop=True)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    frame["evidence"] = frame["evidence"].map(lambda e: json.dumps(e, default=float, sort_keys=True))
+    return frame[cols]
