@@ -1,0 +1,1 @@
+"""One client per platform API, written against its documented requests and responses."""

@@ -1,0 +1,872 @@
+"""A local fake of the seven platforms' APIs, speaking their documented payloads, with scripted faults.
+
+One threaded stdlib HTTP server on 127.0.0.1 (ephemeral port) serves every platform under its own path
+prefix (``/x/2/tweets``, ``/meta/v23.0/act_1000/insights``...), so a client only needs its ``base_url``
+and ``token_url`` pointed here. It stops itself after ``max_lifetime_seconds``.
+
+The posts come from the simulator (with their lifetime counters and growth curves), the ad campaigns'
+final metrics by day from a seeded generator here; both are rendered per request at the fake clock's
+time: post counters grow with age, and ad metrics of a day keep changing for ``settle_days`` days after
+it (restatement) before they are final.
+
+Faults are scripted per route and consumed one per request: 429 with or without ``Retry-After``, 5xx,
+slow answers (longer than the client's timeout), dropped connections, malformed JSON, an expired
+token. Outages fail every request of a route until cleared; drift rewrites chosen records (missing,
+renamed, new fields). Every request is logged with its route, time and whether it was answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import numpy as np
+import pandas as pd
+
+from analytics_assets.simulator import SimulatorConfig
+from analytics_assets.simulator.core import posts_published_on
+
+METRICS = ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves")
+CLIENTS = {  # platform -> (client id, client secret) the token endpoints accept
+    "linkedin": ("li-client", "li-secret-7f3a9c"),
+    "linkedin_ads": ("li-client", "li-secret-7f3a9c"),
+    "x": ("x-client", "x-secret-52be01"),
+    "reddit": ("rd-client", "rd-secret-a81f44"),
+    "tiktok": ("tt-client", "tt-secret-3c9d20"),
+    "google_ads": ("g-client", "g-secret-99e2b1"),
+    "meta_ads": ("meta-app", "meta-secret-0d4e7a"),
+}
+EPOCH = datetime(1970, 1, 1)
+
+
+class FakeClock:
+    """Naive-UTC time that only moves when told to (or when a client sleeps on it)."""
+
+    def __init__(self, start: datetime):
+        self._now = start
+        self._lock = threading.Lock()
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._now = when
+
+    def advance(self, **delta: float) -> None:
+        with self._lock:
+            self._now += timedelta(**delta)
+
+    # the connectors' Clock interface, for client-level tests
+    def time(self) -> float:
+        return (self.now() - EPOCH).total_seconds()
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if seconds > 0:
+            self.advance(seconds=seconds)
+
+
+@dataclass
+class Fault:
+    kind: str  # status | slow | drop | malformed | expire
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def status(code: int, retry_after: str | None = None) -> Fault:
+    return Fault("status", code, {"Retry-After": retry_after} if retry_after is not None else {})
+
+
+def slow(seconds: float) -> Fault:
+    return Fault("slow", seconds=seconds)
+
+
+DROP, MALFORMED, EXPIRE = Fault("drop"), Fault("malformed"), Fault("expire")
+
+
+@dataclass
+class LoggedRequest:
+    at: float  # fake-clock epoch seconds
+    wall: float
+    platform: str
+    route: str
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    outcome: str  # "ok", "fault:<kind>", "401", "outage", "404"
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def _settled(k: int, settle_days: int) -> float:
+    """Share of a day's final numbers reported k days after it."""
+    if k >= settle_days:
+        return 1.0
+    return 0.6 + 0.4 * k / settle_days
+
+
+_AD_ACCOUNTS = {  # platform -> [(account id as the platform writes it, currency)]
+    "google_ads": [("1000", "USD"), ("1001", "EUR")],
+    "meta_ads": [("1000", "USD"), ("1001", "GBP")],
+    "linkedin_ads": [("5001000", "USD"), ("5001001", "EUR"), ("5001002", "CAD")],
+}
+_CAMPAIGN_BASE = {"google_ads": 6_100_000_000, "meta_ads": 23_850_000_000_000_000, "linkedin_ads": 512_000_000}
+
+
+def _ad_truth(seed: int, days: list[date], campaigns_per_platform: int) -> pd.DataFrame:
+    """Final campaign-day metrics, canonical units (spend in the account currency), seeded per day."""
+    rows = []
+    for p_idx, (platform, accounts) in enumerate(_AD_ACCOUNTS.items()):
+        for i in range(campaigns_per_platform):
+            account, currency = accounts[i % len(accounts)]
+            campaign = str(_CAMPAIGN_BASE[platform] + i)
+            for d in days:
+                rng = np.random.default_rng([seed, p_idx, i, d.toordinal()])
+                impressions = int(rng.integers(2_000, 40_000))
+                clicks = int(rng.binomial(impressions, rng.uniform(0.005, 0.03)))
+                conversions = float(rng.binomial(clicks, rng.uniform(0.0, 0.08)))
+                rows.append(
+                    {
+                        "platform": platform,
+                        "account_id": account,
+                        "campaign_id": campaign,
+                        "campaign_name": f"{platform.split('_')[0].title()} | Campaign {i + 1}",
+                        "metric_date": d,
+                        "currency": currency,
+                        "impressions": impressions,
+                        "clicks": clicks,
+                        "spend": round(float(rng.uniform(40, 900)), 2),
+                        "conversions": conversions,
+                        "conversion_value": round(conversions * float(rng.uniform(30, 200)), 2),
+                        "reach": int(impressions / rng.uniform(1.2, 2.5)) if platform == "meta_ads" else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+class FakeDataset:
+    """What the platforms know: the simulator's posts with their lifetime counters and growth curves, and
+    ad campaigns' final metrics by day."""
+
+    def __init__(self, config: SimulatorConfig, post_days: list[date], ad_days: list[date], settle_days: int = 3):
+        self.config = config
+        self.settle_days = settle_days
+        posts = pd.concat([posts_published_on(config, d) for d in post_days], ignore_index=True)
+        self.posts = posts.assign(published_at=pd.to_datetime(posts["published_at"]))
+        self.posts_by_key = {(p, i): r for p, i, r in zip(self.posts["platform"], self.posts["post_id"], self.posts.to_dict("records"))}
+        self.ads = _ad_truth(config.seed, ad_days, config.campaigns_per_platform)
+        self.deleted: set[tuple[str, str]] = set()
+        self.drift: dict[tuple[str, str], dict[str, Any]] = {}  # (platform, record key) -> ops
+
+    # ---- accounts, as each platform names them
+    @staticmethod
+    def account(platform: str, seq: int) -> str:
+        return {
+            "linkedin": f"urn:li:organization:{80000 + seq}",
+            "x": f"14{1000 + seq}",
+            "reddit": f"cycle_brand_{seq}",
+            "tiktok": f"cycle_brand_{seq}",
+        }[platform]
+
+    def accounts(self, platform: str) -> list[str]:
+        if platform in ("google_ads", "meta_ads", "linkedin_ads"):
+            return sorted(self.ads.loc[self.ads["platform"] == platform, "account_id"].unique())
+        return [self.account(platform, s) for s in range(5)]
+
+    # ---- posts
+    def visible_posts(self, platform: str, now: datetime) -> pd.DataFrame:
+        p = self.posts[(self.posts["platform"] == platform) & (self.posts["published_at"] <= now)]
+        p = p[[(platform, i) not in self.deleted for i in p["post_id"]]]
+        return p.sort_values("published_at", ascending=False)
+
+    def post(self, platform: str, post_id: str) -> dict | None:
+        if (platform, post_id) in self.deleted:
+            return None
+        return self.posts_by_key.get((platform, post_id))
+
+    def counters(self, post: dict, at: datetime) -> dict[str, int | None]:
+        age_h = max((at - post["published_at"]).total_seconds() / 3600, 0.0)
+        frac = 1.0 - math.pow(0.5, age_h / post["half_life_hours"])
+        out = {}
+        for m in METRICS:
+            total = post[f"{m}_total"]
+            out[m] = None if total is None or pd.isna(total) else int(math.floor(int(total) * frac))
+        return out
+
+    def expected_snapshot(self, platform: str, post_id: str, at: datetime) -> dict[str, Any]:
+        """The canonical row a poll at ``at`` must store."""
+        post = self.posts_by_key[(platform, post_id)]
+        return {"published_at": post["published_at"].to_pydatetime(), **self.counters(post, at)}
+
+    # ---- ads
+    def ad_rows(self, platform: str, start: date, end: date, now: datetime, account: str | None = None) -> pd.DataFrame:
+        """Campaign-days as the platform reports them at ``now``: recent days not yet final."""
+        a = self.ads[(self.ads["platform"] == platform) & (self.ads["metric_date"] >= start) & (self.ads["metric_date"] <= end)]
+        a = a[a["metric_date"] <= now.date()]
+        if account is not None:
+            a = a[a["account_id"] == account]
+        a = a.copy()
+        f = np.array([_settled((now.date() - d).days, self.settle_days) for d in a["metric_date"]])
+        for col in ("impressions", "clicks", "conversions", "reach"):
+            vals = pd.to_numeric(a[col], errors="coerce").to_numpy(dtype=float)
+            a[col] = np.where(np.isnan(vals), np.nan, np.floor(vals * f))
+        for col in ("spend", "conversion_value"):
+            a[col] = np.round(a[col].to_numpy(dtype=float) * f, 2)
+        return a.sort_values(["metric_date", "campaign_id"]).reset_index(drop=True)
+
+    def final_ads(self, platform: str, start: date, end: date) -> pd.DataFrame:
+        far_future = datetime.combine(end + timedelta(days=self.settle_days + 1), datetime.min.time())
+        return self.ad_rows(platform, start, end, far_future)
+
+    def apply_drift(self, platform: str, key: str, record: dict) -> dict:
+        ops = self.drift.get((platform, key))
+        if not ops:
+            return record
+        record = json.loads(json.dumps(record))
+        for path in ops.get("remove", []):
+            _pop(record, path)
+        for old, new in ops.get("rename", {}).items():
+            value = _pop(record, old)
+            _put(record, new, value)
+        for path, value in ops.get("add", {}).items():
+            _put(record, path, value)
+        return record
+
+
+def _pop(record: dict, path: str) -> Any:
+    *parents, leaf = path.split(".")
+    node = record
+    for p in parents:
+        node = node.get(p, {})
+    return node.pop(leaf, None)
+
+
+def _put(record: dict, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = record
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = value
+
+
+def _iso_z(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _ms(ts: datetime) -> int:
+    return int((ts - EPOCH).total_seconds() * 1000)
+
+
+def _int(v: Any) -> int:
+    return int(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else 0
+
+
+# ------------------------------------------------------------------------------------------- server
+
+
+class Reply(Exception):
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+class FakePlatforms:
+    """The server. ``with FakePlatforms(dataset, clock) as fake:`` then ``fake.url("x")``."""
+
+    def __init__(
+        self,
+        dataset: FakeDataset,
+        clock: FakeClock,
+        page_size: int = 3,
+        max_lifetime_seconds: float = 120.0,
+    ):
+        self.data = dataset
+        self.clock = clock
+        self.page_size = page_size  # the most records a page holds, whatever the client asks: partial pages
+        self.max_lifetime = max_lifetime_seconds
+        self.log: list[LoggedRequest] = []
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.outages: dict[str, Callable[[dict[str, str], Any], bool]] = {}
+        self.issued: list[str] = []  # every token handed out, to look for leaks
+        self._lock = threading.RLock()
+        self.tokens: dict[str, str] = {}
+        self.refresh_tokens: dict[str, str] = {}
+        self.invalid: set[str] = set()
+        for platform in CLIENTS:
+            self.tokens[platform] = self._new_secret(f"{platform}-access")
+            self.refresh_tokens[platform] = self._new_secret(f"{platform}-refresh")
+        self._server: ThreadingHTTPServer | None = None
+
+    def _new_secret(self, prefix: str) -> str:
+        value = f"{prefix}-{secrets.token_hex(12)}"
+        self.issued.append(value)
+        return value
+
+    # ---- lifecycle
+    def __enter__(self) -> FakePlatforms:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
+            def log_message(self, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                fake._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._handle(self, "POST")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._timer = threading.Timer(self.max_lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.shutdown()
+            server.server_close()
+            self._timer.cancel()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    def url(self, prefix: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{prefix}"
+
+    def resource_kwargs(self, platform: str) -> dict[str, Any]:
+        """base_url, token_url and credentials for the resource of ``platform``."""
+        prefix = {"google_ads": "google_ads", "meta_ads": "meta", "linkedin_ads": "linkedin_ads"}.get(platform, platform)
+        token_path = {
+            "linkedin": "oauth/v2/accessToken",
+            "linkedin_ads": "oauth/v2/accessToken",
+            "x": "2/oauth2/token",
+            "reddit": "api/v1/access_token",
+            "tiktok": "v2/oauth/token/",
+            "google_ads": "token",
+            "meta_ads": "v23.0/oauth/access_token",
+        }[platform]
+        client_id, client_secret = CLIENTS[platform]
+        kwargs: dict[str, Any] = {
+            "base_url": self.url(prefix),
+            "token_url": f"{self.url(prefix)}/{token_path}",
+            "access_token": self.tokens[platform],
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+        if platform != "meta_ads":
+            kwargs["refresh_token"] = self.refresh_tokens[platform]
+        accounts = self.data.accounts(platform)
+        kwargs.update(
+            {
+                "linkedin": {"organization_urns": accounts},
+                "x": {"user_ids": accounts},
+                "reddit": {"usernames": accounts},
+                "tiktok": {"usernames": accounts},
+                "google_ads": {"customer_ids": accounts, "developer_token": "dev-token-5c1e93"},
+                "meta_ads": {"ad_account_ids": accounts},
+                "linkedin_ads": {"ad_account_ids": accounts},
+            }[platform]
+        )
+        return kwargs
+
+    # ---- scripting
+    def script(self, route: str, *faults: Fault) -> None:
+        with self._lock:
+            self.faults[route].extend(faults)
+
+    def outage(self, route: str, when: Callable[[dict[str, str], Any], bool] | None = None) -> None:
+        """Every request of ``route`` (matching ``when(query, body)``) answers 503 until cleared."""
+        with self._lock:
+            self.outages[route] = when or (lambda q, b: True)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.outages.clear()
+
+    def expire_token(self, platform: str) -> None:
+        with self._lock:
+            self.invalid.add(self.tokens[platform])
+
+    def requests(self, route: str | None = None, platform: str | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            return [r for r in self.log if (route is None or r.route == route) and (platform is None or r.platform == platform)]
+
+    # ---- request handling
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(h.path)
+        segments = parts.path.strip("/").split("/")
+        prefix, rest = segments[0], "/".join(segments[1:])
+        platform = {"meta": "meta_ads"}.get(prefix, prefix)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        body: Any = None
+        if raw:
+            ctype = h.headers.get("Content-Type", "")
+            body = dict(parse_qsl(raw.decode())) if "form" in ctype else json.loads(raw)
+        route = _route(platform, method, rest)
+        entry = LoggedRequest(self.clock.time(), time.time(), platform, route, method, parts.path, query, body, "ok")
+        with self._lock:
+            self.log.append(entry)
+            fault = self.faults[route].popleft() if self.faults.get(route) else None
+            outage = self.outages.get(route)
+        try:
+            if fault is not None:
+                entry.outcome = f"fault:{fault.kind}"
+                if fault.kind == "drop":
+                    h.close_connection = True
+                    return
+                if fault.kind == "slow":
+                    time.sleep(fault.seconds)
+                    entry.outcome = "fault:slow"
+                elif fault.kind == "malformed":
+                    self._send(h, 200, b'{"data": [{"id": "1", "public_metrics": {"like_count": 4', {})
+                    return
+                elif fault.kind == "expire":
+                    self.expire_token(platform)
+                elif fault.kind == "status":
+                    raise Reply(fault.status, _error_body(platform, fault.status), fault.headers)
+            if outage is not None and outage(query, body):
+                entry.outcome = "outage"
+                raise Reply(503, _error_body(platform, 503))
+            if route.endswith(".token"):
+                payload = self._token(platform, method, query, body, h.headers.get("Authorization"))
+            else:
+                self._authorize(platform, h.headers.get("Authorization"))
+                payload = self._serve(platform, route, rest, query, body)
+            self._send(h, 200, json.dumps(payload).encode(), {})
+        except Reply as reply:
+            if entry.outcome == "ok":
+                entry.outcome = str(reply.status)
+            self._send(h, reply.status, json.dumps(reply.body).encode(), reply.headers)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): nothing to answer
+
+    def _authorize(self, platform: str, header: str | None) -> None:
+        token = header[7:] if header and header.startswith("Bearer ") else None
+        with self._lock:
+            valid = token is not None and token == self.tokens[platform] and token not in self.invalid
+        if not valid:
+            if platform == "meta_ads":  # Graph API: OAuthException 190, HTTP 400
+                raise Reply(400, {"error": {"message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190, "error_subcode": 463}})
+            raise Reply(401, _error_body(platform, 401))
+
+    def _token(self, platform: str, method: str, query: dict, body: Any, auth: str | None) -> dict:
+        client_id, client_secret = CLIENTS[platform]
+        form = body or {}
+        with self._lock:
+            if platform == "meta_ads":
+                ok = (
+                    query.get("grant_type") == "fb_exchange_token"
+                    and query.get("client_id") == client_id
+                    and query.get("client_secret") == client_secret
+                    and query.get("fb_exchange_token") in self.issued
+                )
+                if not ok:
+                    raise Reply(400, {"error": {"message": "Invalid OAuth access token", "type": "OAuthException", "code": 190}})
+                self.tokens[platform] = self._new_secret(f"{platform}-access")
+                return {"access_token": self.tokens[platform], "token_type": "bearer", "expires_in": 5183944}
+            if platform in ("reddit", "x"):
+                expected = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+                creds_ok = auth == expected
+            else:
+                id_field = "client_key" if platform == "tiktok" else "client_id"
+                creds_ok = form.get(id_field) == client_id and form.get("client_secret") == client_secret
+            grant_ok = form.get("grant_type") == "refresh_token" and form.get("refresh_token") == self.refresh_tokens[platform]
+            if not (creds_ok and grant_ok):
+                raise Reply(400, {"error": "invalid_grant", "error_description": "refresh token or client credentials refused"})
+            self.tokens[platform] = self._new_secret(f"{platform}-access")
+            answer = {"access_token": self.tokens[platform], "token_type": "Bearer", "expires_in": 3600}
+            if platform in ("linkedin", "linkedin_ads", "x", "tiktok"):  # these rotate the refresh token
+                self.refresh_tokens[platform] = self._new_secret(f"{platform}-refresh")
+                answer["refresh_token"] = self.refresh_tokens[platform]
+            return answer
+
+    # ---- the platforms
+    def _serve(self, platform: str, route: str, rest: str, query: dict, body: Any) -> Any:
+        now = self.clock.now()
+        handler = getattr(self, "_" + route.replace(".", "_"))
+        return handler(rest, query, body, now)
+
+    def _page(self, items: list, offset: int, asked: int) -> tuple[list, int | None]:
+        size = max(1, min(asked, self.page_size))
+        page = items[offset : offset + size]
+        nxt = offset + len(page)
+        return page, (nxt if nxt < len(items) else None)
+
+    # X
+    def _tweet(self, post: dict, now: datetime) -> dict:
+        c = self.data.counters(post, now)
+        rec = {
+            "id": post["post_id"],
+            "text": f"post {post['post_seq']}",
+            "edit_history_tweet_ids": [post["post_id"]],
+            "author_id": self.data.account("x", int(post["account_seq"])),
+            "created_at": _iso_z(post["published_at"]),
+            "public_metrics": {
+                "retweet_count": c["shares"],
+                "reply_count": c["comments"],
+                "like_count": c["likes"],
+                "quote_count": c["quotes"],
+                "bookmark_count": c["saves"],
+                "impression_count": c["impressions"],
+            },
+        }
+        return self.data.apply_drift("x", post["post_id"], rec)
+
+    def _x_user_tweets(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        user = rest.split("/")[2]
+        posts = self.data.visible_posts("x", now)
+        start = pd.Timestamp(q["start_time"]).tz_convert(None) if "start_time" in q else None
+        items = [p for p in posts.to_dict("records") if self.data.account("x", int(p["account_seq"])) == user and (start is None or p["published_at"] >= start)]
+        page, nxt = self._page(items, int(q.get("pagination_token", "0") or 0), int(q.get("max_results", 10)))
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if nxt is not None:
+            meta["next_token"] = str(nxt)
+        return {"data": [self._tweet(p, now) for p in page], "meta": meta} if page else {"meta": meta}
+
+    def _x_tweets(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        data, errors = [], []
+        for tid in q.get("ids", "").split(","):
+            post = self.data.post("x", tid)
+            if post is None:
+                errors.append({"value": tid, "detail": f"Could not find tweet with ids: [{tid}].", "title": "Not Found Error",
+                               "resource_type": "tweet", "parameter": "ids", "resource_id": tid,
+                               "type": "https://api.twitter.com/2/problems/resource-not-found"})
+            else:
+                data.append(self._tweet(post, now))
+        out: dict[str, Any] = {}
+        if data:
+            out["data"] = data
+        if errors:
+            out["errors"] = errors
+        return out
+
+    # LinkedIn organic
+    def _linkedin_posts(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        author = q["author"]
+        posts = [p for p in self.data.visible_posts("linkedin", now).to_dict("records") if self.data.account("linkedin", int(p["account_seq"])) == author]
+        start = int(q.get("start", 0))
+        page, _ = self._page(posts, start, int(q.get("count", 10)))
+        elements = [
+            {"id": p["post_id"], "author": author, "createdAt": _ms(p["published_at"]), "publishedAt": _ms(p["published_at"]),
+             "lastModifiedAt": _ms(p["published_at"]), "lifecycleState": "PUBLISHED", "visibility": "PUBLIC", "commentary": "..."}
+            for p in page
+        ]
+        return {"elements": elements, "paging": {"start": start, "count": len(page), "total": len(posts), "links": []}}
+
+    def _linkedin_share_statistics(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        org = q["organizationalEntity"]
+        urns = _restli_list(q.get("shares", "")) + _restli_list(q.get("ugcPosts", ""))
+        elements = []
+        for urn in urns:
+            post = self.data.post("linkedin", urn)
+            if post is None:
+                continue
+            c = self.data.counters(post, now)
+            engaged = sum(c[m] or 0 for m in ("likes", "comments", "shares", "clicks"))
+            rec = {
+                "organizationalEntity": org,
+                "share": urn,
+                "totalShareStatistics": {
+                    "uniqueImpressionsCount": int(c["impressions"] * 0.72),
+                    "shareCount": c["shares"],
+                    "engagement": engaged / c["impressions"] if c["impressions"] else 0.0,
+                    "clickCount": c["clicks"],
+                    "likeCount": c["likes"],
+                    "impressionCount": c["impressions"],
+                    "commentCount": c["comments"],
+                },
+            }
+            elements.append(self.data.apply_drift("linkedin", urn, rec))
+        return {"elements": elements, "paging": {"start": 0, "count": len(elements), "links": []}}
+
+    def _linkedin_social_actions(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        urn = unquote(rest.split("/", 2)[2])
+        post = self.data.post("linkedin", urn)
+        if post is None:
+            raise Reply(404, {"status": 404, "serviceErrorCode": 100, "code": "NOT_FOUND", "message": "Not Found"})
+        c = self.data.counters(post, now)
+        return {"target": urn, "likesSummary": {"totalLikes": c["likes"]}, "commentsSummary": {"aggregatedTotalComments": c["comments"]}}
+
+    # Reddit
+    def _thing(self, post: dict, now: datetime) -> dict:
+        c = self.data.counters(post, now)
+        seq = int(post["account_seq"])
+        rec = {
+            "name": post["post_id"],
+            "id": post["post_id"][3:],
+            "title": f"post {post['post_seq']}",
+            "subreddit": "cycle",
+            "author": f"cycle_brand_{seq}",
+            "author_fullname": f"t2_cycle{seq}",
+            "created_utc": float((post["published_at"] - EPOCH).total_seconds()),
+            "ups": c["likes"],
+            "score": c["likes"],
+            "upvote_ratio": 0.93,
+            "num_comments": c["comments"],
+            "num_crossposts": c["shares"],
+            "view_count": c["impressions"],
+            "removed_by_category": None,
+        }
+        return {"kind": "t3", "data": self.data.apply_drift("reddit", post["post_id"], rec)}
+
+    @staticmethod
+    def _listing(children: list, after: str | None) -> dict:
+        return {"kind": "Listing", "data": {"after": after, "before": None, "dist": len(children), "children": children}}
+
+    def _reddit_submitted(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        user = rest.split("/")[1]
+        posts = [p for p in self.data.visible_posts("reddit", now).to_dict("records") if f"cycle_brand_{int(p['account_seq'])}" == user]
+        ids = [p["post_id"] for p in posts]
+        offset = ids.index(q["after"]) + 1 if q.get("after") in ids else 0
+        page, nxt = self._page(posts, offset, int(q.get("limit", 25)))
+        return self._listing([self._thing(p, now) for p in page], page[-1]["post_id"] if nxt is not None and page else None)
+
+    def _reddit_info(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        posts = [self.data.post("reddit", n) for n in q.get("id", "").split(",")]
+        return self._listing([self._thing(p, now) for p in posts if p is not None], None)
+
+    def _reddit_by_id(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        post = self.data.post("reddit", rest.split("/")[1])
+        if post is None:
+            raise Reply(404, {"message": "Not Found", "error": 404})
+        return self._listing([self._thing(post, now)], None)
+
+    # TikTok Research
+    def _tiktok_video_query(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        cond = body["query"]["and"][0]
+        lo = datetime.strptime(body["start_date"], "%Y%m%d")
+        hi = datetime.strptime(body["end_date"], "%Y%m%d") + timedelta(days=1)
+        posts = self.data.visible_posts("tiktok", now).to_dict("records")
+        posts = [p for p in posts if lo <= p["published_at"] < hi]
+        values = set(cond["field_values"])
+        if cond["field_name"] == "username":
+            posts = [p for p in posts if f"cycle_brand_{int(p['account_seq'])}" in values]
+        else:
+            posts = [p for p in posts if p["native_id"] in values]
+        page, nxt = self._page(posts, int(body.get("cursor") or 0), int(body.get("max_count", 20)))
+        videos = []
+        for p in page:
+            c = self.data.counters(p, now)
+            rec = {
+                "id": int(p["native_id"]),
+                "create_time": int((p["published_at"] - EPOCH).total_seconds()),
+                "username": f"cycle_brand_{int(p['account_seq'])}",
+                "view_count": c["impressions"],
+                "like_count": c["likes"],
+                "comment_count": c["comments"],
+                "share_count": c["shares"],
+                "favorites_count": c["saves"],
+            }
+            videos.append(self.data.apply_drift("tiktok", p["post_id"], rec))
+        return {
+            "data": {"videos": videos, "cursor": nxt if nxt is not None else len(posts), "has_more": nxt is not None,
+                     "search_id": body.get("search_id") or "7201388525814961198"},
+            "error": {"code": "ok", "message": "", "log_id": "202402121733"},
+        }
+
+    # Google Ads
+    def _google_ads_search_stream(self, rest: str, q: dict, body: Any, now: datetime) -> list:
+        customer = rest.split("/")[2]
+        m = re.search(r"segments\.date BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'", body["query"])
+        start, end = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+        rows = self.data.ad_rows("google_ads", start, end, now, account=customer)
+        results = []
+        for r in rows.to_dict("records"):
+            metrics = {
+                "impressions": str(_int(r["impressions"])),
+                "clicks": str(_int(r["clicks"])),
+                "costMicros": str(int(round(r["spend"] * 1_000_000))),
+                "conversions": float(r["conversions"]),
+                "conversionsValue": float(r["conversion_value"]),
+            }
+            # proto3 JSON leaves out zero values
+            metrics = {k: v for k, v in metrics.items() if v not in ("0", 0.0)}
+            rec = {
+                "customer": {"resourceName": f"customers/{customer}", "id": customer, "currencyCode": r["currency"]},
+                "campaign": {"resourceName": f"customers/{customer}/campaigns/{r['campaign_id']}", "id": r["campaign_id"],
+                             "name": r["campaign_name"], "advertisingChannelType": "SEARCH"},
+                "metrics": metrics,
+                "segments": {"date": r["metric_date"].isoformat()},
+            }
+            results.append(self.data.apply_drift("google_ads", f"{r['campaign_id']}|{r['metric_date']}", rec))
+        mask = ("customer.id,customer.currencyCode,campaign.id,campaign.name,campaign.advertisingChannelType,segments.date,"
+                "metrics.impressions,metrics.clicks,metrics.costMicros,metrics.conversions,metrics.conversionsValue")
+        chunks = [results[i : i + self.page_size] for i in range(0, len(results), self.page_size)] or [[]]
+        return [{"results": c, "fieldMask": mask, "requestId": secrets.token_hex(6)} if c else {"fieldMask": mask} for c in chunks]
+
+    # Meta
+    def _meta_ads_insights(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        account = rest.split("/")[1].removeprefix("act_")
+        tr = json.loads(q["time_range"])
+        windows = json.loads(q.get("action_attribution_windows", '["7d_click","1d_view"]'))
+        rows = self.data.ad_rows("meta_ads", date.fromisoformat(tr["since"]), date.fromisoformat(tr["until"]), now, account=account)
+        records = []
+        for r in rows.to_dict("records"):
+            conv = int(r["conversions"])
+            actions = [{"action_type": "link_click", "value": str(_int(r["clicks"])), **{w: str(_int(r["clicks"])) if w.endswith("click") else "0" for w in windows}}]
+            values = []
+            if conv:  # Meta leaves out actions that did not happen
+                actions.append({"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(conv), **{w: str(conv) if w.endswith("click") else "0" for w in windows}})
+            if r["conversion_value"]:
+                values.append({"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{r['conversion_value']:.2f}"})
+            rec = {
+                "account_id": account,
+                "account_currency": r["currency"],
+                "campaign_id": r["campaign_id"],
+                "campaign_name": r["campaign_name"],
+                "date_start": r["metric_date"].isoformat(),
+                "date_stop": r["metric_date"].isoformat(),
+                "impressions": str(_int(r["impressions"])),
+                "clicks": str(_int(r["clicks"])),
+                "spend": f"{r['spend']:.2f}",
+                "reach": str(_int(r["reach"])),
+                "actions": actions,
+                **({"action_values": values} if values else {}),
+            }
+            records.append(self.data.apply_drift("meta_ads", f"{r['campaign_id']}|{r['metric_date']}", rec))
+        offset = int(base64.b64decode(q["after"]).decode()) if q.get("after") else 0
+        page, nxt = self._page(records, offset, int(q.get("limit", 25)))
+        paging: dict[str, Any] = {"cursors": {"before": base64.b64encode(str(offset).encode()).decode(),
+                                              "after": base64.b64encode(str(offset + len(page)).encode()).decode()}}
+        if nxt is not None:
+            # like Meta, the next link repeats every parameter, the access token included
+            nq = {**q, "after": paging["cursors"]["after"], "access_token": self.tokens["meta_ads"]}
+            paging["next"] = f"{self.url('meta')}/{rest}?{urlencode(nq)}"
+        return {"data": page, "paging": paging}
+
+    # LinkedIn Ads
+    def _linkedin_ads_account(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        account = rest.split("/")[2]
+        rows = self.data.ads[(self.data.ads["platform"] == "linkedin_ads") & (self.data.ads["account_id"] == account)]
+        if rows.empty:
+            raise Reply(404, {"status": 404, "message": "Not Found"})
+        return {"id": int(account), "currency": rows["currency"].iloc[0], "name": f"Account {account}", "status": "ACTIVE",
+                "type": "BUSINESS", "reference": "urn:li:organization:80000"}
+
+    def _linkedin_ads_campaigns(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        account = rest.split("/")[2]
+        rows = self.data.ads[(self.data.ads["platform"] == "linkedin_ads") & (self.data.ads["account_id"] == account)]
+        campaigns = rows.drop_duplicates("campaign_id").sort_values("campaign_id").to_dict("records")
+        start = int(q.get("start", 0))
+        page, _ = self._page(campaigns, start, int(q.get("count", 10)))
+        return {
+            "elements": [{"id": int(c["campaign_id"]), "name": c["campaign_name"], "account": f"urn:li:sponsoredAccount:{account}",
+                          "status": "ACTIVE", "type": "SPONSORED_UPDATES"} for c in page],
+            "paging": {"start": start, "count": len(page), "total": len(campaigns), "links": []},
+        }
+
+    def _linkedin_ads_analytics(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        dr = re.findall(r"year:(\d+),month:(\d+),day:(\d+)", q["dateRange"])
+        start, end = (date(int(y), int(m), int(d)) for y, m, d in dr)
+        account = _restli_list(q["accounts"])[0].rsplit(":", 1)[-1]
+        rows = self.data.ad_rows("linkedin_ads", start, end, now, account=account)
+        elements = []
+        for r in rows.to_dict("records"):
+            d = r["metric_date"]
+            part = {"year": d.year, "month": d.month, "day": d.day}
+            rec = {
+                "pivotValues": [f"urn:li:sponsoredCampaign:{r['campaign_id']}"],
+                "dateRange": {"start": part, "end": part},
+                "impressions": _int(r["impressions"]),
+                "clicks": _int(r["clicks"]),
+                "costInLocalCurrency": f"{r['spend']:.2f}",
+                "externalWebsiteConversions": _int(r["conversions"]),
+                "conversionValueInLocalCurrency": f"{r['conversion_value']:.2f}",
+            }
+            elements.append(self.data.apply_drift("linkedin_ads", f"{r['campaign_id']}|{d}", rec))
+        return {"elements": elements, "paging": {"start": 0, "count": 10, "links": []}}
+
+
+def _restli_list(value: str) -> list[str]:
+    m = re.fullmatch(r"List\((.*)\)", value or "")
+    return [unquote(v) for v in m.group(1).split(",") if v] if m else []
+
+
+_ROUTES: list[tuple[str, str, str, str]] = [  # platform, method, path regex, route name
+    ("x", "POST", r"2/oauth2/token", "x.token"),
+    ("x", "GET", r"2/users/[^/]+/tweets", "x.user_tweets"),
+    ("x", "GET", r"2/tweets", "x.tweets"),
+    ("linkedin", "POST", r"oauth/v2/accessToken", "linkedin.token"),
+    ("linkedin", "GET", r"rest/posts", "linkedin.posts"),
+    ("linkedin", "GET", r"rest/organizationalEntityShareStatistics", "linkedin.share_statistics"),
+    ("linkedin", "GET", r"rest/socialActions/.+", "linkedin.social_actions"),
+    ("reddit", "POST", r"api/v1/access_token", "reddit.token"),
+    ("reddit", "GET", r"user/[^/]+/submitted", "reddit.submitted"),
+    ("reddit", "GET", r"api/info", "reddit.info"),
+    ("reddit", "GET", r"by_id/[^/]+", "reddit.by_id"),
+    ("tiktok", "POST", r"v2/oauth/token/?", "tiktok.token"),
+    ("tiktok", "POST", r"v2/research/video/query/?", "tiktok.video_query"),
+    ("google_ads", "POST", r"token", "google_ads.token"),
+    ("google_ads", "POST", r"v\d+/customers/\d+/googleAds:searchStream", "google_ads.search_stream"),
+    ("meta_ads", "GET", r"v[\d.]+/oauth/access_token", "meta_ads.token"),
+    ("meta_ads", "GET", r"v[\d.]+/act_\d+/insights", "meta_ads.insights"),
+    ("linkedin_ads", "POST", r"oauth/v2/accessToken", "linkedin_ads.token"),
+    ("linkedin_ads", "GET", r"rest/adAccounts/\d+", "linkedin_ads.account"),
+    ("linkedin_ads", "GET", r"rest/adAccounts/\d+/adCampaigns", "linkedin_ads.campaigns"),
+    ("linkedin_ads", "GET", r"rest/adAnalytics", "linkedin_ads.analytics"),
+]
+
+
+def _route(platform: str, method: str, rest: str) -> str:
+    for p, m, pattern, name in _ROUTES:
+        if p == platform and m == method and re.fullmatch(pattern, rest):
+            return name
+    return f"{platform}.unknown"
+
+
+def _error_body(platform: str, status: int) -> dict:
+    if platform == "tiktok":
+        code = {401: "access_token_invalid", 429: "rate_limit_exceeded"}.get(status, "internal_error")
+        return {"data": {}, "error": {"code": code, "message": "", "log_id": "20240212"}}
+    if platform == "meta_ads":
+        code = {429: 17, 401: 190}.get(status, 2)
+        return {"error": {"message": "fault", "type": "OAuthException", "code": code, "is_transient": status >= 500}}
+    if platform == "google_ads":
+        name = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED"}.get(status, "INTERNAL")
+        return {"error": {"code": status, "message": "fault", "status": name}}
+    return {"status": status, "message": "fault"}
