@@ -1,0 +1,90 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_date',
+        pre_hook="{{ cycle_delete_window('snapshot_date') }}"
+    )
+}}
+
+-- Each snapshot compared with the previous snapshot of the same post, metric by metric: a counter that
+-- rises by more than snapshot_delta_flag_ratio (10 = 1000%) from a previous value of at least
+-- snapshot_delta_min_previous is flagged for review. The snapshots themselves stay where they are.
+-- Review decisions live in the seed snapshot_delta_reviews; a flag without one is pending (the warn
+-- test snapshot_delta_flags_pending_review counts them). They are not joined in here because an
+-- incremental run only rewrites its window, so a decision on an older flag would never show.
+
+{%- set metrics = ['impressions', 'likes', 'comments', 'shares', 'clicks', 'quotes', 'saves'] %}
+{%- set ratio = var('snapshot_delta_flag_ratio') %}
+{%- set min_previous = var('snapshot_delta_min_previous') %}
+
+with snapshots as (
+
+    select
+        platform,
+        post_id,
+        snapshot_at,
+        snapshot_date,
+        {{ metrics | join(',\n        ') }}
+    from {{ ref('stg_social_post_snapshots') }}
+    {% if is_incremental() %}
+    {%- set bounds = cycle_window_bounds() %}
+    -- the window's snapshots, plus enough history to find the predecessor of its first ones
+    where snapshot_date >= {{ dbt.dateadd('day', -1 * var('snapshot_delta_lookback_days'), "cast('" ~ bounds[0] ~ "' as date)") }}
+      and snapshot_date <= cast('{{ bounds[1] }}' as date)
+    {% endif %}
+
+),
+
+paired as (
+
+    select
+        snapshots.*,
+        lag(snapshot_at) over (partition by platform, post_id order by snapshot_at) as previous_snapshot_at
+        {%- for metric in metrics %},
+        lag({{ metric }}) over (partition by platform, post_id order by snapshot_at) as previous_{{ metric }}
+        {%- endfor %}
+    from snapshots
+
+),
+
+deltas as (
+
+    {%- for metric in metrics %}
+    select
+        platform,
+        post_id,
+        snapshot_at,
+        snapshot_date,
+        previous_snapshot_at,
+        '{{ metric }}' as metric,
+        previous_{{ metric }} as previous_value,
+        {{ metric }} as current_value
+    from paired
+    where previous_snapshot_at is not null
+      and previous_{{ metric }} >= {{ min_previous }}
+      and {{ metric }} - previous_{{ metric }} > {{ ratio }} * previous_{{ metric }}
+      {%- if is_incremental() %}
+      and {{ cycle_in_window('snapshot_date') }}
+      {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+
+)
+
+select
+    deltas.platform,
+    deltas.post_id,
+    deltas.snapshot_at,
+    deltas.snapshot_date,
+    deltas.previous_snapshot_at,
+    deltas.metric,
+    {{ dbt.cast('deltas.previous_value', dbt.type_bigint()) }} as previous_value,
+    {{ dbt.cast('deltas.current_value', dbt.type_bigint()) }} as current_value,
+    {{ cycle_safe_divide('deltas.current_value - deltas.previous_value', 'deltas.previous_value') }} as relative_delta,
+    {{ dbt.cast(dbt.datediff('deltas.previous_snapshot_at', 'deltas.snapshot_at', 'second'), cycle_type_double()) }} / 3600.0
+        as hours_since_previous,
+    {{ dbt.cast(ratio, cycle_type_double()) }} as flag_ratio,
+    {{ dbt.cast(min_previous, dbt.type_bigint()) }} as min_previous_value
+
+from deltas
