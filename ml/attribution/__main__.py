@@ -1,0 +1,5 @@
+import sys
+
+from ml.attribution.cli import main
+
+sys.exit(main())
