@@ -1,0 +1,334 @@
+"""Boost effectiveness: what a boost added to its post's organic engagement, what that cost and earned.
+
+Counterfactual. A boosted post's organic counters after the flight starts would, without the boost, have
+grown like those of comparable unboosted posts: same platform, published within
+``publish_window_days``, and the nearest in pre-boost trajectory (engagements at the post's last
+pre-boost snapshot, and their growth since its first snapshot, when it has two). Every post's
+cumulative engagements are put on an hourly age grid (linear between snapshots, from 0 at
+publication), so posts polled at different times are compared at the same ages. With the post's
+pre-boost level ``E0`` at age ``a0`` and each comparable's growth ratio
+``r = (E_c(a) + 1) / (E_c(a0) + 1)``, the counterfactual at age ``a`` is ``(E0 + 1) * mean(r) - 1``, the
+mean taken over the ratios between the interval's ranks (below), so one viral comparable cannot drag it.
+
+Lift and interval. The organic lift at the evaluation age (the post's latest snapshot, at most
+``horizon_hours``) is observed minus counterfactual. Its interval is a split-conformal prediction
+interval: with ``k`` comparables the ratios of rank ``floor((k + 1) * alpha / 2)`` and
+``ceil((k + 1) * (1 - alpha / 2))`` bound the post's own ratio, which, if the post is exchangeable with
+its comparables, covers the truth with probability at least ``1 - alpha`` (with the default 39
+comparables and 90%: ranks 2 and 38, exactly 90%). A boost is significant when the lower bound is
+above 0 (a one-sided test of a positive lift at ``alpha / 2``).
+
+Economics. A boost's incremental engagements are its paid engagements (none would exist without it)
+plus the organic lift. ``cost_per_incremental_engagement = spend / incremental`` (null unless positive);
+``roi = (incremental * value_per_engagement - spend) / spend`` with ``value_per_engagement_usd`` an
+assumption the user sets (default 3 USD, about what a LinkedIn engagement costs to buy).
+
+Effectiveness score (0-100): ``100 * x / (1 + x)`` with
+``x = max(0, (paid + organic_lift_low) * value_per_engagement / spend)``, the return on spend under the
+pessimistic end of the interval. 0: no value even in paid engagements; 50: breaks even in the
+pessimistic case; 75: returns three times its spend; uncertainty about the lift lowers the score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ESTIMATED = "estimated"
+NO_PRE_BOOST_HISTORY = "no_pre_boost_history"  # first snapshot after the flight started
+NO_FLIGHT_DATA = "no_flight_data"  # no snapshot since the flight started
+TOO_FEW_COMPARABLES = "too_few_comparables"
+
+_HOUR = pd.Timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class LiftConfig:
+    n_comparables: int = 39
+    min_comparables: int = 19  # fewer cannot bound a 90% interval by ranks
+    publish_window_days: float = 7.0
+    confidence: float = 0.90
+    horizon_hours: int = 168  # evaluate at most this long after publication (the tracked life of a post)
+    value_per_engagement_usd: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.confidence < 1:
+            raise ValueError("confidence must be in (0, 1)")
+        conformal_ranks(self.min_comparables, self.confidence)  # raises when too few to bound the interval
+        if self.n_comparables < self.min_comparables:
+            raise ValueError("n_comparables must be at least min_comparables")
+
+
+def effectiveness_score(value_low_usd: np.ndarray | float, spend_usd: np.ndarray | float) -> np.ndarray:
+    """``100 * x / (1 + x)``, ``x = max(0, value_low / spend)``: see the module docstring."""
+    value_low, spend = np.asarray(value_low_usd, dtype=float), np.asarray(spend_usd, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(spend > 0, np.maximum(value_low, 0.0) / spend, np.nan)
+    return 100 * x / (1 + x)
+
+
+def conformal_ranks(k: int, confidence: float) -> tuple[int, int]:
+    """1-based ranks of ``k`` sorted comparables bounding a two-sided ``confidence`` interval."""
+    alpha = 1 - confidence
+    lo = int(math.floor((k + 1) * alpha / 2 + 1e-9))
+    hi = int(math.ceil((k + 1) * (1 - alpha / 2) - 1e-9))
+    if lo < 1 or hi > k:
+        raise ValueError(f"{k} comparables cannot bound a {confidence:.0%} interval")
+    return lo, hi
+
+
+@dataclass
+class Curves:
+    """Cumulative engagements of each post on an hourly age grid (NaN after its latest snapshot)."""
+
+    posts: pd.DataFrame  # platform, post_id, published_at, first_age, last_age (hours); row i = values[i]
+    values: np.ndarray  # (posts, horizon + 1)
+
+
+def engagement_curves(snapshots: pd.DataFrame, horizon_hours: int, max_first_poll_hours: float = 6.0) -> Curves:
+    """Interpolate each post's snapshots (``engagements`` at ``snapshot_at``) onto ages 0..horizon.
+
+    A post counts 0 engagements at publication; before its first snapshot the curve is only filled when
+    that snapshot came within ``max_first_poll_hours`` (else the post was first seen late, e.g. published
+    before the data starts, and its early trajectory is unknown: NaN)."""
+    need = {"platform", "post_id", "published_at", "snapshot_at", "engagements"}
+    missing = need - set(snapshots.columns)
+    if missing:
+        raise ValueError(f"snapshots lack columns {sorted(missing)}")
+    s = snapshots[list(need)].dropna(subset=["published_at", "snapshot_at", "engagements"]).copy()
+    s["age"] = (pd.to_datetime(s["snapshot_at"]) - pd.to_datetime(s["published_at"])) / _HOUR
+    s = s[s["age"] >= 0].sort_values(["platform", "post_id", "age"], kind="stable")
+    posts = (
+        s.groupby(["platform", "post_id"], sort=True)
+        .agg(published_at=("published_at", "first"), first_age=("age", "min"), last_age=("age", "max"))
+        .reset_index()
+    )
+    s["i"] = s.groupby(["platform", "post_id"], sort=True).ngroup().to_numpy()  # = row of `posts`
+    # one sorted key per point: post index * span + age, with an anchor of 0 engagements at age 0
+    span = float(max(horizon_hours, s["age"].max() if len(s) else 0) + 2)
+    n = len(posts)
+    keys = np.concatenate([np.arange(n) * span, s["i"].to_numpy() * span + s["age"].to_numpy()])
+    vals = np.concatenate([np.zeros(n), s["engagements"].to_numpy(dtype=float)])
+    order = np.argsort(keys, kind="stable")
+    keys, vals = keys[order], vals[order]
+    grid = np.arange(horizon_hours + 1, dtype=float)
+    q = (np.arange(n)[:, None] * span + grid[None, :]).ravel()
+    left = np.searchsorted(keys, q, side="right") - 1
+    right = np.minimum(left + 1, len(keys) - 1)
+    same_post = np.floor(keys[right] / span + 1e-9) == np.floor(q / span + 1e-9)
+    exact = keys[left] == q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(same_post & (keys[right] > keys[left]), (q - keys[left]) / (keys[right] - keys[left]), 0.0)
+    out = vals[left] + w * (vals[right] - vals[left])
+    out = np.where(same_post | exact, out, np.nan).reshape(n, horizon_hours + 1)
+    first = posts["first_age"].to_numpy()
+    unseen = (grid[None, :] < first[:, None]) & (first[:, None] > max_first_poll_hours)
+    out[unseen] = np.nan
+    return Curves(posts=posts, values=out)
+
+
+def _flight_times(boosts: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    start = pd.to_datetime(boosts["start_date"])
+    end = pd.to_datetime(boosts["end_date"]) + pd.Timedelta(days=1)  # flights run to the end of end_date
+    return start, end
+
+
+def estimate_boost_lift(
+    snapshots: pd.DataFrame,
+    boosts: pd.DataFrame,
+    config: LiftConfig | None = None,
+    other_boosted_post_ids: Iterable[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per boost: counterfactual, organic lift with its interval, cost, ROI and score; and per boost and
+    snapshot age from the last pre-boost one: the observed and the counterfactual trajectory.
+
+    ``snapshots``: platform, post_id, published_at, snapshot_at, engagements (cumulative) of every post,
+    boosted or not. ``boosts``: boost_id, post_id, platform (of the post), start_date, end_date,
+    spend_usd and paid_engagements (so far). ``other_boosted_post_ids``: posts boosted by boosts not
+    assessed here; like the boosted posts, they never serve as comparables.
+    """
+    config = config or LiftConfig()
+    need = {"boost_id", "post_id", "platform", "start_date", "end_date", "spend_usd", "paid_engagements"}
+    missing = need - set(boosts.columns)
+    if missing:
+        raise ValueError(f"boosts lack columns {sorted(missing)}")
+    curves = engagement_curves(snapshots, config.horizon_hours)
+    posts = curves.posts
+    values = curves.values
+    boosted_ids = set(boosts["post_id"]) | set(other_boosted_post_ids)
+    unboosted = ~posts["post_id"].isin(boosted_ids).to_numpy()
+    published = pd.to_datetime(posts["published_at"]).to_numpy()
+    platform = posts["platform"].to_numpy()
+    row_of = dict(zip(zip(posts["platform"], posts["post_id"]), range(len(posts))))
+
+    snaps = snapshots.loc[snapshots["post_id"].isin(set(boosts["post_id"])), ["platform", "post_id", "published_at", "snapshot_at"]]
+    snaps = snaps.copy()
+    snaps["age"] = (pd.to_datetime(snaps["snapshot_at"]) - pd.to_datetime(snaps["published_at"])) / _HOUR
+    ages_of = {key: np.sort(g.to_numpy()) for key, g in snaps.groupby(["platform", "post_id"])["age"]}
+
+    flight_start, flight_end = _flight_times(boosts)
+    lo_rank, hi_rank = conformal_ranks(config.n_comparables, config.confidence)
+    window = np.timedelta64(int(config.publish_window_days * 86400), "s")
+    rows, trajectory = [], []
+    for b, start_at, end_at in zip(boosts.itertuples(index=False), flight_start, flight_end):
+        key = (b.platform, b.post_id)
+        base = {
+            "boost_id": b.boost_id,
+            "post_id": b.post_id,
+            "platform": b.platform,
+            "flight_start_at": start_at,
+            "flight_end_at": end_at,
+            "spend_usd": float(b.spend_usd),
+            "paid_engagements": float(b.paid_engagements),
+        }
+        i = row_of.get(key)
+        if i is None:
+            rows.append({**base, "status": NO_PRE_BOOST_HISTORY})
+            continue
+        pub = pd.Timestamp(published[i])
+        base["published_at"] = pub
+        start_age = (start_at - pub) / _HOUR
+        end_age = (end_at - pub) / _HOUR
+        ages = ages_of[key]
+        pre = ages[ages < start_age]
+        if len(pre) == 0:
+            rows.append({**base, "status": NO_PRE_BOOST_HISTORY})
+            continue
+        a0, a_first = int(math.floor(pre[-1])), int(math.floor(pre[0]))
+        a1 = int(min(math.floor(ages[-1]), config.horizon_hours))
+        base.update(pre_boost_age_hours=a0, evaluation_age_hours=a1, flight_complete=bool(ages[-1] >= end_age))
+        if ages[-1] < start_age or a1 <= a0:
+            rows.append({**base, "status": NO_FLIGHT_DATA})
+            continue
+        e0, e1 = values[i, a0], values[i, a1]
+        pool = (
+            unboosted
+            & (platform == b.platform)
+            & (np.abs(published - published[i]) <= window)
+            & ~np.isnan(values[:, a1])
+            & ~np.isnan(values[:, a0])
+            & ~np.isnan(values[:, a_first])
+        )
+        cand = np.flatnonzero(pool)
+        if len(cand) < config.min_comparables:
+            rows.append({**base, "status": TOO_FEW_COMPARABLES, "n_comparables": int(len(cand))})
+            continue
+        # nearest in pre-boost trajectory: level at a0 and, with two pre-boost snapshots, growth since the first
+        feats = [np.log1p(values[cand, a0]) - math.log1p(e0)]
+        if a_first < a0:
+            growth = np.log1p(values[cand, a0]) - np.log1p(values[cand, a_first])
+            feats.append(growth - (math.log1p(e0) - math.log1p(values[i, a_first])))
+        dist = np.zeros(len(cand))
+        for f in feats:
+            scale = np.std(f) or 1.0
+            dist += (f / scale) ** 2
+        k = min(config.n_comparables, len(cand))
+        nearest = cand[np.argsort(dist, kind="stable")[:k]]
+        lo, hi = conformal_ranks(k, config.confidence) if k != config.n_comparables else (lo_rank, hi_rank)
+        ratios = (values[nearest][:, a0 : a1 + 1] + 1) / (values[nearest, a0][:, None] + 1)
+        ordered = np.sort(ratios, axis=0)
+        # point: the mean ratio of the comparables within the interval's ranks (robust to a viral outlier)
+        cf = (e0 + 1) * ordered[lo - 1 : hi].mean(axis=0) - 1
+        cf_low = (e0 + 1) * ordered[lo - 1] - 1
+        cf_high = (e0 + 1) * ordered[hi - 1] - 1
+        lift = e1 - cf[-1]
+        lift_low, lift_high = e1 - cf_high[-1], e1 - cf_low[-1]
+        paid = float(b.paid_engagements)
+        spend = float(b.spend_usd)
+        incremental = paid + lift
+        value = config.value_per_engagement_usd
+        rows.append(
+            {
+                **base,
+                "status": ESTIMATED,
+                "n_comparables": int(k),
+                "pre_boost_engagements": float(e0),
+                "observed_engagements": float(e1),
+                "counterfactual_engagements": float(cf[-1]),
+                "counterfactual_low": float(cf_low[-1]),
+                "counterfactual_high": float(cf_high[-1]),
+                "organic_lift": float(lift),
+                "organic_lift_low": float(lift_low),
+                "organic_lift_high": float(lift_high),
+                "relative_lift": float(lift / cf[-1]) if cf[-1] > 0 else None,
+                "significant": bool(lift_low > 0),
+                "incremental_engagements": float(incremental),
+                "incremental_engagements_low": float(paid + lift_low),
+                "incremental_engagements_high": float(paid + lift_high),
+                "cost_per_incremental_engagement_usd": spend / incremental if incremental > 0 else None,
+                "incremental_value_usd": incremental * value,
+                "roi": (incremental * value - spend) / spend if spend > 0 else None,
+                "effectiveness_score": float(effectiveness_score((paid + lift_low) * value, spend)) if spend > 0 else None,
+            }
+        )
+        # the trajectory at the post's own snapshot ages from the last pre-boost one
+        own = np.unique(np.floor(ages[(ages >= pre[-1]) & (ages <= config.horizon_hours)]).astype(int))
+        for a in own[(own >= a0) & (own <= a1)]:
+            j = a - a0
+            trajectory.append(
+                {
+                    "boost_id": b.boost_id,
+                    "post_id": b.post_id,
+                    "age_hours": int(a),
+                    "in_flight": bool(start_age <= a < end_age),
+                    "observed_engagements": float(values[i, a]),
+                    "counterfactual_engagements": float(cf[j]),
+                    "counterfactual_low": float(cf_low[j]),
+                    "counterfactual_high": float(cf_high[j]),
+                }
+            )
+    out = pd.DataFrame(rows, columns=EFFECTIVENESS_COLUMNS)
+    for col in ("flight_complete", "significant"):
+        out[col] = out[col].astype("boolean")
+    for col in ("pre_boost_age_hours", "evaluation_age_hours", "n_comparables"):
+        out[col] = out[col].astype("Int64")
+    traj = pd.DataFrame(trajectory, columns=TRAJECTORY_COLUMNS)
+    return out, traj
+
+
+EFFECTIVENESS_COLUMNS = [
+    "boost_id",
+    "post_id",
+    "platform",
+    "published_at",
+    "flight_start_at",
+    "flight_end_at",
+    "status",
+    "flight_complete",
+    "pre_boost_age_hours",
+    "evaluation_age_hours",
+    "n_comparables",
+    "pre_boost_engagements",
+    "observed_engagements",
+    "counterfactual_engagements",
+    "counterfactual_low",
+    "counterfactual_high",
+    "organic_lift",
+    "organic_lift_low",
+    "organic_lift_high",
+    "relative_lift",
+    "significant",
+    "paid_engagements",
+    "incremental_engagements",
+    "incremental_engagements_low",
+    "incremental_engagements_high",
+    "spend_usd",
+    "cost_per_incremental_engagement_usd",
+    "incremental_value_usd",
+    "roi",
+    "effectiveness_score",
+]
+TRAJECTORY_COLUMNS = [
+    "boost_id",
+    "post_id",
+    "age_hours",
+    "in_flight",
+    "observed_engagements",
+    "counterfactual_engagements",
+    "counterfactual_low",
+    "counterfactual_high",
+]
