@@ -14,7 +14,7 @@ export OMP_NUM_THREADS      ?= 1
 export PYTHONUNBUFFERED     := 1
 export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
+DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
 .PHONY: install demo test dev api summary benchmark clean help

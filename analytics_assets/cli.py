@@ -114,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("summary", help="print rows per table, the top recommendations and where things are")
     demo = sub.add_parser("demo", help="backfill the last N days on the embedded default, then summarize")
     demo.add_argument("--days", type=int, default=30)
+    from ml.attribution import cli as attribution_cli  # numpy/pandas/scipy only, no Dagster
+
+    attribution_cli.add_arguments(
+        sub.add_parser("attribution", help="credit channels under every attribution model from a paths CSV")
+    )
     args = parser.parse_args(argv)
 
+    if args.command == "attribution":
+        return attribution_cli.run(args)
     if args.command == "summary":
         print(summary())
         return 0

@@ -12,10 +12,26 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from analytics_assets import settings
+from analytics_assets.assets.attribution import agg_attribution_model_comparison
+from analytics_assets.assets.boosts import boost_effectiveness, experiment_results
 from analytics_assets.assets.dbt import cycle_dbt_models, dbt_project
+from analytics_assets.assets.insights import insights
 from analytics_assets.assets.ml import engagement_model, ml_feature_drift, posting_hour_recommendations
 from analytics_assets.assets.raw import raw_platform_data
+from analytics_assets.assets.retention import (
+    raw_snapshot_archive,
+    raw_snapshot_archive_job,
+    raw_snapshot_archive_schedule,
+)
 from analytics_assets.assets.serving import serving_snapshot
+from analytics_assets.connectors.resources import connector_resources_from_env
+from analytics_assets.assets.webhooks import (
+    WebhookStoreResource,
+    default_webhook_store_path,
+    raw_webhook_events,
+    webhook_events_job,
+    webhook_events_sensor,
+)
 from analytics_assets.automation import (
     daily_pipeline_job,
     daily_pipeline_schedule,
@@ -23,6 +39,8 @@ from analytics_assets.automation import (
     engagement_model_training_job,
     engagement_model_weekly_schedule,
     full_pipeline_job,
+    social_metrics_poll_job,
+    social_metrics_poll_schedule,
 )
 from analytics_assets.resources import MlflowResource, ServingResource, SimulatorResource, WarehouseResource
 
@@ -58,6 +76,10 @@ def default_resources() -> dict[str, Any]:
             artifact_root=str(settings.mlflow_dir() / "artifacts"),
         ),
         "serving": ServingResource(serving_dir=str(settings.serving_dir())),
+        "webhook_store": WebhookStoreResource(path=default_webhook_store_path()),
+        # one per platform (linkedin, x, reddit, tiktok, google_ads, meta_ads, linkedin_ads): unconfigured
+        # ones leave the platform to the simulator
+        **connector_resources_from_env(),
     }
 
 
@@ -70,10 +92,28 @@ def build_defs(resources: dict[str, Any] | None = None) -> dg.Definitions:
             engagement_model,
             posting_hour_recommendations,
             serving_snapshot,
+            raw_webhook_events,
+            raw_snapshot_archive,
+            agg_attribution_model_comparison,
+            boost_effectiveness,
+            experiment_results,
+            insights,
         ],
-        jobs=[full_pipeline_job, daily_pipeline_job, engagement_model_training_job],
-        schedules=[daily_pipeline_schedule, engagement_model_weekly_schedule],
-        sensors=[engagement_drift_sensor],
+        jobs=[
+            full_pipeline_job,
+            daily_pipeline_job,
+            engagement_model_training_job,
+            webhook_events_job,
+            raw_snapshot_archive_job,
+            social_metrics_poll_job,
+        ],
+        schedules=[
+            daily_pipeline_schedule,
+            engagement_model_weekly_schedule,
+            raw_snapshot_archive_schedule,
+            social_metrics_poll_schedule,
+        ],
+        sensors=[engagement_drift_sensor, webhook_events_sensor],
         resources={**default_resources(), **(resources or {})},
     )
 

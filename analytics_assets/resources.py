@@ -40,6 +40,8 @@ class SimulatorResource(dg.ConfigurableResource):
     shift_start: str | None = Field(default=None, description="ISO date from which behaviour shifts (drift)")
     spike_days: list[str] = []
     malformed_rate: float = 0.0
+    boost_lift_scale: float = Field(default=1.0, description="Scales the planted organic lift of boosts (0: none)")
+    experiment_units_per_day: int = 150
 
     def config(self) -> SimulatorConfig:
         return SimulatorConfig(
@@ -52,6 +54,8 @@ class SimulatorResource(dg.ConfigurableResource):
             shift_start=date.fromisoformat(self.shift_start) if self.shift_start else None,
             spike_days=tuple(date.fromisoformat(d) for d in self.spike_days),
             malformed_rate=self.malformed_rate,
+            boost_lift_scale=self.boost_lift_scale,
+            experiment_units_per_day=self.experiment_units_per_day,
         )
 
     def simulator(self) -> PlatformSimulator:

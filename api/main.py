@@ -49,6 +49,9 @@ from api.store import (
     ServingFileMissing,
     ServingStore,
 )
+from api.overview import install as install_overview
+from api.webhooks import WebhookSettings
+from api.webhooks import install as install_webhooks
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -60,6 +63,10 @@ the DuckDB warehouse.
 * `404`: the serving files have not been published yet: run `make demo` or materialize `serving_snapshot`.
 * `422`: invalid query parameter; the message lists the valid values.
 * `503`: a published file is unreadable or does not follow the serving contract.
+
+`/webhooks/meta` and `/webhooks/linkedin` receive signed platform notifications: the HMAC is verified
+(401 and nothing stored when it is missing or wrong) and the events are appended to the API's own
+store, from which the pipeline loads them. They answer 503 while their secret is not configured.
 
 All timestamps are UTC.
 """
@@ -203,8 +210,9 @@ def get_store(request: Request) -> ServingStore:
 Store = Annotated[ServingStore, Depends(get_store)]
 
 
-def create_app(serving_dir: Path | None = None) -> FastAPI:
-    """Build the API. ``serving_dir`` overrides ``$CYCLE_SERVING_DIR`` (tests, embedding)."""
+def create_app(serving_dir: Path | None = None, webhook_store: Path | None = None) -> FastAPI:
+    """Build the API. ``serving_dir`` overrides ``$CYCLE_SERVING_DIR`` and ``webhook_store`` the
+    webhook event store ``$CYCLE_API_STORE`` (default ``$CYCLE_HOME/api/store.sqlite3``)."""
     settings = Settings.from_env()
     if serving_dir is not None:
         settings = Settings(serving_dir=Path(serving_dir), duckdb_memory_limit=settings.duckdb_memory_limit)
@@ -217,6 +225,7 @@ def create_app(serving_dir: Path | None = None) -> FastAPI:
             {"name": "status", "description": "Freshness of the published data."},
             {"name": "recommendations", "description": "Model outputs."},
             {"name": "analytics", "description": "Warehouse rollups and attribution."},
+            {"name": "webhooks", "description": "Signed platform notifications, stored for the pipeline."},
         ],
     )
     app.state.settings = settings
@@ -224,6 +233,8 @@ def create_app(serving_dir: Path | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(ServingFileMissing, _missing_handler)  # type: ignore[arg-type]
     app.add_exception_handler(ServingFileInvalid, _invalid_handler)  # type: ignore[arg-type]
+    install_webhooks(app, WebhookSettings.from_env(store_path=webhook_store))
+    install_overview(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

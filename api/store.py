@@ -277,3 +277,8 @@ class ServingStore:
 
     def attribution(self, model: str) -> list[dict[str, Any]]:
         return self._query(ATTRIBUTION, _ATTRIBUTION_SQL, {"model": model})
+
+    def query(self, name: str, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run ``sql`` over the serving file ``name`` (registered as ``src``) with bound parameters:
+        for endpoints that keep their own serving contract in their own module (api/overview.py)."""
+        return self._query(name, sql, params or {})

@@ -277,3 +277,135 @@ def rank_findings(findings: list[Finding]) -> pd.DataFrame:
     frame["rank"] = np.arange(1, len(frame) + 1)
     frame["evidence"] = frame["evidence"].map(lambda e: json.dumps(e, default=float, sort_keys=True))
     return frame[cols]
+
+
+# ------------------------------------------------------------------------------------- Cycle's findings
+
+_DOW = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_FACTOR_CATEGORY = {"targeting": "audience", "budget": "boost_budget", "boost_timing": "boost_timing", "creative": "creative"}
+
+
+def _hour_subject(group: str | None, level: object) -> str:
+    return f"{group} posts at {int(level):02d}:00 UTC"
+
+
+def _dow_subject(prefix: str) -> Callable[[str | None, object], str]:
+    return lambda group, level: f"{prefix}{(group + ' ') if group else ''}on {_DOW[int(level)]}"
+
+
+POST_FAMILIES = (
+    SegmentFamily(
+        "posting_time", "publish_hour", "engagement_rate", "Engagement rate", within="platform", best_only=True,
+        subject=_hour_subject,
+        action_up=lambda s, lift: f"Schedule {s.split(' posts')[0]} posts in this hour (+{lift:.0%} engagement rate).",
+        action_down=lambda s, lift: f"Move {s.split(' posts')[0]} posts out of this hour ({lift:.0%}).",
+    ),
+    SegmentFamily(
+        "posting_day", "publish_dow", "engagement_rate", "Engagement rate", within="platform",
+        subject=_dow_subject("posts "),
+    ),
+    SegmentFamily("content", "hook_type", "engagement_rate", "Engagement rate", subject=lambda g, v: f"hook '{v}'"),
+    SegmentFamily("content", "media_type", "engagement_rate", "Engagement rate", subject=lambda g, v: f"{v} posts"),
+    SegmentFamily("content", "topic", "engagement_rate", "Engagement rate", subject=lambda g, v: f"topic '{v}'"),
+    SegmentFamily(
+        "platform", "platform", "engagement_rate", "Engagement rate", subject=lambda g, v: f"{v} organic",
+        action_up=lambda s, lift: f"Give {s} a larger share of the content calendar (+{lift:.0%} engagement rate).",
+        action_down=lambda s, lift: f"Publish less on {s}, or rework its format ({lift:.0%} engagement rate).",
+    ),
+)
+CAMPAIGN_FAMILIES = (
+    SegmentFamily(
+        "platform", "platform", "roas", "ROAS", subject=lambda g, v: f"{v} campaigns",
+        action_up=lambda s, lift: f"Shift budget towards {s} (ROAS +{lift:.0%} against the other ad platforms).",
+        action_down=lambda s, lift: f"Shift budget away from {s} (ROAS {lift:.0%} against the other ad platforms).",
+    ),
+)
+BOOST_FAMILIES = (
+    SegmentFamily(
+        "boost_timing", "flight_start_dow", "lift_ratio", "Boost organic lift", subject=_dow_subject("boosts starting "),
+        action_up=lambda s, lift: f"Start boosts on that day: {s} lift organic reach {lift:+.0%} more.",
+        action_down=lambda s, lift: f"Avoid starting boosts on that day: {s} lift organic reach {lift:+.0%}.",
+    ),
+    SegmentFamily(
+        "boost_content", "media_type", "lift_ratio", "Boost organic lift", subject=lambda g, v: f"boosted {v} posts",
+        action_up=lambda s, lift: f"Boost {s.removeprefix('boosted ')} first: they respond to boosting ({lift:+.0%} lift).",
+        action_down=lambda s, lift: f"Do not boost {s.removeprefix('boosted ')}: they respond weakly ({lift:+.0%} lift).",
+    ),
+    SegmentFamily(
+        "boost_budget", "budget_tier", "lift_ratio", "Boost organic lift", subject=lambda g, v: f"boosts with a {v} daily budget",
+    ),
+)
+
+
+@dataclass
+class InsightInputs:
+    """What the insights read, one frame per source (None: not available, nothing is said about it)."""
+
+    posts: pd.DataFrame | None = None  # platform, publish_hour, publish_dow, hook_type, media_type, topic, engagement_rate
+    campaign_days: pd.DataFrame | None = None  # platform, campaign_id, metric_date, spend_usd, revenue_usd
+    boosts: pd.DataFrame | None = None  # boost_id, flight_start_dow, media_type, daily_budget_usd, relative_lift
+    experiments: pd.DataFrame | None = None  # rows of experiment_results
+    platform_daily: pd.DataFrame | None = None  # metric_date, platform, impressions
+    extra: list[Finding] = field(default_factory=list)  # data-quality warnings computed by the caller
+
+
+def _budget_tiers(daily_budget: pd.Series) -> pd.Series:
+    """Budget tertiles named by their USD range, so a finding reads 'a 20-60 USD daily budget'."""
+    if daily_budget.nunique() < 3:
+        return pd.Series(pd.NA, index=daily_budget.index, dtype=object)
+    tiers = pd.qcut(daily_budget, 3, duplicates="drop")
+    return tiers.map(lambda iv: f"{iv.left:.0f}-{iv.right:.0f} USD").astype(object)
+
+
+def experiment_findings(results: pd.DataFrame) -> list[Finding]:
+    """A finding for every experiment with a declared winner; inconclusive or running ones say nothing."""
+    findings = []
+    for r in results[results["status"] == "winner"].itertuples(index=False):
+        base = abs(float(r.control_mean)) or 1.0
+        rel = float(r.effect) / base
+        winner_is_treatment = r.winner == r.treatment_variant
+        loser = r.control_variant if winner_is_treatment else r.treatment_variant
+        findings.append(
+            Finding(
+                category=_FACTOR_CATEGORY.get(r.factor, r.factor),
+                subject=f"{r.factor}: {r.winner}",
+                title=f"A/B test {r.experiment_id}: {r.winner} beats {loser} on {r.metric} ({rel:+.0%})",
+                action=f"Use {r.winner} for {r.factor.replace('_', ' ')} on future boosts.",
+                severity=_severity_of_lift(rel),
+                metric=str(r.metric),
+                effect=rel,
+                ci_low=float(r.ci_low) / base,
+                ci_high=float(r.ci_high) / base,
+                p_value=float(r.p_value),
+                n=int(r.n_control + r.n_treatment),
+                evidence={"experiment_id": r.experiment_id, "test": r.test, "decision_rule": r.decision_rule},
+            )
+        )
+    return findings
+
+
+def generate_findings(
+    inputs: InsightInputs, *, alpha: float = DEFAULT_ALPHA, min_effect: float = DEFAULT_MIN_EFFECT, min_n: int = DEFAULT_MIN_N
+) -> list[Finding]:
+    """Every finding Cycle reports, from whatever inputs are available (segment tests: one BH family per source)."""
+    findings: list[Finding] = []
+    if inputs.posts is not None and len(inputs.posts):
+        findings += segment_findings(inputs.posts, list(POST_FAMILIES), alpha=alpha, min_effect=min_effect, min_n=min_n)
+    if inputs.campaign_days is not None and len(inputs.campaign_days):
+        cd = inputs.campaign_days
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cd = cd.assign(roas=cd["revenue_usd"] / cd["spend_usd"].where(cd["spend_usd"] > 0))
+        findings += segment_findings(cd, list(CAMPAIGN_FAMILIES), alpha=alpha, min_effect=min_effect, min_n=min_n)
+        findings += roas_warnings(inputs.campaign_days)
+    if inputs.boosts is not None and len(inputs.boosts):
+        b = inputs.boosts.assign(
+            lift_ratio=1.0 + inputs.boosts["relative_lift"], budget_tier=_budget_tiers(inputs.boosts["daily_budget_usd"])
+        )
+        findings += segment_findings(b, list(BOOST_FAMILIES), alpha=alpha, min_effect=min_effect, min_n=min_n)
+    if inputs.experiments is not None and len(inputs.experiments):
+        findings += experiment_findings(inputs.experiments)
+    if inputs.platform_daily is not None and len(inputs.platform_daily):
+        findings += anomaly_findings(
+            inputs.platform_daily, date_col="metric_date", group_col="platform", value_col="impressions", metric="Impressions"
+        )
+    return findings + list(inputs.extra)

@@ -34,6 +34,8 @@ class CycleDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return "snapshots"  # histories (dim_campaign's source), beside the marts they feed
         fqn = dbt_resource_props.get("fqn", [])
         folder = fqn[-2] if len(fqn) >= 3 else "dbt"
         return folder if folder in ("staging", "intermediate", "attribution") else "marts"

@@ -22,6 +22,8 @@ SERVED_TABLES = {
     "optimal_hours.parquet": "select * from main.posting_hour_recommendations order by platform, rank",
     "platform_daily.parquet": "select * from main.agg_platform_daily order by metric_date, platform",
     "attribution.parquet": "select * from main.agg_channel_attribution order by model, conversions desc",
+    # daily totals behind GET /overview (api/overview.py computes any date range from them)
+    "overview_daily.parquet": "select * from main.agg_overview_daily order by metric_date",
 }
 
 
@@ -58,7 +60,7 @@ def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.Da
 
 
 @dg.asset(
-    deps=["posting_hour_recommendations", "agg_platform_daily", "agg_channel_attribution"],
+    deps=["posting_hour_recommendations", "agg_platform_daily", "agg_channel_attribution", "agg_overview_daily"],
     group_name="serving",
     kinds={"parquet"},
     pool=WAREHOUSE_POOL,

@@ -11,6 +11,8 @@ from analytics_assets.ingest.parsers import (
     AD_MAPPINGS,
     AI_GENERATION_MAPPING,
     BOOST_MAPPING,
+    CREATIVE_MAPPINGS,
+    EXPERIMENT_OBSERVATION_MAPPING,
     SOCIAL_MAPPINGS,
     TOUCHPOINT_MAPPING,
     ParseResult,
@@ -18,8 +20,10 @@ from analytics_assets.ingest.parsers import (
 )
 from analytics_assets.ingest.tables import (
     AD_CAMPAIGN_METRICS,
+    AD_CREATIVE_METRICS,
     AI_GENERATIONS,
     BOOSTS,
+    EXPERIMENT_OBSERVATIONS,
     SOCIAL_POST_SNAPSHOTS,
     TOUCHPOINTS,
     RawTable,
@@ -30,9 +34,11 @@ from analytics_assets.simulator import SimulatedDay
 _DAY_COLUMN = {
     SOCIAL_POST_SNAPSHOTS.name: "snapshot_at",
     AD_CAMPAIGN_METRICS.name: "metric_date",
+    AD_CREATIVE_METRICS.name: "metric_date",
     BOOSTS.name: "boost_date",
     AI_GENERATIONS.name: "generated_at",
     TOUCHPOINTS.name: None,
+    EXPERIMENT_OBSERVATIONS.name: "exposed_at",
 }
 
 
@@ -92,4 +98,10 @@ def parse_day(sim: SimulatedDay) -> dict[str, LoadBatch]:
         BOOSTS.name: _finish(BOOSTS, day, [parse_records(sim.boosts, BOOST_MAPPING)]),
         TOUCHPOINTS.name: _finish(TOUCHPOINTS, day, [parse_records(sim.touchpoints, TOUCHPOINT_MAPPING)]),
         AI_GENERATIONS.name: _finish(AI_GENERATIONS, day, [parse_records(sim.ai_generations, AI_GENERATION_MAPPING)]),
+        EXPERIMENT_OBSERVATIONS.name: _finish(
+            EXPERIMENT_OBSERVATIONS, day, [parse_records(sim.experiment_observations, EXPERIMENT_OBSERVATION_MAPPING)]
+        ),
+        AD_CREATIVE_METRICS.name: _finish(
+            AD_CREATIVE_METRICS, day, [parse_records(f, CREATIVE_MAPPINGS[p]) for p, f in sim.ad_creatives.items()]
+        ),
     }

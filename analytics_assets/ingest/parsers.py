@@ -15,8 +15,10 @@ import pandera.pandas as pa
 
 from analytics_assets.ingest.tables import (
     AD_CAMPAIGN_METRICS,
+    AD_CREATIVE_METRICS,
     AI_GENERATIONS,
     BOOSTS,
+    EXPERIMENT_OBSERVATIONS,
     SOCIAL_POST_SNAPSHOTS,
     TOUCHPOINTS,
     RawTable,
@@ -74,6 +76,12 @@ def _as_date(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, st
     return d.dt.date, d.isna() & ~missing, "not a YYYY-MM-DD date"
 
 
+def _as_minor_units(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    # Meta budgets are in the currency's minor unit (cents for every currency of the raw contract)
+    num, bad, _ = _as_number(s, missing)
+    return num / 100, bad, "not an amount in minor units"
+
+
 CONVERTERS: dict[str, Converter] = {
     "str": _as_str,
     "int": _as_int,
@@ -83,10 +91,12 @@ CONVERTERS: dict[str, Converter] = {
     "epoch_s": _as_epoch("s"),
     "epoch_ms": _as_epoch("ms"),
     "date": _as_date,
+    "minor_units": _as_minor_units,
 }
 
 
-_CONSTANT_DTYPES = {"int": "Int64", "float": "float64"}
+# a field absent from a batch (real APIs omit optional ones) still gets its column's dtype
+_CONSTANT_DTYPES = {"int": "Int64", "float": "float64", "micros": "float64", "minor_units": "float64"}
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,11 @@ AD_MAPPINGS = {
             "conversions": _f("metrics.conversions", "float"),
             "conversion_value": _f("metrics.conversionsValue", "float"),
             "reach": _f(None, "int", required=False),
+            "campaign_status": _f("campaign.status", required=False),
+            # Google Ads has no campaign objective: the advertising channel type plays that role
+            "objective": _f("campaign.advertisingChannelType", required=False),
+            "daily_budget": _f("campaignBudget.amountMicros", "micros", required=False),
+            "bidding_strategy": _f("campaign.biddingStrategyType", required=False),
         },
     ),
     "meta_ads": _ads(
@@ -281,6 +296,10 @@ AD_MAPPINGS = {
             "conversions": _f("_conversions", "float"),
             "conversion_value": _f("_conversion_value", "float"),
             "reach": _f("reach", "int", required=False),
+            "campaign_status": _f("campaign.effective_status", required=False),
+            "objective": _f("objective", required=False),
+            "daily_budget": _f("campaign.daily_budget", "minor_units", required=False),
+            "bidding_strategy": _f("campaign.bid_strategy", required=False),
         },
         _derive_meta,
     ),
@@ -298,9 +317,140 @@ AD_MAPPINGS = {
             "spend": _f("costInLocalCurrency", "float"),
             "conversions": _f("externalWebsiteConversions", "float"),
             "conversion_value": _f("conversionValueInLocalCurrency", "float"),
-            "reach": _f(None, "int", required=False),
+            "reach": _f("approximateMemberReach", "int", required=False),
+            "campaign_status": _f("campaign.status", required=False),
+            "objective": _f("campaign.objectiveType", required=False),
+            "daily_budget": _f("campaign.dailyBudget.amount", "float", required=False),
+            "bidding_strategy": _f("campaign.optimizationTargetType", required=False),
         },
         _derive_linkedin_ads,
+    ),
+}
+
+# ---- ad-level (creative) reports: Google Ads `ad_group_ad` GAQL rows, Meta insights `level=ad`,
+# LinkedIn adAnalytics `pivots=CAMPAIGN,CREATIVE`; video quartiles as view counts (raw contract)
+
+_GOOGLE_QUARTILE_RATES = {
+    "video_p25_views": "metrics.videoQuartileP25Rate",
+    "video_p50_views": "metrics.videoQuartileP50Rate",
+    "video_p75_views": "metrics.videoQuartileP75Rate",
+    "video_p100_views": "metrics.videoQuartileP100Rate",
+}
+
+
+def _derive_google_creatives(df: pd.DataFrame) -> pd.DataFrame:
+    # Google reports quartiles as shares of impressions: views = rate * impressions (rounded). A rate or
+    # impression count that is not a number stays as given, so the converters below report it.
+    impressions = pd.to_numeric(df.get("metrics.impressions"), errors="coerce")
+    derived = {}
+    for column, source in _GOOGLE_QUARTILE_RATES.items():
+        if source not in df.columns:
+            continue
+        rate = pd.to_numeric(df[source], errors="coerce")
+        views = (rate * impressions).round()
+        derived[f"_{column}"] = views.astype(object).where(views.notna(), df[source].where(rate.isna()))
+    return df.assign(**derived)
+
+
+def _derive_meta_creatives(df: pd.DataFrame) -> pd.DataFrame:
+    df = _derive_meta(df)
+    empty = pd.Series([None] * len(df), index=df.index, dtype=object)
+    quartiles = {}
+    for q in ("p25", "p50", "p75", "p100"):
+        actions = df.get(f"video_{q}_watched_actions", empty)
+        # an ad without video has no such field at all: keep it missing rather than 0 views
+        has_value = actions.map(lambda a: isinstance(a, list))
+        quartiles[f"_video_{q}_views"] = _meta_action(("video_view",))(actions).where(has_value, None)
+    return df.assign(**quartiles)
+
+
+def _derive_linkedin_creatives(df: pd.DataFrame) -> pd.DataFrame:
+    def pivot(prefix: str) -> Callable[[object], object]:
+        def find(pivots: object) -> object:
+            if isinstance(pivots, list):
+                for urn in pivots:
+                    if isinstance(urn, str) and urn.startswith(prefix):
+                        return urn.rsplit(":", 1)[-1]
+            return None
+
+        return find
+
+    df = _derive_linkedin_ads(df)
+    return df.assign(
+        _campaign_id=df["pivotValues"].map(pivot("urn:li:sponsoredCampaign:")),
+        _creative_id=df["pivotValues"].map(pivot("urn:li:sponsoredCreative:")),
+    )
+
+
+def _creatives(platform: str, key: str, fields: dict[str, Field], derive) -> PlatformMapping:
+    return PlatformMapping(
+        AD_CREATIVE_METRICS, platform, key, {"platform": _f(None, constant=platform), **fields}, derive
+    )
+
+
+CREATIVE_MAPPINGS = {
+    "google_ads": _creatives(
+        "google_ads",
+        "adGroupAd.ad.id",
+        {
+            "account_id": _f("customer.id"),
+            "campaign_id": _f("campaign.id"),
+            "ad_id": _f("adGroupAd.ad.id"),
+            "creative_format": _f("adGroupAd.ad.type", required=False),
+            "metric_date": _f("segments.date", "date"),
+            "currency": _f("customer.currencyCode"),
+            "impressions": _f("metrics.impressions", "int"),
+            "clicks": _f("metrics.clicks", "int"),
+            "spend": _f("metrics.costMicros", "micros"),
+            "conversions": _f("metrics.conversions", "float"),
+            "conversion_value": _f("metrics.conversionsValue", "float"),
+            "reach": _f(None, "int", required=False),
+            **{col: _f(f"_{col}", "int", required=False) for col in _GOOGLE_QUARTILE_RATES},
+        },
+        _derive_google_creatives,
+    ),
+    "meta_ads": _creatives(
+        "meta_ads",
+        "ad_id",
+        {
+            "account_id": _f("account_id"),
+            "campaign_id": _f("campaign_id"),
+            "ad_id": _f("ad_id"),
+            "creative_format": _f("creative.object_type", required=False),
+            "metric_date": _f("date_start", "date"),
+            "currency": _f("account_currency"),
+            "impressions": _f("impressions", "int"),
+            "clicks": _f("clicks", "int"),
+            "spend": _f("spend", "float"),
+            "conversions": _f("_conversions", "float"),
+            "conversion_value": _f("_conversion_value", "float"),
+            "reach": _f("reach", "int", required=False),
+            **{f"video_{q}_views": _f(f"_video_{q}_views", "int", required=False) for q in ("p25", "p50", "p75", "p100")},
+        },
+        _derive_meta_creatives,
+    ),
+    "linkedin_ads": _creatives(
+        "linkedin_ads",
+        "_creative_id",
+        {
+            "account_id": _f("cycle.account_id"),
+            "campaign_id": _f("_campaign_id"),
+            "ad_id": _f("_creative_id"),
+            "creative_format": _f("cycle.creative_type", required=False),
+            "metric_date": _f("_date", "date"),
+            "currency": _f("cycle.currency"),
+            "impressions": _f("impressions", "int"),
+            "clicks": _f("clicks", "int"),
+            "spend": _f("costInLocalCurrency", "float"),
+            "conversions": _f("externalWebsiteConversions", "float"),
+            "conversion_value": _f("conversionValueInLocalCurrency", "float"),
+            "reach": _f("approximateMemberReach", "int", required=False),
+            "video_p25_views": _f("videoFirstQuartileCompletions", "int", required=False),
+            "video_p50_views": _f("videoMidpointCompletions", "int", required=False),
+            "video_p75_views": _f("videoThirdQuartileCompletions", "int", required=False),
+            "video_p100_views": _f("videoCompletions", "int", required=False),
+        },
+        _derive_linkedin_creatives,
     ),
 }
 
@@ -339,6 +489,7 @@ TOUCHPOINT_MAPPING = PlatformMapping(
         "utm_source": _f("utm_source", required=False),
         "utm_medium": _f("utm_medium", required=False),
         "utm_campaign": _f("utm_campaign", required=False),
+        "utm_content": _f("utm_content", required=False),
         "conversion_value": _f("revenue", "float", required=False),
         "currency": _f("currency", required=False),
     },
@@ -359,6 +510,32 @@ AI_GENERATION_MAPPING = PlatformMapping(
         "completion_tokens": _f("usage.completion_tokens", "int"),
         "latency_ms": _f("cycle.latency_ms", "int"),
         "cost_usd": _f("cycle.cost_usd", "float"),
+    },
+)
+
+
+EXPERIMENT_OBSERVATION_MAPPING = PlatformMapping(
+    EXPERIMENT_OBSERVATIONS,
+    None,
+    "unit.id",
+    {
+        "experiment_id": _f("experiment.id"),
+        "experiment_name": _f("experiment.name", required=False),
+        "factor": _f("experiment.factor"),
+        "start_date": _f("experiment.start_date", "date"),
+        "end_date": _f("experiment.end_date", "date"),
+        "metric": _f("experiment.metric.name"),
+        "metric_kind": _f("experiment.metric.type"),
+        "baseline_mean": _f("experiment.design.baseline_mean", "float"),
+        "baseline_sd": _f("experiment.design.baseline_sd", "float"),
+        "mde": _f("experiment.design.mde", "float"),
+        "alpha": _f("experiment.design.alpha", "float"),
+        "power": _f("experiment.design.power", "float"),
+        "variant": _f("variant.key"),
+        "variant_role": _f("variant.role"),
+        "unit_id": _f("unit.id"),
+        "exposed_at": _f("exposure.timestamp", "iso"),
+        "value": _f("outcome.value", "float"),
     },
 )
 

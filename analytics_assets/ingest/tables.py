@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import pandera.pandas as pa
 
 RAW_SCHEMA = "raw"
@@ -116,6 +117,12 @@ AD_CAMPAIGN_METRICS = RawTable(
         "conversions": "DOUBLE",
         "conversion_value": "DOUBLE",
         "reach": "BIGINT",
+        # the campaign's settings that day, in the platform's own vocabulary (optional: not every
+        # client sends them); daily_budget in the account currency's major unit
+        "campaign_status": "VARCHAR",
+        "objective": "VARCHAR",
+        "daily_budget": "DOUBLE",
+        "bidding_strategy": "VARCHAR",
         **_LOAD_COLUMNS,
     },
     key=("platform", "campaign_id", "metric_date"),
@@ -133,12 +140,78 @@ AD_CAMPAIGN_METRICS = RawTable(
             "conversions": _amount(),
             "conversion_value": _amount(),
             "reach": _count(nullable=True),
+            "campaign_status": pa.Column(str, nullable=True),
+            "objective": pa.Column(str, nullable=True),
+            "daily_budget": _amount(nullable=True),
+            "bidding_strategy": pa.Column(str, nullable=True),
         },
         checks=[
             pa.Check(
                 lambda df: df["clicks"] <= df["impressions"],
                 name="clicks_not_above_impressions",
                 error="clicks exceed impressions",
+            ),
+        ],
+    ),
+)
+
+# Ad-level (creative) delivery: the rows of one campaign and day add up to its raw_ad_campaign_metrics
+# row (reach excepted: people see several ads). Video quartiles are view counts (Google's rates are
+# converted with the row's impressions), null where the platform reports none (non-video ads).
+_VIDEO_QUARTILES = ("video_p25_views", "video_p50_views", "video_p75_views", "video_p100_views")
+
+AD_CREATIVE_METRICS = RawTable(
+    name="raw_ad_creative_metrics",
+    columns={
+        "platform": "VARCHAR",
+        "account_id": "VARCHAR",
+        "campaign_id": "VARCHAR",
+        "ad_id": "VARCHAR",
+        "creative_format": "VARCHAR",
+        "metric_date": "DATE",
+        "currency": "VARCHAR",
+        "impressions": "BIGINT",
+        "clicks": "BIGINT",
+        "spend": "DOUBLE",
+        "conversions": "DOUBLE",
+        "conversion_value": "DOUBLE",
+        "reach": "BIGINT",
+        **{q: "BIGINT" for q in _VIDEO_QUARTILES},
+        **_LOAD_COLUMNS,
+    },
+    key=("platform", "ad_id", "metric_date"),
+    partition_column="partition_date",
+    row_schema=pa.DataFrameSchema(
+        {
+            "platform": pa.Column(str, pa.Check.isin(AD_PLATFORMS)),
+            "account_id": _id,
+            "campaign_id": _id,
+            "ad_id": _id,
+            "creative_format": pa.Column(str, nullable=True),
+            "currency": pa.Column(str, pa.Check.isin(CURRENCIES)),
+            "impressions": _count(),
+            "clicks": _count(),
+            "spend": _amount(),
+            "conversions": _amount(),
+            "conversion_value": _amount(),
+            "reach": _count(nullable=True),
+            **{q: _count(nullable=True) for q in _VIDEO_QUARTILES},
+        },
+        checks=[
+            pa.Check(
+                lambda df: df["clicks"] <= df["impressions"],
+                name="clicks_not_above_impressions",
+                error="clicks exceed impressions",
+            ),
+            pa.Check(
+                # a quartile is reached only by views that reached the one before it (nulls pass)
+                lambda df: ~(
+                    (df["video_p50_views"] > df["video_p25_views"])
+                    | (df["video_p75_views"] > df["video_p50_views"])
+                    | (df["video_p100_views"] > df["video_p75_views"])
+                ).fillna(False),
+                name="video_quartiles_not_increasing",
+                error="a later video quartile has more views than an earlier one",
             ),
         ],
     ),
@@ -200,6 +273,7 @@ TOUCHPOINTS = RawTable(
         "utm_source": "VARCHAR",
         "utm_medium": "VARCHAR",
         "utm_campaign": "VARCHAR",
+        "utm_content": "VARCHAR",  # the post a touch came from (organic and boosted posts' links)
         "conversion_value": "DOUBLE",
         "currency": "VARCHAR",
         **_LOAD_COLUMNS,
@@ -216,6 +290,7 @@ TOUCHPOINTS = RawTable(
             "utm_source": pa.Column(str, nullable=True),
             "utm_medium": pa.Column(str, nullable=True),
             "utm_campaign": pa.Column(str, nullable=True),
+            "utm_content": pa.Column(str, nullable=True),
             "conversion_value": _amount(nullable=True),
             "currency": pa.Column(str, pa.Check.isin(CURRENCIES), nullable=True),
         },
@@ -262,6 +337,64 @@ AI_GENERATIONS = RawTable(
     ),
 )
 
+EXPERIMENT_OBSERVATIONS = RawTable(
+    name="raw_experiment_observations",
+    columns={
+        "experiment_id": "VARCHAR",
+        "experiment_name": "VARCHAR",
+        "factor": "VARCHAR",
+        "start_date": "DATE",
+        "end_date": "DATE",
+        "metric": "VARCHAR",
+        "metric_kind": "VARCHAR",
+        "baseline_mean": "DOUBLE",  # the design the test was planned with: control mean and sd per unit,
+        "baseline_sd": "DOUBLE",  # minimum detectable effect (absolute), significance level and power
+        "mde": "DOUBLE",
+        "alpha": "DOUBLE",
+        "power": "DOUBLE",
+        "variant": "VARCHAR",
+        "variant_role": "VARCHAR",
+        "unit_id": "VARCHAR",
+        "exposed_at": "TIMESTAMP",
+        "value": "DOUBLE",
+        **_LOAD_COLUMNS,
+    },
+    key=("experiment_id", "unit_id"),
+    partition_column="partition_date",
+    row_schema=pa.DataFrameSchema(
+        {
+            "experiment_id": _id,
+            "factor": _id,
+            "metric": _id,
+            "metric_kind": pa.Column(str, pa.Check.isin(("binary", "continuous"))),
+            "baseline_mean": pa.Column(float),
+            "baseline_sd": pa.Column(float, pa.Check.gt(0)),
+            "mde": pa.Column(float, pa.Check.gt(0)),
+            "alpha": pa.Column(float, [pa.Check.gt(0), pa.Check.lt(1)]),
+            "power": pa.Column(float, [pa.Check.gt(0), pa.Check.lt(1)]),
+            "variant": _id,
+            "variant_role": pa.Column(str, pa.Check.isin(("control", "treatment"))),
+            "unit_id": _id,
+            "exposed_at": pa.Column("datetime64[ns]"),
+            "value": pa.Column(float),
+        },
+        checks=[
+            pa.Check(
+                lambda df: (df["metric_kind"] != "binary") | df["value"].isin((0.0, 1.0)),
+                name="binary_outcome_is_0_or_1",
+                error="binary metric with a value other than 0 or 1",
+            ),
+            pa.Check(
+                lambda df: df["exposed_at"]
+                .dt.normalize()
+                .between(pd.to_datetime(df["start_date"]), pd.to_datetime(df["end_date"])),
+                name="exposure_within_experiment",
+                error="exposed_at outside the experiment's start_date..end_date",
+            ),
+        ],
+    ),
+)
+
 QUARANTINE_COLUMNS = {
     "source_table": "VARCHAR",
     "partition_date": "DATE",
@@ -273,5 +406,14 @@ QUARANTINE_COLUMNS = {
 }
 
 RAW_TABLES: dict[str, RawTable] = {
-    t.name: t for t in (SOCIAL_POST_SNAPSHOTS, AD_CAMPAIGN_METRICS, BOOSTS, TOUCHPOINTS, AI_GENERATIONS)
+    t.name: t
+    for t in (
+        SOCIAL_POST_SNAPSHOTS,
+        AD_CAMPAIGN_METRICS,
+        BOOSTS,
+        TOUCHPOINTS,
+        AI_GENERATIONS,
+        EXPERIMENT_OBSERVATIONS,
+        AD_CREATIVE_METRICS,
+    )
 }

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from analytics_assets.simulator import ad_detail
 from analytics_assets.simulator import ground_truth as gt
 
 # Polling ages (hours after publication): every 2 hours for the first 48 hours, then every 6 hours
@@ -24,10 +26,17 @@ from analytics_assets.simulator import ground_truth as gt
 SNAPSHOT_AGES_HOURS = np.concatenate([np.arange(2, 49, 2), np.arange(54, 169, 6)]).astype(float)
 MAX_POST_AGE_DAYS = 7
 BOOST_DAYS = 3
+# A post that goes viral on a spike day ends with this many times the impressions, and takes off this
+# many hours after publication: its earlier polls read the ordinary level, so the take-off is a jump
+# between two consecutive snapshots (what fct_snapshot_delta_flags flags for review).
+VIRAL_FACTOR = 20
+VIRAL_TAKEOFF_AGE_HOURS = 6.0
 _EPOCH = pd.Timestamp("1970-01-01")
+_ENGAGEMENT_METRICS = ("likes", "comments", "shares", "clicks", "quotes", "saves")  # what engagements sum
 
 # stream ids keep the random draws of each entity independent of the others
 _POSTS, _ADS, _CAMPAIGNS, _BOOSTS, _JOURNEYS, _AI, _MALFORMED = range(1, 8)
+_CURVES, _EXPERIMENTS, _BOOST_TOUCHES = range(8, 11)
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class SimulatorConfig:
     spike_days: tuple[date, ...] = ()  # days on which a few posts go viral (anomalies)
     spike_rate: float = 0.03
     malformed_rate: float = 0.0  # share of records corrupted in their native payload
+    boost_lift_scale: float = 1.0  # scales the planted organic lift of boosts (0: boosts lift nothing)
+    experiment_units_per_day: int = 150  # units exposed to each variant of each running experiment
 
 
 @dataclass
@@ -57,6 +68,8 @@ class SimulatedDay:
     touchpoints: pd.DataFrame
     ai_generations: pd.DataFrame
     malformed: pd.DataFrame  # entity, platform, row (index in that frame), kind
+    experiment_observations: pd.DataFrame = dataclass_field(default_factory=pd.DataFrame)  # A/B exposures and outcomes
+    ad_creatives: dict[str, pd.DataFrame] = dataclass_field(default_factory=dict)  # ad-level rows per ad platform
 
 
 def _rng(config: SimulatorConfig, stream: int, day: date | None = None) -> np.random.Generator:
@@ -128,7 +141,7 @@ def posts_published_on(config: SimulatorConfig, day: date) -> pd.DataFrame:
         viral = np.zeros(n, dtype=bool)
         if day in config.spike_days:
             viral = rng.random(n) < config.spike_rate
-            impressions = np.where(viral, impressions * 20, impressions)
+            impressions = np.where(viral, impressions * VIRAL_FACTOR, impressions)
         impressions = np.maximum(np.round(impressions), 1).astype(np.int64)
         frame = pd.DataFrame(
             {
@@ -158,6 +171,9 @@ def posts_published_on(config: SimulatorConfig, day: date) -> pd.DataFrame:
         frames.append(frame)
     posts = pd.concat(frames, ignore_index=True)
     posts["post_id"] = [_post_id(p, nid) for p, nid in zip(posts["platform"], posts["native_id"])]
+    # each post's own half-life, from a separate stream so the draws above stay as they were
+    curve_rng = _rng(config, _CURVES, day)
+    posts["half_life_hours"] = posts["half_life_hours"] * np.exp(curve_rng.normal(0, gt.HALF_LIFE_SIGMA, len(posts)))
     return posts
 
 
@@ -175,6 +191,11 @@ def _snapshots(config: SimulatorConfig, day: date) -> pd.DataFrame:
         [posts_published_on(config, day - timedelta(days=k)) for k in range(MAX_POST_AGE_DAYS + 1)],
         ignore_index=True,
     )
+    return _polls(config, posts, day)
+
+
+def _polls(config: SimulatorConfig, posts: pd.DataFrame, day: date | None = None) -> pd.DataFrame:
+    """Every poll of ``posts`` (only those that fall on ``day`` when given) with the counters it read."""
     n_ages = len(SNAPSHOT_AGES_HOURS)
     rep = posts.loc[posts.index.repeat(n_ages)].reset_index(drop=True)
     ages = np.tile(SNAPSHOT_AGES_HOURS, len(posts))
@@ -182,9 +203,11 @@ def _snapshots(config: SimulatorConfig, day: date) -> pd.DataFrame:
     delay_min = (rep["post_seq"].to_numpy() * 7 + ages.astype(int) * 3) % 11
     rep["snapshot_at"] = rep["published_at"] + pd.to_timedelta(ages * 60 + delay_min, unit="m")
     rep["age_hours"] = ages
-    keep = rep["snapshot_at"].dt.date == day
+    keep = rep["snapshot_at"].dt.date == day if day is not None else pd.Series(True, index=rep.index)
     snap = rep.loc[keep.to_numpy()].reset_index(drop=True)
-    frac = 1.0 - np.power(0.5, snap["age_hours"] / snap["half_life_hours"])
+    frac = _cumulative_share(config, snap)
+    before_takeoff = snap["is_viral"].to_numpy(bool) & (snap["age_hours"].to_numpy() < VIRAL_TAKEOFF_AGE_HOURS)
+    frac = np.where(before_takeoff, frac / VIRAL_FACTOR, frac)
     for metric in ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves"):
         total = pd.to_numeric(snap[f"{metric}_total"], errors="coerce")
         snap[metric] = np.floor(total * frac).astype("Int64")
@@ -292,7 +315,12 @@ def _ad_day(config: SimulatorConfig, day: date) -> pd.DataFrame:
     rng = _rng(config, _ADS, day)
     c = campaigns(config).copy()
     n = len(c)
-    spend_usd = c["daily_budget_usd"] * rng.uniform(0.8, 1.0, n)
+    # the day's settings (ad_detail): a paused campaign delivers nothing, spend follows the day's budget
+    settings = ad_detail.campaign_settings(c, config.seed, day)
+    c = c.join(settings)
+    c["daily_budget_usd"] = c["daily_budget_usd"] * c["budget_factor"]
+    c["daily_budget_local"] = np.round(c["daily_budget_usd"] / c["currency"].map(gt.USD_PER_UNIT), 2)
+    spend_usd = c["daily_budget_usd"] * rng.uniform(0.8, 1.0, n) * c["is_active"]
     impressions = np.round(spend_usd / c["cpm_usd"] * 1000 * rng.lognormal(0, 0.1, n)).astype(np.int64)
     clicks = rng.binomial(impressions, c["ctr"])
     conversions = rng.binomial(clicks, c["cvr"]).astype(float)
@@ -319,7 +347,11 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
                     "customer.currencyCode": a["currency"],
                     "campaign.id": a["campaign_id"],
                     "campaign.name": a["campaign_name"],
-                    "campaign.advertisingChannelType": "SEARCH",
+                    "campaign.advertisingChannelType": a["objective"],
+                    # optional settings (campaign and campaign_budget resources), see ad_detail
+                    "campaign.status": a["status"],
+                    "campaign.biddingStrategyType": a["bidding_strategy"],
+                    "campaignBudget.amountMicros": (np.round(a["daily_budget_local"] * 100).astype(np.int64) * 10_000).astype(str),
                     "segments.date": d.dt.strftime("%Y-%m-%d"),
                     "metrics.impressions": a["impressions"].astype(str),
                     "metrics.clicks": a["clicks"].astype(str),
@@ -352,6 +384,12 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
                         [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{v:.2f}"}]
                         for v in a["value_local"]
                     ],
+                    # optional settings: `objective` is an insights field, the rest the Campaign node's
+                    # (daily_budget in the currency's minor unit)
+                    "objective": a["objective"],
+                    "campaign.effective_status": a["status"],
+                    "campaign.daily_budget": np.round(a["daily_budget_local"] * 100).astype(np.int64).astype(str),
+                    "campaign.bid_strategy": a["bidding_strategy"],
                 }
             )
         else:  # LinkedIn adAnalytics (pivot CAMPAIGN, timeGranularity DAILY)
@@ -371,6 +409,12 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
                             "spend_local": b["spend"],
                             "conversions": 0.0,
                             "value_local": 0.0,
+                            "reach": ad_detail.boost_reach(b["paid_impressions"]),
+                            # a boost is an always-active engagement campaign at its flight's budget
+                            "status": "ACTIVE",
+                            "objective": "ENGAGEMENT",
+                            "daily_budget_local": b["daily_budget"],
+                            "bidding_strategy": "MAX_IMPRESSION",
                         }
                     )
                 )
@@ -389,9 +433,15 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
                     "costInLocalCurrency": a["spend_local"].map(lambda v: f"{v:.2f}"),
                     "externalWebsiteConversions": a["conversions"].astype(np.int64),
                     "conversionValueInLocalCurrency": a["value_local"].map(lambda v: f"{v:.2f}"),
+                    "approximateMemberReach": a["reach"].astype(np.int64),
                     "cycle.account_id": a["account_id"],
                     "cycle.campaign_name": a["campaign_name"],
                     "cycle.currency": a["currency"],
+                    # optional settings of the adCampaign entity, joined by the client
+                    "campaign.status": a["status"],
+                    "campaign.objectiveType": a["objective"],
+                    "campaign.dailyBudget.amount": a["daily_budget_local"].map(lambda v: f"{v:.2f}"),
+                    "campaign.optimizationTargetType": a["bidding_strategy"],
                 }
             )
     return out
@@ -425,7 +475,38 @@ def boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date) -> p
             "cpm_usd": rng.uniform(12, 30, n),
             # paid audiences engage at a fraction of the post's organic rate: the planted paid effect
             "paid_engagement_rate": organic_rate.to_numpy() * rng.uniform(0.4, 0.8, n),
+            # the planted organic spillover (ground_truth.BoostSpillover), drawn last to keep the draws above
+            "spillover_lift": config.boost_lift_scale
+            * rng.lognormal(np.log(gt.BOOST_SPILLOVER.median_lift), gt.BOOST_SPILLOVER.sigma, n)
+            * chosen["media_type"].map(gt.BOOST_MEDIA_RESPONSE).to_numpy(float),
         }
+    )
+
+
+def _boost_flights(config: SimulatorConfig, publish_days) -> pd.DataFrame:
+    """The boosts of the posts published on ``publish_days``, with their flight as UTC times."""
+    b = pd.concat([boosts_started_for_posts_of(config, d) for d in publish_days], ignore_index=True)
+    return pd.DataFrame(
+        {
+            "boost_id": b["boost_id"],
+            "post_id": b["post_id"],
+            "spillover_lift": b["spillover_lift"].astype(float),
+            "flight_start_at": pd.to_datetime(b["start_date"]),
+            "flight_end_at": pd.to_datetime(b["end_date"]) + pd.Timedelta(days=1),
+        }
+    )
+
+
+def _cumulative_share(config: SimulatorConfig, snap: pd.DataFrame) -> np.ndarray:
+    """Share of each post's lifetime counters reached at ``age_hours``, boosts' organic lift included."""
+    flights = _boost_flights(config, sorted(set(snap["published_at"].dt.date)))
+    f = snap[["post_id", "published_at"]].merge(flights, on="post_id", how="left")
+    hours = pd.Timedelta(hours=1)
+    start_age = ((f["flight_start_at"] - f["published_at"]) / hours).fillna(0.0).to_numpy()
+    end_age = ((f["flight_end_at"] - f["published_at"]) / hours).fillna(0.0).to_numpy()
+    lift = f["spillover_lift"].fillna(0.0).to_numpy()
+    return gt.boosted_cumulative_share(
+        snap["age_hours"].to_numpy(), snap["half_life_hours"].to_numpy(), start_age, end_age, lift
     )
 
 
@@ -504,9 +585,67 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
             ccy = "EUR" if rng.random() < 0.2 else "USD"
             rows.append((f"{jid}_conv", jid, user, end_at[j], "conversion", None, None, None, round(value / gt.USD_PER_UNIT[ccy], 2), ccy))
     t = pd.DataFrame(rows, columns=["event_id", "journey_id", "anonymous_id", "timestamp", "event", "utm_source", "utm_medium", "utm_campaign", "revenue", "currency"])
+    t = _tag_linkedin_touches(config, day, t)
     # events of a journey that ends on `day` may start earlier; they still belong to the journey's day
     t["timestamp"] = _iso_z(t["timestamp"])
     return t
+
+
+def _tag_linkedin_touches(config: SimulatorConfig, day: date, t: pd.DataFrame) -> pd.DataFrame:
+    """Name the post behind each LinkedIn touch (utm_content) and the boost behind boosted ad clicks
+    (utm_campaign = the boost's campaign id), as Cycle's link tagging does; see ground_truth for the odds.
+    A separate random stream: the journeys themselves stay as they were."""
+    rng = _rng(config, _BOOST_TOUCHES, day)
+    t = t.assign(utm_content=None)
+    at = pd.to_datetime(t["timestamp"])
+    organic = ((t["utm_source"] == "linkedin") & (t["utm_medium"] == "social")).to_numpy()
+    paid = ((t["utm_source"] == "linkedin") & (t["utm_medium"] == "paid_social")).to_numpy()
+    first = (at.min() if len(t) else _day_start(day)).date()
+    # paid: a click during a flight comes from one of the active boosts, in proportion to their budgets
+    boosts = pd.concat(
+        [boosts_started_for_posts_of(config, first - timedelta(days=k)) for k in range(1, BOOST_DAYS + 1)]
+        + [boosts_started_for_posts_of(config, first + timedelta(days=k)) for k in range((day - first).days)],
+        ignore_index=True,
+    )
+    content = t["utm_content"].to_numpy(dtype=object)
+    campaign = t["utm_campaign"].to_numpy(dtype=object)
+    boost_post = pd.Series(None, index=t.index, dtype=object)
+    touch_day = at.dt.date.to_numpy()
+    from_boost = rng.random(len(t)) < gt.BOOST_PAID_TOUCH_SHARE
+    pick = rng.random(len(t))
+    for i in np.flatnonzero(paid & from_boost):
+        active = boosts[(boosts["start_date"] <= touch_day[i]) & (boosts["end_date"] >= touch_day[i])]
+        if active.empty:
+            continue
+        cum = np.cumsum(active["daily_budget"].to_numpy())
+        j = int(np.searchsorted(cum, pick[i] * cum[-1], side="right"))
+        campaign[i] = active["campaign_id"].iat[j]
+        content[i] = boost_post.iat[i] = active["post_id"].iat[j]
+    # organic: the post is one published in the 3 days before the touch; after a boost's ad, the boosted post
+    posts = pd.concat(
+        [posts_published_on(config, first - timedelta(days=k)) for k in range(1, 4)]
+        + [posts_published_on(config, first + timedelta(days=k)) for k in range((day - first).days + 1)],
+        ignore_index=True,
+    )
+    li = posts[posts["platform"] == "linkedin"].sort_values("published_at")
+    published = li["published_at"].to_numpy()
+    post_ids = li["post_id"].to_numpy()
+    seen_boost = pd.Series(boost_post.to_numpy(), index=t["journey_id"]).dropna()
+    seen_boost = seen_boost[~seen_boost.index.duplicated()]
+    follow_up = rng.random(len(t)) < gt.BOOST_ORGANIC_FOLLOW_UP
+    uniform = rng.random(len(t))
+    touch_at = at.to_numpy()
+    post_published = dict(zip(li["post_id"], published))
+    for i in np.flatnonzero(organic):
+        boosted = seen_boost.get(t["journey_id"].iat[i])
+        if boosted is not None and follow_up[i] and post_published.get(boosted, touch_at[i]) <= touch_at[i]:
+            content[i] = boosted
+            continue
+        lo = np.searchsorted(published, touch_at[i] - np.timedelta64(72, "h"), side="left")
+        hi = np.searchsorted(published, touch_at[i], side="right")
+        if hi > lo:
+            content[i] = post_ids[lo + int(uniform[i] * (hi - lo))]
+    return t.assign(utm_content=content, utm_campaign=campaign)
 
 
 # ------------------------------------------------------------------------------------------ AI generations
@@ -550,6 +689,72 @@ def _ai_generations(config: SimulatorConfig, day: date) -> pd.DataFrame:
     )
 
 
+# ------------------------------------------------------------------------------------------- experiments
+
+
+def experiments_running_on(config: SimulatorConfig, day: date) -> pd.DataFrame:
+    """The A/B test each factor runs on ``day`` (back-to-back, staggered), with its planted true effect."""
+    rows = []
+    for i, design in enumerate(gt.EXPERIMENT_DESIGNS):
+        start = day - timedelta(days=(day.toordinal() - 3 * i) % gt.EXPERIMENT_DAYS)
+        rng = _rng(config, _EXPERIMENTS * 100 + i, start)
+        null = rng.random() < gt.EXPERIMENT_NULL_SHARE
+        effect = 0.0 if null else design.mde * rng.uniform(*design.effect_in_mdes)
+        rows.append(
+            {
+                "experiment_id": f"exp_{start:%Y%m%d}_{design.factor}",
+                "experiment_name": f"{design.factor}: {design.treatment} vs {design.control}",
+                "factor": design.factor,
+                "start_date": start,
+                "end_date": start + timedelta(days=gt.EXPERIMENT_DAYS - 1),
+                "design": design,
+                "true_effect": effect,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _experiment_observations(config: SimulatorConfig, day: date) -> pd.DataFrame:
+    """One record per unit exposed that day: the experimentation platform's exposure-with-outcome export."""
+    rng = _rng(config, _EXPERIMENTS, day)
+    n = config.experiment_units_per_day
+    frames = []
+    for exp in experiments_running_on(config, day).itertuples():
+        d: gt.ExperimentDesign = exp.design
+        for role, variant in (("control", d.control), ("treatment", d.treatment)):
+            mean = d.baseline_mean + (exp.true_effect if role == "treatment" else 0.0)
+            if d.metric_kind == "binary":
+                values = (rng.random(n) < mean).astype(np.int64)
+            else:  # right-skewed durations with the design's coefficient of variation
+                shape = (d.baseline_mean / d.baseline_sd) ** 2
+                values = np.round(rng.gamma(shape, mean / shape, n), 2)
+            exposed = _day_start(day) + pd.to_timedelta(np.sort(rng.integers(0, 86_400, n)), unit="s")
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "experiment.id": exp.experiment_id,
+                        "experiment.name": exp.experiment_name,
+                        "experiment.factor": exp.factor,
+                        "experiment.start_date": f"{exp.start_date:%Y-%m-%d}",
+                        "experiment.end_date": f"{exp.end_date:%Y-%m-%d}",
+                        "experiment.metric.name": d.metric,
+                        "experiment.metric.type": d.metric_kind,
+                        "experiment.design.baseline_mean": d.baseline_mean,
+                        "experiment.design.baseline_sd": d.baseline_sd,
+                        "experiment.design.mde": d.mde,
+                        "experiment.design.alpha": gt.EXPERIMENT_ALPHA,
+                        "experiment.design.power": gt.EXPERIMENT_POWER,
+                        "variant.key": variant,
+                        "variant.role": role,
+                        "unit.id": [f"u_{day:%Y%m%d}_{exp.factor}_{role[0]}{j:05d}" for j in range(n)],
+                        "exposure.timestamp": _iso_z(pd.Series(exposed)),
+                        "outcome.value": values,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
 # ----------------------------------------------------------------------------------------- malformed data
 
 # How each entity's records get corrupted: (field, bad value, what the parser must say about it)
@@ -564,6 +769,10 @@ _CORRUPTIONS: dict[str, list[tuple[str, object]]] = {
     "boosts": [("delivery.spend", "-5.00"), ("organic.post_id", None)],
     "touchpoints": [("anonymous_id", None), ("timestamp", "not-a-time")],
     "ai_generations": [("usage.prompt_tokens", -10), ("cycle.status", "exploded")],
+    "experiment_observations": [("outcome.value", "n/a"), ("variant.role", None)],
+    "ad_creatives:google_ads": [("metrics.impressions", "1,2k"), ("adGroupAd.ad.id", None)],
+    "ad_creatives:meta_ads": [("spend", "-1.00"), ("ad_id", None)],
+    "ad_creatives:linkedin_ads": [("pivotValues", ["urn:li:sponsoredCampaign:1"]), ("costInLocalCurrency", "n/a")],
 }
 
 
@@ -578,6 +787,8 @@ def _corrupt(config: SimulatorConfig, day: date, sim: SimulatedDay) -> None:
         ("boosts", None, sim.boosts),
         ("touchpoints", None, sim.touchpoints),
         ("ai_generations", None, sim.ai_generations),
+        ("experiment_observations", None, sim.experiment_observations),
+        *(("ad_creatives", p, f) for p, f in sim.ad_creatives.items()),
     ]
     for entity, platform, frame in targets:
         if frame.empty:
@@ -605,14 +816,20 @@ class PlatformSimulator:
     def day(self, day: date) -> SimulatedDay:
         cfg = self.config
         boost_rows = _boost_day(cfg, day)
+        ads = _ad_day(cfg, day)
+        creatives = pd.concat(
+            [ad_detail.creative_days(ads, cfg.seed, day), ad_detail.boost_creative_days(boost_rows)], ignore_index=True
+        )
         sim = SimulatedDay(
             day=day,
             social_posts=_native_social(_snapshots(cfg, day)),
-            ad_campaigns=_native_ads(_ad_day(cfg, day), boost_rows),
+            ad_campaigns=_native_ads(ads, boost_rows),
             boosts=_native_boosts(boost_rows),
             touchpoints=_journeys(cfg, day),
             ai_generations=_ai_generations(cfg, day),
             malformed=pd.DataFrame(columns=["entity", "platform", "row", "field"]),
+            experiment_observations=_experiment_observations(cfg, day),
+            ad_creatives=ad_detail.native_creatives(creatives),
         )
         _corrupt(cfg, day, sim)
         return sim
@@ -626,6 +843,64 @@ class PlatformSimulator:
         """Boost flights with their true paid delivery, by flight day."""
         days = pd.date_range(start, end, freq="D").date
         return pd.concat([_boost_day(self.config, d) for d in days], ignore_index=True)
+
+    def boost_truth(self, start: date, end: date) -> pd.DataFrame:
+        """Every boost of the posts published ``start..end`` with its planted organic lift:
+        ``true_incremental_engagements`` is what the boost added to the post's organic engagements by the
+        end of its flight; ``true_incremental_engagements_at`` gives it at any post age."""
+        days = list(pd.date_range(start, end, freq="D").date)
+        posts = self.posts(start, end)
+        flights = _boost_flights(self.config, days)
+        b = flights.merge(posts, on="post_id", how="inner")
+        out = b[["boost_id", "post_id", "platform", "published_at", "flight_start_at", "flight_end_at", "spillover_lift"]].copy()
+        out["half_life_hours"] = b["half_life_hours"].astype(float)
+        for m in _ENGAGEMENT_METRICS:
+            out[f"{m}_total"] = pd.to_numeric(b[f"{m}_total"], errors="coerce").fillna(0).astype(float)
+        hours = pd.Timedelta(hours=1)
+        out["flight_start_age_hours"] = (out["flight_start_at"] - out["published_at"]) / hours
+        out["flight_end_age_hours"] = (out["flight_end_at"] - out["published_at"]) / hours
+        out["true_incremental_engagements"] = self.true_incremental_engagements_at(out, out["flight_end_age_hours"])
+        return out
+
+    @staticmethod
+    def true_incremental_engagements_at(truth: pd.DataFrame, age_hours) -> np.ndarray:
+        """Organic engagements each boost of ``truth`` (from ``boost_truth``) added by post age ``age_hours``:
+        the boosted counters minus the unboosted ones, each rounded down as the snapshots are."""
+        age = np.asarray(age_hours, dtype=float)
+        hl = truth["half_life_hours"].to_numpy(float)
+        boosted = gt.boosted_cumulative_share(
+            age,
+            hl,
+            truth["flight_start_age_hours"].to_numpy(float),
+            truth["flight_end_age_hours"].to_numpy(float),
+            truth["spillover_lift"].to_numpy(float),
+        )
+        unboosted = gt.cumulative_share(age, hl)
+        added = np.zeros(len(truth))
+        for m in _ENGAGEMENT_METRICS:
+            total = truth[f"{m}_total"].to_numpy(float)
+            added += np.floor(total * boosted) - np.floor(total * unboosted)
+        return added
+
+    def post_trajectories(self, start: date, end: date, platforms: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Every poll over the whole tracked life of the posts published ``start..end`` (what the daily
+        snapshots of those days and the 7 after them hold together), boosts' organic lift included."""
+        posts = self.posts(start, end)
+        if platforms is not None:
+            posts = posts[posts["platform"].isin(platforms)].reset_index(drop=True)
+        return _polls(self.config, posts)
+
+    def experiments(self, start: date, end: date) -> pd.DataFrame:
+        """The A/B tests running on any day of ``start..end``, with their planted true effects."""
+        days = pd.date_range(start, end, freq="D").date
+        frames = [experiments_running_on(self.config, d) for d in days]
+        return pd.concat(frames, ignore_index=True).drop_duplicates("experiment_id").reset_index(drop=True)
+
+    def experiment_observations(self, start: date, end: date) -> pd.DataFrame:
+        """The native experiment records of ``start..end`` (what ``day().experiment_observations`` holds,
+        without generating the other entities)."""
+        days = pd.date_range(start, end, freq="D").date
+        return pd.concat([_experiment_observations(self.config, d) for d in days], ignore_index=True)
 
     @staticmethod
     def strongest_posting_hour(platform: str) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from analytics_assets.ingest.tables import AD_PLATFORMS, ORGANIC_PLATFORMS  # noqa: F401 (the raw contract)
 
 HOOK_TYPES = ("question", "statistic", "story", "bold_claim", "how_to", "list", "none")
@@ -171,3 +173,167 @@ class BehaviourShift:
 def strongest_posting_hour(platform: str) -> int:
     """The hour the pipeline should recommend for ``platform`` (before any behaviour shift)."""
     return PLATFORMS[platform].peak_hour
+
+
+# ------------------------------------------------------------------------------------ organic trajectories
+
+# A post's counters approach their lifetime totals along 1 - 0.5 ** (age / half-life). Each post's
+# half-life varies around its platform's (log-normal, this sigma), so a post's future growth cannot be
+# read off its early counts exactly: the counterfactual of a boosted post carries real uncertainty.
+HALF_LIFE_SIGMA = 0.25
+
+
+def cumulative_share(age_hours, half_life_hours):
+    """Share of a post's lifetime counters reached at ``age_hours`` without any boost (numpy-friendly)."""
+    return 1.0 - np.power(0.5, np.maximum(age_hours, 0.0) / half_life_hours)
+
+
+def boosted_cumulative_share(age_hours, half_life_hours, flight_start_age, flight_end_age, lift):
+    """Share reached at ``age_hours`` when a boost multiplies the organic growth by ``1 + lift`` while its
+    flight lasts (ages ``flight_start_age``..``flight_end_age``); before the flight nothing changes, after
+    it the post keeps the extra counts it gained."""
+    during = cumulative_share(np.clip(age_hours, flight_start_age, flight_end_age), half_life_hours) - cumulative_share(
+        flight_start_age, half_life_hours
+    )
+    return cumulative_share(age_hours, half_life_hours) + lift * during
+
+
+# ------------------------------------------------------------------------------- boosts: organic spillover
+
+
+@dataclass(frozen=True)
+class BoostSpillover:
+    """The planted organic effect of a boost.
+
+    While a boost's flight lasts (from midnight UTC of ``start_date`` to the end of ``end_date``), the
+    boosted post's organic counters (impressions and every interaction) grow ``1 + lift`` times as fast
+    as they would have: paid exposure brings the post to new feeds, whose reactions spread it organically.
+    ``lift = scale * LogNormal(log(median_lift), sigma)``, drawn once per boost; ``scale`` is
+    ``SimulatorConfig.boost_lift_scale`` (0 plants no effect at all). The true incremental organic
+    engagements of a boost by post age ``a`` are therefore
+    ``lift * sum_metric total_metric * (share(min(a, end)) - share(start))`` for ``a`` after the flight
+    start (``PlatformSimulator.boost_truth`` gives them).
+    """
+
+    median_lift: float = 0.6
+    sigma: float = 0.5
+
+
+BOOST_SPILLOVER = BoostSpillover()
+# Content that travels responds more to boosting: the spillover lift is multiplied by the post's media
+# factor (what the insights must find: "boost videos and carousels first"). No other boost pattern is
+# planted (flight weekday, budget), so insights must stay silent on those.
+BOOST_MEDIA_RESPONSE = {"video": 1.6, "carousel": 1.3, "image": 1.0, "text": 0.7, "link": 0.5}
+
+# Journeys: a LinkedIn organic touch names the post it came from (utm_content); a LinkedIn Ads touch
+# during a boost's flight comes from that boost with this probability (utm_campaign = its campaign id),
+# and a journey that met a boost's ad meets the boosted post organically with this probability: people
+# who saw the ad look the post up (the organic/paid overlap of a boost).
+BOOST_PAID_TOUCH_SHARE = 0.5
+BOOST_ORGANIC_FOLLOW_UP = 0.35
+
+
+# ------------------------------------------------------------------------------------------- experiments
+
+
+@dataclass(frozen=True)
+class ExperimentDesign:
+    """One kind of A/B test Cycle runs on its boosts, and what the simulator plants in it.
+
+    ``baseline_mean``/``baseline_sd`` describe the control arm's metric per unit, ``mde`` the absolute
+    difference (treatment - control) the test is powered for. An experiment's true effect is 0 with
+    probability ``EXPERIMENT_NULL_SHARE``, else ``mde * Uniform(*effect_in_mdes)``.
+    """
+
+    factor: str
+    control: str
+    treatment: str
+    metric: str
+    metric_kind: str  # binary (0/1 per unit) or continuous
+    baseline_mean: float
+    baseline_sd: float
+    mde: float
+    effect_in_mdes: tuple[float, float] = (0.6, 1.6)
+
+
+EXPERIMENT_DESIGNS: tuple[ExperimentDesign, ...] = (
+    ExperimentDesign("boost_timing", "next_day", "publish_day", "engaged", "binary", 0.10, 0.3, 0.03),
+    ExperimentDesign("budget", "usd_50_per_day", "usd_100_per_day", "session_seconds", "continuous", 60.0, 45.0, 5.0),
+    ExperimentDesign("targeting", "followers_lookalike", "job_title", "converted", "binary", 0.12, 0.325, 0.035),
+    ExperimentDesign("creative", "static_image", "short_video", "watch_seconds", "continuous", 12.0, 8.0, 1.0),
+)
+EXPERIMENT_DAYS = 14  # each factor runs back-to-back experiments of this many days
+EXPERIMENT_NULL_SHARE = 0.5
+EXPERIMENT_ALPHA = 0.05
+EXPERIMENT_POWER = 0.8
+
+
+# ------------------------------------------------------------------------- ad campaigns: history, creatives
+
+# Campaign settings are re-decided every CAMPAIGN_SETTINGS_PERIOD_DAYS days (each campaign on its own
+# phase); most decisions keep the campaign's base setting, so a setting changes only on some days. A
+# paused campaign delivers nothing that day; spend follows the day's budget.
+CAMPAIGN_SETTINGS_PERIOD_DAYS = 6
+CAMPAIGN_PAUSE_PROBABILITY = 0.12
+CAMPAIGN_KEEP_BASE_PROBABILITY = 0.7  # per setting and period: keep the base value, else pick another
+CAMPAIGN_BUDGET_FACTORS = (0.8, 1.25, 1.5)  # what a budget change multiplies the base budget by
+# native vocabularies: (status active, status paused), objectives, bidding strategies
+CAMPAIGN_STATUS = {
+    "google_ads": ("ENABLED", "PAUSED"),
+    "meta_ads": ("ACTIVE", "PAUSED"),
+    "linkedin_ads": ("ACTIVE", "PAUSED"),
+}
+# Google Ads has no campaign objective: its advertising channel type plays that role and never changes
+GOOGLE_CHANNEL_TYPES = ("SEARCH", "DISPLAY", "VIDEO", "SEARCH")  # by campaign position
+CAMPAIGN_OBJECTIVES = {
+    "meta_ads": ("OUTCOME_SALES", "OUTCOME_LEADS", "OUTCOME_TRAFFIC", "OUTCOME_AWARENESS"),
+    "linkedin_ads": ("WEBSITE_CONVERSIONS", "LEAD_GENERATION", "WEBSITE_VISITS", "BRAND_AWARENESS"),
+}
+CAMPAIGN_BIDDING = {
+    "google_ads": ("MAXIMIZE_CONVERSIONS", "TARGET_CPA", "TARGET_ROAS", "MANUAL_CPC"),
+    "meta_ads": ("LOWEST_COST_WITHOUT_CAP", "COST_CAP", "LOWEST_COST_WITH_BID_CAP"),
+    "linkedin_ads": ("MAX_CONVERSION", "TARGET_COST_PER_CLICK", "MAX_CLICK"),
+}
+
+# Creatives (ads) of each campaign, in each platform's own format names; a creative's share of its
+# campaign's delivery is fixed per seed (Dirichlet) with daily noise. Video creatives report quartiles.
+CREATIVES_PER_CAMPAIGN = (2, 4)  # inclusive range
+CREATIVE_FORMATS = {
+    "google_ads": {
+        "SEARCH": ("RESPONSIVE_SEARCH_AD",),
+        "DISPLAY": ("RESPONSIVE_DISPLAY_AD", "IMAGE_AD"),
+        "VIDEO": ("VIDEO_RESPONSIVE_AD", "VIDEO_TRUEVIEW_IN_STREAM_AD"),
+    },
+    "meta_ads": ("PHOTO", "VIDEO", "SHARE"),
+    "linkedin_ads": ("SINGLE_IMAGE", "VIDEO", "CAROUSEL", "TEXT_AD"),
+}
+VIDEO_FORMATS = frozenset({"VIDEO_RESPONSIVE_AD", "VIDEO_TRUEVIEW_IN_STREAM_AD", "VIDEO"})
+BOOST_CREATIVE_FORMAT = "SPONSORED_UPDATE"  # a boost's single creative: the promoted post itself
+# of the impressions of a video creative, this share reaches 25%; of those, each further quartile keeps
+VIDEO_START_RATE = (0.35, 0.65)
+VIDEO_QUARTILE_RETENTION = (0.75, 0.8, 0.7)  # p25 -> p50, p50 -> p75, p75 -> p100
+
+
+# ----------------------------------------------------------------------------- attribution: planted truth
+
+
+def expected_incremental_conversions(channel_sets) -> dict[str, float]:
+    """Each channel's planted incremental conversions over journeys that touched the given sets of
+    channels: for every journey that touched the channel, its conversion probability under the
+    generating model (logit = CONVERSION_BASE_LOGIT + effects of the distinct channels) minus the
+    probability with that channel's touches removed and the others kept, summed over journeys.
+
+    This is the removal counterfactual that attribution models estimate. It does not sum to the
+    conversions (the baseline and the logit's interactions belong to no single channel): compare
+    shares of the total."""
+    totals = dict.fromkeys(CHANNEL_CONVERSION_EFFECTS, 0.0)
+    for touched in channel_sets:
+        seen = set(touched)
+        unknown = seen - CHANNEL_CONVERSION_EFFECTS.keys()
+        if unknown:
+            raise KeyError(f"no planted conversion effect for channel(s) {sorted(unknown)}")
+        logit = CONVERSION_BASE_LOGIT + sum(CHANNEL_CONVERSION_EFFECTS[c] for c in seen)
+        p = 1.0 / (1.0 + math.exp(-logit))
+        for c in seen:
+            totals[c] += p - 1.0 / (1.0 + math.exp(-(logit - CHANNEL_CONVERSION_EFFECTS[c])))
+    return totals

@@ -9,7 +9,7 @@ with post_days as (
 
 campaign_days as (
 
-    select * from {{ ref('fct_campaign_performance_daily') }}
+    select * from {{ ref('fct_campaign_performance') }}
 
 ),
 

@@ -1,6 +1,25 @@
-with source as (
+{%- set archived = cycle_archived_rows(source('raw', 'raw_social_post_snapshots')) %}
+
+with hot as (
 
     select * from {{ source('raw', 'raw_social_post_snapshots') }}
+
+),
+
+source as (
+
+    select * from hot
+    {%- if archived %}
+
+    union all
+
+    -- partitions moved to Parquet by raw_snapshot_archive; a day loaded again since is read from hot
+    select archived.*
+    from ({{ archived }}) as archived
+    where not exists (
+        select 1 from hot where hot.partition_date = archived.partition_date
+    )
+    {%- endif %}
 
 ),
 

@@ -28,6 +28,7 @@ renamed as (
         source.utm_source,
         source.utm_medium,
         source.utm_campaign,
+        source.utm_content,
         case
             when source.event_type <> 'touchpoint' then null
             else coalesce(channel_mapping.channel, 'other')

@@ -16,6 +16,29 @@ with campaign_days as (
 
 ),
 
+-- video quartiles exist only at ad level: the campaign's are the sum over its ads (same day, so an
+-- incremental run only needs the window's ads)
+creative_days as (
+
+    select
+        platform,
+        campaign_id,
+        metric_date,
+        count(*) as ads,
+        sum(case when impressions > 0 then 1 else 0 end) as ads_delivering,
+        sum(video_p25_views) as video_p25_views,
+        sum(video_p50_views) as video_p50_views,
+        sum(video_p75_views) as video_p75_views,
+        sum(video_p100_views) as video_p100_views
+
+    from {{ ref('stg_ad_creative_metrics') }}
+    {% if is_incremental() %}
+    where {{ cycle_in_window('metric_date') }}
+    {% endif %}
+    group by platform, campaign_id, metric_date
+
+),
+
 currency_rates as (
 
     select * from {{ ref('currency_rates_usd') }}
@@ -37,12 +60,23 @@ converted as (
         campaign_days.clicks,
         campaign_days.conversions,
         campaign_days.conversion_value * currency_rates.usd_per_unit as conversion_value_usd,
-        campaign_days.reach
+        campaign_days.reach,
+        creative_days.ads,
+        creative_days.ads_delivering,
+        creative_days.video_p25_views,
+        creative_days.video_p50_views,
+        creative_days.video_p75_views,
+        creative_days.video_p100_views
 
     from campaign_days
 
     left join currency_rates
         on campaign_days.currency = currency_rates.currency
+
+    left join creative_days
+        on campaign_days.platform = creative_days.platform
+        and campaign_days.campaign_id = creative_days.campaign_id
+        and campaign_days.metric_date = creative_days.metric_date
 
 )
 
@@ -60,6 +94,13 @@ select
     {{ dbt.cast('conversions', cycle_type_double()) }} as conversions,
     {{ dbt.cast('conversion_value_usd', cycle_type_double()) }} as conversion_value_usd,
     {{ dbt.cast('reach', dbt.type_bigint()) }} as reach,
+    {{ cycle_safe_divide('impressions', 'reach') }} as frequency,
+    {{ dbt.cast('coalesce(ads, 0)', dbt.type_int()) }} as ads,
+    {{ dbt.cast('coalesce(ads_delivering, 0)', dbt.type_int()) }} as ads_delivering,
+    {{ dbt.cast('video_p25_views', dbt.type_bigint()) }} as video_p25_views,
+    {{ dbt.cast('video_p50_views', dbt.type_bigint()) }} as video_p50_views,
+    {{ dbt.cast('video_p75_views', dbt.type_bigint()) }} as video_p75_views,
+    {{ dbt.cast('video_p100_views', dbt.type_bigint()) }} as video_p100_views,
     {{ cycle_safe_divide('clicks', 'impressions') }} as ctr,
     {{ cycle_safe_divide('spend_usd', 'clicks') }} as cpc_usd,
     {{ cycle_safe_divide('spend_usd', 'conversions') }} as cpa_usd,

@@ -1,0 +1,212 @@
+"""The dashboard overview for any date range: ``GET /overview?start=&end=``.
+
+``compute_overview`` is a plain function over the daily totals that the ``serving_snapshot`` asset
+publishes as ``overview_daily.parquet`` (dbt model ``agg_overview_daily``): every overview metric over
+[start, end] and over the previous window of equal length, with the change. It follows the dbt model
+``agg_overview_windows`` exactly (sums over the window's days, ratios of sums, null for a window without
+data, change_pct relative to the previous value), so the API and the dashboards' fixed windows agree;
+tests/test_warehouse_marts.py holds the two to the same numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, BeforeValidator, Field
+
+from api.store import ServingFileInvalid, ServingStore
+
+OVERVIEW_DAILY = "overview_daily.parquet"
+MAX_RANGE_DAYS = 3660  # ten years: more is a typo, not a question
+
+# additive daily columns of agg_overview_daily (the serving contract of overview_daily.parquet)
+ADDITIVE = (
+    "spend_usd",
+    "revenue_usd",
+    "paid_conversions",
+    "paid_impressions",
+    "paid_clicks",
+    "organic_impressions",
+    "organic_engagements",
+    "posts_published",
+    "ai_calls",
+    "ai_cost_usd",
+)
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else numerator / denominator
+
+
+# metric -> value from the window's sums; the same list and order as agg_overview_windows
+METRICS: tuple[tuple[str, Callable[[Mapping[str, float]], float | None]], ...] = (
+    ("spend_usd", lambda s: s["spend_usd"]),
+    ("revenue_usd", lambda s: s["revenue_usd"]),
+    ("profit_usd", lambda s: s["revenue_usd"] - s["spend_usd"]),
+    ("margin", lambda s: _ratio(s["revenue_usd"] - s["spend_usd"], s["revenue_usd"])),
+    ("roas", lambda s: _ratio(s["revenue_usd"], s["spend_usd"])),
+    ("paid_conversions", lambda s: s["paid_conversions"]),
+    ("cpa_usd", lambda s: _ratio(s["spend_usd"], s["paid_conversions"])),
+    ("paid_impressions", lambda s: s["paid_impressions"]),
+    ("paid_clicks", lambda s: s["paid_clicks"]),
+    ("ctr", lambda s: _ratio(s["paid_clicks"], s["paid_impressions"])),
+    ("organic_impressions", lambda s: s["organic_impressions"]),
+    ("organic_engagements", lambda s: s["organic_engagements"]),
+    ("organic_engagement_rate", lambda s: _ratio(s["organic_engagements"], s["organic_impressions"])),
+    ("posts_published", lambda s: s["posts_published"]),
+    ("ai_calls", lambda s: s["ai_calls"]),
+    ("ai_cost_usd", lambda s: s["ai_cost_usd"]),
+)
+
+
+def previous_window(start: date, end: date) -> tuple[date, date]:
+    """The window of equal length that ends the day before ``start``."""
+    days = (end - start).days + 1
+    return start - timedelta(days=days), start - timedelta(days=1)
+
+
+def _window_values(rows: list[Mapping[str, Any]], start: date, end: date) -> tuple[int, dict[str, float | None]]:
+    inside = [r for r in rows if start <= r["metric_date"] <= end]
+    if not inside:  # no day of data: unknown, not zero
+        return 0, {name: None for name, _ in METRICS}
+    sums = {c: float(sum((r[c] or 0) for r in inside)) for c in ADDITIVE}
+    values = {}
+    for name, fn in METRICS:
+        value = fn(sums)
+        values[name] = None if value is None else float(value)
+    return len(inside), values
+
+
+def compute_overview(daily: Iterable[Mapping[str, Any]], start: date, end: date) -> dict[str, Any]:
+    """Every overview metric over ``start..end`` (inclusive) and over the previous window of equal
+    length, with ``change = current - previous`` and ``change_pct = change / abs(previous)`` (None when
+    the previous value is None or 0). ``daily`` holds agg_overview_daily rows (``metric_date`` as a date
+    plus the ADDITIVE columns)."""
+    if start > end:
+        raise ValueError(f"start ({start}) is after end ({end})")
+    rows = list(daily)
+    previous_start, previous_end = previous_window(start, end)
+    current_days, current = _window_values(rows, start, end)
+    previous_days, previous = _window_values(rows, previous_start, previous_end)
+    metrics = []
+    for name, _ in METRICS:
+        cur, prev = current[name], previous[name]
+        change = None if cur is None or prev is None else cur - prev
+        change_pct = None if change is None or prev == 0 else change / abs(prev)
+        metrics.append({"metric": name, "current": cur, "previous": prev, "change": change, "change_pct": change_pct})
+    return {
+        "start": start,
+        "end": end,
+        "days": (end - start).days + 1,
+        "previous_start": previous_start,
+        "previous_end": previous_end,
+        "current_days_with_data": current_days,
+        "previous_days_with_data": previous_days,
+        "metrics": metrics,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ API
+
+# the serving contract of overview_daily.parquet: exactly these columns, cast, in the range asked for
+_OVERVIEW_DAILY_SQL = (
+    "SELECT * FROM (SELECT CAST(metric_date AS DATE) AS metric_date, "
+    + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in ADDITIVE)
+    + " FROM src) WHERE metric_date IS NOT NULL"
+    " AND (CAST($start AS DATE) IS NULL OR metric_date >= CAST($start AS DATE))"
+    " AND (CAST($end AS DATE) IS NULL OR metric_date <= CAST($end AS DATE))"
+    " ORDER BY metric_date"
+)
+_LATEST_DAY_SQL = "SELECT CAST(max(metric_date) AS DATE) AS latest_day FROM src"
+
+
+class OverviewMetric(BaseModel):
+    metric: str = Field(description="Metric name (see the endpoint description).")
+    current: float | None = Field(description="Value over start..end; null when no day of the range has data.")
+    previous: float | None = Field(description="Value over the previous window of equal length.")
+    change: float | None = Field(description="current - previous.")
+    change_pct: float | None = Field(description="change / |previous|; null when previous is null or 0.")
+
+
+class OverviewResponse(BaseModel):
+    start: date
+    end: date
+    days: int = Field(description="Length of the window in days.")
+    previous_start: date
+    previous_end: date
+    current_days_with_data: int
+    previous_days_with_data: int
+    metrics: list[OverviewMetric]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _strict_date(value: Any) -> Any:
+    """Accept only calendar dates written YYYY-MM-DD."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is not a valid calendar date ({exc}); expected YYYY-MM-DD") from None
+    raise ValueError(f"'{value}' is not an ISO date; expected YYYY-MM-DD, e.g. 2024-03-01")
+
+
+DateParam = Annotated[date | None, BeforeValidator(_strict_date)]
+
+
+def _issue(field: str, msg: str, value: Any) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": msg, "input": value}])
+
+
+def install(app: FastAPI) -> None:
+    """Register ``GET /overview`` on the app (its store is ``app.state.store``)."""
+
+    @app.get(
+        "/overview",
+        response_model=OverviewResponse,
+        tags=["analytics"],
+        summary="Overview metrics for a date range against the previous window of equal length",
+        responses={
+            404: {"description": "Serving files not published yet (run `make demo`)."},
+            422: {"description": "Invalid query parameter."},
+            503: {"description": "A serving file is unreadable or breaks the contract."},
+        },
+    )
+    def overview(
+        request: Request,
+        start: Annotated[
+            DateParam,
+            Query(description="First day (YYYY-MM-DD, inclusive). Default: 6 days before end (a 7-day window)."),
+        ] = None,
+        end: Annotated[
+            DateParam,
+            Query(description="Last day (YYYY-MM-DD, inclusive). Default: the latest day with data."),
+        ] = None,
+    ) -> OverviewResponse:
+        """Spend, revenue (platform-reported conversion value), profit, margin, ROAS, conversions, CPA,
+        paid impressions, clicks, CTR, organic impressions, engagements and engagement rate, posts
+        published, AI calls and cost, over `start..end` and over the window of equal length just before
+        it, with the change. Sums over the days, ratios of the sums (UTC days, money in USD)."""
+        store: ServingStore = request.app.state.store
+        if end is None:
+            latest = store.query(OVERVIEW_DAILY, _LATEST_DAY_SQL)[0]["latest_day"]
+            if latest is None:
+                raise ServingFileInvalid(OVERVIEW_DAILY, "no day of data")
+            end = latest
+        if start is None:
+            start = end - timedelta(days=6)
+        if start > end:
+            raise _issue("start", f"start ({start.isoformat()}) must be on or before end ({end.isoformat()})", start.isoformat())
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            raise _issue("start", f"the range may span at most {MAX_RANGE_DAYS} days", start.isoformat())
+        previous_start, _ = previous_window(start, end)
+        rows = store.query(OVERVIEW_DAILY, _OVERVIEW_DAILY_SQL, {"start": previous_start, "end": end})
+        return OverviewResponse(**compute_overview(rows, start, end))

@@ -1,0 +1,114 @@
+-- Content performance per day: for each hook type, media type and topic (long format: dimension,
+-- dimension_value), what the posts with that attribute gained that day and how they scored.
+
+{%- set dimensions = ['hook_type', 'media_type', 'topic'] %}
+
+with post_days as (
+
+    select * from {{ ref('fct_post_metrics_daily') }}
+
+),
+
+increments as (
+
+    -- the day's growth of each post's cumulative counters (its first day counts from 0)
+    select
+        platform,
+        post_id,
+        metric_date,
+        hook_type,
+        media_type,
+        topic,
+        engagement_score,
+        impressions - coalesce(
+            lag(impressions) over (partition by platform, post_id order by metric_date), 0
+        ) as impressions_increment,
+        engagements - coalesce(
+            lag(engagements) over (partition by platform, post_id order by metric_date), 0
+        ) as engagements_increment
+
+    from post_days
+
+),
+
+activity as (
+
+    {% for dimension in dimensions %}
+    select
+        metric_date,
+        platform,
+        '{{ dimension }}' as dimension,
+        coalesce({{ dimension }}, 'unknown') as dimension_value,
+        count(*) as posts_active,
+        sum(impressions_increment) as impressions,
+        sum(engagements_increment) as engagements,
+        avg(engagement_score) as avg_engagement_score
+    from increments
+    group by metric_date, platform, coalesce({{ dimension }}, 'unknown')
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+published as (
+
+    {% for dimension in dimensions %}
+    select
+        published_date as metric_date,
+        platform,
+        '{{ dimension }}' as dimension,
+        coalesce({{ dimension }}, 'unknown') as dimension_value,
+        count(*) as posts_published
+    from {{ ref('dim_post') }}
+    group by published_date, platform, coalesce({{ dimension }}, 'unknown')
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+bounds as (
+
+    select min(metric_date) as first_day, max(metric_date) as last_day from post_days
+
+),
+
+joined as (
+
+    select
+        coalesce(activity.metric_date, published.metric_date) as metric_date,
+        coalesce(activity.platform, published.platform) as platform,
+        coalesce(activity.dimension, published.dimension) as dimension,
+        coalesce(activity.dimension_value, published.dimension_value) as dimension_value,
+        coalesce(published.posts_published, 0) as posts_published,
+        coalesce(activity.posts_active, 0) as posts_active,
+        coalesce(activity.impressions, 0) as impressions,
+        coalesce(activity.engagements, 0) as engagements,
+        activity.avg_engagement_score
+
+    from activity
+
+    full outer join published
+        on activity.metric_date = published.metric_date
+        and activity.platform = published.platform
+        and activity.dimension = published.dimension
+        and activity.dimension_value = published.dimension_value
+
+)
+
+select
+    joined.metric_date,
+    {{ dbt.cast('joined.platform', dbt.type_string()) }} as platform,
+    {{ dbt.cast('joined.dimension', dbt.type_string()) }} as dimension,
+    {{ dbt.cast('joined.dimension_value', dbt.type_string()) }} as dimension_value,
+    {{ dbt.cast('joined.posts_published', dbt.type_int()) }} as posts_published,
+    {{ dbt.cast('joined.posts_active', dbt.type_int()) }} as posts_active,
+    {{ dbt.cast('joined.impressions', dbt.type_bigint()) }} as impressions,
+    {{ dbt.cast('joined.engagements', dbt.type_bigint()) }} as engagements,
+    {{ cycle_safe_divide('joined.engagements', 'joined.impressions') }} as engagement_rate,
+    {{ dbt.cast('joined.avg_engagement_score', cycle_type_double()) }} as avg_engagement_score
+
+from joined
+
+-- posts published before the first polled day are outside the observed range
+inner join bounds
+    on joined.metric_date between bounds.first_day and bounds.last_day
