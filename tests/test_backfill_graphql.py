@@ -28,6 +28,9 @@ ASSETS = [
     "int_post_snapshots_latest_daily",
     "platform_engagement_weights",
     "fct_post_metrics_daily",
+    # the fact's relationship tests (asset checks) read the dimensions it references
+    "dim_date",
+    "dim_time",
 ]
 
 LAUNCH = """
