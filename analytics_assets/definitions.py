@@ -67,6 +67,7 @@ def default_resources() -> dict[str, Any]:
             ai_generations_per_day=settings.env_int("CYCLE_SIM_AI_GENERATIONS_PER_DAY", 150),
             shift_start=os.environ.get("CYCLE_SIM_SHIFT_START") or None,
             malformed_rate=settings.env_float("CYCLE_SIM_MALFORMED_RATE", 0.002),
+            journey_model=os.environ.get("CYCLE_SIM_JOURNEY_MODEL", "exposure"),
         ),
         "dbt": DbtCliResource(
             project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir), dbt_executable=dbt_executable()

@@ -42,6 +42,11 @@ class SimulatorResource(dg.ConfigurableResource):
     malformed_rate: float = 0.0
     boost_lift_scale: float = Field(default=1.0, description="Scales the planted organic lift of boosts (0: none)")
     experiment_units_per_day: int = 150
+    journey_model: str = Field(
+        default="exposure",
+        description="What a channel's touch does to a journey: raises its odds of converting (exposure) or "
+        "brings the user back for a chance to convert (funnel); see simulator/ground_truth.py",
+    )
 
     def config(self) -> SimulatorConfig:
         return SimulatorConfig(
@@ -56,6 +61,7 @@ class SimulatorResource(dg.ConfigurableResource):
             malformed_rate=self.malformed_rate,
             boost_lift_scale=self.boost_lift_scale,
             experiment_units_per_day=self.experiment_units_per_day,
+            journey_model=self.journey_model,
         )
 
     def simulator(self) -> PlatformSimulator:

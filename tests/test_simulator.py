@@ -123,3 +123,26 @@ def test_simulator_fx_table_covers_exactly_the_contract_currencies():
     from analytics_assets.ingest.tables import CURRENCIES
 
     assert set(gt.USD_PER_UNIT) == set(CURRENCIES)
+
+
+def test_funnel_world_journeys_convert_at_a_touch_and_never_repeat_a_channel_in_a_row():
+    with pytest.raises(ValueError, match="journey_model"):
+        SimulatorConfig(journey_model="mixed")
+    config = dict(seed=3, posts_per_day=20, journeys_per_day=3000)
+    exposure = PlatformSimulator(SimulatorConfig(**config)).day(DAY).touchpoints
+    funnel = PlatformSimulator(SimulatorConfig(**config, journey_model="funnel")).day(DAY).touchpoints
+    assert list(funnel.columns) == list(exposure.columns)
+    at = pd.to_datetime(funnel["timestamp"])
+    touches = funnel[funnel["event"] == "touchpoint"].assign(at=at)
+    conversions = funnel[funnel["event"] == "conversion"].assign(at=at).set_index("journey_id")
+    last_touch = touches.groupby("journey_id")["at"].max()
+    # the conversion happens during the visit the last touch brought: within the hour, never before it
+    gap = (conversions["at"] - last_touch.reindex(conversions.index)).dt.total_seconds()
+    assert gap.between(60, 3_600).all()
+    channels = touches.sort_values(["journey_id", "at", "event_id"]).groupby("journey_id")["utm_source"].agg(list)
+    media = touches.sort_values(["journey_id", "at", "event_id"]).groupby("journey_id")["utm_medium"].agg(list)
+    pairs = [list(zip(s, m)) for s, m in zip(channels, media)]
+    assert all(a != b for p in pairs for a, b in zip(p, p[1:]))
+    assert max(len(p) for p in pairs) <= gt.FUNNEL_MAX_TOUCHES
+    # the share of journeys that convert is the planted chain's exact probability (binomial sd ~0.007)
+    assert abs(len(conversions) / 3000 - gt.funnel_conversion_probability()) < 0.025

@@ -4,6 +4,7 @@ The dbt marts credit each conversion's touches with the rule-based models; the M
 models need whole paths, the non-converting ones included, so they run here on ``ml.attribution``.
 """
 
+import warnings
 from datetime import date, timedelta
 
 import dagster as dg
@@ -83,7 +84,9 @@ def _window(touches: pd.DataFrame, lookback_days: int) -> tuple[date, date]:
 def agg_attribution_model_comparison(
     context: dg.AssetExecutionContext, config: AttributionComparisonConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from ml.attribution import MODELS, attribute, paths_from_journeys
+    from ml.attribution import MODELS, AttributionFitWarning, attribute, paths_from_journeys
+
+    fit_warnings: list[str] = []
 
     with warehouse.connect() as con:
         rows = con.execute(PATH_TOUCHES_SQL).df()
@@ -101,7 +104,12 @@ def agg_attribution_model_comparison(
                 journey_column="path_id",
                 order_columns=("position",),
             )
-            credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", AttributionFitWarning)
+                credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
+            fit_warnings = [str(w.message) for w in caught if issubclass(w.category, AttributionFitWarning)]
+            for message in fit_warnings:
+                context.log.warning(message)
         totals = credits.groupby("model")[["conversions", "value"]].transform("sum")
         table = credits.assign(
             share=(credits["conversions"] / totals["conversions"]).fillna(0.0),
@@ -151,6 +159,8 @@ def agg_attribution_model_comparison(
             "conversion_value_usd": round(data.total_value, 2),
             "credited_conversions": dg.MetadataValue.md(pivot.loc[order].round(1).to_markdown()),
             "credited_value_usd": dg.MetadataValue.md(value_pivot.loc[order].round(0).to_markdown()),
+            # a model whose assumptions the paths contradict (README: Which attribution model)
+            "model_fit_warnings": "\n".join(fit_warnings) or "none",
         },
         check_results=[
             dg.AssetCheckResult(

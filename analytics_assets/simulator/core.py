@@ -55,6 +55,13 @@ class SimulatorConfig:
     malformed_rate: float = 0.0  # share of records corrupted in their native payload
     boost_lift_scale: float = 1.0  # scales the planted organic lift of boosts (0: boosts lift nothing)
     experiment_units_per_day: int = 150  # units exposed to each variant of each running experiment
+    # what a channel's touch does to a journey (ground_truth.JOURNEY_MODELS): raises its odds of
+    # converting ("exposure") or brings the user back for a chance to convert ("funnel")
+    journey_model: str = "exposure"
+
+    def __post_init__(self) -> None:
+        if self.journey_model not in gt.JOURNEY_MODELS:
+            raise ValueError(f"journey_model must be one of {', '.join(gt.JOURNEY_MODELS)}, got {self.journey_model!r}")
 
 
 @dataclass
@@ -564,15 +571,22 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
     n_touches = np.minimum(1 + rng.poisson(1.8, n), 8)
     end_at = _day_start(day) + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s")
     effects = np.array([gt.CHANNEL_CONVERSION_EFFECTS[c] for c in channels])
+    funnel = config.journey_model == "funnel"
+    _, first_mix, following = gt.funnel_next_channel_probabilities()
     rows = []
     for j in range(n):
-        k = int(n_touches[j])
-        ch_idx = rng.choice(len(channels), size=k, p=p_mix / p_mix.sum())
-        logit = gt.CONVERSION_BASE_LOGIT + effects[np.unique(ch_idx)].sum()
-        converted = rng.random() < 1 / (1 + np.exp(-logit))
-        # touches spread over the 14 days before the journey's end, the last within 2 days of it
+        if funnel:
+            ch_idx, converted = _funnel_walk(rng, first_mix, following)
+            k = len(ch_idx)
+        else:
+            k = int(n_touches[j])
+            ch_idx = rng.choice(len(channels), size=k, p=p_mix / p_mix.sum())
+            logit = gt.CONVERSION_BASE_LOGIT + effects[np.unique(ch_idx)].sum()
+            converted = rng.random() < 1 / (1 + np.exp(-logit))
+        # touches spread over the 14 days before the journey's end, the last within 2 days of it (in the
+        # funnel world the conversion happens during the last touch's visit: within the hour)
         offsets = np.sort(rng.uniform(0, 14 * 86_400, k))[::-1]
-        offsets[-1] = rng.uniform(600, 2 * 86_400) if converted else 0.0
+        offsets[-1] = (rng.uniform(60, 3_600) if funnel else rng.uniform(600, 2 * 86_400)) if converted else 0.0
         offsets = np.maximum.accumulate(offsets[::-1])[::-1]  # keep chronological order
         jid = f"jrn_{day:%Y%m%d}_{j:06d}"
         user = f"anon_{config.seed}_{day.toordinal()}_{j}"
@@ -589,6 +603,24 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
     # events of a journey that ends on `day` may start earlier; they still belong to the journey's day
     t["timestamp"] = _iso_z(t["timestamp"])
     return t
+
+
+def _funnel_walk(rng: np.random.Generator, mix: np.ndarray, following: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One funnel-world journey (see ground_truth): its channels (indices into CHANNEL_TOUCH_MIX) and
+    whether it converted, at its last touch. ``mix``/``following``: first and next touch probabilities."""
+    hazard = _FUNNEL_HAZARD
+    touch = int(rng.choice(len(mix), p=mix))
+    walk = [touch]
+    while True:
+        if rng.random() < hazard[touch]:
+            return np.array(walk), True
+        if len(walk) >= gt.FUNNEL_MAX_TOUCHES or rng.random() >= gt.FUNNEL_CONTINUE:
+            return np.array(walk), False
+        touch = int(rng.choice(len(mix), p=following[touch]))
+        walk.append(touch)
+
+
+_FUNNEL_HAZARD = np.array([gt.FUNNEL_CONVERSION_HAZARD[c] for c in gt.CHANNEL_TOUCH_MIX])
 
 
 def _tag_linkedin_touches(config: SimulatorConfig, day: date, t: pd.DataFrame) -> pd.DataFrame:

@@ -108,7 +108,16 @@ TOPIC_EFFECTS = {
 ENGAGEMENT_NOISE_SIGMA = 0.30
 IMPRESSIONS_SIGMA = 0.6
 
-# Conversion model of a journey: logit(p) = base + sum of the effects of the distinct channels seen.
+# Journeys come from one of two worlds (SimulatorConfig.journey_model). They differ in what a channel's
+# touch does, so in the counterfactual "this channel switched off" that attribution models estimate:
+#   "exposure" (the default): touches raise a journey's odds of converting. logit(p) = base + the effects of
+#       the distinct channels seen; a journey converts at its baseline odds without any of them. Switched
+#       off, a channel's touches vanish and the journey goes on with the others.
+#   "funnel": every visit comes from a touch, as with retargeting. At each touch the user converts with the
+#       channel's hazard, else another channel brings them back with FUNNEL_CONTINUE, else the journey
+#       ends. Switched off, a channel brings nobody back: the journeys that would reach it end there.
+JOURNEY_MODELS = ("exposure", "funnel")
+# Exposure world: logit(p) = base + sum of the effects of the distinct channels seen.
 CONVERSION_BASE_LOGIT = -2.6
 CHANNEL_CONVERSION_EFFECTS = {
     "google_ads": 0.9,
@@ -128,6 +137,20 @@ CHANNEL_TOUCH_MIX = {
     "meta_ads": 0.15,
     "linkedin_ads": 0.1,
 }
+# Funnel world: a journey's first touch is drawn from CHANNEL_TOUCH_MIX, each next one from the mix without
+# the current channel; the user converts at a touch with the channel's hazard (the same order of strength
+# as the exposure world's effects), else comes back with FUNNEL_CONTINUE, for at most FUNNEL_MAX_TOUCHES.
+FUNNEL_CONVERSION_HAZARD = {
+    "google_ads": 0.14,
+    "linkedin_ads": 0.11,
+    "meta_ads": 0.085,
+    "linkedin_organic": 0.07,
+    "tiktok_organic": 0.05,
+    "x_organic": 0.035,
+    "reddit_organic": 0.02,
+}
+FUNNEL_CONTINUE = 0.55
+FUNNEL_MAX_TOUCHES = 8
 # how each channel appears in tracked UTM parameters (dbt maps them back through a seed)
 CHANNEL_UTM = {
     "linkedin_organic": ("linkedin", "social"),
@@ -318,12 +341,13 @@ VIDEO_QUARTILE_RETENTION = (0.75, 0.8, 0.7)  # p25 -> p50, p50 -> p75, p75 -> p1
 
 
 def expected_incremental_conversions(channel_sets) -> dict[str, float]:
-    """Each channel's planted incremental conversions over journeys that touched the given sets of
-    channels: for every journey that touched the channel, its conversion probability under the
-    generating model (logit = CONVERSION_BASE_LOGIT + effects of the distinct channels) minus the
-    probability with that channel's touches removed and the others kept, summed over journeys.
+    """Each channel's planted incremental conversions in the exposure world, over journeys that touched
+    the given sets of channels: for every journey that touched the channel, its conversion probability
+    under the generating model (logit = CONVERSION_BASE_LOGIT + effects of the distinct channels) minus
+    the probability with that channel's touches removed and the others kept, summed over journeys.
 
-    This is the removal counterfactual that attribution models estimate. It does not sum to the
+    This is the counterfactual the incremental Shapley game estimates (the funnel world's is
+    ``funnel_removal_effects``). It does not sum to the
     conversions (the baseline and the logit's interactions belong to no single channel): compare
     shares of the total."""
     totals = dict.fromkeys(CHANNEL_CONVERSION_EFFECTS, 0.0)
@@ -337,3 +361,40 @@ def expected_incremental_conversions(channel_sets) -> dict[str, float]:
         for c in seen:
             totals[c] += p - 1.0 / (1.0 + math.exp(-(logit - CHANNEL_CONVERSION_EFFECTS[c])))
     return totals
+
+
+def funnel_next_channel_probabilities() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The funnel world's channels, first-touch probabilities and next-touch matrix (row: the current
+    channel; the mix without it, renormalised)."""
+    channels = tuple(CHANNEL_TOUCH_MIX)
+    mix = np.array([CHANNEL_TOUCH_MIX[c] for c in channels], dtype=float)
+    mix /= mix.sum()
+    following = np.tile(mix, (len(channels), 1))
+    np.fill_diagonal(following, 0.0)
+    return channels, mix, following / following.sum(axis=1, keepdims=True)
+
+
+def funnel_conversion_probability(switched_off: str | None = None) -> float:
+    """Exact probability that a funnel-world journey converts, with ``switched_off`` bringing nobody
+    (journeys that would reach it end there), by summing over touch positions."""
+    channels, mix, following = funnel_next_channel_probabilities()
+    if switched_off is not None and switched_off not in channels:
+        raise KeyError(f"no channel {switched_off!r} in the funnel world")
+    hazard = np.array([FUNNEL_CONVERSION_HAZARD[c] for c in channels])
+    on = np.array([c != switched_off for c in channels], dtype=float)
+    at_touch = mix * on  # probability of being at each channel's touch, at touch 1
+    converted = 0.0
+    for touch in range(1, FUNNEL_MAX_TOUCHES + 1):
+        converted += float(at_touch @ hazard)
+        if touch == FUNNEL_MAX_TOUCHES:
+            break
+        at_touch = ((at_touch * (1.0 - hazard) * FUNNEL_CONTINUE) @ following) * on
+    return converted
+
+
+def funnel_removal_effects() -> dict[str, float]:
+    """The funnel world's planted incremental effect of each channel: the share of its expected
+    conversions lost when the channel is switched off (``1 - P(convert | off) / P(convert)``). This is
+    the quantity a Markov chain's removal effect estimates; compare shares of the total."""
+    base = funnel_conversion_probability()
+    return {c: 1.0 - funnel_conversion_probability(c) / base for c in CHANNEL_TOUCH_MIX}

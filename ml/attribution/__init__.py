@@ -10,6 +10,13 @@ value, as one tidy frame ``channel, model, conversions, value``. Models:
   (default) or of the path-subset game.
 
 Each model's credits sum to the total conversions and the total value.
+
+The Markov and Shapley models estimate different counterfactuals of "this channel switched off": the
+removal effect assumes the journeys that would reach the channel end there (every visit comes from a
+touch), the incremental game that they go on at lower odds of converting (touches raise the odds). No
+path data tells the two apart; the simulator plants both worlds and tests each model in each (README,
+"Which attribution model"). The incremental game warns (``AttributionFitWarning``) when the paths look
+like the first world.
 """
 
 from __future__ import annotations
@@ -35,12 +42,13 @@ from ml.attribution.paths import (
     read_paths_csv,
     split_path,
 )
-from ml.attribution.shapley import SHAPLEY_GAMES, shapley_credits
+from ml.attribution.shapley import SHAPLEY_GAMES, AttributionFitWarning, shapley_credits
 
 MODELS = (*HEURISTIC_MODELS, "markov", "shapley")
 RESULT_COLUMNS = ["channel", "model", "conversions", "value"]
 
 __all__ = [
+    "AttributionFitWarning",
     "HEURISTIC_MODELS",
     "MODELS",
     "RESULT_COLUMNS",

@@ -13,6 +13,13 @@ credit is ``RE_c / sum(RE)`` of the total conversions. For conversion value, eac
 the mean value per conversion of the observed paths that end in the same state, and the removal
 effect is taken on expected value instead of probability.
 
+What it estimates: conversions lost if the journeys that reach the channel ended there, which is the
+channel's incremental effect where every visit comes from a touch (the simulator's "funnel" world: error
+0.002 in credit share, every channel in its planted order). Where touches only raise the odds of a
+journey that could convert without them (the "exposure" world), it also credits the baseline
+conversions of every journey the channel appears in, so it ranks channels by presence as much as by
+effect.
+
 Computed exactly (``method="exact"``, the default): absorption probabilities come from solving the
 absorbing chain's linear system ``(I - Q)^T v = e_start`` (expected visits per state), once for the
 full chain and once per removed channel; no randomness, identical on every run. ``max_steps`` bounds

@@ -15,8 +15,11 @@ the conversions above the baseline; they are scaled to the observed total (a cha
 lowers the conversion probability gets negative credit; data where the channels add nothing overall
 is an error). For value, each journey's game is weighted by the mean conversion value of its channel
 set (the overall mean where that set never converted). This game credits what a channel adds to a
-journey's chance to convert, which is what the removal counterfactual (and the simulator's planted
-truth) measures; it needs non-converting journeys.
+journey's chance to convert: the counterfactual of a world where touches raise the odds of converting
+and a journey converts at its baseline odds without them (the simulator's "exposure" world, where it has
+the smallest error of all models). It needs non-converting journeys. Where journeys end at their
+conversion and every visit comes from a touch (the "funnel" world), meeting more channels goes with not
+having converted yet, channels get negative credit and ``AttributionFitWarning`` is raised.
 
 ``game="path_subsets"`` (Zhao et al. 2018, the ``mta`` package's ``shapley``): ``v(S)`` is the
 conversions of the paths whose channel set lies within S. It is a sum of unanimity games (one per
@@ -29,6 +32,7 @@ paths, not incremental effect.
 from __future__ import annotations
 
 import functools
+import warnings
 from math import factorial
 
 import numpy as np
@@ -39,6 +43,12 @@ SHAPLEY_GAMES = ("incremental", "path_subsets")
 DEFAULT_MAX_EXACT_CHANNELS = 12  # 4,096 coalitions per channel set
 DEFAULT_PERMUTATIONS = 2_000
 DEFAULT_RIDGE = 1.0
+# negative credit beyond this share of the positive credit means the presence model does not fit the paths
+NEGATIVE_CREDIT_TOLERANCE = 0.05
+
+
+class AttributionFitWarning(UserWarning):
+    """A model's assumptions do not fit the paths it credited; its credits should not be trusted."""
 
 
 def shapley_credits(
@@ -84,6 +94,16 @@ def shapley_credits(
         raise PathDataError(
             "no channel raises the estimated conversion probability, so there are no incremental "
             "conversions to share; use the path_subsets game"
+        )
+    negative = credit < 0
+    if credit[negative].sum() < -NEGATIVE_CREDIT_TOLERANCE * credit[~negative].sum():
+        names = ", ".join(c for c, n in zip(data.channels, negative) if n)
+        warnings.warn(
+            f"the incremental Shapley game gives {names} negative credit: journeys that met them convert less "
+            "often. That is what journeys look like when they end at their conversion and every visit comes from "
+            "a touch, which is the Markov removal effect's counterfactual, not this game's: compare with markov",
+            AttributionFitWarning,
+            stacklevel=2,
         )
     return _scaled(credit, data.total_conversions), _scaled(credit_value, data.total_value)
 

@@ -1,0 +1,89 @@
+"""The model comparison asset on journeys of both simulator worlds, without dbt: the three relations it
+reads are written from the simulator's touchpoints the way the dbt models shape them (one path per
+conversion, the touches after a journey's last conversion form a path without one)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from analytics_assets.assets.attribution import COMPARISON_TABLE, agg_attribution_model_comparison
+from analytics_assets.resources import WarehouseResource
+from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.simulator import ground_truth as gt
+
+DAYS = 4
+
+
+def _write_journeys(path: str, world: str) -> None:
+    config = SimulatorConfig(
+        seed=3,
+        posts_per_day=10,  # only the journeys matter here
+        campaigns_per_platform=1,
+        ai_generations_per_day=2,
+        journeys_per_day=2500,
+        journey_model=world,
+    )
+    sim = PlatformSimulator(config)
+    days = [sim.day(date(2025, 6, 2) + timedelta(days=k)) for k in range(DAYS)]
+    events = pd.concat([d.touchpoints for d in days], ignore_index=True)
+    events["event_at"] = pd.to_datetime(events["timestamp"]).dt.tz_localize(None)
+    events["event_date"] = events["event_at"].dt.date
+    channel_of = {utm: channel for channel, utm in gt.CHANNEL_UTM.items()}
+    events["channel"] = [channel_of.get((s, m)) for s, m in zip(events["utm_source"], events["utm_medium"])]
+    events = events.rename(columns={"event": "event_type"})
+    conversions = events[events["event_type"] == "conversion"].assign(
+        conversion_id=lambda c: c["event_id"],
+        converted_at=lambda c: c["event_at"],
+        conversion_date=lambda c: c["event_date"],
+        conversion_value_usd=lambda c: c["revenue"] * c["currency"].map(gt.USD_PER_UNIT),
+    )
+    touches = events[events["event_type"] == "touchpoint"]
+    # every simulated journey converts at most once, at its end: its touches are that conversion's path
+    attributed = touches.merge(conversions[["journey_id", "conversion_id", "conversion_date"]], on="journey_id")
+    position = attributed.groupby("conversion_id")["event_at"].rank(method="first")
+    attributed = attributed.assign(touch_position=position.astype(int))
+    with duckdb.connect(path) as con:
+        con.register("_conversions", conversions)
+        con.register("_touches", attributed)
+        con.register("_events", events)
+        con.execute(
+            """create table int_journey_conversions as select conversion_id, journey_id, converted_at,
+               conversion_date, conversion_value_usd from _conversions"""
+        )
+        con.execute(
+            """create table int_attribution_touchpoints as
+               select conversion_id, channel, touch_position, conversion_date from _touches"""
+        )
+        con.execute(
+            """create table stg_touchpoints as
+               select journey_id, channel, event_at, event_id, event_date, event_type from _events"""
+        )
+
+
+@pytest.mark.parametrize("world, warned", [("exposure", False), ("funnel", True)])
+def test_comparison_warns_when_the_paths_contradict_a_models_assumptions(tmp_path, world, warned):
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    _write_journeys(warehouse, world)
+    result = dg.materialize(
+        [agg_attribution_model_comparison],
+        resources={"warehouse": WarehouseResource(path=warehouse, threads=1, memory_limit="1GB")},
+    )
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("agg_attribution_model_comparison")
+    fit_warnings = materialization.metadata["model_fit_warnings"].value
+    assert (fit_warnings != "none") == warned, fit_warnings
+    if warned:
+        assert "negative credit" in fit_warnings and "markov" in fit_warnings
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+    with duckdb.connect(warehouse, read_only=True) as con:
+        credits = con.execute(f"select channel, model, share from {COMPARISON_TABLE}").df()
+    share = credits.pivot(index="channel", columns="model", values="share")
+    # the model that fits the world puts the planted strongest channel first and the weakest last
+    fitted = "markov" if world == "funnel" else "shapley"
+    assert share[fitted].idxmax() == "google_ads" and share[fitted].idxmin() == "reddit_organic", share.round(3)
