@@ -197,13 +197,98 @@ def boost_reach(impressions: pd.Series) -> pd.Series:
 # ----------------------------------------------------------------------------------- native payloads
 
 
+def _digits(ids: pd.Series) -> pd.Series:
+    return ids.str.replace(r"\D", "", regex=True)
+
+
+def _money(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: f"{v:.2f}")
+
+
+def google_ads_rows(a: pd.DataFrame, resource: dict, extra: dict | None = None) -> pd.DataFrame:
+    """GAQL searchStream rows (int64 fields arrive as strings) of campaign-day or ad-day delivery: the
+    customer and campaign, then ``resource``'s fields (the campaign's settings or the ad), the date, the
+    metrics and ``extra`` metrics."""
+    return pd.DataFrame(
+        {
+            "customer.id": _digits(a["account_id"]),
+            "customer.currencyCode": a["currency"],
+            "campaign.id": a["campaign_id"],
+            "campaign.name": a["campaign_name"],
+            **resource,
+            "segments.date": pd.to_datetime(a["metric_date"]).dt.strftime("%Y-%m-%d"),
+            "metrics.impressions": a["impressions"].astype(str),
+            "metrics.clicks": a["clicks"].astype(str),
+            "metrics.costMicros": (np.round(a["spend_local"] * 100).astype(np.int64) * 10_000).astype(str),
+            "metrics.conversions": a["conversions"],
+            "metrics.conversionsValue": a["value_local"],
+            **(extra or {}),
+        }
+    )
+
+
+def meta_insights_rows(a: pd.DataFrame, resource: dict, extra: dict | None = None) -> pd.DataFrame:
+    """Meta Insights API rows (numbers as strings, conversions inside ``actions``): the account and
+    campaign, ``resource``'s fields (the ad, at ad level), the day's delivery, then ``extra`` fields."""
+    day = pd.to_datetime(a["metric_date"]).dt.strftime("%Y-%m-%d")
+    return pd.DataFrame(
+        {
+            "account_id": _digits(a["account_id"]),
+            "account_currency": a["currency"],
+            "campaign_id": a["campaign_id"],
+            "campaign_name": a["campaign_name"],
+            **resource,
+            "date_start": day,
+            "date_stop": day,
+            "impressions": a["impressions"].astype(str),
+            "clicks": a["clicks"].astype(str),
+            "spend": _money(a["spend_local"]),
+            "reach": a["reach"].astype(str),
+            "actions": [
+                [
+                    {"action_type": "link_click", "value": str(cl)},
+                    {"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(int(cv))},
+                ]
+                for cl, cv in zip(a["clicks"], a["conversions"])
+            ],
+            "action_values": [
+                [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{v:.2f}"}] for v in a["value_local"]
+            ],
+            **(extra or {}),
+        }
+    )
+
+
+def linkedin_analytics_rows(a: pd.DataFrame, pivot_values: list, extra: dict | None = None) -> pd.DataFrame:
+    """LinkedIn adAnalytics elements (timeGranularity DAILY) with ``pivot_values`` (campaign, or campaign
+    and creative URNs), the day's delivery, the fields Cycle's client joins from the account and campaign
+    (``cycle.*``), then ``extra`` fields."""
+    date_part = [{"year": int(x.year), "month": int(x.month), "day": int(x.day)} for x in pd.to_datetime(a["metric_date"])]
+    return pd.DataFrame(
+        {
+            "pivotValues": pivot_values,
+            "dateRange.start": date_part,
+            "dateRange.end": date_part,
+            "impressions": a["impressions"].astype(np.int64),
+            "clicks": a["clicks"].astype(np.int64),
+            "costInLocalCurrency": _money(a["spend_local"]),
+            "externalWebsiteConversions": a["conversions"].astype(np.int64),
+            "conversionValueInLocalCurrency": _money(a["value_local"]),
+            "approximateMemberReach": a["reach"].astype(np.int64),
+            "cycle.account_id": a["account_id"],
+            "cycle.campaign_name": a["campaign_name"],
+            "cycle.currency": a["currency"],
+            **(extra or {}),
+        }
+    )
+
+
 def native_creatives(creatives: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Ad-level reports in each platform's shape: Google Ads ``ad_group_ad`` GAQL rows, Meta insights
     ``level=ad``, LinkedIn adAnalytics ``pivots=CAMPAIGN,CREATIVE``."""
     out: dict[str, pd.DataFrame] = {}
     for platform, a in creatives.groupby("platform", sort=False):
         a = a.reset_index(drop=True)
-        d = pd.to_datetime(a["metric_date"])
         quartiles = a[["video_p25", "video_p50", "video_p75", "video_p100"]]
         if platform == "google_ads":
             imps = a["impressions"].astype(float)
@@ -214,23 +299,8 @@ def native_creatives(creatives: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 .where(quartiles[f"video_p{q}"].notna())
                 for q in (25, 50, 75, 100)
             }
-            out[platform] = pd.DataFrame(
-                {
-                    "customer.id": a["account_id"].str.replace(r"\D", "", regex=True),
-                    "customer.currencyCode": a["currency"],
-                    "campaign.id": a["campaign_id"],
-                    "campaign.name": a["campaign_name"],
-                    "adGroupAd.ad.id": a["ad_id"],
-                    "adGroupAd.ad.type": a["creative_format"],
-                    "segments.date": d.dt.strftime("%Y-%m-%d"),
-                    "metrics.impressions": a["impressions"].astype(str),
-                    "metrics.clicks": a["clicks"].astype(str),
-                    "metrics.costMicros": (np.round(a["spend_local"] * 100).astype(np.int64) * 10_000).astype(str),
-                    "metrics.conversions": a["conversions"],
-                    "metrics.conversionsValue": a["value_local"],
-                    **rates,
-                }
-            )
+            ad = {"adGroupAd.ad.id": a["ad_id"], "adGroupAd.ad.type": a["creative_format"]}
+            out[platform] = google_ads_rows(a, ad, rates)
         elif platform == "meta_ads":
 
             def video_actions(values: pd.Series) -> list:
@@ -238,61 +308,20 @@ def native_creatives(creatives: pd.DataFrame) -> dict[str, pd.DataFrame]:
                     [{"action_type": "video_view", "value": str(int(v))}] if not pd.isna(v) else np.nan for v in values
                 ]
 
-            out[platform] = pd.DataFrame(
-                {
-                    "account_id": a["account_id"].str.replace(r"\D", "", regex=True),
-                    "account_currency": a["currency"],
-                    "campaign_id": a["campaign_id"],
-                    "campaign_name": a["campaign_name"],
-                    "ad_id": a["ad_id"],
-                    "creative.object_type": a["creative_format"],
-                    "date_start": d.dt.strftime("%Y-%m-%d"),
-                    "date_stop": d.dt.strftime("%Y-%m-%d"),
-                    "impressions": a["impressions"].astype(str),
-                    "clicks": a["clicks"].astype(str),
-                    "spend": a["spend_local"].map(lambda v: f"{v:.2f}"),
-                    "reach": a["reach"].astype(str),
-                    "actions": [
-                        [
-                            {"action_type": "link_click", "value": str(cl)},
-                            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(int(cv))},
-                        ]
-                        for cl, cv in zip(a["clicks"], a["conversions"])
-                    ],
-                    "action_values": [
-                        [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{v:.2f}"}]
-                        for v in a["value_local"]
-                    ],
-                    "video_p25_watched_actions": video_actions(quartiles["video_p25"]),
-                    "video_p50_watched_actions": video_actions(quartiles["video_p50"]),
-                    "video_p75_watched_actions": video_actions(quartiles["video_p75"]),
-                    "video_p100_watched_actions": video_actions(quartiles["video_p100"]),
-                }
-            )
+            ad = {"ad_id": a["ad_id"], "creative.object_type": a["creative_format"]}
+            watched = {f"video_p{q}_watched_actions": video_actions(quartiles[f"video_p{q}"]) for q in (25, 50, 75, 100)}
+            out[platform] = meta_insights_rows(a, ad, watched)
         else:  # LinkedIn adAnalytics, pivots CAMPAIGN + CREATIVE, timeGranularity DAILY
-            date_part = [{"year": int(x.year), "month": int(x.month), "day": int(x.day)} for x in d]
-            out[platform] = pd.DataFrame(
-                {
-                    "pivotValues": [
-                        [f"urn:li:sponsoredCampaign:{cid}", f"urn:li:sponsoredCreative:{aid}"]
-                        for cid, aid in zip(a["campaign_id"], a["ad_id"])
-                    ],
-                    "dateRange.start": date_part,
-                    "dateRange.end": date_part,
-                    "impressions": a["impressions"].astype(np.int64),
-                    "clicks": a["clicks"].astype(np.int64),
-                    "costInLocalCurrency": a["spend_local"].map(lambda v: f"{v:.2f}"),
-                    "externalWebsiteConversions": a["conversions"].astype(np.int64),
-                    "conversionValueInLocalCurrency": a["value_local"].map(lambda v: f"{v:.2f}"),
-                    "approximateMemberReach": a["reach"].astype(np.int64),
-                    "videoFirstQuartileCompletions": quartiles["video_p25"],
-                    "videoMidpointCompletions": quartiles["video_p50"],
-                    "videoThirdQuartileCompletions": quartiles["video_p75"],
-                    "videoCompletions": quartiles["video_p100"],
-                    "cycle.account_id": a["account_id"],
-                    "cycle.campaign_name": a["campaign_name"],
-                    "cycle.currency": a["currency"],
-                    "cycle.creative_type": a["creative_format"],
-                }
-            )
+            pivots = [
+                [f"urn:li:sponsoredCampaign:{cid}", f"urn:li:sponsoredCreative:{aid}"]
+                for cid, aid in zip(a["campaign_id"], a["ad_id"])
+            ]
+            video = {
+                "videoFirstQuartileCompletions": quartiles["video_p25"],
+                "videoMidpointCompletions": quartiles["video_p50"],
+                "videoThirdQuartileCompletions": quartiles["video_p75"],
+                "videoCompletions": quartiles["video_p100"],
+                "cycle.creative_type": a["creative_format"],
+            }
+            out[platform] = linkedin_analytics_rows(a, pivots, video)
     return out

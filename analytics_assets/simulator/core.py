@@ -346,59 +346,25 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
     out = {}
     for platform, a in ads.groupby("platform", sort=False):
         a = a.reset_index(drop=True)
-        d = pd.to_datetime(a["metric_date"])
-        if platform == "google_ads":  # GAQL searchStream row; int64 fields arrive as strings
-            out[platform] = pd.DataFrame(
-                {
-                    "customer.id": a["account_id"].str.replace(r"\D", "", regex=True),
-                    "customer.currencyCode": a["currency"],
-                    "campaign.id": a["campaign_id"],
-                    "campaign.name": a["campaign_name"],
-                    "campaign.advertisingChannelType": a["objective"],
-                    # optional settings (campaign and campaign_budget resources), see ad_detail
-                    "campaign.status": a["status"],
-                    "campaign.biddingStrategyType": a["bidding_strategy"],
-                    "campaignBudget.amountMicros": (np.round(a["daily_budget_local"] * 100).astype(np.int64) * 10_000).astype(str),
-                    "segments.date": d.dt.strftime("%Y-%m-%d"),
-                    "metrics.impressions": a["impressions"].astype(str),
-                    "metrics.clicks": a["clicks"].astype(str),
-                    "metrics.costMicros": (np.round(a["spend_local"] * 1_000_000)).astype(np.int64).astype(str),
-                    "metrics.conversions": a["conversions"],
-                    "metrics.conversionsValue": a["value_local"],
-                }
-            )
-        elif platform == "meta_ads":  # Insights API: numbers as strings, conversions inside `actions`
-            out[platform] = pd.DataFrame(
-                {
-                    "account_id": a["account_id"].str.replace(r"\D", "", regex=True),
-                    "account_currency": a["currency"],
-                    "campaign_id": a["campaign_id"],
-                    "campaign_name": a["campaign_name"],
-                    "date_start": d.dt.strftime("%Y-%m-%d"),
-                    "date_stop": d.dt.strftime("%Y-%m-%d"),
-                    "impressions": a["impressions"].astype(str),
-                    "clicks": a["clicks"].astype(str),
-                    "spend": a["spend_local"].map(lambda v: f"{v:.2f}"),
-                    "reach": a["reach"].astype(str),
-                    "actions": [
-                        [
-                            {"action_type": "link_click", "value": str(cl)},
-                            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(int(cv))},
-                        ]
-                        for cl, cv in zip(a["clicks"], a["conversions"])
-                    ],
-                    "action_values": [
-                        [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{v:.2f}"}]
-                        for v in a["value_local"]
-                    ],
-                    # optional settings: `objective` is an insights field, the rest the Campaign node's
-                    # (daily_budget in the currency's minor unit)
-                    "objective": a["objective"],
-                    "campaign.effective_status": a["status"],
-                    "campaign.daily_budget": np.round(a["daily_budget_local"] * 100).astype(np.int64).astype(str),
-                    "campaign.bid_strategy": a["bidding_strategy"],
-                }
-            )
+        if platform == "google_ads":
+            # optional settings (campaign and campaign_budget resources), see ad_detail
+            settings = {
+                "campaign.advertisingChannelType": a["objective"],
+                "campaign.status": a["status"],
+                "campaign.biddingStrategyType": a["bidding_strategy"],
+                "campaignBudget.amountMicros": (np.round(a["daily_budget_local"] * 100).astype(np.int64) * 10_000).astype(str),
+            }
+            out[platform] = ad_detail.google_ads_rows(a, settings)
+        elif platform == "meta_ads":
+            # optional settings: `objective` is an insights field, the rest the Campaign node's (daily_budget
+            # in the currency's minor unit)
+            settings = {
+                "objective": a["objective"],
+                "campaign.effective_status": a["status"],
+                "campaign.daily_budget": np.round(a["daily_budget_local"] * 100).astype(np.int64).astype(str),
+                "campaign.bid_strategy": a["bidding_strategy"],
+            }
+            out[platform] = ad_detail.meta_insights_rows(a, {}, settings)
         else:  # LinkedIn adAnalytics (pivot CAMPAIGN, timeGranularity DAILY)
             frames = [a]
             if len(boost_rows):
@@ -426,31 +392,15 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
                     )
                 )
             a = pd.concat(frames, ignore_index=True)
-            d = pd.to_datetime(a["metric_date"])
-            date_part = [
-                {"year": int(x.year), "month": int(x.month), "day": int(x.day)} for x in d
-            ]
-            out[platform] = pd.DataFrame(
-                {
-                    "pivotValues": [[f"urn:li:sponsoredCampaign:{cid}"] for cid in a["campaign_id"]],
-                    "dateRange.start": date_part,
-                    "dateRange.end": date_part,
-                    "impressions": a["impressions"].astype(np.int64),
-                    "clicks": a["clicks"].astype(np.int64),
-                    "costInLocalCurrency": a["spend_local"].map(lambda v: f"{v:.2f}"),
-                    "externalWebsiteConversions": a["conversions"].astype(np.int64),
-                    "conversionValueInLocalCurrency": a["value_local"].map(lambda v: f"{v:.2f}"),
-                    "approximateMemberReach": a["reach"].astype(np.int64),
-                    "cycle.account_id": a["account_id"],
-                    "cycle.campaign_name": a["campaign_name"],
-                    "cycle.currency": a["currency"],
-                    # optional settings of the adCampaign entity, joined by the client
-                    "campaign.status": a["status"],
-                    "campaign.objectiveType": a["objective"],
-                    "campaign.dailyBudget.amount": a["daily_budget_local"].map(lambda v: f"{v:.2f}"),
-                    "campaign.optimizationTargetType": a["bidding_strategy"],
-                }
-            )
+            # optional settings of the adCampaign entity, joined by the client
+            settings = {
+                "campaign.status": a["status"],
+                "campaign.objectiveType": a["objective"],
+                "campaign.dailyBudget.amount": a["daily_budget_local"].map(lambda v: f"{v:.2f}"),
+                "campaign.optimizationTargetType": a["bidding_strategy"],
+            }
+            pivots = [[f"urn:li:sponsoredCampaign:{cid}"] for cid in a["campaign_id"]]
+            out[platform] = ad_detail.linkedin_analytics_rows(a, pivots, settings)
     return out
 
 
