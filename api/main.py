@@ -6,7 +6,6 @@ Run with ``uvicorn api.main:app``. The serving directory comes from ``$CYCLE_SER
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -37,6 +36,7 @@ from api.schemas import (
     Platform,
     PlatformOptimalHours,
     ValidationErrorResponse,
+    strict_iso_date,
 )
 from api.settings import Settings
 from api.store import (
@@ -81,21 +81,6 @@ _DATA_ERRORS: dict[int | str, dict[str, Any]] = {
 # Query parameters
 # ---------------------------------------------------------------------------------------------------
 
-_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _strict_iso_date(value: Any) -> Any:
-    """Accept only calendar dates written YYYY-MM-DD (no timestamps, week dates or epoch numbers)."""
-    if value is None or isinstance(value, date):
-        return value
-    if isinstance(value, str) and _ISO_DATE_RE.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"'{value}' is not a valid calendar date ({exc}); expected YYYY-MM-DD") from None
-    raise ValueError(f"'{value}' is not an ISO date; expected YYYY-MM-DD, e.g. 2024-03-01")
-
-
 PlatformParam = Annotated[
     Platform | None,
     Query(description="Filter on one platform (organic or ad). Omit for all platforms."),
@@ -112,13 +97,13 @@ TopParam = Annotated[
 ]
 StartParam = Annotated[
     date | None,
-    BeforeValidator(_strict_iso_date),
+    BeforeValidator(strict_iso_date),
     Query(description="First day to include (YYYY-MM-DD, inclusive). Omit for no lower bound.",
           examples=["2024-03-01"]),
 ]
 EndParam = Annotated[
     date | None,
-    BeforeValidator(_strict_iso_date),
+    BeforeValidator(strict_iso_date),
     Query(description="Last day to include (YYYY-MM-DD, inclusive). Omit for no upper bound.",
           examples=["2024-03-31"]),
 ]

@@ -10,7 +10,6 @@ tests/test_warehouse_marts.py holds the two to the same numbers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, Field
 
+from api.schemas import strict_iso_date
 from api.store import ServingFileInvalid, ServingStore
 
 OVERVIEW_DAILY = "overview_daily.parquet"
@@ -144,22 +144,7 @@ class OverviewResponse(BaseModel):
     metrics: list[OverviewMetric]
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _strict_date(value: Any) -> Any:
-    """Accept only calendar dates written YYYY-MM-DD."""
-    if value is None or isinstance(value, date):
-        return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"'{value}' is not a valid calendar date ({exc}); expected YYYY-MM-DD") from None
-    raise ValueError(f"'{value}' is not an ISO date; expected YYYY-MM-DD, e.g. 2024-03-01")
-
-
-DateParam = Annotated[date | None, BeforeValidator(_strict_date)]
+DateParam = Annotated[date | None, BeforeValidator(strict_iso_date)]
 
 
 def _issue(field: str, msg: str, value: Any) -> RequestValidationError:

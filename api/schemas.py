@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def strict_iso_date(value: Any) -> Any:
+    """Accept only calendar dates written YYYY-MM-DD (no timestamps, week dates or epoch numbers): the
+    ``BeforeValidator`` of every date query parameter."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is not a valid calendar date ({exc}); expected YYYY-MM-DD") from None
+    raise ValueError(f"'{value}' is not an ISO date; expected YYYY-MM-DD, e.g. 2024-03-01")
 
 
 class OrganicPlatform(str, Enum):
