@@ -61,24 +61,11 @@ select
     media_type,
     metric_date,
     currency,
-    {{ dbt.cast('spend', cycle_type_double()) }} as spend,
-    {{ dbt.cast('spend_usd', cycle_type_double()) }} as spend_usd,
-    {{ dbt.cast('impressions', dbt.type_bigint()) }} as impressions,
-    {{ dbt.cast('clicks', dbt.type_bigint()) }} as clicks,
-    {{ dbt.cast('conversions', cycle_type_double()) }} as conversions,
-    {{ dbt.cast('conversion_value_usd', cycle_type_double()) }} as conversion_value_usd,
-    {{ dbt.cast('reach', dbt.type_bigint()) }} as reach,
-    {{ cycle_safe_divide('impressions', 'reach') }} as frequency,
-    {{ dbt.cast('video_p25_views', dbt.type_bigint()) }} as video_p25_views,
-    {{ dbt.cast('video_p50_views', dbt.type_bigint()) }} as video_p50_views,
-    {{ dbt.cast('video_p75_views', dbt.type_bigint()) }} as video_p75_views,
-    {{ dbt.cast('video_p100_views', dbt.type_bigint()) }} as video_p100_views,
+    {{ cycle_delivery_measures() }},
+    {{ cycle_video_quartile_views() }},
     -- shares of impressions, as Google Ads reports them (videoQuartileP25Rate..P100Rate)
     {{ cycle_safe_divide('video_p25_views', 'impressions') }} as video_p25_rate,
     {{ cycle_safe_divide('video_p100_views', 'impressions') }} as video_completion_rate,
-    {{ cycle_safe_divide('clicks', 'impressions') }} as ctr,
-    {{ cycle_safe_divide('spend_usd', 'clicks') }} as cpc_usd,
-    {{ cycle_safe_divide('spend_usd', 'conversions') }} as cpa_usd,
-    {{ cycle_safe_divide('conversion_value_usd', 'spend_usd') }} as roas
+    {{ cycle_delivery_ratios() }}
 
 from converted
