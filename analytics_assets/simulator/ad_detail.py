@@ -201,8 +201,19 @@ def _digits(ids: pd.Series) -> pd.Series:
     return ids.str.replace(r"\D", "", regex=True)
 
 
-def _money(values: pd.Series) -> pd.Series:
+def money(values: pd.Series) -> pd.Series:
+    """Amounts as the decimal strings the APIs send ("12.30")."""
     return values.map(lambda v: f"{v:.2f}")
+
+
+def minor_units(values: pd.Series) -> pd.Series:
+    """Amounts in the currency's minor unit, as strings (Meta's budgets)."""
+    return np.round(values * 100).astype(np.int64).astype(str)
+
+
+def micros(values: pd.Series) -> pd.Series:
+    """Amounts in millionths, as strings (Google Ads' int64 micros), exact to the cent."""
+    return (np.round(values * 100).astype(np.int64) * 10_000).astype(str)
 
 
 def google_ads_rows(a: pd.DataFrame, resource: dict, extra: dict | None = None) -> pd.DataFrame:
@@ -219,7 +230,7 @@ def google_ads_rows(a: pd.DataFrame, resource: dict, extra: dict | None = None) 
             "segments.date": pd.to_datetime(a["metric_date"]).dt.strftime("%Y-%m-%d"),
             "metrics.impressions": a["impressions"].astype(str),
             "metrics.clicks": a["clicks"].astype(str),
-            "metrics.costMicros": (np.round(a["spend_local"] * 100).astype(np.int64) * 10_000).astype(str),
+            "metrics.costMicros": micros(a["spend_local"]),
             "metrics.conversions": a["conversions"],
             "metrics.conversionsValue": a["value_local"],
             **(extra or {}),
@@ -242,7 +253,7 @@ def meta_insights_rows(a: pd.DataFrame, resource: dict, extra: dict | None = Non
             "date_stop": day,
             "impressions": a["impressions"].astype(str),
             "clicks": a["clicks"].astype(str),
-            "spend": _money(a["spend_local"]),
+            "spend": money(a["spend_local"]),
             "reach": a["reach"].astype(str),
             "actions": [
                 [
@@ -271,9 +282,9 @@ def linkedin_analytics_rows(a: pd.DataFrame, pivot_values: list, extra: dict | N
             "dateRange.end": date_part,
             "impressions": a["impressions"].astype(np.int64),
             "clicks": a["clicks"].astype(np.int64),
-            "costInLocalCurrency": _money(a["spend_local"]),
+            "costInLocalCurrency": money(a["spend_local"]),
             "externalWebsiteConversions": a["conversions"].astype(np.int64),
-            "conversionValueInLocalCurrency": _money(a["value_local"]),
+            "conversionValueInLocalCurrency": money(a["value_local"]),
             "approximateMemberReach": a["reach"].astype(np.int64),
             "cycle.account_id": a["account_id"],
             "cycle.campaign_name": a["campaign_name"],

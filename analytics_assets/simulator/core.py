@@ -352,7 +352,7 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
                 "campaign.advertisingChannelType": a["objective"],
                 "campaign.status": a["status"],
                 "campaign.biddingStrategyType": a["bidding_strategy"],
-                "campaignBudget.amountMicros": (np.round(a["daily_budget_local"] * 100).astype(np.int64) * 10_000).astype(str),
+                "campaignBudget.amountMicros": ad_detail.micros(a["daily_budget_local"]),
             }
             out[platform] = ad_detail.google_ads_rows(a, settings)
         elif platform == "meta_ads":
@@ -361,7 +361,7 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
             settings = {
                 "objective": a["objective"],
                 "campaign.effective_status": a["status"],
-                "campaign.daily_budget": np.round(a["daily_budget_local"] * 100).astype(np.int64).astype(str),
+                "campaign.daily_budget": ad_detail.minor_units(a["daily_budget_local"]),
                 "campaign.bid_strategy": a["bidding_strategy"],
             }
             out[platform] = ad_detail.meta_insights_rows(a, {}, settings)
@@ -396,7 +396,7 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
             settings = {
                 "campaign.status": a["status"],
                 "campaign.objectiveType": a["objective"],
-                "campaign.dailyBudget.amount": a["daily_budget_local"].map(lambda v: f"{v:.2f}"),
+                "campaign.dailyBudget.amount": ad_detail.money(a["daily_budget_local"]),
                 "campaign.optimizationTargetType": a["bidding_strategy"],
             }
             pivots = [[f"urn:li:sponsoredCampaign:{cid}"] for cid in a["campaign_id"]]
@@ -499,9 +499,9 @@ def _native_boosts(b: pd.DataFrame) -> pd.DataFrame:
             "flight.start_date": pd.to_datetime(b["start_date"]).dt.strftime("%Y-%m-%d"),
             "flight.end_date": pd.to_datetime(b["end_date"]).dt.strftime("%Y-%m-%d"),
             "budget.currency": b["currency"],
-            "budget.daily_amount": b["daily_budget"].map(lambda v: f"{v:.2f}"),
+            "budget.daily_amount": ad_detail.money(b["daily_budget"]),
             "delivery.date": pd.to_datetime(b["boost_date"]).dt.strftime("%Y-%m-%d"),
-            "delivery.spend": b["spend"].map(lambda v: f"{v:.2f}"),
+            "delivery.spend": ad_detail.money(b["spend"]),
             "delivery.impressions": b["paid_impressions"],
             "delivery.engagements": b["paid_engagements"],
             "delivery.clicks": b["paid_clicks"],
@@ -521,12 +521,11 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
     n_touches = np.minimum(1 + rng.poisson(1.8, n), 8)
     end_at = _day_start(day) + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s")
     effects = np.array([gt.CHANNEL_CONVERSION_EFFECTS[c] for c in channels])
-    funnel = config.journey_model == "funnel"
-    _, first_mix, following = gt.funnel_next_channel_probabilities()
+    funnel = gt.funnel_chain() if config.journey_model == "funnel" else None
     rows = []
     for j in range(n):
-        if funnel:
-            ch_idx, converted = _funnel_walk(rng, first_mix, following)
+        if funnel is not None:
+            ch_idx, converted = _funnel_walk(rng, funnel)
             k = len(ch_idx)
         else:
             k = int(n_touches[j])
@@ -536,7 +535,7 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
         # touches spread over the 14 days before the journey's end, the last within 2 days of it (in the
         # funnel world the conversion happens during the last touch's visit: within the hour)
         offsets = np.sort(rng.uniform(0, 14 * 86_400, k))[::-1]
-        offsets[-1] = (rng.uniform(60, 3_600) if funnel else rng.uniform(600, 2 * 86_400)) if converted else 0.0
+        offsets[-1] = (rng.uniform(60, 3_600) if funnel is not None else rng.uniform(600, 2 * 86_400)) if converted else 0.0
         offsets = np.maximum.accumulate(offsets[::-1])[::-1]  # keep chronological order
         jid = f"jrn_{day:%Y%m%d}_{j:06d}"
         user = f"anon_{config.seed}_{day.toordinal()}_{j}"
@@ -555,22 +554,18 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
     return t
 
 
-def _funnel_walk(rng: np.random.Generator, mix: np.ndarray, following: np.ndarray) -> tuple[np.ndarray, bool]:
-    """One funnel-world journey (see ground_truth): its channels (indices into CHANNEL_TOUCH_MIX) and
-    whether it converted, at its last touch. ``mix``/``following``: first and next touch probabilities."""
-    hazard = _FUNNEL_HAZARD
-    touch = int(rng.choice(len(mix), p=mix))
+def _funnel_walk(rng: np.random.Generator, chain: gt.FunnelChain) -> tuple[np.ndarray, bool]:
+    """One funnel-world journey (see ground_truth): its channels (indices into ``chain.channels``, the
+    order of CHANNEL_TOUCH_MIX) and whether it converted, at its last touch."""
+    touch = int(rng.choice(len(chain.first), p=chain.first))
     walk = [touch]
     while True:
-        if rng.random() < hazard[touch]:
+        if rng.random() < chain.hazard[touch]:
             return np.array(walk), True
         if len(walk) >= gt.FUNNEL_MAX_TOUCHES or rng.random() >= gt.FUNNEL_CONTINUE:
             return np.array(walk), False
-        touch = int(rng.choice(len(mix), p=following[touch]))
+        touch = int(rng.choice(len(chain.first), p=chain.following[touch]))
         walk.append(touch)
-
-
-_FUNNEL_HAZARD = np.array([gt.FUNNEL_CONVERSION_HAZARD[c] for c in gt.CHANNEL_TOUCH_MIX])
 
 
 def _tag_linkedin_touches(config: SimulatorConfig, day: date, t: pd.DataFrame) -> pd.DataFrame:

@@ -363,26 +363,35 @@ def expected_incremental_conversions(channel_sets) -> dict[str, float]:
     return totals
 
 
-def funnel_next_channel_probabilities() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """The funnel world's channels, first-touch probabilities and next-touch matrix (row: the current
-    channel; the mix without it, renormalised)."""
+@dataclass(frozen=True)
+class FunnelChain:
+    """The funnel world's chain, the one definition the simulator walks and the truth is computed on."""
+
+    channels: tuple[str, ...]
+    first: np.ndarray  # probability of each channel's touch opening a journey
+    following: np.ndarray  # row: the current channel; the mix without it, renormalised
+    hazard: np.ndarray  # probability of converting at a touch of each channel
+
+
+def funnel_chain() -> FunnelChain:
     channels = tuple(CHANNEL_TOUCH_MIX)
     mix = np.array([CHANNEL_TOUCH_MIX[c] for c in channels], dtype=float)
     mix /= mix.sum()
     following = np.tile(mix, (len(channels), 1))
     np.fill_diagonal(following, 0.0)
-    return channels, mix, following / following.sum(axis=1, keepdims=True)
+    hazard = np.array([FUNNEL_CONVERSION_HAZARD[c] for c in channels])
+    return FunnelChain(channels, mix, following / following.sum(axis=1, keepdims=True), hazard)
 
 
 def funnel_conversion_probability(switched_off: str | None = None) -> float:
     """Exact probability that a funnel-world journey converts, with ``switched_off`` bringing nobody
     (journeys that would reach it end there), by summing over touch positions."""
-    channels, mix, following = funnel_next_channel_probabilities()
+    chain = funnel_chain()
+    channels, hazard, following = chain.channels, chain.hazard, chain.following
     if switched_off is not None and switched_off not in channels:
         raise KeyError(f"no channel {switched_off!r} in the funnel world")
-    hazard = np.array([FUNNEL_CONVERSION_HAZARD[c] for c in channels])
     on = np.array([c != switched_off for c in channels], dtype=float)
-    at_touch = mix * on  # probability of being at each channel's touch, at touch 1
+    at_touch = chain.first * on  # probability of being at each channel's touch, at touch 1
     converted = 0.0
     for touch in range(1, FUNNEL_MAX_TOUCHES + 1):
         converted += float(at_touch @ hazard)
