@@ -79,3 +79,28 @@ def new_home(root: Path) -> CycleHome:
     (root / "dagster_home").mkdir(exist_ok=True)
     instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
     return CycleHome(root=root, instance=instance)
+
+
+def simulated_journey_events(world: str, *, seed: int, journeys_per_day: int, days: int) -> pd.DataFrame:
+    """The tracked journey events of ``days`` simulated days from 2025-06-02 in one journey world
+    (``SimulatorConfig.journey_model``), with each event's time (``at``, UTC) and each touch's channel
+    (``channel``; None for conversions). The other entities are kept tiny: journeys do not depend on them."""
+    from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
+    from analytics_assets.simulator import ground_truth as gt
+
+    config = SimulatorConfig(
+        seed=seed,
+        posts_per_day=20,
+        campaigns_per_platform=1,
+        ai_generations_per_day=5,
+        journeys_per_day=journeys_per_day,
+        journey_model=world,
+    )
+    sim = PlatformSimulator(config)
+    start = date(2025, 6, 2)
+    events = pd.concat([sim.day(start + timedelta(days=k)).touchpoints for k in range(days)], ignore_index=True)
+    channel_of = {utm: channel for channel, utm in gt.CHANNEL_UTM.items()}
+    return events.assign(
+        at=pd.to_datetime(events["timestamp"]),
+        channel=[channel_of.get((s, m)) for s, m in zip(events["utm_source"], events["utm_medium"])],
+    )

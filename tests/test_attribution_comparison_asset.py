@@ -4,8 +4,6 @@ conversion, the touches after a journey's last conversion form a path without on
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -13,28 +11,16 @@ import pytest
 
 from analytics_assets.assets.attribution import COMPARISON_TABLE, agg_attribution_model_comparison
 from analytics_assets.resources import WarehouseResource
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
 from analytics_assets.simulator import ground_truth as gt
+from cycle_testing import simulated_journey_events
 
 DAYS = 4
 
 
 def _write_journeys(path: str, world: str) -> None:
-    config = SimulatorConfig(
-        seed=3,
-        posts_per_day=10,  # only the journeys matter here
-        campaigns_per_platform=1,
-        ai_generations_per_day=2,
-        journeys_per_day=2500,
-        journey_model=world,
-    )
-    sim = PlatformSimulator(config)
-    days = [sim.day(date(2025, 6, 2) + timedelta(days=k)) for k in range(DAYS)]
-    events = pd.concat([d.touchpoints for d in days], ignore_index=True)
-    events["event_at"] = pd.to_datetime(events["timestamp"]).dt.tz_localize(None)
+    events = simulated_journey_events(world, seed=3, journeys_per_day=2500, days=DAYS)
+    events["event_at"] = events["at"].dt.tz_localize(None)
     events["event_date"] = events["event_at"].dt.date
-    channel_of = {utm: channel for channel, utm in gt.CHANNEL_UTM.items()}
-    events["channel"] = [channel_of.get((s, m)) for s, m in zip(events["utm_source"], events["utm_medium"])]
     events = events.rename(columns={"event": "event_type"})
     conversions = events[events["event_type"] == "conversion"].assign(
         conversion_id=lambda c: c["event_id"],

@@ -25,7 +25,6 @@ Every model's error in both worlds is printed (run with ``-s``) and the orders o
 from __future__ import annotations
 
 import warnings
-from datetime import date, timedelta
 from itertools import combinations
 
 import numpy as np
@@ -33,8 +32,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
 from analytics_assets.simulator import ground_truth as gt
+from cycle_testing import simulated_journey_events
 from ml.attribution import MODELS, AttributionFitWarning, attribute, paths_from_journeys
 
 DAYS = 5
@@ -46,26 +45,9 @@ JOURNEYS_PER_DAY = 4000  # 20,000 journeys: ~4,000 conversions (exposure), ~3,10
 SEPARATED = {"exposure": 0.03, "funnel": 0.015}
 
 
-def _journeys(world: str) -> pd.DataFrame:
-    config = SimulatorConfig(
-        seed=7,
-        posts_per_day=20,  # the journeys do not depend on the other entities: keep those small
-        campaigns_per_platform=1,
-        ai_generations_per_day=5,
-        journeys_per_day=JOURNEYS_PER_DAY,
-        journey_model=world,
-    )
-    sim = PlatformSimulator(config)
-    start = date(2025, 6, 2)
-    return pd.concat([sim.day(start + timedelta(days=k)).touchpoints for k in range(DAYS)], ignore_index=True)
-
-
 def _evaluate(world: str):
-    journeys = _journeys(world)
-    channel_of = {utm: channel for channel, utm in gt.CHANNEL_UTM.items()}
-    touches = journeys[journeys["event"] == "touchpoint"].copy()
-    touches["channel"] = [channel_of[(s, m)] for s, m in zip(touches["utm_source"], touches["utm_medium"])]
-    touches["touched_at"] = pd.to_datetime(touches["timestamp"])
+    journeys = simulated_journey_events(world, seed=7, journeys_per_day=JOURNEYS_PER_DAY, days=DAYS)
+    touches = journeys[journeys["event"] == "touchpoint"].rename(columns={"at": "touched_at"})
     conversions = journeys[journeys["event"] == "conversion"].set_index("journey_id")
     value_usd = conversions["revenue"] * conversions["currency"].map(gt.USD_PER_UNIT)
     outcomes = pd.DataFrame({"journey_id": journeys["journey_id"].unique()})
