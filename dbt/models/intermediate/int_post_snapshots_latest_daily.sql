@@ -40,7 +40,8 @@ select
     shares,
     clicks,
     quotes,
-    saves
+    saves,
+    engagements
 
 from ranked
 where snapshot_rank = 1

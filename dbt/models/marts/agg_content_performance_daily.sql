@@ -3,31 +3,10 @@
 
 {%- set dimensions = ['hook_type', 'media_type', 'topic'] %}
 
-with post_days as (
-
-    select * from {{ ref('fct_post_metrics_daily') }}
-
-),
-
-increments as (
+with increments as (
 
     -- the day's growth of each post's cumulative counters (its first day counts from 0)
-    select
-        platform,
-        post_id,
-        metric_date,
-        hook_type,
-        media_type,
-        topic,
-        engagement_score,
-        impressions - coalesce(
-            lag(impressions) over (partition by platform, post_id order by metric_date), 0
-        ) as impressions_increment,
-        engagements - coalesce(
-            lag(engagements) over (partition by platform, post_id order by metric_date), 0
-        ) as engagements_increment
-
-    from post_days
+    select * from {{ ref('int_post_daily_increments') }}
 
 ),
 
@@ -68,7 +47,7 @@ published as (
 
 bounds as (
 
-    select min(metric_date) as first_day, max(metric_date) as last_day from post_days
+    select min(metric_date) as first_day, max(metric_date) as last_day from increments
 
 ),
 

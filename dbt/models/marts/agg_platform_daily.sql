@@ -1,36 +1,16 @@
 -- One row per day and platform, organic and paid side by side (the serving file platform_daily.parquet).
 -- Organic impressions / engagements / clicks are the day's growth of the posts' cumulative counters.
 
-with post_days as (
+with post_increments as (
 
-    select * from {{ ref('fct_post_metrics_daily') }}
+    -- each post's growth of its cumulative counters on each day with a snapshot
+    select * from {{ ref('int_post_daily_increments') }}
 
 ),
 
 campaign_days as (
 
     select * from {{ ref('fct_campaign_performance') }}
-
-),
-
-post_increments as (
-
-    select
-        platform,
-        post_id,
-        metric_date,
-        engagement_score,
-        impressions - coalesce(
-            lag(impressions) over (partition by platform, post_id order by metric_date), 0
-        ) as impressions_increment,
-        engagements - coalesce(
-            lag(engagements) over (partition by platform, post_id order by metric_date), 0
-        ) as engagements_increment,
-        clicks - coalesce(
-            lag(clicks) over (partition by platform, post_id order by metric_date), 0
-        ) as clicks_increment
-
-    from post_days
 
 ),
 

@@ -42,8 +42,7 @@ interactions as (
         snapshots.clicks,
         snapshots.quotes,
         snapshots.saves,
-        snapshots.likes + snapshots.comments + snapshots.shares
-            + snapshots.clicks + snapshots.quotes + snapshots.saves as engagements,
+        snapshots.engagements,
         snapshots.likes * weights.likes
             + snapshots.comments * weights.comments
             + snapshots.shares * weights.shares

@@ -51,4 +51,28 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    platform,
+    post_id,
+    account_id,
+    published_at,
+    snapshot_at,
+    snapshot_date,
+    hook_type,
+    media_type,
+    topic,
+    text_length,
+    impressions,
+    likes,
+    comments,
+    shares,
+    clicks,
+    quotes,
+    saves,
+    -- the one definition of a post's engagements (interactions of every kind, cumulative): the marts and
+    -- the Python assets read this column rather than re-adding the counters
+    likes + comments + shares + clicks + quotes + saves as engagements,
+    partition_date,
+    loaded_at
+
+from renamed
