@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from analytics_assets import settings
+from analytics_assets.settings import SettingsError, load_settings, use_dagster_home
 
 
 def ensure_dagster_home() -> Path:
     """Use $DAGSTER_HOME (default data/dagster_home), creating it with Cycle's instance settings."""
-    home = settings.dagster_home()
+    home = load_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         shutil.copy(Path(__file__).with_name("dagster.yaml"), config)
-    os.environ["DAGSTER_HOME"] = str(home)
+    use_dagster_home(home)
     return home
 
 
@@ -44,7 +43,7 @@ def backfill(start: date, end: date, job_name: str = "full_pipeline_job") -> boo
     import dagster as dg
 
     from analytics_assets.definitions import defs
-    from analytics_assets.partitions import daily_partitions
+    from analytics_assets.defs.partitions import daily_partitions
 
     first = daily_partitions.get_first_partition_key()
     if start.isoformat() < first:
@@ -68,7 +67,8 @@ def summary() -> str:
     """Rows per table, the top recommendations, and where to look next."""
     import duckdb
 
-    path = settings.warehouse_path()
+    settings = load_settings()
+    path = settings.warehouse
     if not path.exists():
         return f"No warehouse at {path} yet: run `make demo` or `cycle backfill`."
     lines = [f"Warehouse: {path}"]
@@ -81,17 +81,17 @@ def summary() -> str:
         for schema, name in tables:
             n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             lines.append(f"  {schema}.{name:<40} {n:>10,}")
-        if ("main", "posting_hour_recommendations") in tables:
+        if ("ml", "posting_hour_recommendations") in tables:
             lines.append("Best posting hours (UTC) by platform, champion model:")
             for platform, hour, score, lift in con.execute(
                 "select platform, publish_hour, expected_engagement_score, lift_vs_platform_mean "
-                "from main.posting_hour_recommendations where rank <= 3 order by platform, rank"
+                "from ml.posting_hour_recommendations where rank <= 3 order by platform, rank"
             ).fetchall():
                 lines.append(f"  {platform:<9} {hour:02d}:00  expected score {score:7.1f}  ({lift:+.0%} vs platform mean)")
     finally:
         con.close()
     lines += [
-        f"Serving copy for the API: {settings.serving_dir()}",
+        f"Serving copy for the API: {settings.serving}",
         "UI:  make dev  -> http://127.0.0.1:3000  (asset graph, partitions, schedules, sensors)",
         "API: make api  -> http://127.0.0.1:8000/docs  (e.g. curl 'http://127.0.0.1:8000/optimal-hours?platform=linkedin')",
     ]
@@ -123,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "attribution":
         return attribution_cli.run(args)
+    try:
+        return _run(args)
+    except SettingsError as exc:  # a bad CYCLE_* value: say which, no traceback
+        raise SystemExit(f"cycle: {exc}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "summary":
         print(summary())
         return 0

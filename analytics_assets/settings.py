@@ -1,44 +1,199 @@
-"""Where Cycle keeps its state, from environment variables with embedded defaults.
+"""Cycle's settings: the one reader of the process environment, shared by Dagster, the API and the CLI.
 
-Everything generated lives under ``CYCLE_HOME`` (default ``./data``): the DuckDB warehouse, the MLflow
-store, the serving copy the API reads and the Dagster instance. Nothing there is tracked by git.
+Every ``CYCLE_*`` variable is declared here, typed, with its default; nothing else in the code base reads
+``os.environ``. A value that does not parse raises ``SettingsError`` naming the variable and the value.
+
+Everything generated lives under ``CYCLE_HOME`` (default ``data/`` in the project root, whatever the working
+directory): the DuckDB warehouse, the MLflow store, the serving copy the API reads, the API's inbound store,
+the raw archive and the Dagster instance. Nothing there is tracked by git.
+
+Secrets (platform tokens, webhook secrets) are read here too, so the API can verify signatures, but Dagster
+resources receive them as ``dg.EnvVar`` references (the UI shows the variable's name, never its value).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "CYCLE_"
 
 
-def cycle_home() -> Path:
-    return Path(os.environ.get("CYCLE_HOME", PROJECT_ROOT / "data")).resolve()
+class SettingsError(ValueError):
+    """An environment variable holds a value Cycle cannot use."""
 
 
-def warehouse_path() -> Path:
-    return Path(os.environ.get("CYCLE_WAREHOUSE_PATH", cycle_home() / "warehouse.duckdb")).resolve()
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("cycle_settings_environ", default=None)
 
 
-def serving_dir() -> Path:
-    return Path(os.environ.get("CYCLE_SERVING_DIR", cycle_home() / "serving")).resolve()
+class _Environment(EnvSettingsSource):
+    """The process environment, or the mapping handed to ``load_settings`` (tests, explicit configs)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {
+            (k if self.case_sensitive else k.lower()): v
+            for k, v in environ.items()
+            if not (self.env_ignore_empty and v == "")
+        }
 
 
-def mlflow_dir() -> Path:
-    return cycle_home() / "mlflow"
+class CycleSettings(BaseSettings):
+    """Every ``CYCLE_*`` setting (the variable is the field name in upper case, with the prefix)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, case_sensitive=False, env_ignore_empty=True, extra="ignore")
+
+    # ---- where state lives
+    home: Path = Field(default=PROJECT_ROOT / "data", description="Root of everything Cycle generates")
+    warehouse_path: Path | None = Field(default=None, description="DuckDB warehouse file; default $CYCLE_HOME/warehouse.duckdb")
+    serving_dir: Path | None = Field(default=None, description="Published serving files; default $CYCLE_HOME/serving")
+    archive_dir: Path | None = Field(default=None, description="Raw archive; default `archive/` beside the warehouse")
+    api_store: Path | None = Field(default=None, description="The API's inbound store; default $CYCLE_HOME/api/store.sqlite3")
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow backend; default SQLite under $CYCLE_HOME/mlflow")
+
+    # ---- resources of each process (two cores are shared by Dagster, dbt, DuckDB and torch)
+    duckdb_threads: int = Field(default=1, ge=1, description="DuckDB threads per warehouse connection and in dbt")
+    duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory limit per warehouse connection")
+    api_duckdb_memory_limit: str = Field(default="256MB", description="Memory cap of the API's in-memory DuckDB")
+    torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
+
+    # ---- the simulator (the embedded default source)
+    sim_seed: int = 7
+    sim_posts_per_day: int = Field(default=240, ge=0)
+    sim_campaigns_per_platform: int = Field(default=4, ge=0)
+    sim_journeys_per_day: int = Field(default=400, ge=0)
+    sim_ai_generations_per_day: int = Field(default=150, ge=0)
+    sim_shift_start: date | None = Field(default=None, description="ISO day from which planted behaviour shifts")
+    sim_malformed_rate: float = Field(default=0.002, ge=0.0, le=1.0)
+    sim_journey_model: Literal["exposure", "funnel"] = "exposure"
+
+    # ---- secrets
+    token_encryption_key: SecretStr | None = Field(default=None, description="base64 AES-256 key for platform tokens at rest")
+    meta_app_secret: SecretStr | None = Field(default=None, description="Signs Meta webhook deliveries")
+    meta_verify_token: SecretStr | None = Field(default=None, description="Meta webhook subscription handshake")
+    linkedin_client_secret: SecretStr | None = Field(default=None, description="Signs LinkedIn webhook deliveries")
+
+    # ---- outside Cycle's prefix: Dagster's own
+    dagster_home_dir: Path | None = Field(
+        default=None, validation_alias="DAGSTER_HOME", description="Dagster instance; default $CYCLE_HOME/dagster_home"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Environment(settings_cls)
+
+    # ---- derived locations (absolute, whatever the working directory)
+    @property
+    def cycle_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def warehouse(self) -> Path:
+        return (self.warehouse_path or self.cycle_home / "warehouse.duckdb").expanduser().resolve()
+
+    @property
+    def serving(self) -> Path:
+        return (self.serving_dir or self.cycle_home / "serving").expanduser().resolve()
+
+    @property
+    def archive(self) -> Path:
+        """``CYCLE_ARCHIVE_DIR``, else ``archive/`` beside the warehouse file (what dbt derives too)."""
+        return (self.archive_dir or self.warehouse.parent / "archive").expanduser().resolve()
+
+    @property
+    def inbound_store(self) -> Path:
+        return (self.api_store or self.cycle_home / "api" / "store.sqlite3").expanduser().resolve()
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.cycle_home / "mlflow"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def dagster_home(self) -> Path:
+        return (self.dagster_home_dir or self.cycle_home / "dagster_home").expanduser().resolve()
+
+    @staticmethod
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
 
 
-def mlflow_tracking_uri() -> str:
-    return os.environ.get("CYCLE_MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir() / 'mlflow.db'}")
+def _variable(error: Mapping[str, Any]) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else "?"
+    if field == "DAGSTER_HOME":
+        return field
+    return PREFIX + field.upper()
 
 
-def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", cycle_home() / "dagster_home")).resolve()
+def load_settings(environ: Mapping[str, str] | None = None) -> CycleSettings:
+    """The settings from ``environ`` (default: the process environment), read now: a test or a CLI that
+    changes a variable sees it on the next call."""
+    token = _ENVIRON.set(environ)
+    try:
+        return CycleSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_variable(e)}={e.get('input')!r}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise SettingsError(f"Invalid Cycle setting: {problems}") from None
+    finally:
+        _ENVIRON.reset(token)
 
 
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def environ_values(names: list[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Raw values of the named variables that are set and not blank: for settings whose names and
+    types their owner declares (each platform connector's credentials and options)."""
+    env = os.environ if environ is None else environ
+    return {name: env[name].strip() for name in names if env.get(name, "").strip()}
 
 
-def env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+def parse_int(name: str, value: str) -> int:
+    """``value`` of variable ``name`` as an integer, or a ``SettingsError`` that names both."""
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"Invalid Cycle setting: {name}={value!r}: not an integer") from None
+
+
+@contextlib.contextmanager
+def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables only for the block (a subprocess started inside inherits them), then restore them:
+    how dbt receives the warehouse and the partition window without them leaking into later commands."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def library_defaults(values: Mapping[str, str]) -> None:
+    """Defaults for third-party libraries configured only through the environment (MLflow, GitPython);
+    a value the operator set wins."""
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+
+
+def use_dagster_home(home: Path) -> None:
+    """Point this process (and what it spawns) at the Dagster instance in ``home``."""
+    os.environ["DAGSTER_HOME"] = str(home)

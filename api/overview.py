@@ -18,10 +18,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, Field
 
+from analytics_assets.contracts.serving import OVERVIEW_DAILY
 from api.schemas import strict_iso_date
 from api.store import ServingFileInvalid, ServingStore
 
-OVERVIEW_DAILY = "overview_daily.parquet"
 MAX_RANGE_DAYS = 3660  # ten years: more is a typo, not a question
 
 # additive daily columns of agg_overview_daily (the serving contract of overview_daily.parquet)

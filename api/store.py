@@ -29,13 +29,14 @@ import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
 
-ASSET_STATUS = "asset_status.parquet"
-OPTIMAL_HOURS = "optimal_hours.parquet"
-PLATFORM_DAILY = "platform_daily.parquet"
-ATTRIBUTION = "attribution.parquet"
-MANIFEST = "manifest.json"
-
-SERVING_FILES = (ASSET_STATUS, OPTIMAL_HOURS, PLATFORM_DAILY, ATTRIBUTION, MANIFEST)
+from analytics_assets.contracts.serving import (  # noqa: F401 (re-exported for the API's modules)
+    ASSET_STATUS,
+    ATTRIBUTION,
+    MANIFEST,
+    OPTIMAL_HOURS,
+    PLATFORM_DAILY,
+    SERVING_FILES,
+)
 
 PUBLISH_HINT = (
     "Run `make demo`, or materialize the `serving_snapshot` Dagster asset, to publish the serving "

@@ -5,7 +5,7 @@ the app's secret and compared to the signature header with ``hmac.compare_digest
 A missing, malformed or wrong signature gets 401 and nothing is parsed or stored. Only then is the
 body parsed: a signed body that is not JSON gets 400, JSON that is not the platform's delivery shape
 gets 422, and again nothing is stored. Accepted events go to the API's own append-only store
-(:mod:`api.webhook_store`), deduplicated on the platform's event id, from which the Dagster asset
+(:mod:`analytics_assets.contracts.inbound`), deduplicated on the platform's event id, from which the Dagster asset
 ``raw_webhook_events`` loads them into the warehouse.
 
 Secrets come from the environment; an endpoint whose secret is not set answers 503 and never accepts
@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,7 +34,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.webhook_store import WebhookEvent, WebhookStore, default_store_path
+from analytics_assets.contracts.inbound import WebhookEvent, WebhookStore
+from analytics_assets.settings import CycleSettings, load_settings
 
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 LINKEDIN_SIGNATURE_HEADER = "X-LI-Signature"
@@ -52,12 +52,12 @@ class WebhookSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, store_path: Path | None = None) -> WebhookSettings:
-        env = os.environ if environ is None else environ
+        settings = load_settings(environ)
         return cls(
-            store_path=Path(store_path) if store_path is not None else default_store_path(env),
-            meta_app_secret=env.get("CYCLE_META_APP_SECRET") or None,
-            meta_verify_token=env.get("CYCLE_META_VERIFY_TOKEN") or None,
-            linkedin_client_secret=env.get("CYCLE_LINKEDIN_CLIENT_SECRET") or None,
+            store_path=Path(store_path) if store_path is not None else settings.inbound_store,
+            meta_app_secret=CycleSettings.secret(settings.meta_app_secret),
+            meta_verify_token=CycleSettings.secret(settings.meta_verify_token),
+            linkedin_client_secret=CycleSettings.secret(settings.linkedin_client_secret),
         )
 
 

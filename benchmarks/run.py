@@ -20,11 +20,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.ingest.parsers import SOCIAL_MAPPINGS, parse_records
-from analytics_assets.ingest.tables import SOCIAL_POST_SNAPSHOTS
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.warehouse import connect, ensure_raw_tables, replace_partitions
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.sources.parsing.parsers import SOCIAL_MAPPINGS, parse_records
+from analytics_assets.contracts.raw import SOCIAL_POST_SNAPSHOTS
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.storage.warehouse import connect, ensure_raw_tables, replace_partitions
 
 TARGETS = {"parse_vs_copy": 80.0, "replace_vs_insert": 3.0}
 

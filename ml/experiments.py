@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
 MetricKind = Literal["binary", "continuous"]
@@ -330,3 +331,117 @@ def decide(
         reason = f"always-valid p = {av_p:.4g}: keep collecting (up to {cap} units per arm)"
         return Decision("running", None, rule, reason, required, result, av_p, av_ci)
     raise ValueError(f"unknown decision rule {rule!r}")
+
+
+# ------------------------------------------------------------------------------- experiments table
+
+RESULT_COLUMNS = [
+    "experiment_id",
+    "experiment_name",
+    "factor",
+    "metric",
+    "metric_kind",
+    "control_variant",
+    "treatment_variant",
+    "start_date",
+    "end_date",
+    "decision_rule",
+    "test",
+    "alpha",
+    "mde",
+    "required_n_per_arm",
+    "n_control",
+    "n_treatment",
+    "n_tested_per_arm",
+    "control_mean",
+    "treatment_mean",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "always_valid_p_value",
+    "always_valid_ci_low",
+    "always_valid_ci_high",
+    "status",
+    "winner",
+    "reason",
+]
+
+
+def experiment_results_frame(observations: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """One row per experiment: the test, effect, interval, p-value, required sample and the call.
+
+    ``observations``: the rows of stg_experiment_observations. Each day's close is a look of the
+    sequential test; the fixed-horizon call uses the first planned units of each arm in exposure order.
+    """
+    rows = []
+    obs = observations.sort_values(["experiment_id", "exposed_at", "unit_id"], kind="stable")
+    for exp_id, g in obs.groupby("experiment_id", sort=True):
+        first = g.iloc[0]
+        design = Design(
+            metric_kind=first["metric_kind"],
+            baseline_mean=float(first["baseline_mean"]),
+            mde=float(first["mde"]),
+            baseline_sd=float(first["baseline_sd"]),
+            alpha=float(first["alpha"]),
+            power=float(first["power"]),
+        )
+        control, treatment = g[g["variant_role"] == "control"], g[g["variant_role"] == "treatment"]
+        row = {
+            "experiment_id": exp_id,
+            "experiment_name": first["experiment_name"],
+            "factor": first["factor"],
+            "metric": first["metric"],
+            "metric_kind": design.metric_kind,
+            "control_variant": control["variant"].iloc[0] if len(control) else None,
+            "treatment_variant": treatment["variant"].iloc[0] if len(treatment) else None,
+            "start_date": first["start_date"],
+            "end_date": first["end_date"],
+            "decision_rule": rule,
+            "test": "two_proportion_z" if design.metric_kind == "binary" else "welch_t",
+            "alpha": design.alpha,
+            "mde": design.mde,
+            "required_n_per_arm": design.required_n_per_arm,
+            "n_control": len(control),
+            "n_treatment": len(treatment),
+        }
+        if min(len(control), len(treatment)) < 2:
+            rows.append({**row, "status": "running", "reason": "fewer than 2 units in an arm"})
+            continue
+        days = sorted(set(pd.to_datetime(g["exposed_at"]).dt.date))
+        c_days = pd.to_datetime(control["exposed_at"]).dt.date.to_numpy()
+        t_days = pd.to_datetime(treatment["exposed_at"]).dt.date.to_numpy()
+        looks = [(int((c_days <= d).sum()), int((t_days <= d).sum())) for d in days]
+        looks = [lk for lk in looks if min(lk) >= 2]
+        decision = decide(
+            control["value"].to_numpy(float),
+            treatment["value"].to_numpy(float),
+            design,
+            rule=rule,  # type: ignore[arg-type]
+            looks=looks,
+            names=(row["control_variant"], row["treatment_variant"]),
+        )
+        r = decision.result
+        sequential = rule == "sequential"
+        rows.append(
+            {
+                **row,
+                "n_tested_per_arm": min(r.n_control, r.n_treatment),
+                "control_mean": r.control_mean,
+                "treatment_mean": r.treatment_mean,
+                "effect": r.effect,
+                "ci_low": decision.always_valid_ci[0] if sequential else r.ci_low,
+                "ci_high": decision.always_valid_ci[1] if sequential else r.ci_high,
+                "p_value": decision.always_valid_p_value if sequential else r.p_value,
+                "always_valid_p_value": decision.always_valid_p_value,
+                "always_valid_ci_low": decision.always_valid_ci[0],
+                "always_valid_ci_high": decision.always_valid_ci[1],
+                "status": decision.status,
+                "winner": decision.winner,
+                "reason": decision.reason,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    for col in ("n_tested_per_arm",):
+        frame[col] = frame[col].astype("Int64")
+    return frame

@@ -409,3 +409,59 @@ def generate_findings(
             inputs.platform_daily, date_col="metric_date", group_col="platform", value_col="impressions", metric="Impressions"
         )
     return findings + list(inputs.extra)
+
+
+def quality_findings(
+    quarantine: pd.DataFrame,
+    drift: tuple[object, str, float] | None,
+    flagged_deltas: int,
+    flagged_posts: int,
+    max_quarantine_share: float,
+) -> list[Finding]:
+    """Data-quality warnings: quarantine share per raw table (``quarantine``: source_table, quarantined,
+    loaded), the latest drifted day (day, drifted columns, drift share), snapshot jumps awaiting review."""
+    findings = []
+    for r in quarantine.itertuples(index=False):
+        share = r.quarantined / max(r.loaded + r.quarantined, 1)
+        if share > max_quarantine_share:
+            findings.append(
+                Finding(
+                    category="warning",
+                    subject=f"quarantine {r.source_table}",
+                    title=f"{share:.1%} of {r.source_table} records were quarantined",
+                    action="Read raw.raw_quarantine's reasons: a source changed its payload or sends bad data.",
+                    severity="high",
+                    metric="quarantine share",
+                    effect=float(share),
+                    n=int(r.loaded + r.quarantined),
+                    evidence={"quarantined": int(r.quarantined), "loaded": int(r.loaded)},
+                )
+            )
+    if drift:
+        day, columns, share = drift
+        findings.append(
+            Finding(
+                category="warning",
+                subject="feature drift",
+                title=f"Posting behaviour drifted on {day}: {columns}",
+                action="The engagement model is retrained on drift; check the new champion's recommendations.",
+                severity="medium",
+                metric="drift share",
+                effect=float(share),
+                evidence={"day": str(day), "drifted_columns": columns},
+            )
+        )
+    if flagged_deltas:
+        findings.append(
+            Finding(
+                category="anomaly",
+                subject="snapshot jumps",
+                title=f"{flagged_deltas} metric jumps above 1000% between snapshots on {flagged_posts} posts await review",
+                action="Review main.fct_snapshot_delta_flags: a viral post, or a platform restating its counters.",
+                severity="medium",
+                metric="flagged deltas",
+                n=int(flagged_deltas),
+                evidence={"posts": int(flagged_posts)},
+            )
+        )
+    return findings

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Literal, NamedTuple
 
+from analytics_assets.settings import library_defaults
+
 if TYPE_CHECKING:
     import torch
 
@@ -71,12 +73,15 @@ def _import_mlflow() -> Any:
     """Import mlflow after setting env defaults that must precede the import."""
     # No usage telemetry: machines running Cycle may have no internet, and a
     # background sender only adds latency/noise. Users can still override.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    # mlflow probes git for the source version; this repo may have no commits
-    # or no git binary, which only produces warnings.
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    # tqdm bars for tiny local artifact downloads only clutter logs.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # mlflow probes git for the source version; this repo may have no commits or no git binary, which only
+    # produces warnings. tqdm bars for tiny local artifact downloads only clutter logs.
+    library_defaults(
+        {
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "GIT_PYTHON_REFRESH": "quiet",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
     import mlflow
 
     return mlflow

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 
-#: Environment variable that caps the number of intra-op torch threads.
-TORCH_THREADS_ENV = "CYCLE_TORCH_THREADS"
-_DEFAULT_TORCH_THREADS = 1
+from analytics_assets.settings import load_settings
 
 
 def configure_torch_threads(num_threads: int | None = None) -> int:
@@ -22,11 +19,7 @@ def configure_torch_threads(num_threads: int | None = None) -> int:
     import torch
 
     if num_threads is None:
-        raw = os.environ.get(TORCH_THREADS_ENV, "").strip()
-        try:
-            num_threads = int(raw) if raw else _DEFAULT_TORCH_THREADS
-        except ValueError as exc:
-            raise ValueError(f"{TORCH_THREADS_ENV} must be an integer, got {raw!r}") from exc
+        num_threads = load_settings().torch_threads
     num_threads = max(1, int(num_threads))
     if torch.get_num_threads() != num_threads:
         torch.set_num_threads(num_threads)

@@ -36,7 +36,7 @@ class CycleHome:
         return self.root / "serving"
 
     def resources(self, **simulator: object) -> dict:
-        from analytics_assets.resources import MlflowResource, ServingResource, SimulatorResource, WarehouseResource
+        from analytics_assets.defs.resources import MlflowResource, ServingResource, SimulatorResource, WarehouseResource
 
         return {
             "warehouse": WarehouseResource(path=str(self.warehouse), threads=1, memory_limit="1GB"),
@@ -85,8 +85,8 @@ def simulated_journey_events(world: str, *, seed: int, journeys_per_day: int, da
     """The tracked journey events of ``days`` simulated days from 2025-06-02 in one journey world
     (``SimulatorConfig.journey_model``), with each event's time (``at``, UTC) and each touch's channel
     (``channel``; None for conversions). The other entities are kept tiny: journeys do not depend on them."""
-    from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-    from analytics_assets.simulator import ground_truth as gt
+    from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+    from analytics_assets.sources.simulator import ground_truth as gt
 
     config = SimulatorConfig(
         seed=seed,

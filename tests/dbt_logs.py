@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from analytics_assets.assets.dbt import DBT_PROJECT_DIR
+from analytics_assets.defs.transform.dbt import DBT_PROJECT_DIR
 
 
 def dbt_log_events(run_id: str) -> list[dict]:

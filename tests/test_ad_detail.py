@@ -10,14 +10,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.ingest.parsers import AD_MAPPINGS, CREATIVE_MAPPINGS, parse_records
-from analytics_assets.ingest.tables import AD_CAMPAIGN_METRICS, AD_CREATIVE_METRICS
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ad_detail
-from analytics_assets.simulator import ground_truth as gt
-from analytics_assets.simulator.core import _ad_day, campaigns
-from analytics_assets.warehouse import connect, replace_partitions
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, CREATIVE_MAPPINGS, parse_records
+from analytics_assets.contracts.raw import AD_CAMPAIGN_METRICS, AD_CREATIVE_METRICS
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ad_detail
+from analytics_assets.sources.simulator import ground_truth as gt
+from analytics_assets.sources.simulator.core import _ad_day, campaigns
+from analytics_assets.storage.warehouse import connect, replace_partitions
 
 DAY = date(2026, 6, 2)
 SIM = SimulatorConfig(seed=3, posts_per_day=40, journeys_per_day=10, ai_generations_per_day=5)

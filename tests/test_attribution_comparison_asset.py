@@ -1,6 +1,6 @@
-"""The model comparison asset on journeys of both simulator worlds, without dbt: the three relations it
-reads are written from the simulator's touchpoints the way the dbt models shape them (one path per
-conversion, the touches after a journey's last conversion form a path without one)."""
+"""The model comparison asset on journeys of both simulator worlds, without dbt: the paths it reads
+(``int_attribution_paths``) are written from the simulator's touchpoints the way the dbt model shapes them
+(one path per conversion, the touches after a journey's last conversion form a path without one)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics_assets.assets.attribution import COMPARISON_TABLE, agg_attribution_model_comparison
-from analytics_assets.resources import WarehouseResource
-from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.contracts.warehouse import ATTRIBUTION_MODEL_COMPARISON as COMPARISON_TABLE
+from analytics_assets.defs.analysis.attribution import agg_attribution_model_comparison
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.sources.simulator import ground_truth as gt
 from cycle_testing import simulated_journey_events
 
 DAYS = 4
@@ -38,16 +39,17 @@ def _write_journeys(path: str, world: str) -> None:
         con.register("_touches", attributed)
         con.register("_events", events)
         con.execute(
-            """create table int_journey_conversions as select conversion_id, journey_id, converted_at,
-               conversion_date, conversion_value_usd from _conversions"""
-        )
-        con.execute(
-            """create table int_attribution_touchpoints as
-               select conversion_id, channel, touch_position, conversion_date from _touches"""
-        )
-        con.execute(
-            """create table stg_touchpoints as
-               select journey_id, channel, event_at, event_id, event_date, event_type from _events"""
+            """create table int_attribution_paths as
+               select t.conversion_id as path_id, t.channel, t.touch_position as position, t.conversion_date as path_date,
+                      1 as converted, c.conversion_value_usd as value
+               from _touches t join _conversions c using (conversion_id)
+               union all
+               select journey_id || '/open', channel,
+                      row_number() over (partition by journey_id order by event_at, event_id),
+                      max(event_date) over (partition by journey_id), 0, 0.0
+               from _events e
+               where event_type = 'touchpoint'
+                 and not exists (select 1 from _conversions c where c.journey_id = e.journey_id)"""
         )
 
 

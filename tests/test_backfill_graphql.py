@@ -16,7 +16,7 @@ import duckdb
 import httpx
 import pytest
 
-from analytics_assets.ingest.tables import RAW_TABLES
+from analytics_assets.contracts.raw import RAW_TABLES
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ground_truth as gt
-from analytics_assets.simulator.core import boosts_started_for_posts_of, posts_published_on
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ground_truth as gt
+from analytics_assets.sources.simulator.core import boosts_started_for_posts_of, posts_published_on
 
 DAY = date(2026, 5, 4)
 METRICS = ["likes", "comments", "shares", "clicks", "quotes", "saves"]

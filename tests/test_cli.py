@@ -38,7 +38,7 @@ def test_backfill_twice_changes_nothing_and_shows_in_run_history(tmp_path, monke
     warehouse = tmp_path / "warehouse.duckdb"
     before = table_fingerprints(warehouse)
     assert before["raw.raw_social_post_snapshots"][0] > 0
-    assert before["main.posting_hour_recommendations"][0] == 4 * 24
+    assert before["ml.posting_hour_recommendations"][0] == 4 * 24
 
     second = _cycle(args, tmp_path)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from analytics_assets.assets import dbt as dbt_assets
-from analytics_assets.assets.dbt import DBT_PROJECT_DIR
+from analytics_assets.defs.transform import dbt_invocation as dbt_assets
+from analytics_assets.defs.transform.dbt_invocation import DBT_PROJECT_DIR
 
 WINDOW_ENV = {"CYCLE_DBT_MIN_DATE": "2026-01-02", "CYCLE_DBT_MAX_DATE": "2026-01-03"}
 
@@ -91,11 +91,10 @@ def test_a_bad_window_in_the_env_is_a_clear_error(window_bounds):
 def test_partial_parse_file_is_shared_by_invocations_of_the_same_profile_only(tmp_path, monkeypatch):
     monkeypatch.setattr(dbt_assets, "PARTIAL_PARSE_CACHE", tmp_path / "cache")
     monkeypatch.setattr(dbt_assets, "PARTIAL_PARSE_CACHE_SIZE", 2)
-    monkeypatch.setenv("CYCLE_WAREHOUSE_PATH", str(tmp_path / "a" / "warehouse.duckdb"))
-    key_a = dbt_assets._profile_key()
+    warehouse_a = {"CYCLE_WAREHOUSE_PATH": str(tmp_path / "a" / "warehouse.duckdb")}
+    key_a = dbt_assets._profile_key(warehouse_a)
     # the window is no part of the profile: every partition of a warehouse shares one file
-    monkeypatch.setenv("CYCLE_DBT_MIN_DATE", "2026-01-02")
-    assert dbt_assets._profile_key() == key_a
+    assert dbt_assets._profile_key({**warehouse_a, "CYCLE_DBT_MIN_DATE": "2026-01-02"}) == key_a
 
     def invocation(name: str, key: str, written: bytes | None) -> bytes | None:
         """Seed a target folder as the asset does, let "dbt" write `written`, save; return the seed's content."""
@@ -112,8 +111,7 @@ def test_partial_parse_file_is_shared_by_invocations_of_the_same_profile_only(tm
     assert invocation("second", key_a, b"parsed again for a") == b"parsed for a"
     assert invocation("third", key_a, None) == b"parsed again for a"  # nothing written: the cache is kept
 
-    monkeypatch.setenv("CYCLE_WAREHOUSE_PATH", str(tmp_path / "b" / "warehouse.duckdb"))
-    key_b = dbt_assets._profile_key()
+    key_b = dbt_assets._profile_key({"CYCLE_WAREHOUSE_PATH": str(tmp_path / "b" / "warehouse.duckdb")})
     assert key_b != key_a
     assert invocation("other warehouse", key_b, b"parsed for b") is None
     # the cache keeps the newest files only

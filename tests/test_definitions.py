@@ -8,7 +8,7 @@ import dagster as dg
 import yaml
 
 from analytics_assets.definitions import defs
-from analytics_assets.partitions import WAREHOUSE_POOL
+from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.settings import PROJECT_ROOT
 
 

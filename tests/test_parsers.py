@@ -1,13 +1,14 @@
 """Native payloads parse into canonical rows; every invalid record lands in quarantine with a reason."""
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
 import pandas as pd
 
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.ingest.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ground_truth as gt
 
 DAY = date(2026, 5, 4)
 
@@ -76,3 +77,25 @@ def test_missing_required_field_quarantines_the_whole_batch_with_the_field_named
     assert result.rows.empty
     assert result.quarantine["reason"].str.contains("missing required field 'public_metrics.like_count'").all()
     assert len(result.quarantine) == len(x)
+
+
+def test_a_record_dated_outside_the_window_is_quarantined_with_its_native_payload():
+    """One quarantine builder for every reason: a record of another day keeps the platform's own fields."""
+    sim_day = PlatformSimulator(SimulatorConfig(malformed_rate=0)).day(DAY)
+    google = sim_day.ad_campaigns["google_ads"].copy()
+    moved = google.index[0]
+    google.loc[moved, "segments.date"] = "2026-05-05"
+    parsed = parse_records(google, AD_MAPPINGS["google_ads"], days=[DAY])
+    assert len(parsed.rows) == len(google) - 1 and (parsed.rows["metric_date"] == DAY).all()
+    [record] = parsed.quarantine.to_dict(orient="records")
+    assert record["reason"] == f"metric_date is not on the partition day {DAY.isoformat()}"
+    assert record["record_key"] == str(google.loc[moved, AD_MAPPINGS["google_ads"].key_field])
+    payload = json.loads(record["payload"])
+    assert payload["segments.date"] == "2026-05-05" and "metrics.costMicros" in payload  # native, not canonical
+    assert "metric_date" not in payload and "spend" not in payload
+    # a window of several days (a connector's chunk) accepts any of them and names the window otherwise
+    window = [DAY - timedelta(days=1), DAY]
+    google.loc[moved, "segments.date"] = "2026-05-09"
+    [reason] = parse_records(google, AD_MAPPINGS["google_ads"], days=window).quarantine["reason"]
+    assert reason == f"metric_date outside the requested days {window[0]}..{window[1]}"
+    assert parse_records(google, AD_MAPPINGS["google_ads"]).quarantine.empty  # no window: the source decides

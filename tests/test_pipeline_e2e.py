@@ -3,6 +3,8 @@ recovery of the planted posting hours, and the API serving it while a run writes
 
 from __future__ import annotations
 
+import os
+
 import threading
 import time
 from datetime import timedelta
@@ -15,10 +17,10 @@ from fastapi.testclient import TestClient
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.ingest.tables import RAW_TABLES
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.contracts.raw import RAW_TABLES
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ground_truth as gt
 from cycle_testing import E2E_END, E2E_SIM, E2E_START
 from dbt_logs import parse_events
 from ml.attribution import MODELS as ATTRIBUTION_MODELS
@@ -85,6 +87,9 @@ def test_whole_graph_materializes_and_every_check_passes(pipeline):
     assert len(dbt_checks) > 100  # dbt data tests, reported as Dagster asset checks
     failed = [(c.asset_key.to_user_string(), c.check_name) for c in checks if not c.passed]
     assert failed == []
+    # dbt got the warehouse and the window for its own process only: nothing leaks into later commands
+    assert os.environ.get("CYCLE_WAREHOUSE_PATH") != str(home.warehouse)
+    assert "CYCLE_DBT_MIN_DATE" not in os.environ and "CYCLE_DBT_MAX_DATE" not in os.environ
 
 
 def test_lineage_runs_raw_to_dbt_to_attribution_and_training_to_model_to_recommendations(pipeline):
@@ -134,7 +139,7 @@ def test_malformed_records_land_in_quarantine_and_nowhere_else(pipeline):
 
 def test_pipeline_recovers_the_strongest_posting_hour_per_platform(pipeline):
     home, _ = pipeline
-    best = home.query("select platform, publish_hour from main.posting_hour_recommendations where rank = 1")
+    best = home.query("select platform, publish_hour from ml.posting_hour_recommendations where rank = 1")
     recovered = dict(zip(best["platform"], best["publish_hour"]))
     planted = {p: gt.strongest_posting_hour(p) for p in gt.ORGANIC_PLATFORMS}
     assert recovered == planted
@@ -142,7 +147,7 @@ def test_pipeline_recovers_the_strongest_posting_hour_per_platform(pipeline):
 
 def test_attribution_model_comparison_credits_every_conversion_under_every_model(pipeline):
     home, result = pipeline
-    credits = home.query("select * from main.agg_attribution_model_comparison")
+    credits = home.query("select * from analysis.agg_attribution_model_comparison")
     paths = home.query(
         """select count(*) as conversions, sum(conversion_value_usd) as value from main.int_journey_conversions
            where conversion_id in (select conversion_id from main.int_attribution_touchpoints)"""
@@ -186,7 +191,7 @@ def test_boosts_organic_vs_paid_and_lift_match_what_the_simulator_planted(pipeli
     assert (by_boost.loc[per_boost.index, "paid_journeys"] == per_boost).all()
     assert (by_boost["incremental_reach_journeys"] == by_boost["paid_journeys"] - by_boost["overlap_journeys"]).all()
     # lift against the planted truth, on the boosts whose post was seen before its flight
-    est = home.query("select * from main.boost_effectiveness")
+    est = home.query("select * from analysis.boost_effectiveness")
     assert set(est["boost_id"]) == set(contribution["boost_id"])
     est = est[est["status"] == "estimated"]
     truth = sim.boost_truth(E2E_START - timedelta(days=7), E2E_END)
@@ -198,13 +203,13 @@ def test_boosts_organic_vs_paid_and_lift_match_what_the_simulator_planted(pipeli
     # ~20 boosts, 90% intervals: the share covered is noisy here (the calibration test measures it on ~400)
     assert covered.mean() >= 0.75
     assert np.corrcoef(scored["organic_lift"], scored["true_lift"])[0, 1] > 0.8
-    trajectory = home.query("select * from main.boost_counterfactual_trajectory")
+    trajectory = home.query("select * from analysis.boost_counterfactual_trajectory")
     assert set(trajectory["boost_id"]) == set(est["boost_id"])
 
 
 def test_experiment_results_match_scipy_and_call_nothing_before_the_planned_sample(pipeline):
     home, _ = pipeline
-    results = home.query("select * from main.experiment_results").set_index("experiment_id")
+    results = home.query("select * from analysis.experiment_results").set_index("experiment_id")
     obs = home.query("select * from main.stg_experiment_observations order by exposed_at, unit_id")
     assert set(results.index) == set(obs["experiment_id"]) and len(results) >= 4
     # three days of units cannot reach any design's planned sample: every experiment is still running
@@ -295,7 +300,7 @@ def test_insights_rank_planted_patterns_with_actions_and_report_no_noise(pipelin
     """On the fixture's three days: the planted content effects and posting peaks come out as findings with
     figures and an action; nothing is said about the weekday of posting, where nothing is planted."""
     home, _ = pipeline
-    table = home.query("select * from main.insights order by rank")
+    table = home.query("select * from analysis.insights order by rank")
     assert len(table) and table["rank"].tolist() == list(range(1, len(table) + 1))
     assert table["action"].str.len().gt(10).all() and table["severity"].isin(["critical", "high", "medium", "low"]).all()
     subjects = set(table["subject"])

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ground_truth as gt
-from analytics_assets.simulator.core import posts_published_on
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ground_truth as gt
+from analytics_assets.sources.simulator.core import posts_published_on
 
 DAY = date(2026, 3, 10)
 
@@ -120,7 +120,7 @@ def test_spike_days_make_a_few_posts_go_viral():
 
 
 def test_simulator_fx_table_covers_exactly_the_contract_currencies():
-    from analytics_assets.ingest.tables import CURRENCIES
+    from analytics_assets.contracts.raw import CURRENCIES
 
     assert set(gt.USD_PER_UNIT) == set(CURRENCIES)
 

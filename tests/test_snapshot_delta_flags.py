@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pytest
 
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
 from cycle_testing import new_home
 
 pytestmark = pytest.mark.slow

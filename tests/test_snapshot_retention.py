@@ -12,19 +12,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics_assets.assets import retention
-from analytics_assets.assets.retention import (
-    ArchiveVerificationError,
-    archive_path,
-    archived_days,
-    raw_snapshot_archive,
-    read_archived_day,
-)
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.ingest.tables import RAW_TABLES
-from analytics_assets.resources import WarehouseResource
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.warehouse import connect, replace_partitions
+from analytics_assets.defs.ingest.retention import raw_snapshot_archive
+from analytics_assets.storage import archive as retention
+from analytics_assets.storage.archive import ArchiveVerificationError, archive_path, archived_days, read_archived_day
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.contracts.raw import RAW_TABLES
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.storage.warehouse import connect, replace_partitions
 
 SNAPSHOTS = RAW_TABLES["raw_social_post_snapshots"]
 OLD_DAYS = [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)]

@@ -20,10 +20,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics_assets.assets.dbt import DBT_PROJECT_DIR
-from analytics_assets.ingest.loader import parse_day
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.warehouse import connect, replace_partitions
+from analytics_assets.defs.transform.dbt import DBT_PROJECT_DIR
+from analytics_assets.sources.parsing.loader import parse_day
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.storage.warehouse import connect, replace_partitions
 from warehouse_state import table_fingerprints
 
 pytestmark = pytest.mark.slow
@@ -216,8 +216,8 @@ def test_campaign_history_is_the_same_however_the_days_were_loaded(warehouses):
 
 
 def test_dim_campaign_matches_the_simulators_settings_every_day(warehouses):
-    from analytics_assets.simulator import ad_detail
-    from analytics_assets.simulator.core import campaigns
+    from analytics_assets.sources.simulator import ad_detail
+    from analytics_assets.sources.simulator.core import campaigns
 
     versions = read(warehouses["full"], "select * from main.dim_campaign where not is_boost")
     catalog = campaigns(SIM)

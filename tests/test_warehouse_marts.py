@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
 
-from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.sources.simulator import ground_truth as gt
 from api.overview import OVERVIEW_DAILY, compute_overview
 
 pytestmark = pytest.mark.slow

@@ -12,15 +12,10 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from analytics_assets.assets.webhooks import (
-    TABLE,
-    WebhookStoreResource,
-    ingest,
-    raw_webhook_events,
-    webhook_events_sensor,
-)
-from analytics_assets.resources import WarehouseResource
-from api.webhook_store import WebhookStore
+from analytics_assets.defs.ingest.webhooks import raw_webhook_events, webhook_events_sensor
+from analytics_assets.defs.resources import WarehouseResource, WebhookStoreResource
+from analytics_assets.storage.webhook_events import TABLE, ingest
+from analytics_assets.contracts.inbound import WebhookStore
 
 SECRET = "li-secret"
 META_SECRET = "meta-secret"

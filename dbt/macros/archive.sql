@@ -3,7 +3,7 @@
     read the archive. Staging models union it with the hot table so a full refresh keeps archived history.
 
     Archive root: env var CYCLE_ARCHIVE_DIR, else the `archive` folder beside the DuckDB warehouse file
-    (the same rule as analytics_assets.assets.retention.archive_root). Files:
+    (the same rule as analytics_assets.defs.ingest.retention.archive_root). Files:
     <root>/<table>/partition_date=YYYY-MM-DD/part-0.parquet. The partition column is stored inside each
     file, so the folder names are not read as hive partitions. -#}
 {% macro cycle_archived_rows(relation) -%}

@@ -1,4 +1,4 @@
-"""Files shaped the way analytics_assets/assets/serving.py really writes them: warehouse tables read
+"""Files shaped the way analytics_assets/defs/serving/snapshot.py really writes them: warehouse tables read
 with DuckDB's `.df()` and saved with `DataFrame.to_parquet` (so DATE columns arrive as timestamps,
 NULL-only columns have Arrow type `null`, the manifest's published_at carries "+00:00")."""
 

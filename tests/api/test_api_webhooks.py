@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from api.webhook_store import WebhookStore
+from analytics_assets.contracts.inbound import WebhookStore
 
 META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "verify-me-please"

@@ -34,8 +34,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 import numpy as np
 import pandas as pd
 
-from analytics_assets.simulator import SimulatorConfig
-from analytics_assets.simulator.core import posts_published_on
+from analytics_assets.sources.simulator import SimulatorConfig
+from analytics_assets.sources.simulator.core import posts_published_on
 
 METRICS = ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves")
 CLIENTS = {  # platform -> (client id, client secret) the token endpoints accept

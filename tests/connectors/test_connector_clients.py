@@ -12,12 +12,12 @@ from email.utils import format_datetime
 import pandas as pd
 import pytest
 
-from analytics_assets.connectors.errors import AuthError, CircuitOpen, ConfigurationError, RetriesExhausted
-from analytics_assets.connectors.resilience import CircuitBreaker, RetryPolicy, TokenBucket, parse_retry_after
-from analytics_assets.connectors.resources import AD_RESOURCES, SOCIAL_RESOURCES
-from analytics_assets.connectors.tokens import OAuthToken, TokenStore, generate_key, load_key
-from analytics_assets.ingest.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
-from analytics_assets.simulator import SimulatorConfig
+from analytics_assets.sources.connectors.errors import AuthError, CircuitOpen, ConfigurationError, RetriesExhausted
+from analytics_assets.sources.connectors.resilience import CircuitBreaker, RetryPolicy, TokenBucket, parse_retry_after
+from analytics_assets.defs.ingest.connector_resources import AD_RESOURCES, SOCIAL_RESOURCES
+from analytics_assets.sources.connectors.tokens import OAuthToken, TokenStore, generate_key, load_key
+from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
+from analytics_assets.sources.simulator import SimulatorConfig
 from fake_platforms import DROP, EXPIRE, MALFORMED, FakeClock, FakeDataset, FakePlatforms, slow, status
 
 DAYS = [date(2026, 10, 10), date(2026, 10, 11)]

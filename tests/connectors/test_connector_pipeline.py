@@ -24,12 +24,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from analytics_assets.assets.raw import raw_platform_data
-from analytics_assets.automation import social_metrics_poll_job
-from analytics_assets.connectors.resources import AD_RESOURCES, SOCIAL_RESOURCES, XResource, connector_resources_from_env
-from analytics_assets.connectors.tokens import generate_key
-from analytics_assets.resources import SimulatorResource
-from analytics_assets.simulator import SimulatorConfig
+from analytics_assets.defs.ingest.raw import raw_platform_data
+from analytics_assets.defs.ingest.polling import social_metrics_poll_job
+from analytics_assets.defs.ingest.connector_resources import AD_RESOURCES, SOCIAL_RESOURCES, XResource, connector_resources_from_env
+from analytics_assets.sources.connectors.tokens import generate_key
+from analytics_assets.defs.resources import SimulatorResource
+from analytics_assets.sources.simulator import SimulatorConfig
 from cycle_testing import CycleHome, new_home
 from fake_platforms import DROP, EXPIRE, MALFORMED, FakeClock, FakeDataset, FakePlatforms, slow, status
 from warehouse_state import table_fingerprints

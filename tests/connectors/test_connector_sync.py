@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from analytics_assets.connectors.resources import LinkedInResource, MetaAdsResource
-from analytics_assets.connectors.sync import LEDGER, REGISTRY, _ranges, ad_fetch_plan, due_posts, ensure_state_tables
+from analytics_assets.defs.ingest.connector_resources import LinkedInResource, MetaAdsResource
+from analytics_assets.defs.ingest.connector_sync import _ranges, ad_fetch_plan, due_posts
+from analytics_assets.storage.connector_state import LEDGER, REGISTRY, ensure_state_tables
 
 TODAY = date(2026, 10, 20)
 NOW = datetime(2026, 10, 20, 12, 0)

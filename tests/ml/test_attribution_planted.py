@@ -32,7 +32,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.sources.simulator import ground_truth as gt
 from cycle_testing import simulated_journey_events
 from ml.attribution import MODELS, AttributionFitWarning, attribute, paths_from_journeys
 

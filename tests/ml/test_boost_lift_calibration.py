@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
 from ml.boost_lift import (
     ESTIMATED,
     NO_FLIGHT_DATA,
@@ -211,7 +211,7 @@ def test_boosts_without_enough_data_say_why_instead_of_guessing():
 def test_insights_find_the_planted_boost_response_by_media_and_nothing_about_flight_days(with_lift):
     """The simulator makes videos and carousels respond more to boosting (ground_truth.BOOST_MEDIA_RESPONSE)
     and plants nothing on the flight's weekday or budget: the insights must say exactly that."""
-    from analytics_assets.simulator import ground_truth as gt
+    from analytics_assets.sources.simulator import ground_truth as gt
     from ml.insights import InsightInputs, generate_findings
 
     sim = PlatformSimulator(SimulatorConfig(**SIM))

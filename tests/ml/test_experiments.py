@@ -13,10 +13,10 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from analytics_assets.assets.boosts import experiment_results_frame
-from analytics_assets.ingest.parsers import EXPERIMENT_OBSERVATION_MAPPING, parse_records
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ground_truth as gt
+from ml.experiments import experiment_results_frame
+from analytics_assets.sources.parsing.parsers import EXPERIMENT_OBSERVATION_MAPPING, parse_records
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ground_truth as gt
 from ml.experiments import (
     Design,
     decide,

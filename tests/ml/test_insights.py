@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics_assets.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.simulator import ground_truth as gt
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.sources.simulator import ground_truth as gt
 from ml.insights import SegmentFamily, anomaly_findings, rank_findings, roas_warnings, segment_findings
 
 START, END = date(2026, 9, 1), date(2026, 9, 14)

@@ -1,0 +1,26 @@
+"""Where each stage writes in the warehouse: dbt owns ``main``; tables computed in Python live in the
+schema of the stage that writes them, never among dbt's models.
+
+- ``raw``: the ingest layer (``contracts.raw``), written by the raw assets and sensors.
+- ``main``: dbt's staging, intermediate and mart models (``dbt/profiles.yml``).
+- ``ml``: what the ML assets compute from the marts (recommendations, drift reports).
+- ``analysis``: what the analysis assets compute (attribution comparison, boost lift, experiments, insights).
+"""
+
+DBT_SCHEMA = "main"
+ML_SCHEMA = "ml"
+ANALYSIS_SCHEMA = "analysis"
+
+POSTING_HOUR_RECOMMENDATIONS = f"{ML_SCHEMA}.posting_hour_recommendations"
+FEATURE_DRIFT_REPORTS = f"{ML_SCHEMA}.ml_feature_drift_reports"
+
+ATTRIBUTION_MODEL_COMPARISON = f"{ANALYSIS_SCHEMA}.agg_attribution_model_comparison"
+BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"
+BOOST_COUNTERFACTUAL_TRAJECTORY = f"{ANALYSIS_SCHEMA}.boost_counterfactual_trajectory"
+EXPERIMENT_RESULTS = f"{ANALYSIS_SCHEMA}.experiment_results"
+INSIGHTS = f"{ANALYSIS_SCHEMA}.insights"
+
+
+def table_metadata(qualified: str) -> dict[str, str]:
+    """Asset metadata naming the table an asset writes (the UI links the asset to it)."""
+    return {"table": qualified, "dagster/table_name": qualified}

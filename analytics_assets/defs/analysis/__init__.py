@@ -1,0 +1,10 @@
+"""Analysis: attribution models side by side, boost lift, experiment decisions and ranked insights."""
+
+import dagster as dg
+
+from analytics_assets.defs.analysis.attribution import agg_attribution_model_comparison
+from analytics_assets.defs.analysis.boosts import boost_effectiveness
+from analytics_assets.defs.analysis.experiments import experiment_results
+from analytics_assets.defs.analysis.insights import insights
+
+defs = dg.Definitions(assets=[agg_attribution_model_comparison, boost_effectiveness, experiment_results, insights])

@@ -1,0 +1,148 @@
+"""Every attribution model side by side on the warehouse's journeys: heuristics, Markov, Shapley.
+
+The dbt marts credit each conversion's touches with the rule-based models; the Markov and Shapley
+models need whole paths, the non-converting ones included, so they run here on ``ml.attribution``.
+"""
+
+import warnings
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from analytics_assets.contracts.warehouse import ATTRIBUTION_MODEL_COMPARISON, table_metadata
+from analytics_assets.defs.partitions import WAREHOUSE_POOL
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.storage.warehouse import replace_table
+
+# One row per (path, touch) from dbt: each conversion owns its journey's touches since the previous
+# conversion; the touches after a journey's last conversion, or of a journey that never converted, form a
+# path that ended without conversion (a null).
+PATH_TOUCHES_SQL = """select path_id, channel, position, path_date, converted, value
+from main.int_attribution_paths order by path_id, position"""
+
+# the comparison's column types, whatever the frame's dtypes (an empty comparison keeps its schema)
+COMPARISON_TYPES = {
+    "channel": "varchar",
+    "model": "varchar",
+    "conversions": "double",
+    "value": "double",
+    "share": "double",
+    "value_share": "double",
+    "markov_order": "integer",
+    "window_start": "date",
+    "window_end": "date",
+}
+
+
+class AttributionComparisonConfig(dg.Config):
+    markov_order: int = Field(default=1, ge=1, le=4, description="Order of the Markov chain (states = k channels)")
+    lookback_days: int = Field(
+        default=90, ge=1, description="Paths that ended in the last N days of the warehouse's journeys"
+    )
+    seed: int = Field(default=0, description="Seed of every random draw (Shapley sampling of long paths)")
+    shapley_game: str = Field(default="incremental", description="incremental or path_subsets")
+
+
+def _window(touches: pd.DataFrame, lookback_days: int) -> tuple[date, date]:
+    end = pd.Timestamp(touches["path_date"].max()).date()
+    return end - timedelta(days=lookback_days - 1), end
+
+
+@dg.asset(
+    deps=["int_attribution_paths"],
+    metadata=table_metadata(ATTRIBUTION_MODEL_COMPARISON),
+    group_name="attribution",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "credits_sum_to_totals",
+            asset="agg_attribution_model_comparison",
+            description="Every model hands out exactly the conversions and the conversion value of the paths.",
+        )
+    ],
+    description="Conversions and USD value credited to each channel by every attribution model "
+    "(first/last touch, linear, time decay, position based, Markov removal effect, Shapley) over the "
+    "journeys of the lookback window, converted and not.",
+)
+def agg_attribution_model_comparison(
+    context: dg.AssetExecutionContext, config: AttributionComparisonConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    from ml.attribution import MODELS, AttributionFitWarning, attribute, paths_from_journeys
+
+    fit_warnings: list[str] = []
+
+    with warehouse.connect() as con:
+        rows = con.execute(PATH_TOUCHES_SQL).df()
+        if rows.empty:
+            credits = pd.DataFrame(columns=["channel", "model", "conversions", "value"])
+            start = end = None
+            data = None
+        else:
+            start, end = _window(rows, config.lookback_days)
+            rows = rows[(rows["path_date"] >= pd.Timestamp(start)) & (rows["path_date"] <= pd.Timestamp(end))]
+            outcomes = rows.drop_duplicates("path_id")[["path_id", "converted", "value"]]
+            data = paths_from_journeys(
+                rows[["path_id", "channel", "position"]],
+                outcomes,
+                journey_column="path_id",
+                order_columns=("position",),
+            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", AttributionFitWarning)
+                credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
+            fit_warnings = [str(w.message) for w in caught if issubclass(w.category, AttributionFitWarning)]
+            for message in fit_warnings:
+                context.log.warning(message)
+        totals = credits.groupby("model")[["conversions", "value"]].transform("sum")
+        table = credits.assign(
+            share=(credits["conversions"] / totals["conversions"]).fillna(0.0),
+            value_share=(credits["value"] / totals["value"]).fillna(0.0),
+            markov_order=config.markov_order,
+            window_start=start,
+            window_end=end,
+        )
+        replace_table(con, ATTRIBUTION_MODEL_COMPARISON, table[list(COMPARISON_TYPES)], casts=COMPARISON_TYPES)
+
+    if data is None:
+        context.log.warning("No journeys in the warehouse yet: wrote an empty comparison.")
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "paths": 0},
+            check_results=[dg.AssetCheckResult(check_name="credits_sum_to_totals", passed=True)],
+        )
+    sums = credits.groupby("model")[["conversions", "value"]].sum()
+    off = {
+        m: (float(r.conversions - data.total_conversions), float(r.value - data.total_value))
+        for m, r in sums.iterrows()
+        if abs(r.conversions - data.total_conversions) > 1e-6 * max(1.0, data.total_conversions)
+        or abs(r.value - data.total_value) > 1e-6 * max(1.0, data.total_value)
+    }
+    pivot = credits.pivot(index="channel", columns="model", values="conversions")[list(MODELS)]
+    value_pivot = credits.pivot(index="channel", columns="model", values="value")[list(MODELS)]
+    order = pivot["markov"].sort_values(ascending=False).index
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "markov_order": config.markov_order,
+            "shapley_game": config.shapley_game,
+            "window_start": str(start),
+            "window_end": str(end),
+            "paths": len(data),
+            "journeys": int(data.total_journeys),
+            "conversions": float(data.total_conversions),
+            "conversion_value_usd": round(data.total_value, 2),
+            "credited_conversions": dg.MetadataValue.md(pivot.loc[order].round(1).to_markdown()),
+            "credited_value_usd": dg.MetadataValue.md(value_pivot.loc[order].round(0).to_markdown()),
+            # a model whose assumptions the paths contradict (README: Which attribution model)
+            "model_fit_warnings": "\n".join(fit_warnings) or "none",
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="credits_sum_to_totals",
+                passed=not off,
+                metadata={"models_off_by_conversions_value": str(off) if off else "none"},
+            )
+        ],
+    )

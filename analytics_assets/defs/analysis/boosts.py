@@ -1,0 +1,114 @@
+"""Boost effectiveness: what each boost added to its post's organic reach, against the post's
+counterfactual (method: ``ml/boost_lift.py``).
+
+Unpartitioned: a boost's lift needs its comparables' full week, so the tables are replaced on each run.
+"""
+
+import dagster as dg
+
+from analytics_assets.contracts.warehouse import BOOST_COUNTERFACTUAL_TRAJECTORY, BOOST_EFFECTIVENESS, table_metadata
+from analytics_assets.defs.metadata import markdown_preview
+from analytics_assets.defs.partitions import WAREHOUSE_POOL
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.storage.warehouse import replace_tables
+
+# ----------------------------------------------------------------------------------- boost effectiveness
+
+
+class BoostEffectivenessConfig(dg.Config):
+    value_per_engagement_usd: float = 3.0  # what one engagement is worth to the business (ROI, score)
+    confidence: float = 0.90
+    n_comparables: int = 39
+    publish_window_days: float = 7.0
+
+
+_BOOST_DESCRIPTION = """Per boost: the boosted post's counterfactual organic-only engagement trajectory from its
+own pre-boost history and the nearest comparable unboosted posts (same platform, published within a week,
+closest pre-boost level and growth), the organic lift at its latest snapshot with a 90% split-conformal
+interval, paid + organic incremental engagements, cost per incremental engagement, ROI at a configurable
+value per engagement, and an effectiveness score = 100 * x / (1 + x), x = max(0, (paid engagements + lift
+lower bound) * value per engagement / spend): 50 breaks even in the pessimistic case. Writes
+analysis.boost_effectiveness and analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
+
+
+@dg.asset(
+    deps=["fct_boost_contribution", "stg_social_post_snapshots"],
+    group_name="boosts",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    metadata=table_metadata(BOOST_EFFECTIVENESS),
+    description=_BOOST_DESCRIPTION,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_boost_is_assessed",
+            asset="boost_effectiveness",
+            description="One row per boost of fct_boost_contribution, estimated or with the reason it is not",
+        ),
+        dg.AssetCheckSpec(
+            "intervals_bracket_estimates",
+            asset="boost_effectiveness",
+            description="lift_low <= lift <= lift_high and the score within 0..100 on every estimated boost",
+        ),
+    ],
+)
+def boost_effectiveness(
+    context: dg.AssetExecutionContext, config: BoostEffectivenessConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    from ml.boost_lift import ESTIMATED, LiftConfig, estimate_boost_lift
+
+    lift_config = LiftConfig(
+        n_comparables=config.n_comparables,
+        confidence=config.confidence,
+        publish_window_days=config.publish_window_days,
+        value_per_engagement_usd=config.value_per_engagement_usd,
+    )
+    with warehouse.connect() as con:
+        boosts = con.execute(
+            """select boost_id, post_id, organic_platform as platform, start_date, end_date, spend_usd,
+                      paid_engagements
+               from main.fct_boost_contribution order by boost_id"""
+        ).df()
+        snapshots = con.execute(
+            """select platform, post_id, published_at, snapshot_at, engagements
+               from main.stg_social_post_snapshots
+               where platform in (select distinct organic_platform from main.fct_boost_contribution)"""
+        ).df()
+    effectiveness, trajectory = estimate_boost_lift(snapshots, boosts, lift_config)
+    with warehouse.connect() as con:
+        replace_tables(con, {BOOST_EFFECTIVENESS: effectiveness, BOOST_COUNTERFACTUAL_TRAJECTORY: trajectory})
+
+    estimated = effectiveness[effectiveness["status"] == ESTIMATED]
+    bad_intervals = int(
+        (
+            (estimated["organic_lift_low"] > estimated["organic_lift"] + 1e-9)
+            | (estimated["organic_lift"] > estimated["organic_lift_high"] + 1e-9)
+            | ~estimated["effectiveness_score"].between(0, 100)
+        ).sum()
+    )
+    missing = sorted(set(boosts["boost_id"]) - set(effectiveness["boost_id"]))
+    preview_cols = ["boost_id", "status", "organic_lift", "organic_lift_low", "organic_lift_high", "roi", "effectiveness_score"]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(effectiveness),
+            "estimated_boosts": len(estimated),
+            "status_counts": effectiveness["status"].value_counts().to_dict(),
+            "significant_lift_share": float(estimated["significant"].mean()) if len(estimated) else None,
+            "total_organic_lift": float(estimated["organic_lift"].sum()) if len(estimated) else None,
+            "median_effectiveness_score": float(estimated["effectiveness_score"].median()) if len(estimated) else None,
+            "value_per_engagement_usd": config.value_per_engagement_usd,
+            "trajectory_rows": len(trajectory),
+            "preview": markdown_preview(estimated.sort_values("effectiveness_score", ascending=False)[preview_cols]),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="every_boost_is_assessed",
+                passed=not missing and len(effectiveness) == len(boosts),
+                metadata={"boosts": len(boosts), "rows": len(effectiveness), "missing": missing[:20]},
+            ),
+            dg.AssetCheckResult(
+                check_name="intervals_bracket_estimates",
+                passed=bad_intervals == 0,
+                metadata={"estimated": len(estimated), "violations": bad_intervals},
+            ),
+        ],
+    )

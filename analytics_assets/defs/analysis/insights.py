@@ -1,0 +1,139 @@
+"""Insights: the numbers turned into ranked, actionable findings (method: ``ml/insights.py``).
+
+Unpartitioned: it reads a trailing window of the warehouse (ending at the newest data day) and replaces
+``analysis.insights`` on each run, so a finding that no longer holds disappears.
+"""
+
+
+from datetime import timedelta
+
+import dagster as dg
+import pandas as pd
+
+from analytics_assets.defs.partitions import WAREHOUSE_POOL
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.contracts.raw import MAX_QUARANTINE_SHARE
+from analytics_assets.contracts.warehouse import BOOST_EFFECTIVENESS, EXPERIMENT_RESULTS, FEATURE_DRIFT_REPORTS, INSIGHTS, table_metadata
+from analytics_assets.storage.warehouse import replace_table
+from ml.insights import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_EFFECT,
+    DEFAULT_MIN_N,
+    Finding,
+    InsightInputs,
+    generate_findings,
+    quality_findings,
+    rank_findings,
+)
+
+
+
+class InsightsConfig(dg.Config):
+    window_days: int = 28  # how far back the findings look, ending at the newest data day
+    alpha: float = DEFAULT_ALPHA  # false-discovery rate of each family of segment tests
+    min_effect: float = DEFAULT_MIN_EFFECT  # smallest relative lift worth reporting
+    min_n: int = DEFAULT_MIN_N  # smallest sample per segment level
+
+
+def _quality_findings(con, start, end) -> list[Finding]:
+    """Quarantine shares, the latest drifted day and the snapshot jumps of the window, as findings."""
+    quarantine = con.execute(
+        """with q as (select source_table, count(*) as quarantined from raw.raw_quarantine
+                      where partition_date between ? and ? group by 1)
+           select source_table, quarantined from q""",
+        [start, end],
+    ).df()
+    quarantine["loaded"] = [
+        con.execute(f"select count(*) from raw.{t} where partition_date between ? and ?", [start, end]).fetchone()[0]
+        for t in quarantine["source_table"]
+    ]
+    drift = con.execute(
+        f"""select partition_date, drifted_columns, drift_share from {FEATURE_DRIFT_REPORTS}
+           where dataset_drift and partition_date between ? and ? order by partition_date desc limit 1""",
+        [start, end],
+    ).fetchall()
+    flags = con.execute(
+        "select count(*), count(distinct post_id) from main.fct_snapshot_delta_flags where snapshot_date between ? and ?",
+        [start, end],
+    ).fetchone()
+    return quality_findings(quarantine, drift[0] if drift else None, flags[0], flags[1], MAX_QUARANTINE_SHARE)
+
+
+@dg.asset(
+    deps=[
+        "ml_training_dataset",
+        "fct_campaign_performance",
+        "agg_platform_daily",
+        "boost_effectiveness",
+        "experiment_results",
+        "fct_snapshot_delta_flags",
+        "ml_feature_drift",
+    ],
+    group_name="insights",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="Ranked findings with severity, supporting figures and a suggested action: best hours and content "
+    "types, platform differences, when and what to boost, A/B winners (audiences, budgets, creatives), anomalies "
+    "and warnings. Segment effects are Welch tests on log values with Benjamini-Hochberg control, reported only "
+    "when significant and at least min_effect; anomalies are robust z-scores. Writes analysis.insights.",
+    metadata=table_metadata(INSIGHTS),
+)
+def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        end = con.execute("select max(published_date) from main.ml_training_dataset").fetchone()[0]
+        if end is None:
+            raise dg.Failure("ml_training_dataset is empty: materialize the pipeline first")
+        start = end - timedelta(days=config.window_days - 1)
+        window = [start, end]
+        inputs = InsightInputs(
+            posts=con.execute(
+                """select platform, publish_hour, publish_dow, hook_type, media_type, topic, engagement_rate
+                   from main.ml_training_dataset where published_date between ? and ?""",
+                window,
+            ).df(),
+            campaign_days=con.execute(
+                """select platform, campaign_id, metric_date, spend_usd, conversion_value_usd as revenue_usd
+                   from main.fct_campaign_performance where metric_date between ? and ? and spend_usd > 0""",
+                window,
+            ).df(),
+            boosts=con.execute(
+                f"""select e.boost_id, isodow(e.flight_start_at) - 1 as flight_start_dow, p.media_type,
+                          b.daily_budget_usd, e.relative_lift
+                   from {BOOST_EFFECTIVENESS} e
+                   join main.dim_post p on p.post_id = e.post_id
+                   -- the average daily spend of the flight stands for its budget (spend follows budget)
+                   join (select boost_id, spend_usd / nullif(days_active, 0) as daily_budget_usd
+                         from main.fct_boost_contribution) b on b.boost_id = e.boost_id
+                   where e.status = 'estimated' and e.relative_lift is not null
+                     and cast(e.flight_start_at as date) between ? and ?""",
+                window,
+            ).df(),
+            experiments=con.execute(f"select * from {EXPERIMENT_RESULTS} where end_date between ? and ?", window).df(),
+            platform_daily=con.execute(
+                """select metric_date, platform, impressions from main.agg_platform_daily
+                   where channel_type = 'organic' and metric_date between ? and ?""",
+                [start - timedelta(days=14), end],
+            ).df(),
+            extra=_quality_findings(con, start, end),
+        )
+    table = rank_findings(
+        generate_findings(inputs, alpha=config.alpha, min_effect=config.min_effect, min_n=config.min_n)
+    ).assign(window_start=start, window_end=end, generated_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+    with warehouse.connect() as con:
+        replace_table(con, INSIGHTS, table)
+    top = table.head(15)[["rank", "severity", "category", "title", "action"]]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "window": f"{start} .. {end}",
+            "by_severity": table["severity"].value_counts().to_dict(),
+            "by_category": table["category"].value_counts().to_dict(),
+            "inputs": {
+                "posts": len(inputs.posts),
+                "campaign_days": len(inputs.campaign_days),
+                "boosts": len(inputs.boosts),
+                "experiments": len(inputs.experiments),
+            },
+            "top_findings": dg.MetadataValue.md(top.to_markdown(index=False) if len(top) else "(no findings)"),
+        }
+    )

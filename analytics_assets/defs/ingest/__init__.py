@@ -1,0 +1,19 @@
+"""Ingest: sources -> the raw layer (daily raw tables, webhook events, the archive) and their triggers."""
+
+import dagster as dg
+
+from analytics_assets.defs.ingest.polling import social_metrics_poll_job, social_metrics_poll_schedule
+from analytics_assets.defs.ingest.raw import raw_platform_data
+from analytics_assets.defs.ingest.retention import (
+    raw_snapshot_archive,
+    raw_snapshot_archive_job,
+    raw_snapshot_archive_schedule,
+)
+from analytics_assets.defs.ingest.webhooks import raw_webhook_events, webhook_events_job, webhook_events_sensor
+
+defs = dg.Definitions(
+    assets=[raw_platform_data, raw_webhook_events, raw_snapshot_archive],
+    jobs=[webhook_events_job, raw_snapshot_archive_job, social_metrics_poll_job],
+    schedules=[raw_snapshot_archive_schedule, social_metrics_poll_schedule],
+    sensors=[webhook_events_sensor],
+)

@@ -1,0 +1,243 @@
+"""Raw assets: one table per source entity, one partition per day, validated on the way in.
+
+One multi-asset fetches each day once for every entity (a platform poll returns them together) and
+can be subset to any of them. Re-materializing a partition replaces exactly that day, quarantine
+included, so reruns and backfills never duplicate or lose a row.
+
+A platform with credentials is read through its connector (``analytics_assets/connectors``) instead of
+the simulator: ad platforms re-read their restatement window and replace only their own rows of it,
+social polls append snapshots to the day they are taken. A connector that fails fails the run after
+everything fetched so far is committed, so the rerun resumes where it stopped.
+"""
+
+
+from collections import Counter
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from analytics_assets.defs.ingest.connector_resources import (
+    GoogleAdsResource,
+    LinkedInAdsResource,
+    LinkedInResource,
+    MetaAdsResource,
+    PlatformResource,
+    RedditResource,
+    TikTokResource,
+    XResource,
+)
+from analytics_assets.defs.ingest.connector_sync import PlatformReport, poll_social, sync_ads
+from analytics_assets.sources.parsing.loader import LoadBatch, parse_day
+from analytics_assets.contracts.raw import (
+    AD_CAMPAIGN_METRICS,
+    AD_PLATFORMS,
+    ORGANIC_PLATFORMS,
+    QUARANTINE_TABLE,
+    RAW_SCHEMA,
+    RAW_TABLES,
+    SOCIAL_POST_SNAPSHOTS,
+    RawTable,
+)
+from analytics_assets.defs.ingest.raw_checks import check_results, check_specs_for
+from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
+from analytics_assets.defs.resources import SimulatorResource, WarehouseResource
+from analytics_assets.storage.warehouse import replace_partitions, replace_platform_days
+
+
+_DESCRIPTIONS = {
+    "raw_social_post_snapshots": "Organic post metric snapshots (LinkedIn, X, Reddit, TikTok) polled that day.",
+    "raw_ad_campaign_metrics": "Daily campaign metrics from Google Ads, Meta Ads and LinkedIn Ads, in account currency.",
+    "raw_boosts": "Daily paid delivery of boosted organic posts (post promoted as an ad campaign).",
+    "raw_touchpoints": "Tracked touchpoint and conversion events of journeys that ended that day.",
+    "raw_ai_generations": "AI caption-generation calls with token usage, latency and cost.",
+    "raw_experiment_observations": "A/B test exposures of that day (boost timing, budget, targeting, creative) "
+    "with each unit's outcome and the design the test was planned with.",
+    "raw_ad_creative_metrics": "Daily ad-level (creative) metrics from Google Ads, Meta Ads and LinkedIn Ads, "
+    "in account currency, with video quartile views where the platform reports them.",
+}
+
+
+RAW_ASSET_SPECS = [
+    dg.AssetSpec(
+        key=name,
+        description=_DESCRIPTIONS[name],
+        group_name="raw",
+        kinds={"duckdb", "python"},
+        partitions_def=daily_partitions,
+        metadata={"table": f"{RAW_SCHEMA}.{name}", "dagster/table_name": f"{RAW_SCHEMA}.{name}"},
+        skippable=True,
+    )
+    for name in RAW_TABLES
+]
+
+
+
+def _store_simulated_platforms(con, table: RawTable, batch: LoadBatch, connected: list[str], day: date) -> LoadBatch:
+    """Write the simulator's rows of the platforms without a connector, leaving the connectors' rows."""
+    rows = batch.rows[~batch.rows["platform"].isin(connected)] if len(batch.rows) else batch.rows
+    quarantine = batch.quarantine[~batch.quarantine["platform"].isin(connected)] if len(batch.quarantine) else batch.quarantine
+    simulated = [p for p in CONNECTABLE[table.name] if p not in connected]
+    replace_platform_days(con, table, simulated, rows, quarantine, [day])
+    return LoadBatch(table, rows, quarantine)
+
+
+def _sync_connectors(
+    context: dg.AssetExecutionContext, con, tables: list[RawTable], connectors: dict[str, PlatformResource], days: list[date]
+) -> dict[str, PlatformReport]:
+    """Ads: re-read the restatement window and the run's unfinished days. Social: poll the due posts, only
+    when the run reaches the latest partition (a live API cannot give a past day's snapshots)."""
+    names = {t.name for t in tables}
+    reports: dict[str, PlatformReport] = {}
+    for platform, resource in connectors.items():
+        if platform in AD_PLATFORMS and AD_CAMPAIGN_METRICS.name in names:
+            reports[platform] = sync_ads(con, resource, days, context.log)
+        elif platform in ORGANIC_PLATFORMS and SOCIAL_POST_SNAPSHOTS.name in names:
+            if days[-1] >= resource.now().date() - timedelta(days=1):
+                reports[platform] = poll_social(con, resource, context.log)
+            else:
+                context.log.info(f"{platform}: window ends {days[-1]}; past snapshots cannot be polled, nothing to do")
+    return reports
+
+
+# the tables a connector can serve, and through which platforms (the other tables come from the simulator)
+CONNECTABLE = {SOCIAL_POST_SNAPSHOTS.name: ORGANIC_PLATFORMS, AD_CAMPAIGN_METRICS.name: AD_PLATFORMS}
+
+
+def _connected(table: RawTable, connectors: dict[str, PlatformResource]) -> list[str]:
+    return [p for p in CONNECTABLE.get(table.name, ()) if p in connectors]
+
+
+class RawLoadTally:
+    """What one run loaded per raw table, from the simulator and the connectors: the assets' metadata."""
+
+    def __init__(self, tables: list[RawTable], days: list[date]):
+        self.days = days
+        self.loaded: Counter[str] = Counter()
+        self.quarantined: Counter[str] = Counter()
+        self.per_platform: dict[str, Counter[str]] = {t.name: Counter() for t in tables}
+        self.reasons: dict[str, Counter[str]] = {t.name: Counter() for t in tables}
+        self.previews: dict[str, pd.DataFrame] = {}
+        self.windows = {t.name: (days[0], days[-1]) for t in tables}
+
+    def add_batch(self, batch: LoadBatch) -> None:
+        name = batch.table.name
+        self.loaded[name] += len(batch.rows)
+        self.quarantined[name] += batch.quarantined
+        if "platform" in batch.rows:
+            self.per_platform[name].update(batch.rows["platform"].value_counts().to_dict())
+        self.reasons[name].update(batch.quarantine["reason"].str.split(":").str[0].value_counts().to_dict())
+        self.previews.setdefault(name, batch.rows.head(5))
+
+    def add_report(self, report: PlatformReport) -> None:
+        name = SOCIAL_POST_SNAPSHOTS.name if report.platform in ORGANIC_PLATFORMS else AD_CAMPAIGN_METRICS.name
+        self.loaded[name] += report.rows
+        self.quarantined[name] += report.quarantined
+        self.per_platform[name][report.platform] += report.rows
+        if report.preview is not None and len(report.preview):
+            self.previews.setdefault(name, report.preview)
+        if "polled_at" in report.details:  # snapshots land on the day they were taken
+            polled_day = date.fromisoformat(report.details["polled_at"][:10])
+            self.windows[name] = (self.windows[name][0], max(self.windows[name][1], polled_day))
+
+    def metadata(
+        self, table: RawTable, reports: dict[str, PlatformReport], connectors: dict[str, PlatformResource]
+    ) -> dict[str, object]:
+        name = table.name
+        table_reports = {p: r.metadata() for p, r in reports.items() if p in _connected(table, connectors)}
+        connected = (
+            {
+                "connectors": dg.MetadataValue.json(table_reports),
+                "simulated_platforms": [p for p in CONNECTABLE[name] if p not in connectors],
+            }
+            if table_reports
+            else {}
+        )
+        preview = self.previews.get(name)
+        return {
+            "dagster/row_count": self.loaded[name],
+            "quarantined_records": self.quarantined[name],
+            "days": len(self.days),
+            "rows_by_platform": dict(self.per_platform[name]) or None,
+            "quarantine_reasons": dict(self.reasons[name].most_common(10)) or None,
+            "quarantine_table": f"{RAW_SCHEMA}.{QUARANTINE_TABLE}",
+            "preview": dg.MetadataValue.md(preview.to_markdown(index=False)) if preview is not None else None,
+            **connected,
+        }
+
+
+def _load_simulated(
+    context: dg.AssetExecutionContext,
+    con,
+    simulator: SimulatorResource,
+    tables: list[RawTable],
+    connectors: dict[str, PlatformResource],
+    days: list[date],
+    tally: RawLoadTally,
+) -> None:
+    """Simulate, parse and store each day of every selected table the connectors do not serve entirely; of a
+    table they serve in part, only the platforms without a connector."""
+    simulated = [
+        t for t in tables if t.name not in CONNECTABLE or len(_connected(t, connectors)) < len(CONNECTABLE[t.name])
+    ]
+    if not simulated:  # nothing to simulate when connectors serve every table
+        return
+    sim = simulator.simulator()
+    for day in days:
+        batches = parse_day(sim.day(day))
+        for table in simulated:
+            batch = batches[table.name]
+            if _connected(table, connectors):
+                batch = _store_simulated_platforms(con, table, batch, _connected(table, connectors), day)
+            else:
+                replace_partitions(con, table, batch.rows, batch.quarantine, day, day)
+            tally.add_batch(batch)
+        context.log.info(f"{day}: " + ", ".join(f"{t.name}={len(batches[t.name].rows)}" for t in simulated))
+
+
+@dg.multi_asset(
+    name="raw_platform_data",
+    specs=RAW_ASSET_SPECS,
+    check_specs=[c for t in RAW_TABLES.values() for c in check_specs_for(t)],
+    can_subset=True,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def raw_platform_data(
+    context: dg.AssetExecutionContext,
+    simulator: SimulatorResource,
+    warehouse: WarehouseResource,
+    linkedin: LinkedInResource,
+    x: XResource,
+    reddit: RedditResource,
+    tiktok: TikTokResource,
+    google_ads: GoogleAdsResource,
+    meta_ads: MetaAdsResource,
+    linkedin_ads: LinkedInAdsResource,
+):
+    """Fetch each day of the partition window from the source, validate, quarantine, load. A platform
+    with credentials is read through its connector; the simulator serves every other one."""
+    selected = {k.to_user_string() for k in context.selected_asset_keys}
+    tables = [t for name, t in RAW_TABLES.items() if name in selected]
+    days = partition_days(context)
+    platforms = [linkedin, x, reddit, tiktok, google_ads, meta_ads, linkedin_ads]
+    connectors: dict[str, PlatformResource] = {r.platform: r for r in platforms if r.is_configured}
+    tally = RawLoadTally(tables, days)
+    with warehouse.connect() as con:
+        _load_simulated(context, con, simulator, tables, connectors, days, tally)
+        reports = _sync_connectors(context, con, tables, connectors, days)
+    for report in reports.values():
+        tally.add_report(report)
+    failed = {p: r.error for p, r in reports.items() if r.error}
+    if failed:
+        # what was fetched is committed (and in the ledger); the rerun resumes from there
+        raise dg.Failure(
+            description="Platform connectors failed: " + "; ".join(failed.values()),
+            metadata={p: dg.MetadataValue.json(r.metadata()) for p, r in reports.items()},
+        )
+    for table in tables:
+        yield dg.MaterializeResult(asset_key=table.name, metadata=tally.metadata(table, reports, connectors))
+        start, end = tally.windows[table.name]
+        yield from check_results(
+            context, warehouse, table, start, end, tally.loaded[table.name], tally.quarantined[table.name]
+        )

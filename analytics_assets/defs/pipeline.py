@@ -1,0 +1,43 @@
+"""The jobs that run the whole graph, and the automation that spans domains.
+
+Each domain's own triggers live with its assets (``defs/<domain>/``); these are the runs a data engineer
+starts from the UI or ``cycle backfill``, and the daily schedule.
+"""
+
+
+import dagster as dg
+
+from analytics_assets.defs.automation import cycle_automation_sensor
+from analytics_assets.defs.ml.automation import MODEL_KEY
+
+# Assets with a trigger of their own (webhook_events_sensor, raw_snapshot_archive_schedule): they are not
+# per-partition work, so the pipeline jobs leave them out rather than run them once more per run.
+OWN_TRIGGER = dg.AssetSelection.assets("raw_webhook_events", "raw_snapshot_archive")
+
+# The whole graph: what `make demo` and `cycle backfill` run.
+full_pipeline_job = dg.define_asset_job(
+    "full_pipeline_job",
+    selection=dg.AssetSelection.all() - OWN_TRIGGER,
+    description="Every asset: raw -> dbt -> attribution / training data -> model -> recommendations -> serving.",
+)
+
+# Daily: the new partition through the graph; the champion model is reused (retrained on drift or weekly).
+daily_pipeline_job = dg.define_asset_job(
+    "daily_pipeline_job",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(MODEL_KEY) - OWN_TRIGGER,
+    description="The new day's partition through raw, dbt, drift and serving, rescored with the champion model.",
+)
+
+daily_pipeline_schedule = dg.build_schedule_from_partitioned_job(
+    daily_pipeline_job,
+    hour_of_day=3,
+    name="daily_pipeline_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+defs = dg.Definitions(
+    jobs=[full_pipeline_job, daily_pipeline_job],
+    schedules=[daily_pipeline_schedule],
+    sensors=[cycle_automation_sensor],
+)

@@ -1,0 +1,142 @@
+"""Typed Dagster resources, and how the embedded default configures them from ``settings``.
+
+Secrets (none for the embedded default) reach resources as ``dg.EnvVar``."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+from pydantic import Field
+
+from analytics_assets.contracts.inbound import WebhookStore
+from analytics_assets.settings import PROJECT_ROOT, load_settings
+from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.storage import warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Each connection is short-lived and resource-bounded."""
+
+    path: str
+    threads: int = Field(default=1, description="DuckDB threads per connection (2 cores are shared)")
+    memory_limit: str = "2GB"
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(self.path, self.threads, self.memory_limit, read_only=read_only) as con:
+            yield con
+
+
+class SimulatorResource(dg.ConfigurableResource):
+    """The built-in platform simulator, the default source when no platform credentials are set."""
+
+    seed: int = 7
+    posts_per_day: int = 240
+    campaigns_per_platform: int = 4
+    journeys_per_day: int = 400
+    ai_generations_per_day: int = 150
+    boost_rate: float = 0.08
+    shift_start: str | None = Field(default=None, description="ISO date from which behaviour shifts (drift)")
+    spike_days: list[str] = []
+    malformed_rate: float = 0.0
+    boost_lift_scale: float = Field(default=1.0, description="Scales the planted organic lift of boosts (0: none)")
+    experiment_units_per_day: int = 150
+    journey_model: str = Field(
+        default="exposure",
+        description="What a channel's touch does to a journey: raises its odds of converting (exposure) or "
+        "brings the user back for a chance to convert (funnel); see simulator/ground_truth.py",
+    )
+
+    def config(self) -> SimulatorConfig:
+        return SimulatorConfig(
+            seed=self.seed,
+            posts_per_day=self.posts_per_day,
+            campaigns_per_platform=self.campaigns_per_platform,
+            journeys_per_day=self.journeys_per_day,
+            ai_generations_per_day=self.ai_generations_per_day,
+            boost_rate=self.boost_rate,
+            shift_start=date.fromisoformat(self.shift_start) if self.shift_start else None,
+            spike_days=tuple(date.fromisoformat(d) for d in self.spike_days),
+            malformed_rate=self.malformed_rate,
+            boost_lift_scale=self.boost_lift_scale,
+            experiment_units_per_day=self.experiment_units_per_day,
+            journey_model=self.journey_model,
+        )
+
+    def simulator(self) -> PlatformSimulator:
+        return PlatformSimulator(self.config())
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """Local MLflow: SQLite backend store and an explicit artifact root under the data directory."""
+
+    tracking_uri: str
+    artifact_root: str
+    experiment_name: str = "cycle-engagement"
+    model_name: str = "engagement_model"
+
+
+class ServingResource(dg.ConfigurableResource):
+    """Folder of Parquet files the API reads; the API never opens the warehouse."""
+
+    serving_dir: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.serving_dir)
+
+
+class WebhookStoreResource(dg.ConfigurableResource):
+    """The API's append-only inbound store (SQLite). Read here, written only by the API."""
+
+    path: str
+
+    def store(self) -> WebhookStore:
+        return WebhookStore(self.path)
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so an un-activated venv still finds it."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def default_resources() -> dict[str, Any]:
+    """Resources of the embedded default, configured from the ``CYCLE_*`` settings."""
+    from analytics_assets.defs.ingest.connector_resources import connector_resources_from_env
+
+    settings = load_settings()
+    dbt_dir = PROJECT_ROOT / "dbt"
+    return {
+        "warehouse": WarehouseResource(
+            path=str(settings.warehouse), threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+        ),
+        "simulator": SimulatorResource(
+            seed=settings.sim_seed,
+            posts_per_day=settings.sim_posts_per_day,
+            campaigns_per_platform=settings.sim_campaigns_per_platform,
+            journeys_per_day=settings.sim_journeys_per_day,
+            ai_generations_per_day=settings.sim_ai_generations_per_day,
+            shift_start=settings.sim_shift_start.isoformat() if settings.sim_shift_start else None,
+            malformed_rate=settings.sim_malformed_rate,
+            journey_model=settings.sim_journey_model,
+        ),
+        "dbt": DbtCliResource(project_dir=str(dbt_dir), profiles_dir=str(dbt_dir), dbt_executable=dbt_executable()),
+        "mlflow_store": MlflowResource(
+            tracking_uri=settings.mlflow_uri, artifact_root=str(settings.mlflow_dir / "artifacts")
+        ),
+        "serving": ServingResource(serving_dir=str(settings.serving)),
+        "webhook_store": WebhookStoreResource(path=str(settings.inbound_store)),
+        # one per platform (linkedin, x, reddit, tiktok, google_ads, meta_ads, linkedin_ads): unconfigured
+        # ones leave the platform to the simulator
+        **connector_resources_from_env(),
+    }

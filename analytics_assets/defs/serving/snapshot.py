@@ -1,0 +1,64 @@
+"""Publish the tables the API serves (``contracts.serving``) as Parquet files, so the API never opens the
+warehouse; each file is replaced atomically (``storage.serving_files``)."""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import pandas as pd
+
+from analytics_assets.contracts.serving import ASSET_STATUS, MANIFEST, SERVED_TABLES
+from analytics_assets.defs.automation import FOLLOW_UPSTREAM
+from analytics_assets.defs.partitions import WAREHOUSE_POOL
+from analytics_assets.defs.resources import ServingResource, WarehouseResource
+from analytics_assets.storage.serving_files import publish_json, publish_parquet
+
+
+
+def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.DataFrame:
+    rows = []
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        event = instance.get_latest_materialization_event(key)
+        if event is None:
+            continue
+        rows.append(
+            {
+                "asset_key": key.to_user_string(),
+                "last_materialized_at": datetime.fromtimestamp(event.timestamp, timezone.utc).replace(tzinfo=None),
+                "last_partition": event.asset_materialization.partition if event.asset_materialization else None,
+                "run_id": event.run_id,
+            }
+        )
+    return pd.DataFrame(rows, columns=["asset_key", "last_materialized_at", "last_partition", "run_id"])
+
+
+@dg.asset(
+    deps=[t.source.split(".", 1)[1] for t in SERVED_TABLES],
+    group_name="serving",
+    kinds={"parquet"},
+    pool=WAREHOUSE_POOL,
+    automation_condition=FOLLOW_UPSTREAM,
+    description="Parquet copies of the served tables plus the assets' last materializations, for the API.",
+)
+def serving_snapshot(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
+) -> dg.MaterializeResult:
+    out = serving.path
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with warehouse.connect() as con:
+        frames = {table.file: con.execute(table.sql).df() for table in SERVED_TABLES}
+    for name, frame in frames.items():
+        publish_parquet(frame, out / name)
+        counts[name] = len(frame)
+    status = asset_status(context.instance, list(context.instance.get_asset_keys()))
+    publish_parquet(status, out / ASSET_STATUS)
+    counts[ASSET_STATUS] = len(status)
+    published_at = datetime.now(timezone.utc)
+    publish_json(
+        {"published_at": published_at.isoformat(), "files": {n: {"rows": c} for n, c in counts.items()}},
+        out / MANIFEST,
+    )
+    return dg.MaterializeResult(
+        metadata={"serving_dir": str(out), **{f"rows/{n}": c for n, c in counts.items()}, "published_at": published_at.isoformat()}
+    )

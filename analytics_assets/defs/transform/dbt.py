@@ -1,0 +1,52 @@
+"""The dbt project as Dagster assets: staging, marts, attribution and the ML training dataset.
+
+Each partition window reaches dbt as the env vars ``CYCLE_DBT_MIN_DATE``/``CYCLE_DBT_MAX_DATE`` (what the
+vars ``min_date``/``max_date`` give a hand-run ``dbt build``); incremental models replace exactly those days
+(delete+insert on the date key), and a backfill runs as one dbt invocation. dbt data tests become Dagster
+asset checks. How each invocation is prepared
+(environment, target folder, partial parse) is ``dbt_invocation``.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.defs.transform.dbt_invocation import DBT_PROJECT_DIR, run_dbt_build
+
+# The manifest is prepared by `make install` / `make dev` (dbt parse), never at import time.
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+class CycleDbtTranslator(DagsterDbtTranslator):
+    """Sources map onto the raw assets by table name; models are keyed by name, grouped by folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return "snapshots"  # histories (dim_campaign's source), beside the marts they feed
+        fqn = dbt_resource_props.get("fqn", [])
+        folder = fqn[-2] if len(fqn) >= 3 else "dbt"
+        return folder if folder in ("staging", "intermediate", "attribution") else "marts"
+
+
+dbt_translator = CycleDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=dbt_translator,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def cycle_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from run_dbt_build(context, dbt, warehouse)

@@ -1,0 +1,130 @@
+"""How one dbt invocation is prepared: its environment, its target folder and its partial parse.
+
+dbt runs in a subprocess that reads the warehouse and the partition window from env vars its profile and
+macros name. They are set only while the subprocess starts (``settings.scoped_environ``), never for the
+whole process, so a window never leaks into a later dbt command.
+
+Every invocation partially parses the project instead of re-parsing all of it (seconds per run): the window
+is not a --vars (any change of those re-parses everything), and each invocation's target folder starts from
+the newest ``partial_parse.msgpack`` dbt wrote for the same profile (dbt re-parses everything when the
+profile's connection settings differ, e.g. another warehouse file). dbt itself checks that a partial-parse
+file still fits the project, profile and vars, so a stale one only costs a full parse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.settings import PROJECT_ROOT, environ_values, scoped_environ
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+
+def dbt_window_env(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The partition window (inclusive ISO dates) as the env vars macros/date_window.sql reads."""
+    window = context.partition_time_window
+    return {
+        "CYCLE_DBT_MIN_DATE": window.start.date().isoformat(),
+        "CYCLE_DBT_MAX_DATE": (window.end.date() - timedelta(days=1)).isoformat(),
+    }
+
+
+def dbt_invocation_env(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dict[str, str]:
+    """What the profile and the macros read: the warehouse with its limits, and the partition window."""
+    env = {
+        "CYCLE_WAREHOUSE_PATH": warehouse.path,
+        "CYCLE_DUCKDB_THREADS": str(warehouse.threads),
+        "CYCLE_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
+        **dbt_window_env(context),
+    }
+    # a subset run (UI selection, partial backfill) only runs tests whose every parent is built in it: a
+    # relationship test from an unselected fact to a selected dimension would read a missing table
+    if not environ_values(["DBT_INDIRECT_SELECTION"]):
+        env["DBT_INDIRECT_SELECTION"] = "cautious"
+    return env
+
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# newest partial-parse file per profile; each invocation copies it into its own target folder
+PARTIAL_PARSE_CACHE = DBT_PROJECT_DIR / "target" / "partial_parse_cache"
+PARTIAL_PARSE_CACHE_SIZE = 16  # profiles kept (each test warehouse is one)
+
+
+def _profile_key(env: Mapping[str, str]) -> str:
+    """Digest of what the profile renders from the environment (``env`` over the process's): dbt re-parses
+    everything when the profile's connection settings change, so a partial-parse file only serves the same
+    values."""
+    names = sorted(set(re.findall(r"env_var\(\s*['\"](\w+)['\"]", (DBT_PROJECT_DIR / "profiles.yml").read_text())))
+    rendered = {**environ_values(names), **env}
+    values = [f"{name}={rendered.get(name, '')}" for name in names if "PASSWORD" not in name]
+    return hashlib.sha256("\n".join(values).encode()).hexdigest()[:16]
+
+
+def _seed_partial_parse(target: Path, key: str) -> None:
+    cached = PARTIAL_PARSE_CACHE / f"{key}.msgpack"
+    target.mkdir(parents=True, exist_ok=True)
+    # no cached file: dagster-dbt copies dbt/target's (written by `make install`) instead
+    with contextlib.suppress(FileNotFoundError):  # pruned meanwhile by another run
+        shutil.copyfile(cached, target / PARTIAL_PARSE_FILE)
+
+
+def _save_partial_parse(target: Path, key: str) -> None:
+    written = target / PARTIAL_PARSE_FILE
+    if not written.exists():
+        return
+    PARTIAL_PARSE_CACHE.mkdir(parents=True, exist_ok=True)
+    # copy then rename: a concurrent invocation reads either the old file or the new one, never half
+    partial = PARTIAL_PARSE_CACHE / f".{key}.{uuid.uuid4().hex}.tmp"
+    shutil.copyfile(written, partial)
+    os.replace(partial, PARTIAL_PARSE_CACHE / f"{key}.msgpack")
+    with contextlib.suppress(FileNotFoundError):  # another run pruning at the same time
+        cached = sorted(PARTIAL_PARSE_CACHE.glob("*.msgpack"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for stale in cached[PARTIAL_PARSE_CACHE_SIZE:]:
+            stale.unlink(missing_ok=True)
+
+
+INVOCATION_TARGETS_KEPT = 20  # newest per-invocation target folders kept for inspection (~12 MB each)
+
+
+def _prune_invocation_targets(root: Path, op_name: str) -> None:
+    """Delete all but the newest invocation folders (dagster-dbt writes one per run, never removes them);
+    a folder still being written by a concurrent run is among the newest."""
+    folders = sorted(
+        (f for f in root.glob(f"{op_name}-*") if f.is_dir()), key=lambda f: f.stat().st_mtime, reverse=True
+    )
+    for stale in folders[INVOCATION_TARGETS_KEPT:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def run_dbt_build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[object]:
+    """``dbt build`` of the run's selection and window, streamed as Dagster events."""
+    # this invocation's own target folder (as dagster-dbt names them), seeded before dbt starts
+    target = Path(environ_values(["DBT_TARGET_PATH"]).get("DBT_TARGET_PATH", "target")) / (
+        f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    )
+    target_dir = target if target.is_absolute() else Path(dbt.project_dir) / target
+    env = dbt_invocation_env(context, warehouse)
+    key = _profile_key(env)
+    _seed_partial_parse(target_dir, key)
+    # the adapter reads the profile in this process and the subprocess copies os.environ: both in the block
+    with scoped_environ(env):
+        invocation = dbt.cli(["build"], context=context, target_path=target)
+    try:
+        yield from invocation.stream()
+    finally:
+        _save_partial_parse(target_dir, key)
+        _prune_invocation_targets(target_dir.parent, context.op_execution_context.op.name)

@@ -1,5 +1,0 @@
-"""The built-in, seeded simulator of the social and ad platforms (Cycle's default source)."""
-
-from analytics_assets.simulator.core import PlatformSimulator, SimulatedDay, SimulatorConfig
-
-__all__ = ["PlatformSimulator", "SimulatedDay", "SimulatorConfig"]

@@ -1,0 +1,628 @@
+"""Parse native platform records (flattened JSON, as ``pandas.json_normalize`` gives them) into the
+canonical raw tables, and send every record that cannot be parsed or fails validation to quarantine
+with the reason. Vectorized: one pass per field, never a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from analytics_assets.contracts.raw import (
+    AD_CAMPAIGN_METRICS,
+    AD_CREATIVE_METRICS,
+    AI_GENERATIONS,
+    BOOSTS,
+    EXPERIMENT_OBSERVATIONS,
+    SOCIAL_POST_SNAPSHOTS,
+    TOUCHPOINTS,
+    RawTable,
+)
+
+# kind -> converter(values, missing mask) -> (parsed values, unparsable mask, reason). The missing mask
+# is computed once per field by the caller: a value that is absent is not also "unparsable".
+Converter = Callable[[pd.Series, pd.Series], tuple[pd.Series, pd.Series, str]]
+
+
+def _missing(s: pd.Series) -> pd.Series:
+    if s.dtype != object:  # only free-form values can be empty strings
+        return s.isna()
+    # hash lookup, not a Python loop; whitespace-only ids are caught by the min-length rules after strip
+    return s.isna() | s.isin(("",))
+
+
+def _as_str(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    # object dtype with None for missing: what pandera's `str` columns and DuckDB's VARCHAR expect
+    out = s.astype(str).str.strip().astype(object)
+    return out.where(~missing, None), pd.Series(False, index=s.index), ""
+
+
+def _as_number(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num = pd.to_numeric(s, errors="coerce").astype("float64")  # "12,5", "1.2k", "n/a" become NaN: reported
+    return num, num.isna() & ~missing, "not a number"
+
+
+def _as_int(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num, bad, _ = _as_number(s, missing)
+    frac = num.notna() & (num != np.floor(num))
+    return num.where(~frac).round().astype("Int64"), bad | frac, "not an integer"
+
+
+def _as_micros(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    num, bad, _ = _as_number(s, missing)
+    return num / 1_000_000, bad, "not an amount in micros"
+
+
+def _as_iso_ts(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    ts = pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601").dt.tz_convert(None)
+    return ts, ts.isna() & ~missing, "not an ISO-8601 timestamp"
+
+
+def _as_epoch(unit: str) -> Converter:
+    def convert(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+        num, bad, _ = _as_number(s, missing)
+        return pd.to_datetime(num, unit=unit, errors="coerce"), bad, f"not an epoch time in {unit}"
+
+    return convert
+
+
+def _as_date(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    d = pd.to_datetime(s, errors="coerce", format="%Y-%m-%d")
+    return d.dt.date, d.isna() & ~missing, "not a YYYY-MM-DD date"
+
+
+def _as_minor_units(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    # Meta budgets are in the currency's minor unit (cents for every currency of the raw contract)
+    num, bad, _ = _as_number(s, missing)
+    return num / 100, bad, "not an amount in minor units"
+
+
+CONVERTERS: dict[str, Converter] = {
+    "str": _as_str,
+    "int": _as_int,
+    "float": _as_number,
+    "micros": _as_micros,
+    "iso": _as_iso_ts,
+    "epoch_s": _as_epoch("s"),
+    "epoch_ms": _as_epoch("ms"),
+    "date": _as_date,
+    "minor_units": _as_minor_units,
+}
+
+
+# a field absent from a batch (real APIs omit optional ones) still gets its column's dtype
+_CONSTANT_DTYPES = {"int": "Int64", "float": "float64", "micros": "float64", "minor_units": "float64"}
+
+
+@dataclass(frozen=True)
+class Field:
+    source: str | None  # native field; None = constant or derived
+    kind: str = "str"
+    required: bool = True
+    constant: object = None
+
+
+@dataclass(frozen=True)
+class PlatformMapping:
+    table: RawTable
+    platform: str | None
+    key_field: str  # native field that identifies a record in quarantine
+    fields: dict[str, Field]
+    derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # adds derived native fields
+
+
+@dataclass
+class ParseResult:
+    rows: pd.DataFrame  # canonical rows that passed every check
+    quarantine: pd.DataFrame  # source_table, platform, record_key, reason, payload
+
+
+def _f(source: str | None, kind: str = "str", required: bool = True, constant: object = None) -> Field:
+    return Field(source, kind, required, constant)
+
+
+def _social(platform: str, key: str, native: dict[str, tuple[str | None, str, bool]]) -> PlatformMapping:
+    meta = {
+        "snapshot_at": _f("cycle.polled_at", "iso"),
+        "hook_type": _f("cycle.hook_type", required=False),
+        "media_type": _f("cycle.media_type", required=False),
+        "topic": _f("cycle.topic", required=False),
+        "text_length": _f("cycle.text_length", "int", required=False),
+    }
+    fields = {"platform": _f(None, constant=platform)}
+    fields.update({col: _f(src, kind, req) for col, (src, kind, req) in native.items()})
+    fields.update(meta)
+    return PlatformMapping(SOCIAL_POST_SNAPSHOTS, platform, key, fields)
+
+
+def _absent() -> tuple[None, str, bool]:
+    """A canonical metric the platform does not report: a typed null."""
+    return (None, "int", False)
+
+
+SOCIAL_MAPPINGS = {
+    "linkedin": _social(
+        "linkedin",
+        "share",
+        {
+            "post_id": ("share", "str", True),
+            "account_id": ("organizationalEntity", "str", False),
+            "published_at": ("created.time", "epoch_ms", True),
+            "impressions": ("totalShareStatistics.impressionCount", "int", True),
+            "likes": ("totalShareStatistics.likeCount", "int", True),
+            "comments": ("totalShareStatistics.commentCount", "int", True),
+            "shares": ("totalShareStatistics.shareCount", "int", True),
+            "clicks": ("totalShareStatistics.clickCount", "int", True),
+            "quotes": _absent(),
+            "saves": _absent(),
+        },
+    ),
+    "x": _social(
+        "x",
+        "id",
+        {
+            "post_id": ("id", "str", True),
+            "account_id": ("author_id", "str", False),
+            "published_at": ("created_at", "iso", True),
+            "impressions": ("public_metrics.impression_count", "int", True),
+            "likes": ("public_metrics.like_count", "int", True),
+            "comments": ("public_metrics.reply_count", "int", True),
+            "shares": ("public_metrics.retweet_count", "int", True),
+            "clicks": _absent(),
+            "quotes": ("public_metrics.quote_count", "int", True),
+            "saves": ("public_metrics.bookmark_count", "int", False),
+        },
+    ),
+    "reddit": _social(
+        "reddit",
+        "name",
+        {
+            "post_id": ("name", "str", True),
+            "account_id": ("author_fullname", "str", False),
+            "published_at": ("created_utc", "epoch_s", True),
+            "impressions": ("view_count", "int", True),
+            "likes": ("ups", "int", True),
+            "comments": ("num_comments", "int", True),
+            "shares": ("num_crossposts", "int", False),
+            "clicks": _absent(),
+            "quotes": _absent(),
+            "saves": _absent(),
+        },
+    ),
+    "tiktok": _social(
+        "tiktok",
+        "id",
+        {
+            "post_id": ("id", "str", True),
+            "account_id": ("username", "str", False),
+            "published_at": ("create_time", "epoch_s", True),
+            "impressions": ("view_count", "int", True),
+            "likes": ("like_count", "int", True),
+            "comments": ("comment_count", "int", True),
+            "shares": ("share_count", "int", True),
+            "clicks": _absent(),
+            "quotes": _absent(),
+            "saves": ("favorites_count", "int", False),
+        },
+    ),
+}
+
+
+def _meta_action(action_types: tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
+    def extract(s: pd.Series) -> pd.Series:
+        def total(actions: object) -> object:
+            if not isinstance(actions, list):
+                return 0 if actions is None or (isinstance(actions, float) and np.isnan(actions)) else actions
+            vals = [a.get("value") for a in actions if isinstance(a, dict) and a.get("action_type") in action_types]
+            nums = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
+            return "not-a-number" if nums.isna().any() else float(nums.sum())
+
+        return s.map(total)
+
+    return extract
+
+
+_META_PURCHASES = ("offsite_conversion.fb_pixel_purchase", "purchase", "omni_purchase")
+
+
+def _derive_meta(df: pd.DataFrame) -> pd.DataFrame:
+    empty = pd.Series([None] * len(df), index=df.index, dtype=object)
+    return df.assign(
+        **{
+            "_conversions": _meta_action(_META_PURCHASES)(df.get("actions", empty)),
+            "_conversion_value": _meta_action(_META_PURCHASES)(df.get("action_values", empty)),
+        }
+    )
+
+
+def _derive_linkedin_ads(df: pd.DataFrame) -> pd.DataFrame:
+    def campaign(pivots: object) -> object:
+        if isinstance(pivots, list) and pivots and isinstance(pivots[0], str):
+            return pivots[0].rsplit(":", 1)[-1]
+        return None
+
+    def day(d: object) -> object:
+        if isinstance(d, dict) and {"year", "month", "day"} <= d.keys():
+            return f"{int(d['year']):04d}-{int(d['month']):02d}-{int(d['day']):02d}"
+        return None
+
+    return df.assign(_campaign_id=df["pivotValues"].map(campaign), _date=df["dateRange.start"].map(day))
+
+
+def _ads(platform: str, key: str, fields: dict[str, Field], derive=None) -> PlatformMapping:
+    return PlatformMapping(AD_CAMPAIGN_METRICS, platform, key, {"platform": _f(None, constant=platform), **fields}, derive)
+
+
+# The same native fields carry an ad account's ids and delivery at campaign and at ad level: one
+# definition per platform serves both reports (key order = column order of the parsed rows).
+_AD_IDS = {
+    "google_ads": {"account_id": _f("customer.id"), "campaign_id": _f("campaign.id")},
+    "meta_ads": {"account_id": _f("account_id"), "campaign_id": _f("campaign_id")},
+    "linkedin_ads": {"account_id": _f("cycle.account_id"), "campaign_id": _f("_campaign_id")},
+}
+_AD_DELIVERY = {
+    "google_ads": {
+        "metric_date": _f("segments.date", "date"),
+        "currency": _f("customer.currencyCode"),
+        "impressions": _f("metrics.impressions", "int"),
+        "clicks": _f("metrics.clicks", "int"),
+        "spend": _f("metrics.costMicros", "micros"),
+        "conversions": _f("metrics.conversions", "float"),
+        "conversion_value": _f("metrics.conversionsValue", "float"),
+        "reach": _f(None, "int", required=False),
+    },
+    "meta_ads": {
+        "metric_date": _f("date_start", "date"),
+        "currency": _f("account_currency"),
+        "impressions": _f("impressions", "int"),
+        "clicks": _f("clicks", "int"),
+        "spend": _f("spend", "float"),
+        "conversions": _f("_conversions", "float"),
+        "conversion_value": _f("_conversion_value", "float"),
+        "reach": _f("reach", "int", required=False),
+    },
+    "linkedin_ads": {
+        "metric_date": _f("_date", "date"),
+        "currency": _f("cycle.currency"),
+        "impressions": _f("impressions", "int"),
+        "clicks": _f("clicks", "int"),
+        "spend": _f("costInLocalCurrency", "float"),
+        "conversions": _f("externalWebsiteConversions", "float"),
+        "conversion_value": _f("conversionValueInLocalCurrency", "float"),
+        "reach": _f("approximateMemberReach", "int", required=False),
+    },
+}
+
+AD_MAPPINGS = {
+    "google_ads": _ads(
+        "google_ads",
+        "campaign.id",
+        {
+            **_AD_IDS["google_ads"],
+            "campaign_name": _f("campaign.name", required=False),
+            **_AD_DELIVERY["google_ads"],
+            "campaign_status": _f("campaign.status", required=False),
+            # Google Ads has no campaign objective: the advertising channel type plays that role
+            "objective": _f("campaign.advertisingChannelType", required=False),
+            "daily_budget": _f("campaignBudget.amountMicros", "micros", required=False),
+            "bidding_strategy": _f("campaign.biddingStrategyType", required=False),
+        },
+    ),
+    "meta_ads": _ads(
+        "meta_ads",
+        "campaign_id",
+        {
+            **_AD_IDS["meta_ads"],
+            "campaign_name": _f("campaign_name", required=False),
+            **_AD_DELIVERY["meta_ads"],
+            "campaign_status": _f("campaign.effective_status", required=False),
+            "objective": _f("objective", required=False),
+            "daily_budget": _f("campaign.daily_budget", "minor_units", required=False),
+            "bidding_strategy": _f("campaign.bid_strategy", required=False),
+        },
+        _derive_meta,
+    ),
+    "linkedin_ads": _ads(
+        "linkedin_ads",
+        "_campaign_id",
+        {
+            **_AD_IDS["linkedin_ads"],
+            "campaign_name": _f("cycle.campaign_name", required=False),
+            **_AD_DELIVERY["linkedin_ads"],
+            "campaign_status": _f("campaign.status", required=False),
+            "objective": _f("campaign.objectiveType", required=False),
+            "daily_budget": _f("campaign.dailyBudget.amount", "float", required=False),
+            "bidding_strategy": _f("campaign.optimizationTargetType", required=False),
+        },
+        _derive_linkedin_ads,
+    ),
+}
+
+# ---- ad-level (creative) reports: Google Ads `ad_group_ad` GAQL rows, Meta insights `level=ad`,
+# LinkedIn adAnalytics `pivots=CAMPAIGN,CREATIVE`; video quartiles as view counts (raw contract)
+
+_GOOGLE_QUARTILE_RATES = {
+    "video_p25_views": "metrics.videoQuartileP25Rate",
+    "video_p50_views": "metrics.videoQuartileP50Rate",
+    "video_p75_views": "metrics.videoQuartileP75Rate",
+    "video_p100_views": "metrics.videoQuartileP100Rate",
+}
+
+
+def _derive_google_creatives(df: pd.DataFrame) -> pd.DataFrame:
+    # Google reports quartiles as shares of impressions: views = rate * impressions (rounded). A rate or
+    # impression count that is not a number stays as given, so the converters below report it.
+    impressions = pd.to_numeric(df.get("metrics.impressions"), errors="coerce")
+    derived = {}
+    for column, source in _GOOGLE_QUARTILE_RATES.items():
+        if source not in df.columns:
+            continue
+        rate = pd.to_numeric(df[source], errors="coerce")
+        views = (rate * impressions).round()
+        derived[f"_{column}"] = views.astype(object).where(views.notna(), df[source].where(rate.isna()))
+    return df.assign(**derived)
+
+
+def _derive_meta_creatives(df: pd.DataFrame) -> pd.DataFrame:
+    df = _derive_meta(df)
+    empty = pd.Series([None] * len(df), index=df.index, dtype=object)
+    quartiles = {}
+    for q in ("p25", "p50", "p75", "p100"):
+        actions = df.get(f"video_{q}_watched_actions", empty)
+        # an ad without video has no such field at all: keep it missing rather than 0 views
+        has_value = actions.map(lambda a: isinstance(a, list))
+        quartiles[f"_video_{q}_views"] = _meta_action(("video_view",))(actions).where(has_value, None)
+    return df.assign(**quartiles)
+
+
+def _derive_linkedin_creatives(df: pd.DataFrame) -> pd.DataFrame:
+    def pivot(prefix: str) -> Callable[[object], object]:
+        def find(pivots: object) -> object:
+            if isinstance(pivots, list):
+                for urn in pivots:
+                    if isinstance(urn, str) and urn.startswith(prefix):
+                        return urn.rsplit(":", 1)[-1]
+            return None
+
+        return find
+
+    df = _derive_linkedin_ads(df)
+    return df.assign(
+        _campaign_id=df["pivotValues"].map(pivot("urn:li:sponsoredCampaign:")),
+        _creative_id=df["pivotValues"].map(pivot("urn:li:sponsoredCreative:")),
+    )
+
+
+def _creatives(platform: str, key: str, fields: dict[str, Field], derive) -> PlatformMapping:
+    return PlatformMapping(
+        AD_CREATIVE_METRICS, platform, key, {"platform": _f(None, constant=platform), **fields}, derive
+    )
+
+
+CREATIVE_MAPPINGS = {
+    "google_ads": _creatives(
+        "google_ads",
+        "adGroupAd.ad.id",
+        {
+            **_AD_IDS["google_ads"],
+            "ad_id": _f("adGroupAd.ad.id"),
+            "creative_format": _f("adGroupAd.ad.type", required=False),
+            **_AD_DELIVERY["google_ads"],
+            **{col: _f(f"_{col}", "int", required=False) for col in _GOOGLE_QUARTILE_RATES},
+        },
+        _derive_google_creatives,
+    ),
+    "meta_ads": _creatives(
+        "meta_ads",
+        "ad_id",
+        {
+            **_AD_IDS["meta_ads"],
+            "ad_id": _f("ad_id"),
+            "creative_format": _f("creative.object_type", required=False),
+            **_AD_DELIVERY["meta_ads"],
+            **{f"video_{q}_views": _f(f"_video_{q}_views", "int", required=False) for q in ("p25", "p50", "p75", "p100")},
+        },
+        _derive_meta_creatives,
+    ),
+    "linkedin_ads": _creatives(
+        "linkedin_ads",
+        "_creative_id",
+        {
+            **_AD_IDS["linkedin_ads"],
+            "ad_id": _f("_creative_id"),
+            "creative_format": _f("cycle.creative_type", required=False),
+            **_AD_DELIVERY["linkedin_ads"],
+            "video_p25_views": _f("videoFirstQuartileCompletions", "int", required=False),
+            "video_p50_views": _f("videoMidpointCompletions", "int", required=False),
+            "video_p75_views": _f("videoThirdQuartileCompletions", "int", required=False),
+            "video_p100_views": _f("videoCompletions", "int", required=False),
+        },
+        _derive_linkedin_creatives,
+    ),
+}
+
+BOOST_MAPPING = PlatformMapping(
+    BOOSTS,
+    None,
+    "boost_id",
+    {
+        "boost_id": _f("boost_id"),
+        "organic_platform": _f("organic.platform"),
+        "post_id": _f("organic.post_id"),
+        "ad_platform": _f("paid.platform"),
+        "campaign_id": _f("paid.campaign_id"),
+        "boost_date": _f("delivery.date", "date"),
+        "start_date": _f("flight.start_date", "date"),
+        "end_date": _f("flight.end_date", "date"),
+        "currency": _f("budget.currency"),
+        "daily_budget": _f("budget.daily_amount", "float"),
+        "spend": _f("delivery.spend", "float"),
+        "paid_impressions": _f("delivery.impressions", "int"),
+        "paid_engagements": _f("delivery.engagements", "int"),
+        "paid_clicks": _f("delivery.clicks", "int"),
+    },
+)
+
+TOUCHPOINT_MAPPING = PlatformMapping(
+    TOUCHPOINTS,
+    None,
+    "event_id",
+    {
+        "event_id": _f("event_id"),
+        "journey_id": _f("journey_id"),
+        "user_id": _f("anonymous_id"),
+        "event_at": _f("timestamp", "iso"),
+        "event_type": _f("event"),
+        "utm_source": _f("utm_source", required=False),
+        "utm_medium": _f("utm_medium", required=False),
+        "utm_campaign": _f("utm_campaign", required=False),
+        "utm_content": _f("utm_content", required=False),
+        "conversion_value": _f("revenue", "float", required=False),
+        "currency": _f("currency", required=False),
+    },
+)
+
+AI_GENERATION_MAPPING = PlatformMapping(
+    AI_GENERATIONS,
+    None,
+    "id",
+    {
+        "generation_id": _f("id"),
+        "generated_at": _f("created", "epoch_s"),
+        "model": _f("model"),
+        "platform": _f("cycle.platform"),
+        "post_id": _f("cycle.post_id", required=False),
+        "status": _f("cycle.status"),
+        "prompt_tokens": _f("usage.prompt_tokens", "int"),
+        "completion_tokens": _f("usage.completion_tokens", "int"),
+        "latency_ms": _f("cycle.latency_ms", "int"),
+        "cost_usd": _f("cycle.cost_usd", "float"),
+    },
+)
+
+
+EXPERIMENT_OBSERVATION_MAPPING = PlatformMapping(
+    EXPERIMENT_OBSERVATIONS,
+    None,
+    "unit.id",
+    {
+        "experiment_id": _f("experiment.id"),
+        "experiment_name": _f("experiment.name", required=False),
+        "factor": _f("experiment.factor"),
+        "start_date": _f("experiment.start_date", "date"),
+        "end_date": _f("experiment.end_date", "date"),
+        "metric": _f("experiment.metric.name"),
+        "metric_kind": _f("experiment.metric.type"),
+        "baseline_mean": _f("experiment.design.baseline_mean", "float"),
+        "baseline_sd": _f("experiment.design.baseline_sd", "float"),
+        "mde": _f("experiment.design.mde", "float"),
+        "alpha": _f("experiment.design.alpha", "float"),
+        "power": _f("experiment.design.power", "float"),
+        "variant": _f("variant.key"),
+        "variant_role": _f("variant.role"),
+        "unit_id": _f("unit.id"),
+        "exposed_at": _f("exposure.timestamp", "iso"),
+        "value": _f("outcome.value", "float"),
+    },
+)
+
+
+def _append_reason(reasons: pd.Series, mask: pd.Series, reason: str | pd.Series) -> pd.Series:
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return reasons
+    add = reason[mask] if isinstance(reason, pd.Series) else reason
+    return reasons.mask(mask, reasons.where(reasons == "", reasons + "; ").where(mask, "") + add)
+
+
+def _payload_json(native: pd.DataFrame) -> pd.Series:
+    return pd.Series(
+        [json.dumps(rec, default=str) for rec in native.to_dict(orient="records")], index=native.index, dtype=object
+    )
+
+
+def _outside_days(values: pd.Series, days: Sequence[date]) -> pd.Series:
+    """True where a parsed day column's date is not one of ``days``."""
+    return ~pd.to_datetime(values).dt.date.isin(set(days))
+
+
+def _window_reason(column: str, days: Sequence[date]) -> str:
+    first, last = min(days), max(days)
+    if first == last:
+        return f"{column} is not on the partition day {first.isoformat()}"
+    return f"{column} outside the requested days {first}..{last}"
+
+
+def parse_records(native: pd.DataFrame, mapping: PlatformMapping, days: Sequence[date] | None = None) -> ParseResult:
+    """Map one platform's native records to canonical rows; invalid records go to quarantine with their
+    native payload. With ``days``, a record whose day (the table's ``day_column``) is not one of them is
+    quarantined too: it belongs to a partition this load does not own."""
+    native = native.reset_index(drop=True)
+    if mapping.derive is not None and len(native):
+        native = mapping.derive(native)
+    table = mapping.table
+    reasons = pd.Series("", index=native.index, dtype=object)
+    out = pd.DataFrame(index=native.index)
+    for col, spec in mapping.fields.items():
+        if spec.source is None:
+            out[col] = pd.Series([spec.constant] * len(native), index=native.index, dtype=_CONSTANT_DTYPES.get(spec.kind, object))
+            continue
+        if spec.source not in native.columns:
+            if spec.required:
+                reasons = _append_reason(reasons, pd.Series(True, index=native.index), f"missing required field '{spec.source}'")
+            out[col] = pd.Series([None] * len(native), index=native.index, dtype=_CONSTANT_DTYPES.get(spec.kind, object))
+            continue
+        raw = native[spec.source]
+        missing = _missing(raw)
+        values, bad, why = CONVERTERS[spec.kind](raw, missing)
+        if bad.any():  # messages only for the failing rows: the common case must stay vectorized
+            msgs = raw[bad].astype(str).map(lambda v, f=spec.source, w=why: f"field '{f}' {w}: {v!r}")
+            reasons = _append_reason(reasons, bad, msgs.reindex(native.index))
+        if spec.required:
+            reasons = _append_reason(reasons, missing, f"missing required field '{spec.source}'")
+        out[col] = values
+
+    # pandera row rules (ranges, vocabularies, cross-field checks) on the rows that parsed
+    parsed = reasons == ""
+    candidates = out[parsed]
+    try:
+        if len(candidates):
+            table.row_schema.validate(candidates, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+        row_level = failures[failures["index"].notna()]
+        table_level = failures[failures["index"].isna()]
+        if len(table_level):
+            raise ValueError(f"{table.name}: batch does not match the table schema:\n{table_level.to_string()}") from exc
+        for idx, group in row_level.groupby("index"):
+            msgs = [
+                # a dataframe-wide check reports every column of the row: its message is enough
+                f"check failed: {k}" if ctx == "DataFrameSchema" else f"{c}: check {k} failed (value {v})"
+                for ctx, c, k, v in zip(group["schema_context"], group["column"], group["check"], group["failure_case"])
+            ]
+            reasons.loc[int(idx)] = "; ".join(sorted(set(msgs)))
+
+    if days is not None and table.day_column is not None:
+        parsed = reasons == ""
+        outside = parsed & _outside_days(out[table.day_column].where(parsed), days)
+        reasons = _append_reason(reasons, outside, _window_reason(table.day_column, days))
+
+    bad = reasons != ""
+    key = native[mapping.key_field].astype("string") if mapping.key_field in native.columns else pd.Series(pd.NA, index=native.index)
+    quarantine = pd.DataFrame(
+        {
+            "source_table": table.name,
+            "platform": mapping.platform,
+            "record_key": key[bad],
+            "reason": reasons[bad],
+            "payload": _payload_json(native[bad].drop(columns=[c for c in native.columns if c.startswith("_")])),
+        }
+    )
+    rows = out[~bad].reset_index(drop=True)
+    return ParseResult(rows=rows, quarantine=quarantine.reset_index(drop=True))
