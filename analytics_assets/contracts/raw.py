@@ -109,6 +109,36 @@ SOCIAL_POST_SNAPSHOTS = RawTable(
     ),
 )
 
+# An ad account's delivery, the same at campaign and at ad level (spend in the account currency's major unit).
+_AD_DELIVERY_COLUMNS = {
+    "currency": "VARCHAR",
+    "impressions": "BIGINT",
+    "clicks": "BIGINT",
+    "spend": "DOUBLE",
+    "conversions": "DOUBLE",
+    "conversion_value": "DOUBLE",
+    "reach": "BIGINT",
+}
+
+
+def _ad_delivery_rules() -> dict[str, pa.Column]:
+    return {
+        "currency": pa.Column(str, pa.Check.isin(CURRENCIES)),
+        "impressions": _count(),
+        "clicks": _count(),
+        "spend": _amount(),
+        "conversions": _amount(),
+        "conversion_value": _amount(),
+        "reach": _count(nullable=True),
+    }
+
+
+def _clicks_not_above_impressions() -> pa.Check:
+    return pa.Check(
+        lambda df: df["clicks"] <= df["impressions"], name="clicks_not_above_impressions", error="clicks exceed impressions"
+    )
+
+
 AD_CAMPAIGN_METRICS = RawTable(
     name="raw_ad_campaign_metrics",
     columns={
@@ -117,13 +147,7 @@ AD_CAMPAIGN_METRICS = RawTable(
         "campaign_id": "VARCHAR",
         "campaign_name": "VARCHAR",
         "metric_date": "DATE",
-        "currency": "VARCHAR",
-        "impressions": "BIGINT",
-        "clicks": "BIGINT",
-        "spend": "DOUBLE",
-        "conversions": "DOUBLE",
-        "conversion_value": "DOUBLE",
-        "reach": "BIGINT",
+        **_AD_DELIVERY_COLUMNS,
         # the campaign's settings that day, in the platform's own vocabulary (optional: not every
         # client sends them); daily_budget in the account currency's major unit
         "campaign_status": "VARCHAR",
@@ -141,24 +165,14 @@ AD_CAMPAIGN_METRICS = RawTable(
             "account_id": _id,
             "campaign_id": _id,
             "campaign_name": pa.Column(str, nullable=True),
-            "currency": pa.Column(str, pa.Check.isin(CURRENCIES)),
-            "impressions": _count(),
-            "clicks": _count(),
-            "spend": _amount(),
-            "conversions": _amount(),
-            "conversion_value": _amount(),
-            "reach": _count(nullable=True),
+            **_ad_delivery_rules(),
             "campaign_status": pa.Column(str, nullable=True),
             "objective": pa.Column(str, nullable=True),
             "daily_budget": _amount(nullable=True),
             "bidding_strategy": pa.Column(str, nullable=True),
         },
         checks=[
-            pa.Check(
-                lambda df: df["clicks"] <= df["impressions"],
-                name="clicks_not_above_impressions",
-                error="clicks exceed impressions",
-            ),
+            _clicks_not_above_impressions(),
         ],
     ),
 )
@@ -177,13 +191,7 @@ AD_CREATIVE_METRICS = RawTable(
         "ad_id": "VARCHAR",
         "creative_format": "VARCHAR",
         "metric_date": "DATE",
-        "currency": "VARCHAR",
-        "impressions": "BIGINT",
-        "clicks": "BIGINT",
-        "spend": "DOUBLE",
-        "conversions": "DOUBLE",
-        "conversion_value": "DOUBLE",
-        "reach": "BIGINT",
+        **_AD_DELIVERY_COLUMNS,
         **{q: "BIGINT" for q in _VIDEO_QUARTILES},
         **_LOAD_COLUMNS,
     },
@@ -197,21 +205,11 @@ AD_CREATIVE_METRICS = RawTable(
             "campaign_id": _id,
             "ad_id": _id,
             "creative_format": pa.Column(str, nullable=True),
-            "currency": pa.Column(str, pa.Check.isin(CURRENCIES)),
-            "impressions": _count(),
-            "clicks": _count(),
-            "spend": _amount(),
-            "conversions": _amount(),
-            "conversion_value": _amount(),
-            "reach": _count(nullable=True),
+            **_ad_delivery_rules(),
             **{q: _count(nullable=True) for q in _VIDEO_QUARTILES},
         },
         checks=[
-            pa.Check(
-                lambda df: df["clicks"] <= df["impressions"],
-                name="clicks_not_above_impressions",
-                error="clicks exceed impressions",
-            ),
+            _clicks_not_above_impressions(),
             pa.Check(
                 # a quartile is reached only by views that reached the one before it (nulls pass)
                 lambda df: ~(
