@@ -1,10 +1,14 @@
 """Webhook receivers for Meta (Graph API webhooks) and LinkedIn (signed notifications).
 
-Every POST is verified before anything else happens: the HMAC-SHA256 of the raw body is computed with
-the app's secret and compared to the signature header with ``hmac.compare_digest`` (constant time).
-A missing, malformed or wrong signature gets 401 and nothing is parsed or stored. Only then is the
-body parsed: a signed body that is not JSON gets 400, JSON that is not the platform's delivery shape
-gets 422, and again nothing is stored. Accepted events go to the API's own append-only store
+Every POST is verified before anything else happens: a request without a signature header gets 401
+before its body is read; the body is then read as a stream and cut off with 413 as soon as it passes
+``MAX_BODY_BYTES`` (chunked or not), and the HMAC-SHA256 of the raw body is computed with the app's
+secret and compared to the signature header with ``hmac.compare_digest`` (constant time). A
+malformed or wrong signature gets 401 and nothing is parsed or stored. Only then is the body parsed,
+with bounds (nesting depth, number size, valid Unicode, timestamps that fit a datetime): a signed body
+that is not JSON or breaks a bound gets 400, JSON that is not the platform's delivery shape gets 422,
+and again nothing is stored. The platforms retry deliveries answered with a 5xx, so no body, however
+hostile, may produce one. Accepted events go to the API's own append-only store
 (:mod:`analytics_assets.contracts.inbound`), deduplicated on the platform's event id, from which the Dagster asset
 ``raw_webhook_events`` loads them into the warehouse.
 
@@ -15,7 +19,9 @@ unsigned data:
 * ``CYCLE_META_VERIFY_TOKEN``: the token typed into the Meta app dashboard for the subscription handshake.
 * ``CYCLE_LINKEDIN_CLIENT_SECRET``: LinkedIn app client secret. LinkedIn's ``X-LI-Signature`` is the hex
   HMAC-SHA256 of the body prefixed with ``hmacsha256=``; the endpoint-validation challenge answer is
-  the hex HMAC-SHA256 of ``challengeCode``.
+  the hex HMAC-SHA256 of ``challengeCode``. Both use the same secret, so the challenge endpoint is a
+  signing oracle unless restricted: it answers only a canonical UUID (what LinkedIn sends, and never
+  of the form ``hmacsha256=<body>``) and is rate limited per client address.
 """
 
 from __future__ import annotations
@@ -23,7 +29,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import math
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +44,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from analytics_assets.contracts.inbound import WebhookEvent, WebhookStore
 from analytics_assets.settings import CycleSettings, load_settings
@@ -41,6 +53,16 @@ META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 LINKEDIN_SIGNATURE_HEADER = "X-LI-Signature"
 # Meta batches at most 1000 changes per delivery; anything far above that is not a platform delivery.
 MAX_BODY_BYTES = 1 << 20
+# Bounds on a signed body's JSON. Real deliveries nest about 8 deep and carry ids and epoch millis of
+# at most 19 digits; past these bounds Python's json/int/datetime raise errors that would become 500s.
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 30  # far below Python's int conversion limit (4,300 digits)
+MAX_FLOAT_CHARS = 64
+# The LinkedIn validation challenge: LinkedIn sends a UUID, at registration and when it re-validates
+# the endpoint, far less often than the limit.
+CHALLENGE_CODE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE | re.ASCII)
+CHALLENGE_LIMIT = 10
+CHALLENGE_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -64,10 +86,11 @@ class WebhookSettings:
 class WebhookRejected(Exception):
     """A request refused before anything was stored; becomes ``{"detail": message}`` with ``status``."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})
 
 
 class WebhookAccepted(BaseModel):
@@ -96,12 +119,18 @@ def signature_matches(expected_hex: str, provided_hex: str) -> bool:
     return hmac.compare_digest(expected_hex.encode("ascii"), provided_hex.strip().lower().encode("utf-8"))
 
 
-def verify_meta_signature(secret: str, body: bytes, header: str | None) -> None:
+def meta_signature_digest(header: str | None) -> str:
+    """The digest of an ``X-Hub-Signature-256`` header; 401 when missing or malformed (no body needed)."""
     if not header:
         raise WebhookRejected(401, f"Missing {META_SIGNATURE_HEADER} header; the request is not signed.")
     scheme, _, provided = header.strip().partition("=")
     if scheme.lower() != "sha256" or not provided:
         raise WebhookRejected(401, f"{META_SIGNATURE_HEADER} must look like 'sha256=<hex digest>'.")
+    return provided
+
+
+def verify_meta_signature(secret: str, body: bytes, header: str | None) -> None:
+    provided = meta_signature_digest(header)
     if not signature_matches(hmac_sha256_hex(secret, body), provided):
         raise WebhookRejected(401, f"{META_SIGNATURE_HEADER} does not match the request body.")
 
@@ -111,12 +140,18 @@ def linkedin_signature(secret: str, body: bytes) -> str:
     return hmac_sha256_hex(secret, b"hmacsha256=" + body)
 
 
-def verify_linkedin_signature(secret: str, body: bytes, header: str | None) -> None:
+def linkedin_signature_digest(header: str | None) -> str:
+    """The digest of an ``X-LI-Signature`` header; 401 when missing (no body needed)."""
     if not header:
         raise WebhookRejected(401, f"Missing {LINKEDIN_SIGNATURE_HEADER} header; the request is not signed.")
     provided = header.strip()
     if provided.lower().startswith("hmacsha256="):  # some deliveries repeat the scheme in the header
         provided = provided[len("hmacsha256=") :]
+    return provided
+
+
+def verify_linkedin_signature(secret: str, body: bytes, header: str | None) -> None:
+    provided = linkedin_signature_digest(header)
     if not signature_matches(linkedin_signature(secret, body), provided):
         raise WebhookRejected(401, f"{LINKEDIN_SIGNATURE_HEADER} does not match the request body.")
 
@@ -126,11 +161,72 @@ def verify_linkedin_signature(secret: str, body: bytes, header: str | None) -> N
 # ---------------------------------------------------------------------------------------------------
 
 
+# One token per match: a whole JSON string (closed, or running to the end of a malformed text) or a
+# bracket. Possessive quantifiers and a string alternative that always matches keep this linear on any
+# text; brackets inside strings are thereby never counted.
+_JSON_STRINGS_AND_BRACKETS = re.compile(r'"(?:[^"\\]++|\\.?)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
+
+
+def _check_depth(text: str) -> None:
+    """400 when arrays/objects nest deeper than ``MAX_JSON_DEPTH``, checked before ``json.loads``.
+
+    The json module recurses once per level and raises RecursionError (a 500) near Python's recursion
+    limit; json.dumps of a deep value fails the same way when the event is stored. For any text that
+    json.loads would go on to parse, this count equals its nesting depth.
+    """
+    depth = 0
+    for match in _JSON_STRINGS_AND_BRACKETS.finditer(text):
+        char = text[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise WebhookRejected(400, f"The body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels.")
+        elif char in "]}":
+            depth -= 1
+
+
+def _bounded_int(literal: str) -> int:
+    # Checked on the literal, before int() would spend time on it or hit the 4,300-digit limit.
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise WebhookRejected(400, f"The body has an integer of more than {MAX_INT_DIGITS} digits.")
+    return int(literal)
+
+
+def _bounded_float(literal: str) -> float:
+    value = float(literal) if len(literal) <= MAX_FLOAT_CHARS else math.inf
+    # 1e999 parses as inf: stored as the non-JSON Infinity, and no timestamp; a longer literal is no real value
+    if not math.isfinite(value):
+        raise WebhookRejected(
+            400, f"The body has a number that is not a finite float of at most {MAX_FLOAT_CHARS} characters."
+        )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and nothing downstream can use them.
+    raise WebhookRejected(400, f"The body is not valid JSON ({name} is not a JSON value).")
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8")  # RFC 8259: JSON exchanged between systems is UTF-8
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(400, f"The body is not valid JSON (not UTF-8: {exc}).") from None
+    _check_depth(text)
+    try:
+        payload = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
         raise WebhookRejected(400, f"The body is not valid JSON ({exc}).") from None
+    except RecursionError:  # not reachable past _check_depth; kept so a deep body can never be a 500
+        raise WebhookRejected(400, f"The body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels.") from None
+    try:
+        # JSON escapes can spell lone UTF-16 surrogates ("\ud800") that json.loads keeps as they are;
+        # such a string cannot be encoded to UTF-8, so it could be neither hashed nor stored.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise WebhookRejected(
+            400, "The body has a string that is not valid Unicode (a lone surrogate escape such as \\ud800)."
+        ) from None
     if not isinstance(payload, dict):
         raise WebhookRejected(422, f"The body must be a JSON object, got {type(payload).__name__}.")
     return payload
@@ -142,22 +238,35 @@ def _str(value: Any) -> str | None:
     return str(value)
 
 
-def _epoch(value: Any) -> datetime | None:
-    """Epoch seconds or milliseconds, or an ISO-8601 string, as a UTC datetime; None if unusable."""
+def _epoch(value: Any, name: str) -> datetime | None:
+    """Epoch seconds or milliseconds, or an ISO-8601 string, as a UTC datetime.
+
+    None when the value is not a timestamp at all (absent, a bool, a string that is not ISO-8601);
+    400 when it is one that no datetime can hold (a number or an ISO time outside the years 1-9999
+    in UTC), since storing it would fail and a 500 makes the platform retry the delivery forever.
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value  # 1e11 s is the year 5138: must be millis
         try:
+            seconds = value / 1000 if value > 1e11 else value  # 1e11 s is the year 5138: must be millis
             return datetime.fromtimestamp(seconds, timezone.utc)
         except (OverflowError, OSError, ValueError):
-            return None
+            raise WebhookRejected(
+                400, f"'{name}' is {value}, which is not a time between the years 1 and 9999."
+            ) from None
     if isinstance(value, str):
         try:
             ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+        try:
+            # normalized here: the store converts to UTC, which overflows for e.g. 9999-12-31T23:00-05:00
+            return ts.astimezone(timezone.utc) if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+        except OverflowError:
+            raise WebhookRejected(
+                400, f"'{name}' is {value[:40]!r}, which is not a time between the years 1 and 9999 in UTC."
+            ) from None
     return None
 
 
@@ -222,7 +331,9 @@ def parse_meta(payload: dict[str, Any]) -> list[WebhookEvent]:
                     account_id=_str(entry["id"]),
                     post_id=post_id,
                     entity_id=entity_id,
-                    event_time=_epoch(v.get("created_time")) or _epoch(v.get("timestamp")) or _epoch(entry.get("time")),
+                    event_time=_epoch(v.get("created_time"), "created_time")
+                    or _epoch(v.get("timestamp"), "timestamp")
+                    or _epoch(entry.get("time"), "time"),
                 )
             )
     return events
@@ -255,7 +366,9 @@ def parse_linkedin(payload: dict[str, Any]) -> list[WebhookEvent]:
                 account_id=_str(n.get("organizationalEntity")) or _str(n.get("owner")),
                 post_id=source_post,
                 entity_id=_str(n.get("generatedActivity")) or source_post or _str(n.get("leadGenFormResponse")),
-                event_time=_epoch(n.get("lastModifiedAt")) or _epoch(n.get("occurredAt")) or _epoch(n.get("createdAt")),
+                event_time=_epoch(n.get("lastModifiedAt"), "lastModifiedAt")
+                or _epoch(n.get("occurredAt"), "occurredAt")
+                or _epoch(n.get("createdAt"), "createdAt"),
             )
         )
     return events
@@ -281,13 +394,31 @@ def _require(secret: str | None, variable: str, what: str) -> str:
 
 
 async def _body(request: Request) -> bytes:
+    """The raw body, read as a stream and abandoned with 413 as soon as it passes ``MAX_BODY_BYTES``.
+
+    ``request.body()`` would buffer a chunked body whole before its size is known (4 x 200 MB took
+    the API to 1.1 GB); counting while reading keeps at most the limit (plus one chunk) in memory,
+    whatever the body declares.
+    """
+    too_large = WebhookRejected(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise WebhookRejected(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise WebhookRejected(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    return body
+    if declared is not None:
+        declared = declared.strip()
+        if not (declared.isascii() and declared.isdigit()):
+            raise WebhookRejected(400, "Content-Length is not a number.")
+        if len(declared) > 20 or int(declared) > MAX_BODY_BYTES:  # length first: int() of 5,000 digits fails
+            raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to read the answer; refuse rather than fail
+        raise WebhookRejected(400, "The client disconnected before the body was complete.") from None
+    return b"".join(chunks)
 
 
 async def _accept(request: Request, platform: str, events: list[WebhookEvent], body: bytes) -> WebhookAccepted:
@@ -297,12 +428,59 @@ async def _accept(request: Request, platform: str, events: list[WebhookEvent], b
 
 
 async def webhook_rejected_handler(request: Request, exc: WebhookRejected) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content={"detail": exc.message})
+    return JSONResponse(status_code=exc.status, content={"detail": exc.message}, headers=exc.headers)
+
+
+class ChallengeRateLimiter:
+    """At most ``limit`` requests per ``window_s`` seconds from each client address (sliding window).
+
+    Bounded: each address keeps at most ``limit`` timestamps and at most ``max_clients`` addresses are
+    tracked; past that the least recently seen is forgotten, so memory stays fixed however many
+    addresses send requests. Thread-safe (the challenge handler runs in the thread pool).
+    """
+
+    def __init__(
+        self,
+        limit: int = CHALLENGE_LIMIT,
+        window_s: float = CHALLENGE_WINDOW_S,
+        max_clients: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self.clock = clock
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int | None:
+        """Record a request from ``client``: None when allowed, else whole seconds until one would be."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.pop(client, None) or deque(maxlen=self.limit)
+            while hits and hits[0] <= now - self.window_s:
+                hits.popleft()
+            self._hits[client] = hits  # (re)inserted last: the most recently seen
+            while len(self._hits) > self.max_clients:
+                self._hits.popitem(last=False)
+            if len(hits) >= self.limit:
+                return max(1, math.ceil(hits[0] + self.window_s - now))
+            hits.append(now)
+            return None
+
+
+def _client_address(request: Request) -> str:
+    # The socket peer, not X-Forwarded-For (any client can write that header). Behind a proxy, run
+    # uvicorn with --proxy-headers and --forwarded-allow-ips so this is the real client.
+    return request.client.host if request.client else "unknown"
 
 
 _REJECTIONS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Signed body that is not JSON; nothing stored."},
-    401: {"description": "Missing or wrong signature; nothing stored."},
+    400: {
+        "description": "Signed body that is not JSON or breaks the parser's bounds (nesting depth, number size, "
+        "valid Unicode, timestamps that fit a datetime); nothing stored."
+    },
+    401: {"description": "Missing (refused before the body is read) or wrong signature; nothing stored."},
     413: {"description": "Body too large; nothing stored."},
     422: {"description": "Signed JSON that is not a delivery of this platform; nothing stored."},
     503: {"description": "The platform's secret is not configured on this server."},
@@ -334,6 +512,7 @@ def meta_handshake(
 async def meta_events(request: Request) -> WebhookAccepted:
     """Verify `X-Hub-Signature-256`, then store one event per change, once."""
     secret = _require(_settings(request).meta_app_secret, "CYCLE_META_APP_SECRET", "Meta webhooks")
+    meta_signature_digest(request.headers.get(META_SIGNATURE_HEADER))  # unsigned: 401 before the body
     body = await _body(request)
     verify_meta_signature(secret, body, request.headers.get(META_SIGNATURE_HEADER))
     return await _accept(request, "meta", parse_meta(_json_object(body)), body)
@@ -343,15 +522,30 @@ async def meta_events(request: Request) -> WebhookAccepted:
     "/linkedin",
     response_model=LinkedInChallenge,
     summary="LinkedIn endpoint validation",
-    responses={503: _REJECTIONS[503]},
+    responses={
+        400: {"description": "challengeCode is not a UUID; nothing computed."},
+        429: {"description": "Too many challenges from this address; see Retry-After."},
+        503: _REJECTIONS[503],
+    },
 )
 def linkedin_challenge(
     request: Request,
     challengeCode: Annotated[str, Query(min_length=1, description="UUID sent by LinkedIn.")],  # noqa: N803
     applicationId: Annotated[str | None, Query(description="Only for parent-child applications.")] = None,  # noqa: N803
 ) -> LinkedInChallenge:
-    """Answer with the hex HMAC-SHA256 of `challengeCode` keyed with the client secret."""
+    """Answer with the hex HMAC-SHA256 of `challengeCode` keyed with the client secret.
+
+    The answer is computed with the secret that signs notifications, so answering any string would
+    sign any body (`challengeCode=hmacsha256=<body>` returns that body's `X-LI-Signature`). Only a
+    canonical UUID, which LinkedIn sends and which can never start with `hmacsha256=`, is answered,
+    and the endpoint is rate limited per client address.
+    """
+    wait_s = request.app.state.webhook_challenge_limiter.retry_after(_client_address(request))
+    if wait_s is not None:
+        raise WebhookRejected(429, "Too many validation challenges from this address.", {"Retry-After": str(wait_s)})
     secret = _require(_settings(request).linkedin_client_secret, "CYCLE_LINKEDIN_CLIENT_SECRET", "LinkedIn webhooks")
+    if not CHALLENGE_CODE.fullmatch(challengeCode):
+        raise WebhookRejected(400, "challengeCode must be a UUID (8-4-4-4-12 hex digits).")
     return LinkedInChallenge(
         challengeCode=challengeCode, challengeResponse=hmac_sha256_hex(secret, challengeCode.encode("utf-8"))
     )
@@ -363,6 +557,7 @@ def linkedin_challenge(
 async def linkedin_events(request: Request) -> WebhookAccepted:
     """Verify `X-LI-Signature`, then store each notification once (by `notificationId`)."""
     secret = _require(_settings(request).linkedin_client_secret, "CYCLE_LINKEDIN_CLIENT_SECRET", "LinkedIn webhooks")
+    linkedin_signature_digest(request.headers.get(LINKEDIN_SIGNATURE_HEADER))  # unsigned: 401 before the body
     body = await _body(request)
     verify_linkedin_signature(secret, body, request.headers.get(LINKEDIN_SIGNATURE_HEADER))
     return await _accept(request, "linkedin", parse_linkedin(_json_object(body)), body)
@@ -372,13 +567,17 @@ def install(app: Any, settings: WebhookSettings) -> None:
     """Mount the webhook routes on ``app`` with their settings and store."""
     app.state.webhook_settings = settings
     app.state.webhook_store = WebhookStore(settings.store_path)
+    app.state.webhook_challenge_limiter = ChallengeRateLimiter()
     app.add_exception_handler(WebhookRejected, webhook_rejected_handler)
     app.include_router(router)
 
 
 __all__ = [
     "LINKEDIN_SIGNATURE_HEADER",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
     "META_SIGNATURE_HEADER",
+    "ChallengeRateLimiter",
     "WebhookSettings",
     "install",
     "linkedin_signature",
