@@ -6,7 +6,8 @@ Run with ``uvicorn api.main:app``. The serving directory comes from ``$CYCLE_SER
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -35,13 +36,16 @@ from api.schemas import (
     OrganicPlatform,
     Platform,
     PlatformOptimalHours,
+    ServingFileStatus,
     ValidationErrorResponse,
     strict_iso_date,
 )
+from analytics_assets.contracts.serving import MAX_SNAPSHOT_AGE
 from api.settings import Settings
 from api.store import (
     ASSET_STATUS,
     ATTRIBUTION,
+    MANIFEST,
     OPTIMAL_HOURS,
     PLATFORM_DAILY,
     PUBLISH_HINT,
@@ -195,9 +199,26 @@ def get_store(request: Request) -> ServingStore:
 Store = Annotated[ServingStore, Depends(get_store)]
 
 
-def create_app(serving_dir: Path | None = None, webhook_store: Path | None = None) -> FastAPI:
+def _hours(age: timedelta) -> str:
+    return f"{age.total_seconds() / 3600:.1f} h"
+
+
+def create_app(
+    serving_dir: Path | None = None,
+    webhook_store: Path | None = None,
+    *,
+    max_snapshot_age: timedelta | None = MAX_SNAPSHOT_AGE,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
     """Build the API. ``serving_dir`` overrides ``$CYCLE_SERVING_DIR`` and ``webhook_store`` the
-    webhook event store ``$CYCLE_API_STORE`` (default ``$CYCLE_HOME/api/store.sqlite3``)."""
+    webhook event store ``$CYCLE_API_STORE`` (default ``$CYCLE_HOME/api/store.sqlite3``).
+    ``max_snapshot_age`` is the freshness limit of the serving snapshot (older: /health is degraded;
+    None: no limit), ``clock`` what /health takes as now (default: the system clock, UTC)."""
+
+    def now() -> datetime:
+        t = clock() if clock is not None else datetime.now(timezone.utc)
+        return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)  # naive means UTC
+
     settings = Settings.from_env()
     if serving_dir is not None:
         settings = Settings(serving_dir=Path(serving_dir), duckdb_memory_limit=settings.duckdb_memory_limit)
@@ -232,28 +253,52 @@ def create_app(serving_dir: Path | None = None, webhook_store: Path | None = Non
         summary="Serving snapshot status and last materialization per asset",
     )
     def health(store: Store) -> HealthResponse:
-        """Always 200. `status` is `no_data` until the serving snapshot has been published."""
-        status, detail, published_at, files = "ok", None, None, {}
+        """Always 200. `status` is `no_data` until the serving snapshot has been published, and `degraded`
+        when a served file is missing, unreadable or not the one the manifest names (size, SHA-256, rows),
+        or when the snapshot is older than its freshness limit; `detail` says why, `file_checks` per file."""
+        status, published_at, files = "ok", None, {}
+        problems: list[str] = []
+        checks: list[ServingFileStatus] = []
+        age: timedelta | None = None
         try:
-            manifest = store.manifest()
+            manifest, file_checks = store.check_files()
             published_at, files = manifest.published_at, manifest.files
+            checks = [
+                ServingFileStatus(name=c.name, status=c.status, rows=c.rows, bytes=c.size, sha256=c.sha256,
+                                  detail=c.detail)
+                for c in file_checks
+            ]
+            problems += [f"{c.name}: {c.detail}" for c in file_checks if c.broken]
+            if published_at is None:
+                problems.append(f"{MANIFEST} has no published_at: the snapshot's age is unknown")
+            else:
+                age = now() - published_at
+                if max_snapshot_age is not None and age > max_snapshot_age:
+                    problems.append(
+                        f"the serving snapshot is stale: published {_hours(age)} ago, more than its freshness "
+                        f"limit of {_hours(max_snapshot_age)}. {PUBLISH_HINT}"
+                    )
         except ServingFileMissing:
-            status, detail = "no_data", f"No serving snapshot published yet. {PUBLISH_HINT}"
+            status = "no_data"
+            problems.append(f"No serving snapshot published yet. {PUBLISH_HINT}")
         except ServingFileInvalid as exc:
-            status, detail = "degraded", str(exc)
+            problems.append(str(exc))
 
         assets: list[AssetStatus] = []
         try:
             assets = [_build(AssetStatus, ASSET_STATUS, **row) for row in store.asset_status()]
-        except ServingFileMissing as exc:
-            if status == "ok":
-                status, detail = "degraded", str(exc)
-        except ServingFileInvalid as exc:
-            if status == "ok":
-                status, detail = "degraded", str(exc)
+        except (ServingFileMissing, ServingFileInvalid) as exc:
+            if status == "ok" and not any(p.startswith(f"{ASSET_STATUS}:") for p in problems):
+                problems.append(str(exc))
 
+        if problems and status == "ok":
+            status = "degraded"
         return HealthResponse(
-            status=status, published_at=published_at, files=files, assets=assets, detail=detail
+            status=status, published_at=published_at, files=files, assets=assets,
+            detail="; ".join(problems) if problems else None,
+            age_seconds=None if age is None else age.total_seconds(),
+            max_age_seconds=None if max_snapshot_age is None else max_snapshot_age.total_seconds(),
+            file_checks=checks,
         )
 
     @app.get(

@@ -86,11 +86,29 @@ class AssetStatus(BaseModel):
     run_id: str | None = Field(description="Dagster run that materialized it.")
 
 
+class ServingFileStatus(BaseModel):
+    name: str = Field(examples=["optimal_hours.parquet"])
+    status: Literal["ok", "unverified", "not_published", "missing", "unreadable", "mismatch"] = Field(
+        description=(
+            "'ok': present and of the size and SHA-256 (and row count) the manifest names; 'unverified': "
+            "readable, but the manifest names no checksum for it (a manifest from before checksums, or a file "
+            "it does not list); 'not_published': neither listed nor on disk; 'missing', 'unreadable', "
+            "'mismatch' (not the file the manifest names): broken, the status is 'degraded'."
+        )
+    )
+    rows: int | None = Field(default=None, description="Row count, from the manifest.")
+    bytes: int | None = Field(default=None, description="Size in bytes, from the manifest.")
+    sha256: str | None = Field(default=None, description="SHA-256 (hex), from the manifest.")
+    detail: str | None = Field(default=None, description="Why the file is not 'ok'.")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "no_data", "degraded"] = Field(
         description=(
-            "'ok': the serving snapshot is published; 'no_data': nothing published yet (run `make demo`); "
-            "'degraded': the manifest or asset_status.parquet is missing or unreadable."
+            "'ok': the serving snapshot is published, complete, consistent with its manifest and fresh; "
+            "'no_data': nothing published yet (run `make demo`); 'degraded': the manifest or a served file is "
+            "missing, unreadable or not the file the manifest names, or the snapshot is older than its "
+            "freshness limit (the data endpoints keep answering from the last verified copies where they can)."
         )
     )
     published_at: datetime | None = Field(description="When the serving snapshot was published (UTC).")
@@ -101,6 +119,14 @@ class HealthResponse(BaseModel):
         default_factory=list, description="Last materialization per asset, ordered by asset_key."
     )
     detail: str | None = Field(default=None, description="Why the status is not 'ok'.")
+    age_seconds: float | None = Field(default=None, description="Age of the serving snapshot (from published_at).")
+    max_age_seconds: float | None = Field(
+        default=None, description="Freshness limit of the snapshot: older than this, the status is 'degraded'."
+    )
+    file_checks: list[ServingFileStatus] = Field(
+        default_factory=list,
+        description="Each served file (and any other file the manifest lists) checked against the manifest.",
+    )
 
 
 # -- /optimal-hours ------------------------------------------------------------------------------

@@ -6,19 +6,31 @@ reader that opens the path more than once per query: DuckDB's ``read_parquet(pat
 footer when binding the query and opens the path again when executing it, so a replacement in
 between mixes two generations (wrong rows, "corrupt statistics" errors, and with DuckDB's external
 file cache even a segfault; see tests/api/test_api_concurrency.py). This store therefore opens each
-file exactly once per request, reads its bytes through that single handle, and lets an in-memory
+file exactly once per load, reads its bytes through that single handle, and lets an in-memory
 DuckDB query the resulting Arrow table with bound parameters. The DuckDB connection has no file
 system access at all (``enable_external_access = false``) and one thread; every request runs on a
 fresh cursor, which makes concurrent requests safe.
+
+Integrity: the manifest names each file's size and SHA-256 (``contracts.serving``). A file is verified
+against them when it is loaded (its bytes are read once, through one handle) and a mismatch is refused
+(``ServingFileInvalid``, 503) rather than served with silently different numbers. A verified file is kept
+in memory, keyed by its checksum, and served until the manifest names another checksum: each file is
+read once per published snapshot. When the file on disk is then missing, unreadable or not the one the
+manifest names, the store answers from that last verified copy (with a warning) where it has one. A reader
+with no verified copy that finds a file just replaced and not yet named by the manifest (a publish under
+way: data files first, manifest last) waits up to ``publish_wait_s`` for the manifest that names it.
+A file that a manifest from before checksums lists, or that no manifest lists (or an unreadable manifest,
+when there is no verified copy), is read on every request and served unverified, as before.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import os
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +48,16 @@ from analytics_assets.contracts.serving import (  # noqa: F401 (re-exported for 
     OPTIMAL_HOURS,
     PLATFORM_DAILY,
     SERVING_FILES,
+    PublishedFile,
+    parse_manifest,
+    sha256_hex,
 )
+
+DATA_FILES = tuple(name for name in SERVING_FILES if name != MANIFEST)
+# How long a reader without a verified copy waits for the manifest that names a file it found replaced
+# (the publisher replaces the data files first and the manifest last).
+PUBLISH_WAIT_S = 2.0
+_POLL_S = 0.01
 
 PUBLISH_HINT = (
     "Run `make demo`, or materialize the `serving_snapshot` Dagster asset, to publish the serving "
@@ -67,7 +88,40 @@ class ServingFileInvalid(Exception):
 @dataclass(frozen=True)
 class Manifest:
     published_at: datetime | None
-    files: dict[str, int | None]
+    files: dict[str, int | None]  # row counts
+    entries: dict[str, PublishedFile] = field(default_factory=dict)  # rows, bytes and sha256 per file
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What /health reports for one serving file."""
+
+    name: str
+    # ok: matches the manifest; unverified: readable, but the manifest names no checksum for it;
+    # not_published: neither in the manifest nor on disk; missing | unreadable | mismatch: broken
+    status: str
+    rows: int | None = None  # from the manifest
+    size: int | None = None
+    sha256: str | None = None
+    detail: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.status in ("missing", "unreadable", "mismatch")
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A file's bytes, read through one handle, and its modification time (epoch seconds)."""
+
+    data: bytes
+    mtime: float
+
+
+@dataclass(frozen=True)
+class _Verified:
+    sha256: str
+    table: pa.Table
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -176,8 +230,9 @@ ORDER BY conversions DESC NULLS LAST, channel
 class ServingStore:
     """Reads the serving snapshot. Thread-safe; one instance per app."""
 
-    def __init__(self, serving_dir: Path, *, memory_limit: str = "256MB"):
+    def __init__(self, serving_dir: Path, *, memory_limit: str = "256MB", publish_wait_s: float = PUBLISH_WAIT_S):
         self.serving_dir = Path(serving_dir)
+        self.publish_wait_s = publish_wait_s
         self._con = duckdb.connect(
             ":memory:",
             config={
@@ -194,6 +249,9 @@ class ServingStore:
         except duckdb.Error:  # builds without ICU have no time zones and already use UTC
             pass
         self._cursor_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # guards the two caches below
+        self._manifest_cache: tuple[bytes, Manifest] | None = None
+        self._verified: dict[str, _Verified] = {}  # last verified copy of each file
 
     def close(self) -> None:
         self._con.close()
@@ -206,19 +264,19 @@ class ServingStore:
 
     # -- low level -----------------------------------------------------------------------------
 
-    def _read_bytes(self, name: str) -> bytes:
-        # One open() per request: whatever os.replace does meanwhile, these bytes are one file.
+    def _read(self, name: str) -> _Read:
+        # One open() per load: whatever os.replace does meanwhile, these bytes are one file.
         try:
             with open(self.path(name), "rb") as fh:
-                return fh.read()
+                mtime = os.fstat(fh.fileno()).st_mtime
+                return _Read(fh.read(), mtime)
         except (FileNotFoundError, NotADirectoryError):
             raise ServingFileMissing(name) from None
         except OSError as exc:
             log.warning("cannot read serving file %s: %s", self.path(name), exc)
             raise ServingFileInvalid(name, f"cannot be read: {exc.strerror or exc}") from None
 
-    def _read_table(self, name: str) -> pa.Table:
-        data = self._read_bytes(name)
+    def _parse(self, name: str, data: bytes) -> pa.Table:
         try:
             table = pq.ParquetFile(pa.BufferReader(data)).read(use_pandas_metadata=False)
         except (pa.ArrowException, OSError, ValueError) as exc:
@@ -226,8 +284,79 @@ class ServingStore:
             raise ServingFileInvalid(name, "not a valid Parquet file") from None
         return _naive_utc_timestamps(table)
 
+    # -- verified loading ------------------------------------------------------------------------
+
+    def _entry(self, name: str, good: _Verified | None) -> PublishedFile | None:
+        """The current manifest's entry for ``name``; None when there is nothing to verify against
+        (no manifest, a file it does not list, or a manifest from before checksums). An invalid manifest
+        raises when there is a verified copy to answer from instead, else it is read as no manifest."""
+        try:
+            manifest = self.manifest()
+        except ServingFileMissing:
+            return None
+        except ServingFileInvalid as exc:
+            if good is not None:
+                raise
+            log.warning("cannot verify serving file %s: %s", self.path(name), exc.reason)
+            return None
+        entry = manifest.entries.get(name)
+        return entry if entry is not None and entry.verifiable else None
+
+    def _accept(self, name: str, entry: PublishedFile, data: bytes) -> pa.Table:
+        """Keep ``data``, which matches ``entry``'s size and checksum, as the verified copy of ``name``."""
+        table = self._parse(name, data)
+        if entry.rows is not None and table.num_rows != entry.rows:
+            raise ServingFileInvalid(name, f"{table.num_rows} rows, {MANIFEST} says {entry.rows}")
+        with self._state_lock:
+            self._verified[name] = _Verified(str(entry.sha256), table)
+        return table
+
+    def _load_verified(self, name: str, good: _Verified | None) -> pa.Table:
+        deadline: float | None = None
+        while True:
+            entry = self._entry(name, good)
+            if entry is None:  # unverified, read on every request as before checksums
+                return self._parse(name, self._read(name).data)
+            if good is not None and good.sha256 == entry.sha256:
+                return good.table  # verified when this snapshot was first read
+            read = self._read(name)
+            problem = entry.mismatch(read.data)
+            if problem is None:
+                return self._accept(name, entry, read.data)
+            if good is not None:  # answer from it now rather than wait (see _load)
+                raise ServingFileInvalid(name, f"does not match {MANIFEST}: {problem}")
+            # Nothing verified to answer from yet. A publish may be under way (the data files are replaced
+            # first, the manifest last): wait a little for a manifest that names these bytes. A file that
+            # was replaced longer than publish_wait_s ago is not being published.
+            if deadline is None:
+                deadline = min(read.mtime, time.time()) + self.publish_wait_s
+            newer = entry
+            while newer is not None and newer.sha256 == entry.sha256:
+                if time.time() >= deadline:
+                    raise ServingFileInvalid(name, f"does not match {MANIFEST}: {problem}")
+                time.sleep(_POLL_S)
+                newer = self._entry(name, None)
+            if newer is not None and newer.mismatch(read.data) is None:
+                return self._accept(name, newer, read.data)
+            # the manifest changed, but not to these bytes: read the file again
+
+    def _load(self, name: str) -> pa.Table:
+        """The table in ``name``, verified against the manifest where it names a checksum."""
+        with self._state_lock:
+            good = self._verified.get(name)
+        try:
+            return self._load_verified(name, good)
+        except (ServingFileMissing, ServingFileInvalid) as exc:
+            if good is None:
+                raise
+            log.warning(
+                "serving file %s: %s; answering from its last verified copy (sha256 %s)",
+                self.path(name), getattr(exc, "reason", exc), good.sha256,
+            )
+            return good.table
+
     def _query(self, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        table = self._read_table(name)
+        table = self._load(name)
         with self._cursor_lock:  # creating a cursor on a shared connection is not thread-safe
             cur = self._con.cursor()
         try:
@@ -246,22 +375,76 @@ class ServingStore:
     # -- serving files ---------------------------------------------------------------------------
 
     def manifest(self) -> Manifest:
-        raw = self._read_bytes(MANIFEST)
+        """The current manifest, read on every call (it is small) and parsed when it has changed."""
+        raw = self._read(MANIFEST).data
+        with self._state_lock:
+            cached = self._manifest_cache
+        if cached is not None and cached[0] == raw:
+            return cached[1]
         try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict):
-                raise ValueError("top level is not an object")
-            published_raw = doc.get("published_at")
-            published_at = None
-            if published_raw is not None:
-                published_at = _utc(datetime.fromisoformat(str(published_raw)))
-            files: dict[str, int | None] = {}
-            for fname, meta in (doc.get("files") or {}).items():
-                rows = meta.get("rows") if isinstance(meta, dict) else None
-                files[str(fname)] = rows if isinstance(rows, int) and not isinstance(rows, bool) else None
-        except (ValueError, TypeError, AttributeError) as exc:
+            parsed = parse_manifest(raw)
+        except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
             raise ServingFileInvalid(MANIFEST, f"invalid manifest: {exc}") from None
-        return Manifest(published_at=published_at, files=files)
+        manifest = Manifest(
+            published_at=parsed.published_at,
+            files={name: f.rows for name, f in parsed.files.items()},
+            entries=dict(parsed.files),
+        )
+        with self._state_lock:
+            self._manifest_cache = (raw, manifest)
+        return manifest
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def _check(self, name: str, entry: PublishedFile | None) -> tuple[FileCheck, float | None]:
+        """The file on disk against its manifest entry; also its modification time when it was read."""
+        info = {} if entry is None else {"rows": entry.rows, "size": entry.size, "sha256": entry.sha256}
+        try:
+            read = self._read(name)
+        except ServingFileMissing:
+            if entry is None:
+                return FileCheck(name, "not_published", detail=f"not in {MANIFEST} and not on disk"), None
+            return FileCheck(name, "missing", **info, detail=f"listed in {MANIFEST} but missing"), None
+        except ServingFileInvalid as exc:
+            return FileCheck(name, "unreadable", **info, detail=exc.reason), None
+        if entry is not None and entry.verifiable:
+            problem = entry.mismatch(read.data)
+            if problem is not None:
+                return FileCheck(name, "mismatch", **info, detail=f"does not match {MANIFEST}: {problem}"), read.mtime
+        try:
+            rows = pq.ParquetFile(pa.BufferReader(read.data)).metadata.num_rows
+        except (pa.ArrowException, OSError, ValueError):
+            return FileCheck(name, "unreadable", **info, detail="not a valid Parquet file"), read.mtime
+        if entry is None or not entry.verifiable:
+            why = f"not listed in {MANIFEST}" if entry is None else f"{MANIFEST} names no checksum"
+            return FileCheck(name, "unverified", **info, detail=f"readable ({rows} rows); {why}"), read.mtime
+        if entry.rows is not None and rows != entry.rows:
+            return FileCheck(name, "mismatch", **info, detail=f"{rows} rows, {MANIFEST} says {entry.rows}"), read.mtime
+        return FileCheck(name, "ok", **info), read.mtime
+
+    def check_files(self) -> tuple[Manifest, list[FileCheck]]:
+        """Check every file the API serves and every file the manifest lists against the manifest:
+        present, readable, and (where the manifest names them) of the published size and checksum.
+        Raises like ``manifest()`` when the manifest itself is missing or invalid."""
+        manifest = self.manifest()
+        deadline: float | None = None
+        while True:
+            names = [*DATA_FILES, *sorted(n for n in manifest.entries if n not in DATA_FILES and n != MANIFEST)]
+            results = [self._check(name, manifest.entries.get(name)) for name in names]
+            replaced = [mtime for check, mtime in results if check.status == "mismatch" and mtime is not None]
+            if not replaced:
+                break
+            # A file replaced just now may belong to a publish under way: wait a little for its manifest.
+            if deadline is None:
+                deadline = min(max(replaced), time.time()) + self.publish_wait_s
+            newer = manifest
+            while newer is manifest and time.time() < deadline:
+                time.sleep(_POLL_S)
+                newer = self.manifest()
+            if newer is manifest:
+                break
+            manifest = newer
+        return manifest, [check for check, _ in results]
 
     def asset_status(self) -> list[dict[str, Any]]:
         return self._query(ASSET_STATUS, _ASSET_STATUS_SQL, {})

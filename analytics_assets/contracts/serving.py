@@ -2,12 +2,24 @@
 
 Defined once here, imported by the publisher (``defs/serving``) and by the API (``api/``): a file name or
 its source table cannot drift apart between the two sides. Each file is a Parquet copy of one warehouse
-table; ``manifest.json`` lists what was published and when.
+table; ``manifest.json`` lists what was published and when, and for each file its row count, byte size and
+SHA-256 checksum, so the API can refuse a file that is not the one published:
+
+    {"published_at": "2026-10-14T06:00:00+00:00", "version": 2,
+     "files": {"optimal_hours.parquet": {"rows": 96, "bytes": 8123, "sha256": "9f2c..."}, ...}}
+
+The data files are published first and the manifest last, so a manifest never names a checksum of a file
+that is not in place yet. Readers accept older manifests (``files.<name>.rows`` only): such a file is
+served unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from analytics_assets.contracts.warehouse import POSTING_HOUR_RECOMMENDATIONS
 
@@ -38,3 +50,99 @@ SERVED_TABLES = (
 )
 
 SERVING_FILES = (ASSET_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)
+
+# ---- the manifest
+
+MANIFEST_VERSION = 2  # 1 (implicit): rows only; 2: rows, bytes and sha256 per file
+MAX_SNAPSHOT_AGE = timedelta(hours=36)
+"""Freshness limit of the daily snapshot: older than this, the API's /health reports it degraded."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One file as the manifest describes it. ``sha256``/``size`` are None in manifests from before
+    checksums (version 1), whose files cannot be verified."""
+
+    rows: int | None = None
+    size: int | None = None  # bytes
+    sha256: str | None = None
+
+    @property
+    def verifiable(self) -> bool:
+        return self.sha256 is not None
+
+    @classmethod
+    def of(cls, data: bytes, rows: int) -> PublishedFile:
+        return cls(rows=rows, size=len(data), sha256=sha256_hex(data))
+
+    def mismatch(self, data: bytes) -> str | None:
+        """Why ``data`` is not this file (None when it is, or when there is nothing to check against)."""
+        if self.size is not None and len(data) != self.size:
+            return f"size {len(data)} bytes, the manifest says {self.size}"
+        if self.sha256 is not None:
+            actual = sha256_hex(data)
+            if actual != self.sha256:
+                return f"sha256 {actual[:12]}..., the manifest says {self.sha256[:12]}..."
+        return None
+
+    def to_json(self) -> dict[str, object]:
+        return {"rows": self.rows, "bytes": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ServingManifest:
+    published_at: datetime | None  # UTC
+    files: dict[str, PublishedFile]
+
+    def to_json(self) -> dict[str, object]:
+        published = None if self.published_at is None else self.published_at.astimezone(timezone.utc).isoformat()
+        return {
+            "published_at": published,
+            "version": MANIFEST_VERSION,
+            "files": {name: f.to_json() for name, f in self.files.items()},
+        }
+
+
+def _optional_int(meta: Mapping[str, object], key: str) -> int | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key} is not a non-negative integer: {value!r}")
+    return value
+
+
+def parse_manifest(raw: bytes | str) -> ServingManifest:
+    """Read ``manifest.json`` (any version); ``ValueError`` when it is not a manifest."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError("top level is not an object")
+    published_raw = doc.get("published_at")
+    published_at = None
+    if published_raw is not None:
+        published_at = datetime.fromisoformat(str(published_raw))
+        published_at = (
+            published_at.replace(tzinfo=timezone.utc) if published_at.tzinfo is None
+            else published_at.astimezone(timezone.utc)
+        )
+    files_doc = doc.get("files") or {}
+    if not isinstance(files_doc, dict):
+        raise ValueError("files is not an object")
+    files: dict[str, PublishedFile] = {}
+    for name, meta in files_doc.items():
+        if not isinstance(meta, dict):
+            files[str(name)] = PublishedFile()
+            continue
+        rows = meta.get("rows")
+        rows = rows if isinstance(rows, int) and not isinstance(rows, bool) else None  # as readers always did
+        sha = meta.get("sha256")
+        if sha is not None:
+            if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdefABCDEF" for c in sha)):
+                raise ValueError(f"{name}: sha256 is not a SHA-256 hex digest: {sha!r}")
+            sha = sha.lower()
+        files[str(name)] = PublishedFile(rows=rows, size=_optional_int(meta, "bytes"), sha256=sha)
+    return ServingManifest(published_at=published_at, files=files)

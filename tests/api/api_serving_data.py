@@ -4,11 +4,12 @@ os.replace; manifest last). Deterministic per `generation`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,7 @@ SCHEMAS = {
 
 FIRST_DAY = date(2024, 5, 1)
 BASE_TIME = datetime(2024, 5, 15, 6, 0, 0)
+NOW = (BASE_TIME + timedelta(hours=2)).replace(tzinfo=timezone.utc)  # "now" for /health's freshness check
 
 
 # -- builders (deterministic per generation) ------------------------------------------------------
@@ -207,11 +209,18 @@ def to_table(name: str, df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, schema=SCHEMAS[name], preserve_index=False)
 
 
-def manifest_doc(frames: dict[str, pd.DataFrame], published_at: datetime) -> dict:
-    return {
+def manifest_doc(frames: dict[str, pd.DataFrame], published_at: datetime,
+                 files: dict[str, bytes] | None = None) -> dict:
+    """The manifest of ``frames``; with ``files`` (name -> published bytes) also each file's size and
+    SHA-256, as the ``serving_snapshot`` asset writes them (otherwise a manifest from before checksums)."""
+    doc = {
         "published_at": published_at.isoformat() + "Z",
         "files": {name: {"rows": len(df)} for name, df in frames.items()},
     }
+    if files is not None:
+        for name, entry in doc["files"].items():
+            entry.update({"bytes": len(files[name]), "sha256": hashlib.sha256(files[name]).hexdigest()})
+    return doc
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -236,11 +245,24 @@ def publish_tables(serving_dir: Path, tables: dict[str, pa.Table], manifest: dic
         atomic_write_bytes(serving_dir / "manifest.json", lambda tmp: tmp.write_text(payload))
 
 
+def published_at(generation: int) -> datetime:
+    return BASE_TIME + timedelta(minutes=generation, seconds=30)
+
+
 def publish(serving_dir: Path, frames: dict[str, pd.DataFrame] | None = None, *, generation: int = 1,
-            manifest: bool = True) -> dict[str, pd.DataFrame]:
-    """Publish serving files (all four by default), manifest last. Returns what was written."""
+            manifest: bool = True, checksums: bool = False) -> dict[str, pd.DataFrame]:
+    """Publish serving files (all four by default), manifest last. Returns what was written. With
+    ``checksums`` the manifest names each file's size and SHA-256 (the current format)."""
     frames = build_all(generation) if frames is None else frames
     tables = {name: to_table(name, df) for name, df in frames.items()}
-    doc = manifest_doc(frames, BASE_TIME + timedelta(minutes=generation, seconds=30)) if manifest else None
-    publish_tables(serving_dir, tables, doc)
+    if not checksums:
+        doc = manifest_doc(frames, published_at(generation)) if manifest else None
+        publish_tables(serving_dir, tables, doc)
+        return frames
+    files = {name: parquet_bytes(table) for name, table in tables.items()}
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    publish_bytes(serving_dir, files)
+    if manifest:
+        doc = manifest_doc(frames, published_at(generation), files)
+        publish_bytes(serving_dir, {"manifest.json": json.dumps(doc).encode()})
     return frames

@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # plain `pytest` without the project installed
     sys.path.insert(0, str(ROOT))
 
 
-from api_serving_data import publish  # noqa: E402
+from api_serving_data import NOW, publish  # noqa: E402
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -29,7 +29,8 @@ def _client(serving_dir: Path):
 
     from api.main import create_app
 
-    return TestClient(create_app(serving_dir))
+    # The test snapshots are published on 2024-05-15: /health judges their age as of that morning.
+    return TestClient(create_app(serving_dir, clock=lambda: NOW))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Publish the tables the API serves (``contracts.serving``) as Parquet files, so the API never opens the
-warehouse; each file is replaced atomically (``storage.serving_files``)."""
+warehouse; each file is replaced atomically, and the manifest, naming each file's row count, size and
+SHA-256, is published last (``storage.serving_files``)."""
 
 
 from datetime import datetime, timezone
@@ -7,11 +8,11 @@ from datetime import datetime, timezone
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.contracts.serving import ASSET_STATUS, MANIFEST, SERVED_TABLES
+from analytics_assets.contracts.serving import ASSET_STATUS, SERVED_TABLES
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import ServingResource, WarehouseResource
-from analytics_assets.storage.serving_files import publish_json, publish_parquet
+from analytics_assets.storage.serving_files import publish_snapshot
 
 
 
@@ -44,21 +45,17 @@ def serving_snapshot(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
 ) -> dg.MaterializeResult:
     out = serving.path
-    out.mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
     with warehouse.connect() as con:
         frames = {table.file: con.execute(table.sql).df() for table in SERVED_TABLES}
-    for name, frame in frames.items():
-        publish_parquet(frame, out / name)
-        counts[name] = len(frame)
-    status = asset_status(context.instance, list(context.instance.get_asset_keys()))
-    publish_parquet(status, out / ASSET_STATUS)
-    counts[ASSET_STATUS] = len(status)
-    published_at = datetime.now(timezone.utc)
-    publish_json(
-        {"published_at": published_at.isoformat(), "files": {n: {"rows": c} for n, c in counts.items()}},
-        out / MANIFEST,
-    )
+    frames[ASSET_STATUS] = asset_status(context.instance, list(context.instance.get_asset_keys()))
+    # data files first, the manifest (rows, bytes, sha256 of each) last
+    manifest = publish_snapshot(out, frames, published_at=datetime.now(timezone.utc))
+    published_at = manifest.to_json()["published_at"]
     return dg.MaterializeResult(
-        metadata={"serving_dir": str(out), **{f"rows/{n}": c for n, c in counts.items()}, "published_at": published_at.isoformat()}
+        metadata={
+            "serving_dir": str(out),
+            **{f"rows/{n}": f.rows for n, f in manifest.files.items()},
+            **{f"sha256/{n}": f.sha256 for n, f in manifest.files.items()},
+            "published_at": published_at,
+        }
     )

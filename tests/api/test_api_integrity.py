@@ -1,0 +1,507 @@
+"""Integrity of the served files: the manifest names each file's size, SHA-256 and row count; the API
+serves only bytes that match it (or its last verified copy of the file), never silently different numbers;
+/health reports missing, unreadable, mismatched and stale files; the publisher writes checksums that match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from api_serving_data import (
+    BASE_TIME,
+    MODELS,
+    NOW,
+    build_all,
+    manifest_doc,
+    parquet_bytes,
+    publish,
+    publish_bytes,
+    published_at,
+    to_table,
+)
+
+DATA_FILES = ["asset_status.parquet", "optimal_hours.parquet", "platform_daily.parquet", "attribution.parquet",
+              "overview_daily.parquet"]
+# file -> (endpoint, params) that reads it; every model for attribution, so every row counts
+READERS = {
+    "optimal_hours.parquet": [("/optimal-hours", {"top": 24})],
+    "platform_daily.parquet": [("/rollups/daily", {})],
+    "attribution.parquet": [("/attribution", {"model": m}) for m in MODELS],
+}
+
+
+def make_client(serving_dir: Path, tmp_path: Path, **kwargs) -> TestClient:
+    from api.main import create_app
+
+    kwargs.setdefault("clock", lambda: NOW)
+    app = create_app(serving_dir, webhook_store=tmp_path / "webhooks.sqlite3", **kwargs)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def answers(client: TestClient, name: str) -> list[tuple[int, object]]:
+    out = []
+    for path, params in READERS[name]:
+        r = client.get(path, params=params)
+        out.append((r.status_code, r.json() if r.status_code == 200 else r.text))
+    return out
+
+
+def outcome(got: list[tuple[int, object]], good: list[tuple[int, object]]) -> str:
+    """'200-identical' (every request answered the good answer), '200-different' (any 200 that differs),
+    '503' (refused, the rest identical), else 'other'."""
+    if any(status == 200 and body != want for (status, body), (_, want) in zip(got, good)):
+        return "200-different"
+    if all(status == 200 for status, _ in got):
+        return "200-identical"
+    if all(status in (200, 503) for status, _ in got):
+        return "503"
+    return "other: " + ",".join(str(s) for s, _ in got)
+
+
+def age(path: Path, seconds: float = 3600) -> None:
+    """Date a file back: it was not replaced by a publish under way (no wait for a manifest)."""
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def check_of(body: dict, name: str) -> dict:
+    (check,) = [c for c in body["file_checks"] if c["name"] == name]
+    return check
+
+
+@pytest.fixture
+def checked(tmp_path: Path) -> Path:
+    """A serving folder with generation 1 and a checksummed manifest (the current format)."""
+    d = tmp_path / "serving"
+    publish(d, generation=1, checksums=True)
+    return d
+
+
+# -- (a) random byte flips -------------------------------------------------------------------------
+
+FLIPS = 500
+
+
+@pytest.mark.parametrize("name, flips", [("platform_daily.parquet", FLIPS), ("attribution.parquet", 50)])
+def test_random_byte_flips_never_serve_different_numbers(tmp_path, name, flips):
+    checked = tmp_path / "checked"
+    legacy = tmp_path / "legacy"  # the same files under a manifest from before checksums: the fault
+    publish(checked, generation=1, checksums=True)
+    publish(legacy, generation=1)
+    good_bytes = (checked / name).read_bytes()
+    (legacy / name).write_bytes(good_bytes)
+
+    clients = contextlib.ExitStack()  # entered: one event loop per client, not one per request
+    warm = clients.enter_context(make_client(checked, tmp_path))  # served the good file before the flips
+    good = answers(warm, name)
+    assert all(status == 200 for status, _ in good)
+    # (re)started on the flipped file. No flipped file ever verifies, so it stays without a verified copy
+    # of the file all along; and the flipped file is not a publish under way, so no wait for a manifest.
+    cold = clients.enter_context(make_client(checked, tmp_path))
+    cold.app.state.store.publish_wait_s = 0.0
+    unverified = clients.enter_context(make_client(legacy, tmp_path))
+    assert answers(unverified, name) == good
+
+    rng = random.Random(20240515)
+    tally: dict[str, Counter] = defaultdict(Counter)
+    for i in range(flips):
+        flipped = bytearray(good_bytes)
+        flipped[rng.randrange(len(flipped))] ^= rng.randrange(1, 256)
+        for d in (checked, legacy):
+            (d / name).write_bytes(bytes(flipped))
+        for mode, client in (("warm", warm), ("cold", cold), ("unverified", unverified)):
+            tally[mode][outcome(answers(client, name), good)] += 1
+        if i % 50 == 0:
+            body = warm.get("/health").json()
+            assert body["status"] == "degraded" and name in body["detail"]
+            assert check_of(body, name)["status"] == "mismatch"
+
+    clients.close()
+    print(f"\n{flips} byte flips in {name}: " + "; ".join(f"{m}: {dict(c)}" for m, c in tally.items()))
+    for mode in ("warm", "cold"):
+        assert tally[mode]["200-different"] == 0, (mode, dict(tally[mode]))
+        assert set(tally[mode]) <= {"200-identical", "503"}, (mode, dict(tally[mode]))
+    assert tally["cold"]["503"] == flips  # nothing verified to answer from: every flip refused
+    assert tally["warm"]["200-identical"] == flips  # answered from the copy verified before the flips
+    # the flips matter: without checksums some of them are served as different numbers
+    assert tally["unverified"]["200-different"] > 0, dict(tally["unverified"])
+
+    (checked / name).write_bytes(good_bytes)  # repaired: healthy again
+    assert warm.get("/health").json()["status"] == "ok"
+    assert answers(make_client(checked, tmp_path), name) == good
+
+
+# -- (b) a valid Parquet file that is not the published one ------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(READERS))
+def test_valid_parquet_not_matching_the_manifest_is_never_served(tmp_path, checked, name):
+    warm = make_client(checked, tmp_path)
+    good = answers(warm, name)
+    other = parquet_bytes(to_table(name, build_all(2)[name]))  # valid, different numbers
+    (checked / name).write_bytes(other)
+    age(checked / name)
+    legacy_dir = tmp_path / "legacy"
+    publish(legacy_dir, generation=1)
+    (legacy_dir / name).write_bytes(other)
+    new_numbers = answers(make_client(legacy_dir, tmp_path), name)  # what serving it unverified would say
+    assert all(s == 200 for s, _ in new_numbers) and new_numbers != good
+
+    assert answers(warm, name) == good  # the verified copy, not the new numbers
+    cold = make_client(checked, tmp_path)
+    for status, detail in answers(cold, name):
+        assert status == 503
+        assert name in detail and "does not match manifest.json" in detail
+    health = warm.get("/health").json()
+    assert health["status"] == "degraded" and name in health["detail"]
+    assert check_of(health, name)["status"] == "mismatch"
+
+
+def test_asset_status_not_matching_the_manifest_is_not_reported(tmp_path, checked):
+    warm = make_client(checked, tmp_path)
+    before = warm.get("/health").json()
+    assert before["status"] == "ok"
+    (checked / "asset_status.parquet").write_bytes(
+        parquet_bytes(to_table("asset_status.parquet", build_all(7)["asset_status.parquet"]))
+    )
+    age(checked / "asset_status.parquet")
+    after = warm.get("/health").json()
+    assert after["status"] == "degraded" and after["assets"] == before["assets"]  # run-0001, not run-0007
+    cold = make_client(checked, tmp_path).get("/health").json()
+    assert cold["status"] == "degraded" and cold["assets"] == []
+    assert "asset_status.parquet" in cold["detail"]
+
+
+def test_new_snapshots_are_picked_up_and_a_bad_publish_keeps_the_previous_good_one(tmp_path, checked):
+    name = "platform_daily.parquet"
+    client = make_client(checked, tmp_path, clock=lambda: NOW)
+    gen1 = answers(client, name)
+    publish(checked, generation=2, checksums=True)
+    gen2 = answers(client, name)
+    assert gen2 != gen1 and gen2 == answers(make_client(checked, tmp_path), name)  # manifest changed: re-read
+
+    # a bad publish: generation 3's manifest, but its platform_daily file corrupted on the way
+    publish(checked, generation=3, checksums=True)
+    gen3_good = (checked / name).read_bytes()
+    corrupted = bytearray(gen3_good)
+    corrupted[len(corrupted) // 2] ^= 0x40
+    (checked / name).write_bytes(bytes(corrupted))
+    age(checked / name)
+    assert answers(client, name) == gen2  # the previous good answer, never the corrupted one
+    assert answers(make_client(checked, tmp_path), name)[0][0] == 503
+    assert client.get("/health").json()["status"] == "degraded"
+    # other files of generation 3 are fine and served
+    assert client.get("/optimal-hours", params={"top": 24}).json()["platforms"][0]["model_version"] == "v3"
+
+    (checked / name).write_bytes(gen3_good)  # republished correctly
+    gen3 = answers(client, name)
+    assert gen3 not in (gen1, gen2) and gen3 == answers(make_client(checked, tmp_path), name)
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_a_file_replaced_before_its_manifest_is_served_once_the_manifest_follows(tmp_path, checked):
+    """A reader with nothing verified that finds a data file newer than the manifest (a publish under way:
+    files first, manifest last) waits briefly for the manifest that names it."""
+    name = "platform_daily.parquet"
+    frames = build_all(2)
+    files = {n: parquet_bytes(to_table(n, df)) for n, df in frames.items()}
+    publish_bytes(checked, {name: files[name]})  # generation 2's file, generation 1's manifest
+    manifest = json.dumps(manifest_doc(frames, published_at(2), files)).encode()
+    later = threading.Timer(0.3, lambda: publish_bytes(checked, {n: b for n, b in files.items() if n != name}
+                                                       | {"manifest.json": manifest}))
+    client = make_client(checked, tmp_path)
+    later.start()
+    try:
+        got = answers(client, name)
+    finally:
+        later.join()
+    assert got[0][0] == 200
+    legacy = tmp_path / "legacy"
+    publish(legacy, frames, generation=2)
+    assert got == answers(make_client(legacy, tmp_path), name)
+
+
+def test_consistent_while_checksummed_snapshots_are_republished(tmp_path):
+    """Like test_api_concurrency, with checksummed manifests: every data response is a 200 that equals
+    one published generation, while the files are replaced before their manifest."""
+    from test_api_concurrency import expected_views, observed_view
+
+    serving = tmp_path / "serving"
+    serving.mkdir()
+    variants = []
+    for v in range(6):
+        frames = build_all(v)
+        files = {n: parquet_bytes(to_table(n, df)) for n, df in frames.items()}
+        files["manifest.json"] = json.dumps(manifest_doc(frames, BASE_TIME + timedelta(minutes=v), files)).encode()
+        variants.append((files, expected_views(frames)))
+    publish_bytes(serving, variants[0][0])
+
+    stop = threading.Event()
+    publishes = 0
+    failures: list[str] = []
+    counts: Counter = Counter()
+
+    def writer() -> None:
+        nonlocal publishes
+        g = 1
+        while not stop.is_set():
+            publish_bytes(serving, variants[g % len(variants)][0])
+            publishes += 1
+            g += 1
+
+    def reader(client: TestClient, worker: int) -> None:
+        for i in range(worker, worker + 40):
+            kind = ("hours", "rollups", "attribution", "health")[i % 4]
+            model = MODELS[i % len(MODELS)]
+            path, params = {"hours": ("/optimal-hours", {"top": 24}), "rollups": ("/rollups/daily", {}),
+                            "attribution": ("/attribution", {"model": model}), "health": ("/health", {})}[kind]
+            r = client.get(path, params=params)
+            counts[kind] += 1
+            if r.status_code != 200:
+                failures.append(f"{kind}: HTTP {r.status_code} {r.text[:300]}")
+                continue
+            if kind == "health":
+                continue  # may be degraded for a moment while the files run ahead of the manifest
+            view = observed_view(kind, r.json())
+            wants = [views[kind][model] if kind == "attribution" else views[kind] for _, views in variants]
+            if view not in wants:
+                failures.append(f"{kind}: response matches no published snapshot: {str(view)[:300]}")
+
+    with make_client(serving, tmp_path) as client:
+        w = threading.Thread(target=writer)
+        w.start()
+        readers = [threading.Thread(target=reader, args=(client, k)) for k in range(6)]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join()
+        stop.set()
+        w.join()
+    assert not failures, f"{len(failures)} bad responses, first: {failures[:3]}"
+    assert publishes >= 20, publishes
+
+
+# -- (c) /health -----------------------------------------------------------------------------------
+
+
+def test_health_ok_for_a_fresh_consistent_snapshot(tmp_path, checked):
+    body = make_client(checked, tmp_path).get("/health").json()
+    assert body["status"] == "ok" and body["detail"] is None
+    assert body["published_at"] == "2024-05-15T06:01:30Z"
+    assert body["age_seconds"] == pytest.approx((NOW - published_at(1).replace(tzinfo=timezone.utc)).total_seconds())
+    assert body["max_age_seconds"] == 36 * 3600
+    assert [c["name"] for c in body["file_checks"]] == DATA_FILES
+    for check in body["file_checks"][:4]:
+        data = (checked / check["name"]).read_bytes()
+        assert check["status"] == "ok" and check["detail"] is None
+        assert check["sha256"] == hashlib.sha256(data).hexdigest() and check["bytes"] == len(data)
+        assert check["rows"] == pq.read_metadata(checked / check["name"]).num_rows
+    # the test data has no overview file: neither listed nor on disk, which is not a fault
+    assert body["file_checks"][4]["status"] == "not_published"
+    assert body["files"] == {n: c["rows"] for n, c in zip(DATA_FILES[:4], body["file_checks"])}
+
+
+def test_health_degraded_when_a_listed_file_is_missing(tmp_path, checked):
+    (checked / "attribution.parquet").unlink()
+    r = make_client(checked, tmp_path).get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "degraded" and "attribution.parquet" in body["detail"]
+    assert check_of(body, "attribution.parquet")["status"] == "missing"
+    assert check_of(body, "optimal_hours.parquet")["status"] == "ok"
+
+
+def test_health_degraded_when_a_file_does_not_match_the_manifest(tmp_path, checked):
+    data = bytearray((checked / "optimal_hours.parquet").read_bytes())
+    data[100] ^= 0x01
+    (checked / "optimal_hours.parquet").write_bytes(bytes(data))
+    age(checked / "optimal_hours.parquet")
+    started = time.monotonic()
+    body = make_client(checked, tmp_path).get("/health").json()
+    assert time.monotonic() - started < 1.5  # a file changed long ago: no wait for a publish under way
+    assert body["status"] == "degraded"
+    check = check_of(body, "optimal_hours.parquet")
+    assert check["status"] == "mismatch" and "sha256" in check["detail"]
+    assert "optimal_hours.parquet" in body["detail"]
+    assert len(body["assets"]) == 5
+
+
+def test_health_degraded_when_a_file_is_unreadable(tmp_path, checked):
+    (checked / "platform_daily.parquet").unlink()
+    (checked / "platform_daily.parquet").mkdir()  # open() fails with an OSError other than "not found"
+    body = make_client(checked, tmp_path).get("/health").json()
+    assert body["status"] == "degraded"
+    assert check_of(body, "platform_daily.parquet")["status"] == "unreadable"
+
+
+def test_health_degraded_when_a_served_file_answers_503(tmp_path):
+    """The fault: /health said ok while an endpoint answered 503 (with a manifest from before checksums)."""
+    legacy = tmp_path / "serving"
+    publish(legacy, generation=1)
+    (legacy / "attribution.parquet").write_bytes(b"PAR1 this is not parquet")
+    client = make_client(legacy, tmp_path)
+    assert client.get("/attribution", params={"model": "linear"}).status_code == 503
+    body = client.get("/health").json()
+    assert body["status"] == "degraded" and "attribution.parquet" in body["detail"]
+    assert check_of(body, "attribution.parquet")["status"] == "unreadable"
+
+
+def test_health_ok_for_a_manifest_from_before_checksums(tmp_path):
+    legacy = tmp_path / "serving"
+    publish(legacy, generation=1)
+    body = make_client(legacy, tmp_path).get("/health").json()
+    assert body["status"] == "ok"
+    assert {c["status"] for c in body["file_checks"][:4]} == {"unverified"}
+
+
+@pytest.mark.parametrize(
+    "now, max_age, status",
+    [
+        (published_at(1) + timedelta(hours=35), "default", "ok"),
+        (published_at(1) + timedelta(hours=37), "default", "degraded"),
+        (published_at(1) + timedelta(minutes=30), timedelta(minutes=20), "degraded"),
+        (published_at(1) + timedelta(days=400), None, "ok"),
+    ],
+)
+def test_health_degraded_when_the_snapshot_is_stale(tmp_path, checked, now, max_age, status):
+    kwargs = {} if max_age == "default" else {"max_snapshot_age": max_age}
+    client = make_client(checked, tmp_path, clock=lambda: now.replace(tzinfo=timezone.utc), **kwargs)
+    body = client.get("/health").json()
+    assert body["status"] == status
+    assert {c["status"] for c in body["file_checks"][:4]} == {"ok"}
+    if status == "degraded":
+        assert "stale" in body["detail"] and "freshness limit" in body["detail"]
+    else:
+        assert body["detail"] is None
+    assert client.get("/rollups/daily").status_code == 200  # stale data is still served
+
+
+def test_manifest_without_published_at_is_degraded(tmp_path, checked):
+    doc = json.loads((checked / "manifest.json").read_text())
+    del doc["published_at"]
+    (checked / "manifest.json").write_text(json.dumps(doc))
+    body = make_client(checked, tmp_path).get("/health").json()
+    assert body["status"] == "degraded" and "published_at" in body["detail"]
+
+
+def test_openapi_documents_the_health_checks(tmp_path, checked):
+    schemas = make_client(checked, tmp_path).get("/openapi.json").json()["components"]["schemas"]
+    health = schemas["HealthResponse"]["properties"]
+    assert {"status", "published_at", "files", "assets", "detail", "age_seconds", "max_age_seconds",
+            "file_checks"} <= set(health)
+    assert set(schemas["ServingFileStatus"]["properties"]["status"]["enum"]) == {
+        "ok", "unverified", "not_published", "missing", "unreadable", "mismatch"}
+
+
+# -- (d) the publisher -----------------------------------------------------------------------------
+
+
+def _overview_daily(days: int = 10) -> pd.DataFrame:
+    from api.overview import ADDITIVE
+
+    start = datetime(2024, 5, 1).date()
+    return pd.DataFrame([
+        {"metric_date": start + timedelta(days=k), **{c: float(k + i) for i, c in enumerate(ADDITIVE)}}
+        for k in range(days)
+    ])
+
+
+def _assert_manifest_matches_files(serving: Path) -> dict:
+    doc = json.loads((serving / "manifest.json").read_text())
+    assert doc["version"] == 2
+    for name, entry in doc["files"].items():
+        data = (serving / name).read_bytes()
+        assert entry["bytes"] == len(data), name
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest(), name
+        assert entry["rows"] == pq.read_metadata(serving / name).num_rows, name
+    assert not [p.name for p in serving.iterdir() if p.name.endswith(".tmp")]
+    return doc
+
+
+def test_publish_snapshot_writes_matching_checksums_and_the_manifest_last(tmp_path, monkeypatch):
+    import analytics_assets.storage.serving_files as serving_files
+
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def recording_replace(src, dst):
+        replaced.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(serving_files.os, "replace", recording_replace)
+    frames = {n: df for n, df in build_all(5).items()}
+    frames["overview_daily.parquet"] = _overview_daily()
+    out = tmp_path / "serving"
+    manifest = serving_files.publish_snapshot(out, frames, published_at=NOW)
+    assert replaced[-1] == "manifest.json" and sorted(replaced[:-1]) == sorted(frames)
+    doc = _assert_manifest_matches_files(out)
+    assert set(doc["files"]) == set(frames)
+    assert {n: f.rows for n, f in manifest.files.items()} == {n: len(df) for n, df in frames.items()}
+    assert datetime.fromisoformat(doc["published_at"]) == NOW
+
+
+def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
+    import dagster as dg
+
+    from analytics_assets.defs.resources import ServingResource, WarehouseResource
+    from analytics_assets.defs.serving.snapshot import serving_snapshot
+
+    frames = build_all(4)
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("create schema ml")
+        for table, frame in [
+            ("ml.posting_hour_recommendations", frames["optimal_hours.parquet"]),
+            ("main.agg_platform_daily", frames["platform_daily.parquet"]),
+            ("main.agg_channel_attribution", frames["attribution.parquet"]),
+            ("main.agg_overview_daily", _overview_daily()),
+        ]:
+            con.register("src", frame)
+            con.execute(f"create table {table} as select * from src")
+            con.unregister("src")
+    finally:
+        con.close()
+
+    serving = tmp_path / "serving"
+    started = datetime.now(timezone.utc)
+    result = dg.materialize(
+        [serving_snapshot],
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse), threads=1, memory_limit="256MB"),
+            "serving": ServingResource(serving_dir=str(serving)),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    doc = _assert_manifest_matches_files(serving)
+    assert set(doc["files"]) == set(DATA_FILES)
+    assert doc["files"]["platform_daily.parquet"]["rows"] == len(frames["platform_daily.parquet"])
+    assert started <= datetime.fromisoformat(doc["published_at"]) <= datetime.now(timezone.utc)
+    (mat,) = result.asset_materializations_for_node("serving_snapshot")
+    assert mat.metadata["sha256/platform_daily.parquet"].value == doc["files"]["platform_daily.parquet"]["sha256"]
+
+    from api.main import create_app
+
+    client = TestClient(create_app(serving, webhook_store=tmp_path / "webhooks.sqlite3"))  # real clock
+    body = client.get("/health").json()
+    assert body["status"] == "ok", body["detail"]
+    assert {c["status"] for c in body["file_checks"]} == {"ok"}
+    rollups = client.get("/rollups/daily")
+    assert rollups.status_code == 200 and rollups.json()["count"] == len(frames["platform_daily.parquet"])
+    assert client.get("/overview").status_code == 200
