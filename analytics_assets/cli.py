@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -22,43 +24,101 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+def last_complete_day() -> date:
+    """The newest daily partition: a day is a partition once it has ended (UTC)."""
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
 def resolve_window(days: int | None, start: date | None, end: date | None) -> tuple[date, date]:
+    """The inclusive window to run, refused with a clear message when it has no partitions: nothing is
+    ever simulated or fetched for a day that has not ended, nor before the partitions start."""
+    from analytics_assets.defs.partitions import daily_partitions
+
+    if days is not None and (start or end):
+        raise SystemExit("cycle: give either --days or --start/--end")
+    last = last_complete_day()
     if start or end:
         if not (start and end):
             raise SystemExit("cycle: --start and --end go together")
         if start > end:
             raise SystemExit(f"cycle: --start {start} is after --end {end}")
-        return start, end
-    last = datetime.now(timezone.utc).date() - timedelta(days=1)  # the last complete day
-    n = days or 30
-    if n < 1:
-        raise SystemExit("cycle: --days must be at least 1")
-    return last - timedelta(days=n - 1), last
+    else:
+        n = 30 if days is None else days
+        if n < 1:
+            raise SystemExit(f"cycle: --days must be at least 1 (got {n})")
+        start, end = last - timedelta(days=n - 1), last
+    if end > last:
+        raise SystemExit(
+            f"cycle: --end {end} has not happened yet: the last complete day (UTC) is {last}, the newest partition"
+        )
+    first = date.fromisoformat(daily_partitions.get_first_partition_key())
+    if start < first:
+        raise SystemExit(f"cycle: partitions start at {first} (CYCLE_PARTITION_START); --start {start} is before them")
+    return start, end
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM ends a CLI run the way Ctrl-C does, so its run is marked and its slots released."""
+
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _release_own_runs(instance, why: str) -> None:
+    """Mark this process's unfinished runs canceled and free what they hold (Ctrl-C, SIGTERM, a crash)."""
+    import dagster as dg
+
+    from analytics_assets.defs.run_recovery import RUN_PID_TAG, UNFINISHED
+
+    mine = dg.RunsFilter(statuses=UNFINISHED, tags={RUN_PID_TAG: str(os.getpid())})
+    for run in instance.get_runs(filters=mine):
+        instance.report_run_canceled(run, message=f"cycle backfill stopped: {why}")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        print(f"run {run.run_id}: CANCELED ({why}); its pool slots are released", file=sys.stderr)
+
+
+def doctor() -> list[str]:
+    """Find runs whose process is gone and release what they hold; returns what was done."""
+    ensure_dagster_home()
+    import dagster as dg
+
+    from analytics_assets.defs.run_recovery import recover_dead_runs
+
+    with dg.DagsterInstance.get() as instance:
+        return [str(r) for r in recover_dead_runs(instance)]
 
 
 def backfill(start: date, end: date, job_name: str = "full_pipeline_job") -> bool:
     """Run ``job_name`` over the partitions start..end as one run on the shared instance, as a UI
-    backfill of the same range does (every daily asset has a single-run backfill policy)."""
+    backfill of the same range does (every daily asset has a single-run backfill policy). Runs left behind
+    by a killed process are released first, so they never block this one."""
     ensure_dagster_home()
     import dagster as dg
 
     from analytics_assets.definitions import defs
-    from analytics_assets.defs.partitions import daily_partitions
+    from analytics_assets.defs.run_recovery import process_tags, recover_dead_runs
 
-    first = daily_partitions.get_first_partition_key()
-    if start.isoformat() < first:
-        raise SystemExit(f"cycle: partitions start at {first}")
     job = defs.resolve_job_def(job_name)
+    _terminate_on_sigterm()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": start.isoformat(),
-                "dagster/asset_partition_range_end": end.isoformat(),
-                "cycle/launched_by": "cycle backfill",
-            },
-            raise_on_error=False,
-        )
+        for released in recover_dead_runs(instance):
+            print(f"cycle: released {released}", file=sys.stderr)
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": start.isoformat(),
+                    "dagster/asset_partition_range_end": end.isoformat(),
+                    "cycle/launched_by": "cycle backfill",
+                    **process_tags(),
+                },
+                raise_on_error=False,
+            )
+        except BaseException as exc:  # Ctrl-C, SIGTERM, a crash: the run must not stay "Starting" forever
+            _release_own_runs(instance, type(exc).__name__ + (f": {exc}" if str(exc) else ""))
+            raise
         print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'} ({start} .. {end}, {job_name})")
         return result.success
 
@@ -112,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         help="full_pipeline_job also retrains the model (default)",
     )
     sub.add_parser("summary", help="print rows per table, the top recommendations and where things are")
+    sub.add_parser("doctor", help="mark failed the runs whose process is gone and release the pool slots they hold")
     demo = sub.add_parser("demo", help="backfill the last N days on the embedded default, then summarize")
     demo.add_argument("--days", type=int, default=30)
     from ml.attribution import cli as attribution_cli  # numpy/pandas/scipy only, no Dagster
@@ -132,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "summary":
         print(summary())
+        return 0
+    if args.command == "doctor":
+        done = doctor()
+        print("\n".join(done) if done else "cycle doctor: no dead run holds anything")
         return 0
     if args.command == "demo":
         start, end = resolve_window(args.days, None, None)

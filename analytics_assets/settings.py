@@ -68,6 +68,11 @@ class CycleSettings(BaseSettings):
     api_duckdb_memory_limit: str = Field(default="256MB", description="Memory cap of the API's in-memory DuckDB")
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
 
+    # ---- partitions
+    partition_start: date = Field(
+        default=date(2025, 1, 1), description="First daily partition (the newest is always the last complete day)"
+    )
+
     # ---- the simulator (the embedded default source)
     sim_seed: int = 7
     sim_posts_per_day: int = Field(default=240, ge=0)

@@ -2,8 +2,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-# One daily partitioning shared by every daily asset: the day the data describes (UTC).
-daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_offset=0)
+from analytics_assets.settings import load_settings
+
+# One daily partitioning shared by every daily asset: the day the data describes (UTC). It starts at
+# CYCLE_PARTITION_START and ends with the last complete day (end_offset=0: a day becomes a partition once it
+# has ended), so neither the UI nor `cycle backfill` can ask for a day that has not happened.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=load_settings().partition_start.isoformat(), end_offset=0
+)
 
 # Every asset that opens the DuckDB warehouse (dbt included) runs in this pool, limited to one at a
 # time in dagster.yaml: DuckDB allows one writing process per file and readers block writers.

@@ -9,6 +9,7 @@ import dagster as dg
 
 from analytics_assets.defs.automation import cycle_automation_sensor
 from analytics_assets.defs.ml.automation import MODEL_KEY
+from analytics_assets.defs.run_recovery import dead_run_sensor
 
 # Assets with a trigger of their own (webhook_events_sensor, raw_snapshot_archive_schedule): they are not
 # per-partition work, so the pipeline jobs leave them out rather than run them once more per run.
@@ -39,5 +40,5 @@ daily_pipeline_schedule = dg.build_schedule_from_partitioned_job(
 defs = dg.Definitions(
     jobs=[full_pipeline_job, daily_pipeline_job],
     schedules=[daily_pipeline_schedule],
-    sensors=[cycle_automation_sensor],
+    sensors=[cycle_automation_sensor, dead_run_sensor],
 )

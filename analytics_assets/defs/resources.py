@@ -105,9 +105,13 @@ class WebhookStoreResource(dg.ConfigurableResource):
 
 
 def dbt_executable() -> str:
-    """dbt from this interpreter's environment, so an un-activated venv still finds it."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """dbt from this interpreter's environment (an un-activated venv still finds it), through ``cycle-dbt``
+    so that it dies with the run that started it (``analytics_assets/dbt_process.py``)."""
+    for name in ("cycle-dbt", "dbt"):
+        beside = Path(sys.executable).with_name(name)
+        if beside.exists():
+            return str(beside)
+    return shutil.which("dbt") or "dbt"
 
 
 def default_resources() -> dict[str, Any]:
