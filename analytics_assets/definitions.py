@@ -8,20 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
-from analytics_assets.defs import analysis, ingest, ml, pipeline, serving, transform
+from analytics_assets.defs import alerts, analysis, ingest, ml, pipeline, serving, transform
+from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import default_resources
+
+DOMAINS = dg.Definitions.merge(
+    ingest.defs, transform.defs, ml.defs, analysis.defs, serving.defs, pipeline.defs, alerts.defs
+)
+# the checks that stand before each gated asset, from the whole graph (a job's run knows only its own assets)
+QUALITY_GATE = QualityGateResource.for_graph(AssetGraph.from_assets(list(DOMAINS.assets or [])))
 
 
 def build_defs(resources: dict[str, Any] | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
-        ingest.defs,
-        transform.defs,
-        ml.defs,
-        analysis.defs,
-        serving.defs,
-        pipeline.defs,
-        dg.Definitions(resources={**default_resources(), **(resources or {})}),
+        DOMAINS,
+        dg.Definitions(resources={**default_resources(), "quality_gate": QUALITY_GATE, **(resources or {})}),
     )
 
 

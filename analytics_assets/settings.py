@@ -89,6 +89,13 @@ class CycleSettings(BaseSettings):
     meta_verify_token: SecretStr | None = Field(default=None, description="Meta webhook subscription handshake")
     linkedin_client_secret: SecretStr | None = Field(default=None, description="Signs LinkedIn webhook deliveries")
 
+    # ---- alerts (analytics_assets/defs/alerts.py)
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack-compatible incoming webhook for alerts; unset: alerts are only recorded"
+    )
+    alert_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of one alert delivery attempt")
+    alert_store: Path | None = Field(default=None, description="The alerts' SQLite store; default $CYCLE_HOME/ops/alerts.sqlite3")
+
     # ---- outside Cycle's prefix: Dagster's own
     dagster_home_dir: Path | None = Field(
         default=None, validation_alias="DAGSTER_HOME", description="Dagster instance; default $CYCLE_HOME/dagster_home"

@@ -291,6 +291,14 @@ def create_app(
             if status == "ok" and not any(p.startswith(f"{ASSET_STATUS}:") for p in problems):
                 problems.append(str(exc))
 
+        gate = store.quality_gate()
+        if gate is not None and gate.get("status") != "passed":
+            failed = [str(c) for c in gate.get("failed_checks") or []]
+            problems.append(
+                f"quality gate {gate.get('status')} at {gate.get('checked_at')}: {len(failed)} blocking check(s) "
+                f"failed ({'; '.join(failed[:3])}{'; ...' if len(failed) > 3 else ''}), so the snapshot published "
+                f"at {gate.get('serving_published_at')} is still served"
+            )
         if problems and status == "ok":
             status = "degraded"
         return HealthResponse(
@@ -299,6 +307,7 @@ def create_app(
             age_seconds=None if age is None else age.total_seconds(),
             max_age_seconds=None if max_snapshot_age is None else max_snapshot_age.total_seconds(),
             file_checks=checks,
+            quality_gate=gate,
         )
 
     @app.get(

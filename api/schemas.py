@@ -119,6 +119,11 @@ class HealthResponse(BaseModel):
         default_factory=list, description="Last materialization per asset, ordered by asset_key."
     )
     detail: str | None = Field(default=None, description="Why the status is not 'ok'.")
+    quality_gate: dict[str, Any] | None = Field(
+        default=None,
+        description="The quality gate at the last serving run: 'passed', or 'failed' with the blocking checks "
+        "that failed (the previous snapshot then stays served, and the status is 'degraded').",
+    )
     age_seconds: float | None = Field(default=None, description="Age of the serving snapshot (from published_at).")
     max_age_seconds: float | None = Field(
         default=None, description="Freshness limit of the snapshot: older than this, the status is 'degraded'."

@@ -25,6 +25,7 @@ when there is no verified copy), is read on every request and served unverified,
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -48,6 +49,7 @@ from analytics_assets.contracts.serving import (  # noqa: F401 (re-exported for 
     OPTIMAL_HOURS,
     PLATFORM_DAILY,
     SERVING_FILES,
+    QUALITY_GATE,
     PublishedFile,
     parse_manifest,
     sha256_hex,
@@ -283,6 +285,17 @@ class ServingStore:
             log.warning("invalid parquet file %s: %s", self.path(name), exc)
             raise ServingFileInvalid(name, "not a valid Parquet file") from None
         return _naive_utc_timestamps(table)
+
+    def quality_gate(self) -> dict[str, Any] | None:
+        """The quality gate's state at the last serving run (``None`` before the first): a failed gate kept
+        the previous snapshot in place instead of publishing data whose blocking checks failed."""
+        try:
+            doc = json.loads(self._read(QUALITY_GATE).data)
+        except ServingFileMissing:
+            return None
+        except (ServingFileInvalid, ValueError) as exc:
+            return {"status": "unreadable", "failed_checks": [], "detail": str(exc)}
+        return doc if isinstance(doc, dict) else {"status": "unreadable", "failed_checks": []}
 
     # -- verified loading ------------------------------------------------------------------------
 

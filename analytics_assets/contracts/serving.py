@@ -29,6 +29,9 @@ PLATFORM_DAILY = "platform_daily.parquet"
 ATTRIBUTION = "attribution.parquet"
 OVERVIEW_DAILY = "overview_daily.parquet"  # daily totals behind GET /overview (any date range from them)
 MANIFEST = "manifest.json"
+# the quality gate's state when the snapshot was last due: {"status": "passed"|"failed", "checked_at",
+# "failed_checks": [...], "serving_published_at"}; a failed gate keeps the previous snapshot in place
+QUALITY_GATE = "quality_gate.json"
 
 
 @dataclass(frozen=True)

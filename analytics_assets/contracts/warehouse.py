@@ -5,11 +5,13 @@ schema of the stage that writes them, never among dbt's models.
 - ``main``: dbt's staging, intermediate and mart models (``dbt/profiles.yml``).
 - ``ml``: what the ML assets compute from the marts (recommendations, drift reports).
 - ``analysis``: what the analysis assets compute (attribution comparison, boost lift, experiments, insights).
+- ``ops``: the platform's own operations (the alerts it raised, copied from their SQLite store).
 """
 
 DBT_SCHEMA = "main"
 ML_SCHEMA = "ml"
 ANALYSIS_SCHEMA = "analysis"
+OPS_SCHEMA = "ops"
 
 POSTING_HOUR_RECOMMENDATIONS = f"{ML_SCHEMA}.posting_hour_recommendations"
 FEATURE_DRIFT_REPORTS = f"{ML_SCHEMA}.ml_feature_drift_reports"
@@ -19,6 +21,8 @@ BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"
 BOOST_COUNTERFACTUAL_TRAJECTORY = f"{ANALYSIS_SCHEMA}.boost_counterfactual_trajectory"
 EXPERIMENT_RESULTS = f"{ANALYSIS_SCHEMA}.experiment_results"
 INSIGHTS = f"{ANALYSIS_SCHEMA}.insights"
+
+ALERTS = f"{OPS_SCHEMA}.alerts"
 
 
 def table_metadata(qualified: str) -> dict[str, str]:

@@ -458,6 +458,7 @@ def test_publish_snapshot_writes_matching_checksums_and_the_manifest_last(tmp_pa
 def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
     import dagster as dg
 
+    from analytics_assets.definitions import QUALITY_GATE
     from analytics_assets.defs.resources import ServingResource, WarehouseResource
     from analytics_assets.defs.serving.snapshot import serving_snapshot
 
@@ -485,6 +486,7 @@ def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
         resources={
             "warehouse": WarehouseResource(path=str(warehouse), threads=1, memory_limit="256MB"),
             "serving": ServingResource(serving_dir=str(serving)),
+            "quality_gate": QUALITY_GATE,  # the real gate: no check has failed in this instance
         },
         instance=dg.DagsterInstance.ephemeral(),
     )

@@ -13,8 +13,11 @@ from analytics_assets.defs.resources import WarehouseResource
 def check_specs_for(table: RawTable) -> list[dg.AssetCheckSpec]:
     key = dg.AssetKey(table.name)
     return [
-        dg.AssetCheckSpec("rows_match_schema", asset=key, description="Stored rows pass the pandera row rules"),
-        dg.AssetCheckSpec("natural_key_is_unique", asset=key, description=f"No duplicate {table.key}"),
+        # blocking: rows that break the contract or duplicate a key never flow downstream (defs/quality_gate.py)
+        dg.AssetCheckSpec(
+            "rows_match_schema", asset=key, blocking=True, description="Stored rows pass the pandera row rules"
+        ),
+        dg.AssetCheckSpec("natural_key_is_unique", asset=key, blocking=True, description=f"No duplicate {table.key}"),
         dg.AssetCheckSpec(
             "quarantine_share_is_low",
             asset=key,

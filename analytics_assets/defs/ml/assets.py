@@ -14,6 +14,7 @@ import pandas as pd
 
 from analytics_assets.contracts.warehouse import FEATURE_DRIFT_REPORTS, POSTING_HOUR_RECOMMENDATIONS, table_metadata
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
+from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import MlflowResource, WarehouseResource
 from analytics_assets.storage.warehouse import replace_rows, replace_table
@@ -77,8 +78,12 @@ def _model_result(
     "time-ordered holdout against a per-platform baseline, registered in MLflow as the champion.",
 )
 def engagement_model(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow_store: MlflowResource,
+    quality_gate: QualityGateResource,
 ) -> dg.MaterializeResult:
+    quality_gate.require_open(context, "the champion model was not retrained")
     from ml.registry import log_and_register
     from ml.training import TrainingConfig, train_engagement_model
 
@@ -117,8 +122,12 @@ def engagement_model(
     "averaged over each platform's recent content mix.",
 )
 def posting_hour_recommendations(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow_store: MlflowResource,
+    quality_gate: QualityGateResource,
 ) -> dg.MaterializeResult:
+    quality_gate.require_open(context, "the recommendations were not replaced")
     from ml.recommend import recommend_posting_hours
 
     champion = _champion(mlflow_store)

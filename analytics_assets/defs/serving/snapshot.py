@@ -3,16 +3,18 @@ warehouse; each file is replaced atomically, and the manifest, naming each file'
 SHA-256, is published last (``storage.serving_files``)."""
 
 
+import json
 from datetime import datetime, timezone
 
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.contracts.serving import ASSET_STATUS, SERVED_TABLES
+from analytics_assets.contracts.serving import ASSET_STATUS, MANIFEST, QUALITY_GATE, SERVED_TABLES
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import ServingResource, WarehouseResource
-from analytics_assets.storage.serving_files import publish_snapshot
+from analytics_assets.defs.quality_gate import QualityGateResource, gate_failure
+from analytics_assets.storage.serving_files import publish_json, publish_snapshot
 
 
 
@@ -42,15 +44,37 @@ def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.Da
     description="Parquet copies of the served tables plus the assets' last materializations, for the API.",
 )
 def serving_snapshot(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    serving: ServingResource,
+    quality_gate: QualityGateResource,
 ) -> dg.MaterializeResult:
     out = serving.path
+    checked_at = datetime.now(timezone.utc)
+    failed = quality_gate.failed_checks(context.instance, context.asset_key)
+    if failed:  # keep the last good snapshot in place, and say why it was not replaced
+        previous = json.loads((out / MANIFEST).read_text()).get("published_at") if (out / MANIFEST).exists() else None
+        out.mkdir(parents=True, exist_ok=True)
+        publish_json(
+            {
+                "status": "failed",
+                "checked_at": checked_at.isoformat(),
+                "failed_checks": [str(f) for f in failed],
+                "serving_published_at": previous,
+            },
+            out / QUALITY_GATE,
+        )
+        raise gate_failure(failed, "the served snapshot was not replaced")
     with warehouse.connect() as con:
         frames = {table.file: con.execute(table.sql).df() for table in SERVED_TABLES}
     frames[ASSET_STATUS] = asset_status(context.instance, list(context.instance.get_asset_keys()))
     # data files first, the manifest (rows, bytes, sha256 of each) last
     manifest = publish_snapshot(out, frames, published_at=datetime.now(timezone.utc))
     published_at = manifest.to_json()["published_at"]
+    publish_json(
+        {"status": "passed", "checked_at": checked_at.isoformat(), "failed_checks": [], "serving_published_at": published_at},
+        out / QUALITY_GATE,
+    )
     return dg.MaterializeResult(
         metadata={
             "serving_dir": str(out),
