@@ -86,7 +86,11 @@ def test_whole_graph_materializes_and_every_check_passes(pipeline):
     dbt_checks = [c for c in checks if not c.asset_key.to_user_string().startswith("raw_")]
     assert len(dbt_checks) > 100  # dbt data tests, reported as Dagster asset checks
     failed = [(c.asset_key.to_user_string(), c.check_name) for c in checks if not c.passed]
-    assert failed == []
+    # the one quarantined campaign row of this seed (malformed rate 0.01) holds back its boost day and ad
+    # instead of breaking the run: a warning that lists them, never an error
+    held_back = ("fct_held_back_rows", "held_back_rows_waiting_for_a_parent")
+    assert [f for f in failed if f != held_back] == []
+    assert all(c.severity == dg.AssetCheckSeverity.WARN for c in checks if not c.passed)
     # dbt got the warehouse and the window for its own process only: nothing leaks into later commands
     assert os.environ.get("CYCLE_WAREHOUSE_PATH") != str(home.warehouse)
     assert "CYCLE_DBT_MIN_DATE" not in os.environ and "CYCLE_DBT_MAX_DATE" not in os.environ

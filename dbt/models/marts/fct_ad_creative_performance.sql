@@ -7,9 +7,11 @@
     )
 }}
 
+-- ads whose campaign day is missing are held back (fct_held_back_rows): it shares their day, so the
+-- window that loads it rebuilds them
 with ad_days as (
 
-    select * from {{ ref('stg_ad_creative_metrics') }}
+    select * from {{ ref('int_ad_creative_metrics_with_parents') }}
     {% if is_incremental() %}
     where {{ cycle_in_window('metric_date') }}
     {% endif %}

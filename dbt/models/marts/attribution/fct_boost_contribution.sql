@@ -1,9 +1,9 @@
 -- What each boost bought: its paid delivery next to the boosted post's organic engagement growth over the
--- boost's flight.
+-- boost's flight. Boost days whose campaign day or post is missing are held back (fct_held_back_rows).
 
 with boost_days as (
 
-    select * from {{ ref('stg_boosts') }}
+    select * from {{ ref('int_boosts_with_parents') }}
 
 ),
 
