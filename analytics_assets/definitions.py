@@ -14,16 +14,14 @@ from analytics_assets.defs import alerts, analysis, ingest, ml, pipeline, servin
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import default_resources
 
-DOMAINS = dg.Definitions.merge(
-    ingest.defs, transform.defs, ml.defs, analysis.defs, serving.defs, pipeline.defs, alerts.defs
-)
+DOMAINS = (ingest.defs, transform.defs, ml.defs, analysis.defs, serving.defs, pipeline.defs, alerts.defs)
 # the checks that stand before each gated asset, from the whole graph (a job's run knows only its own assets)
-QUALITY_GATE = QualityGateResource.for_graph(AssetGraph.from_assets(list(DOMAINS.assets or [])))
+QUALITY_GATE = QualityGateResource.for_graph(AssetGraph.from_assets([a for d in DOMAINS for a in d.assets or []]))
 
 
 def build_defs(resources: dict[str, Any] | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
-        DOMAINS,
+        *DOMAINS,
         dg.Definitions(resources={**default_resources(), "quality_gate": QUALITY_GATE, **(resources or {})}),
     )
 
