@@ -49,6 +49,7 @@ import httpx
 
 from analytics_assets.contracts.raw import RAW_TABLES
 from analytics_assets.contracts.warehouse import ALERTS, table_metadata
+from analytics_assets.defs.metadata import store_cursor
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.settings import CycleSettings, load_settings
@@ -284,11 +285,7 @@ ops_alerts_job = dg.define_asset_job(
 
 
 def last_synced(instance: dg.DagsterInstance) -> tuple[str, int] | None:
-    event = instance.get_latest_materialization_event(OPS_ALERTS_KEY)
-    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    if "store_id" not in meta or "synced_through_seq" not in meta:
-        return None
-    return str(meta["store_id"].value), int(meta["synced_through_seq"].value)
+    return store_cursor(instance, OPS_ALERTS_KEY, "synced_through_seq")
 
 
 @dg.sensor(

@@ -8,6 +8,7 @@ warehouse. ``raw_webhook_events`` copies the events it has not loaded yet (``sto
 import dagster as dg
 
 from analytics_assets.contracts.raw import WEBHOOK_EVENTS_TABLE
+from analytics_assets.defs.metadata import store_cursor
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource, WebhookStoreResource
 from analytics_assets.storage.webhook_events import TABLE, ingest
@@ -67,13 +68,7 @@ webhook_events_job = dg.define_asset_job(
 
 
 def last_ingested(instance: dg.DagsterInstance) -> tuple[str, int] | None:
-    event = instance.get_latest_materialization_event(KEY)
-    if event is None or event.asset_materialization is None:
-        return None
-    meta = event.asset_materialization.metadata
-    if "store_id" not in meta or "ingested_through_seq" not in meta:
-        return None
-    return str(meta["store_id"].value), int(meta["ingested_through_seq"].value)
+    return store_cursor(instance, KEY, "ingested_through_seq")
 
 
 @dg.sensor(
