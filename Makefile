@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install demo test dev api summary benchmark clean help
+.PHONY: install demo test dev api summary benchmark chaos clean help
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -25,6 +25,7 @@ help:
 	@echo "make dev       Dagster UI + daemon on workspace.yaml (http://127.0.0.1:3000)"
 	@echo "make api       FastAPI service (http://127.0.0.1:8000/docs)"
 	@echo "make benchmark speed figures as ratios against in-process baselines"
+	@echo "make chaos     inject the known faults in sequence and print what each did to the data (goal: all 0)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,9 @@ api: install
 
 benchmark: install
 	$(BIN)/python -m benchmarks.run
+
+chaos: install
+	$(BIN)/python -m benchmarks.chaos
 
 clean:
 	rm -rf $(CYCLE_HOME) dbt/target dbt/logs .pytest_cache

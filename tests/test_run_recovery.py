@@ -180,3 +180,37 @@ def test_backfill_windows_that_have_no_partitions_are_refused(monkeypatch):
     assert cli.resolve_window(None, None, None) == (last - timedelta(days=29), last)
     assert cli.resolve_window(1, None, None) == (last, last)
     assert cli.resolve_window(None, last, last) == (last, last)
+
+
+def test_a_run_on_a_full_disk_fails_and_releases_its_slot(tmp_path, monkeypatch):
+    """A write that hits ENOSPC fails the run (the day's previous rows intact), frees the pool, and the next
+    run, with space again, completes."""
+    from cycle_testing import new_home
+
+    from analytics_assets.defs.ingest import raw
+    from analytics_assets.storage import warehouse
+
+    home = new_home(tmp_path)
+    small = {"posts_per_day": 160, "journeys_per_day": 100, "malformed_rate": 0.0}
+    day = date(2026, 10, 12)
+    home.run(day, day, **small)
+    before = home.query("select count(*) as n from raw.raw_social_post_snapshots")["n"].item()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(raw, "replace_partitions", full_disk)
+    instance = home.instance
+    result = home.defs(**small).resolve_job_def("full_pipeline_job").execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": day.isoformat(), "dagster/asset_partition_range_end": day.isoformat()},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "No space left on device" in str([e.event_specific_data.error for e in result.all_events if e.is_step_failure])
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.FAILURE
+    storage = instance.event_log_storage
+    assert [s for key in storage.get_concurrency_keys() for s in storage.get_concurrency_info(key).claimed_slots] == []
+    assert home.query("select count(*) as n from raw.raw_social_post_snapshots")["n"].item() == before
+    monkeypatch.setattr(raw, "replace_partitions", warehouse.replace_partitions)
+    assert home.run(day, day, **small).success
