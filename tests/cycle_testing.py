@@ -5,6 +5,7 @@ imported from one would be shadowed by another folder's."""
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,6 +17,22 @@ import pandas as pd
 # keep every process small: the suite shares 2 cores with dbt and DuckDB
 os.environ.setdefault("CYCLE_TORCH_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# the installed `cycle` command, and the environment that points it at a test home
+CYCLE = str(Path(sys.executable).with_name("cycle"))
+
+
+def cycle_env(home: Path, posts_per_day: int, journeys_per_day: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "CYCLE_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster_home"),
+        "CYCLE_SIM_POSTS_PER_DAY": str(posts_per_day),
+        "CYCLE_SIM_JOURNEYS_PER_DAY": str(journeys_per_day),
+    }
+    env.pop("CYCLE_WAREHOUSE_PATH", None)  # derived from CYCLE_HOME
+    return env
+
 
 E2E_END = date(2026, 10, 14)
 E2E_START = E2E_END - timedelta(days=2)  # three daily partitions

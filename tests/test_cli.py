@@ -3,30 +3,20 @@ running it twice changes nothing."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from cycle_testing import CYCLE, cycle_env
 from warehouse_state import table_fingerprints
 
 pytestmark = pytest.mark.slow
 
-CYCLE = str(Path(sys.executable).with_name("cycle"))
-
 
 def _cycle(args: list[str], home: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "CYCLE_HOME": str(home),
-        "DAGSTER_HOME": str(home / "dagster_home"),
-        "CYCLE_SIM_POSTS_PER_DAY": "160",
-        "CYCLE_SIM_JOURNEYS_PER_DAY": "120",
-    }
-    env.pop("CYCLE_WAREHOUSE_PATH", None)
+    env = cycle_env(home, posts_per_day=160, journeys_per_day=120)
     return subprocess.run([CYCLE, *args], env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,26 +17,18 @@ import pytest
 
 from analytics_assets import cli
 from analytics_assets.defs.run_recovery import RUN_PID_TAG, process_alive, recover_dead_runs
+from cycle_testing import CYCLE, cycle_env
 from warehouse_state import table_fingerprints
 
 pytestmark = pytest.mark.slow
 
-CYCLE = str(Path(sys.executable).with_name("cycle"))
 WINDOW = ["--start", "2026-08-03", "--end", "2026-08-04"]
 RAW_STEP = 'Started execution of step "raw_platform_data"'
 DBT_STEP = 'Started execution of step "cycle_dbt_models"'
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CYCLE_HOME": str(home),
-        "DAGSTER_HOME": str(home / "dagster_home"),
-        "CYCLE_SIM_POSTS_PER_DAY": "400",
-        "CYCLE_SIM_JOURNEYS_PER_DAY": "150",
-    }
-    env.pop("CYCLE_WAREHOUSE_PATH", None)
-    return env
+    return cycle_env(home, posts_per_day=400, journeys_per_day=150)
 
 
 def _backfill(home: Path) -> subprocess.CompletedProcess:

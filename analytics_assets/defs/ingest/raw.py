@@ -187,8 +187,8 @@ def _load_simulated(
         batches = parse_day(sim.day(day))
         for table in simulated:
             batch = batches[table.name]
-            if _connected(table, connectors):
-                batch = _store_simulated_platforms(con, table, batch, _connected(table, connectors), day)
+            if connected := _connected(table, connectors):
+                batch = _store_simulated_platforms(con, table, batch, connected, day)
             else:
                 replace_partitions(con, table, batch.rows, batch.quarantine, day, day)
             tally.add_batch(batch)
