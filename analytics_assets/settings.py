@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,12 +60,19 @@ class CycleSettings(BaseSettings):
     serving_dir: Path | None = Field(default=None, description="Published serving files; default $CYCLE_HOME/serving")
     archive_dir: Path | None = Field(default=None, description="Raw archive; default `archive/` beside the warehouse")
     api_store: Path | None = Field(default=None, description="The API's inbound store; default $CYCLE_HOME/api/store.sqlite3")
+    access_store: Path | None = Field(
+        default=None, description="Workspaces, accounts and API keys; default $CYCLE_HOME/api/access.sqlite3"
+    )
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow backend; default SQLite under $CYCLE_HOME/mlflow")
 
     # ---- resources of each process (two cores are shared by Dagster, dbt, DuckDB and torch)
     duckdb_threads: int = Field(default=1, ge=1, description="DuckDB threads per warehouse connection and in dbt")
     duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory limit per warehouse connection")
     api_duckdb_memory_limit: str = Field(default="256MB", description="Memory cap of the API's in-memory DuckDB")
+    api_rate_limit: str = Field(
+        default="1200/minute;100/second",
+        description="Requests allowed per API key (the `limits` library's notation, several separated by ';')",
+    )
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
 
     # ---- partitions
@@ -101,6 +108,17 @@ class CycleSettings(BaseSettings):
         default=None, validation_alias="DAGSTER_HOME", description="Dagster instance; default $CYCLE_HOME/dagster_home"
     )
 
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        import limits  # the API's limiter: the notation is checked once, here, not on the first request
+
+        try:
+            limits.parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '1200/minute;100/second' ({exc})") from None
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource
@@ -128,6 +146,10 @@ class CycleSettings(BaseSettings):
     @property
     def inbound_store(self) -> Path:
         return (self.api_store or self.cycle_home / "api" / "store.sqlite3").expanduser().resolve()
+
+    @property
+    def access(self) -> Path:
+        return (self.access_store or self.cycle_home / "api" / "access.sqlite3").expanduser().resolve()
 
     @property
     def mlflow_dir(self) -> Path:

@@ -7,66 +7,50 @@ Run with ``uvicorn api.main:app``. The serving directory comes from ``$CYCLE_SER
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from api import __version__
-from api.schemas import (
-    AD_PLATFORMS,
-    ATTRIBUTION_MODELS,
-    ORGANIC_PLATFORMS,
-    PLATFORMS,
-    AssetStatus,
-    AttributionModel,
-    AttributionResponse,
-    ChannelCredit,
-    DailyRollup,
-    DailyRollupsResponse,
-    ErrorResponse,
-    HealthResponse,
-    HourRecommendation,
-    OptimalHoursResponse,
-    OrganicPlatform,
-    Platform,
-    PlatformOptimalHours,
-    ServingFileStatus,
-    ValidationErrorResponse,
-    strict_iso_date,
-)
 from analytics_assets.contracts.serving import MAX_SNAPSHOT_AGE
+from analytics_assets.settings import load_settings
+from api import __version__
+from api.audit import install as install_audit
+from api.auth import access_control
+from api.overview import router as overview_router
+from api.routes import accounts, attribution, boosts, campaigns, posts, recommendations, rollups, status
+from api.schemas import AD_PLATFORMS, ATTRIBUTION_MODELS, ORGANIC_PLATFORMS, PLATFORMS
 from api.settings import Settings
-from api.store import (
-    ASSET_STATUS,
-    ATTRIBUTION,
-    MANIFEST,
-    OPTIMAL_HOURS,
-    PLATFORM_DAILY,
-    PUBLISH_HINT,
-    ServingFileInvalid,
-    ServingFileMissing,
-    ServingStore,
-)
-from api.overview import install as install_overview
+from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
 from api.webhooks import WebhookSettings
 from api.webhooks import install as install_webhooks
 
-M = TypeVar("M", bound=BaseModel)
-
 DESCRIPTION = """
-Read-only API over Cycle's **serving snapshot**: Parquet files that the `serving_snapshot` Dagster
-asset publishes atomically into `$CYCLE_SERVING_DIR` (default `data/serving/`). The API never opens
-the DuckDB warehouse.
+Cycle's API over its **serving snapshot**: Parquet files that the `serving_snapshot` Dagster asset
+publishes atomically into `$CYCLE_SERVING_DIR` (default `data/serving/`). The API never opens the DuckDB
+warehouse.
 
-* `404`: the serving files have not been published yet: run `make demo` or materialize `serving_snapshot`.
-* `422`: invalid query parameter; the message lists the valid values.
+Every route under `/v1` needs an API key (`Authorization: Bearer cyk_...` or `X-API-Key: cyk_...`; create
+one with `cycle keys create`). A key belongs to one workspace, which owns a set of accounts; it reads only
+their rows. Only `/v1/livez` answers without a key, with the status word alone.
+
+* `401`: missing, invalid or revoked key. `403`: the key lacks the route's scope.
+* `404`: nothing of that id in the key's workspace (another workspace's id gets the same answer), or
+  nothing published yet (run `make demo`).
+* `422`: invalid parameter; the message lists the valid values.
+* `429`: the key's rate limit is spent; `Retry-After` says when to retry.
 * `503`: a published file is unreadable or does not follow the serving contract.
+
+Lists are paginated with `limit` and `cursor` (`next_cursor` of the previous page). Money is rounded to
+cents, rates and shares to 4 decimals. The unversioned paths of 0.1 (`/health`, `/optimal-hours`,
+`/rollups/daily`, `/attribution`, `/overview`) answer like their `/v1` twins until 0.2.
 
 `/webhooks/meta` and `/webhooks/linkedin` receive signed platform notifications: the HMAC is verified
 (401 and nothing stored when it is missing or wrong) and the events are appended to the API's own
@@ -74,47 +58,6 @@ store, from which the pipeline loads them. They answer 503 while their secret is
 
 All timestamps are UTC.
 """
-
-_DATA_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "Serving files not published yet (run `make demo`)."},
-    422: {"model": ValidationErrorResponse, "description": "Invalid query parameter."},
-    503: {"model": ErrorResponse, "description": "A serving file is unreadable or breaks the contract."},
-}
-
-# ---------------------------------------------------------------------------------------------------
-# Query parameters
-# ---------------------------------------------------------------------------------------------------
-
-PlatformParam = Annotated[
-    Platform | None,
-    Query(description="Filter on one platform (organic or ad). Omit for all platforms."),
-]
-OrganicPlatformParam = Annotated[
-    OrganicPlatform | None,
-    Query(
-        description="Organic platform to get recommendations for "
-        "(linkedin, x, reddit, tiktok). Omit for all of them."
-    ),
-]
-TopParam = Annotated[
-    int, Query(ge=1, le=24, description="How many of the best hours to return per platform (1..24).")
-]
-StartParam = Annotated[
-    date | None,
-    BeforeValidator(strict_iso_date),
-    Query(description="First day to include (YYYY-MM-DD, inclusive). Omit for no lower bound.",
-          examples=["2024-03-01"]),
-]
-EndParam = Annotated[
-    date | None,
-    BeforeValidator(strict_iso_date),
-    Query(description="Last day to include (YYYY-MM-DD, inclusive). Omit for no upper bound.",
-          examples=["2024-03-31"]),
-]
-ModelParam = Annotated[
-    AttributionModel,
-    Query(description="Attribution model: " + ", ".join(ATTRIBUTION_MODELS) + "."),
-]
 
 # Valid values per query parameter, used to make "missing" errors actionable.
 _REQUIRED_CHOICES = {"model": ATTRIBUTION_MODELS}
@@ -133,7 +76,7 @@ def _describe(error: dict[str, Any], path: str) -> str:
     msg = str(error.get("msg", ""))
     if kind == "enum":
         expected = (error.get("ctx") or {}).get("expected", "")
-        if field == "platform" and path.rstrip("/") == "/optimal-hours":
+        if field == "platform" and path.rstrip("/").endswith("/optimal-hours"):
             valid = ", ".join(ORGANIC_PLATFORMS)
             if value in AD_PLATFORMS:
                 return (f"'{value}' is an ad platform; optimal hours exist only for organic platforms. "
@@ -177,14 +120,17 @@ async def _invalid_handler(request: Request, exc: ServingFileInvalid) -> JSONRes
     return JSONResponse(status_code=503, content={"detail": str(exc)})
 
 
-def _build(model: type[M], source: str, **data: Any) -> M:
-    """Validate data read from a serving file; a contract break is the file's fault, not a 500."""
-    try:
-        return model(**data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ServingFileInvalid(source, f"{where}: {first.get('msg')}") from None
+async def _method_not_allowed_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """405 with every method of the path in ``Allow``: Starlette names only those of the first route that
+    matches the path (GET of /webhooks/meta, whose POST is another route)."""
+    methods = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        probe = {"type": "http", "method": method, "path": request.scope["path"],
+                 "root_path": request.scope.get("root_path", ""), "headers": []}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    allow = ", ".join(methods) if methods else (exc.headers or {}).get("Allow", "")
+    return JSONResponse(status_code=405, content={"detail": exc.detail}, headers={"Allow": allow})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -192,26 +138,34 @@ def _build(model: type[M], source: str, **data: Any) -> M:
 # ---------------------------------------------------------------------------------------------------
 
 
-def get_store(request: Request) -> ServingStore:
-    return request.app.state.store
-
-
-Store = Annotated[ServingStore, Depends(get_store)]
-
-
-def _hours(age: timedelta) -> str:
-    return f"{age.total_seconds() / 3600:.1f} h"
+V1 = "/v1"
+# the paths of 0.1, answered by the same handlers as their /v1 twins (deprecated; removed in 0.2)
+ALIASES = ("/health", "/optimal-hours", "/rollups/daily", "/attribution", "/overview")
+ROUTERS = (
+    status.router,
+    accounts.router,
+    recommendations.router,
+    rollups.router,
+    overview_router,
+    attribution.router,
+    campaigns.router,
+    posts.router,
+    boosts.router,
+)
 
 
 def create_app(
     serving_dir: Path | None = None,
     webhook_store: Path | None = None,
     *,
+    access_store: Path | None = None,
+    rate_limit: str | None = None,
     max_snapshot_age: timedelta | None = MAX_SNAPSHOT_AGE,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Build the API. ``serving_dir`` overrides ``$CYCLE_SERVING_DIR`` and ``webhook_store`` the
-    webhook event store ``$CYCLE_API_STORE`` (default ``$CYCLE_HOME/api/store.sqlite3``).
+    """Build the API. ``serving_dir`` overrides ``$CYCLE_SERVING_DIR``, ``webhook_store`` the API's inbound
+    store ``$CYCLE_API_STORE`` (webhook events and audit records), ``access_store`` the workspaces and keys
+    ``$CYCLE_ACCESS_STORE``, ``rate_limit`` the per-key limit ``$CYCLE_API_RATE_LIMIT``.
     ``max_snapshot_age`` is the freshness limit of the serving snapshot (older: /health is degraded;
     None: no limit), ``clock`` what /health takes as now (default: the system clock, UTC)."""
 
@@ -219,178 +173,57 @@ def create_app(
         t = clock() if clock is not None else datetime.now(timezone.utc)
         return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)  # naive means UTC
 
+    cycle = load_settings()
     settings = Settings.from_env()
     if serving_dir is not None:
         settings = Settings(serving_dir=Path(serving_dir), duckdb_memory_limit=settings.duckdb_memory_limit)
+    inbound = Path(webhook_store) if webhook_store is not None else cycle.inbound_store
 
     app = FastAPI(
         title="Cycle API",
         version=__version__,
         description=DESCRIPTION,
+        openapi_url=f"{V1}/openapi.json",
+        docs_url=f"{V1}/docs",
+        redoc_url=None,
         openapi_tags=[
             {"name": "status", "description": "Freshness of the published data."},
+            {"name": "workspace", "description": "The key's workspace and its accounts."},
             {"name": "recommendations", "description": "Model outputs."},
-            {"name": "analytics", "description": "Warehouse rollups and attribution."},
+            {"name": "analytics", "description": "Rollups, platforms and the overview."},
+            {"name": "attribution", "description": "Conversion credit per channel under seven models."},
+            {"name": "campaigns", "description": "Ad campaigns and their daily metrics."},
+            {"name": "content", "description": "Top posts and engagement by hour."},
+            {"name": "boosts", "description": "Boosted posts and their measured effect."},
             {"name": "webhooks", "description": "Signed platform notifications, stored for the pipeline."},
         ],
     )
     app.state.settings = settings
+    app.state.now = now
+    app.state.max_snapshot_age = max_snapshot_age
     app.state.store = ServingStore(settings.serving_dir, memory_limit=settings.duckdb_memory_limit)
+    app.state.access = access_control(
+        Path(access_store) if access_store is not None else cycle.access, rate_limit or cycle.api_rate_limit
+    )
     app.add_exception_handler(RequestValidationError, _validation_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(ServingFileMissing, _missing_handler)  # type: ignore[arg-type]
     app.add_exception_handler(ServingFileInvalid, _invalid_handler)  # type: ignore[arg-type]
-    install_webhooks(app, WebhookSettings.from_env(store_path=webhook_store))
-    install_overview(app)
+    app.add_exception_handler(405, _method_not_allowed_handler)  # type: ignore[arg-type]
+    for router in ROUTERS:
+        app.include_router(router, prefix=V1)
+    for router in ROUTERS:  # the 0.1 paths, hidden from the schema
+        aliases = [r for r in router.routes if isinstance(r, APIRoute) and r.path in ALIASES]
+        for route in aliases:
+            app.add_api_route(
+                route.path, route.endpoint, methods=list(route.methods), response_model=route.response_model,
+                include_in_schema=False, deprecated=True,
+            )
+    install_webhooks(app, WebhookSettings.from_env(store_path=inbound))
+    install_audit(app, inbound)  # every request, answered or refused, leaves a record (no secrets)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse(url="/docs")
-
-    @app.get(
-        "/health",
-        response_model=HealthResponse,
-        tags=["status"],
-        summary="Serving snapshot status and last materialization per asset",
-    )
-    def health(store: Store) -> HealthResponse:
-        """Always 200. `status` is `no_data` until the serving snapshot has been published, and `degraded`
-        when a served file is missing, unreadable or not the one the manifest names (size, SHA-256, rows),
-        or when the snapshot is older than its freshness limit; `detail` says why, `file_checks` per file."""
-        status, published_at, files = "ok", None, {}
-        problems: list[str] = []
-        checks: list[ServingFileStatus] = []
-        age: timedelta | None = None
-        try:
-            manifest, file_checks = store.check_files()
-            published_at, files = manifest.published_at, manifest.files
-            checks = [
-                ServingFileStatus(name=c.name, status=c.status, rows=c.rows, bytes=c.size, sha256=c.sha256,
-                                  detail=c.detail)
-                for c in file_checks
-            ]
-            problems += [f"{c.name}: {c.detail}" for c in file_checks if c.broken]
-            if published_at is None:
-                problems.append(f"{MANIFEST} has no published_at: the snapshot's age is unknown")
-            else:
-                age = now() - published_at
-                if max_snapshot_age is not None and age > max_snapshot_age:
-                    problems.append(
-                        f"the serving snapshot is stale: published {_hours(age)} ago, more than its freshness "
-                        f"limit of {_hours(max_snapshot_age)}. {PUBLISH_HINT}"
-                    )
-        except ServingFileMissing:
-            status = "no_data"
-            problems.append(f"No serving snapshot published yet. {PUBLISH_HINT}")
-        except ServingFileInvalid as exc:
-            problems.append(str(exc))
-
-        assets: list[AssetStatus] = []
-        try:
-            assets = [_build(AssetStatus, ASSET_STATUS, **row) for row in store.asset_status()]
-        except (ServingFileMissing, ServingFileInvalid) as exc:
-            if status == "ok" and not any(p.startswith(f"{ASSET_STATUS}:") for p in problems):
-                problems.append(str(exc))
-
-        gate = store.quality_gate()
-        if gate is not None and gate.get("status") != "passed":
-            failed = [str(c) for c in gate.get("failed_checks") or []]
-            problems.append(
-                f"quality gate {gate.get('status')} at {gate.get('checked_at')}: {len(failed)} blocking check(s) "
-                f"failed ({'; '.join(failed[:3])}{'; ...' if len(failed) > 3 else ''}), so the snapshot published "
-                f"at {gate.get('serving_published_at')} is still served"
-            )
-        if problems and status == "ok":
-            status = "degraded"
-        return HealthResponse(
-            status=status, published_at=published_at, files=files, assets=assets,
-            detail="; ".join(problems) if problems else None,
-            age_seconds=None if age is None else age.total_seconds(),
-            max_age_seconds=None if max_snapshot_age is None else max_snapshot_age.total_seconds(),
-            file_checks=checks,
-            quality_gate=gate,
-        )
-
-    @app.get(
-        "/optimal-hours",
-        response_model=OptimalHoursResponse,
-        responses=_DATA_ERRORS,
-        tags=["recommendations"],
-        summary="Best UTC publishing hours per organic platform",
-    )
-    def optimal_hours(
-        store: Store, platform: OrganicPlatformParam = None, top: TopParam = 3
-    ) -> OptimalHoursResponse:
-        """The `top` hours with the highest expected engagement score, per platform (from
-        `optimal_hours.parquet`), with their lift over the platform mean and the model that produced them."""
-        rows = store.optimal_hours(platform.value if platform else None, top)
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            grouped.setdefault(row["platform"], []).append(row)
-        platforms = []
-        for name, items in grouped.items():
-            best = items[0]
-            platforms.append(
-                _build(
-                    PlatformOptimalHours,
-                    OPTIMAL_HOURS,
-                    platform=name,
-                    model_name=best["model_name"],
-                    model_version=best["model_version"],
-                    generated_at=best["generated_at"],
-                    hours=[
-                        _build(
-                            HourRecommendation,
-                            OPTIMAL_HOURS,
-                            rank=r["rank"],
-                            publish_hour=r["publish_hour"],
-                            expected_engagement_score=r["expected_engagement_score"],
-                            lift_vs_platform_mean=r["lift_vs_platform_mean"],
-                        )
-                        for r in items
-                    ],
-                )
-            )
-        return OptimalHoursResponse(platform=platform, top=top, platforms=platforms)
-
-    @app.get(
-        "/rollups/daily",
-        response_model=DailyRollupsResponse,
-        responses=_DATA_ERRORS,
-        tags=["analytics"],
-        summary="Daily metrics per platform (organic and paid)",
-    )
-    def rollups_daily(
-        store: Store, platform: PlatformParam = None, start: StartParam = None, end: EndParam = None
-    ) -> DailyRollupsResponse:
-        """Rows of `platform_daily.parquet`, filtered by platform and an inclusive date range,
-        ordered by `metric_date` then `platform`. An empty range gives an empty list."""
-        if start is not None and end is not None and start > end:
-            raise RequestValidationError(
-                [_issue("start", f"start ({start.isoformat()}) must be on or before end ({end.isoformat()})",
-                        start.isoformat())]
-            )
-        rows = store.platform_daily(platform.value if platform else None, start, end)
-        items = [_build(DailyRollup, PLATFORM_DAILY, **row) for row in rows]
-        return DailyRollupsResponse(platform=platform, start=start, end=end, count=len(items), rows=items)
-
-    @app.get(
-        "/attribution",
-        response_model=AttributionResponse,
-        responses=_DATA_ERRORS,
-        tags=["analytics"],
-        summary="Conversion credit per channel under one attribution model",
-    )
-    def attribution(store: Store, model: ModelParam) -> AttributionResponse:
-        """Channel credits from `attribution.parquet` for `model`, highest conversions first,
-        with the model's totals."""
-        rows = store.attribution(model.value)
-        channels = [_build(ChannelCredit, ATTRIBUTION, **row) for row in rows]
-        return AttributionResponse(
-            model=model,
-            total_conversions=sum(c.conversions or 0.0 for c in channels),
-            total_conversion_value=sum(c.conversion_value or 0.0 for c in channels),
-            channels=channels,
-        )
+        return RedirectResponse(url=f"{V1}/docs")
 
     return app
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, Field
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field, field_serializer
 
 from analytics_assets.contracts.serving import OVERVIEW_DAILY
-from api.schemas import strict_iso_date
-from api.store import ServingFileInvalid, ServingStore
+from api.auth import Reader
+from api.routes.common import DATA_ERRORS, EndParam, StartParam, Store, check_window, issue
 
 MAX_RANGE_DAYS = 3660  # ten years: more is a typo, not a question
 
@@ -113,24 +112,34 @@ def compute_overview(daily: Iterable[Mapping[str, Any]], start: date, end: date)
 
 # ------------------------------------------------------------------------------------------------ API
 
-# the serving contract of overview_daily.parquet: exactly these columns, cast, in the range asked for
+# the serving contract of overview_daily.parquet (one row per day and account): the workspace's accounts
+# summed per day, exactly these columns, in the range asked for
 _OVERVIEW_DAILY_SQL = (
-    "SELECT * FROM (SELECT CAST(metric_date AS DATE) AS metric_date, "
-    + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in ADDITIVE)
-    + " FROM src) WHERE metric_date IS NOT NULL"
-    " AND (CAST($start AS DATE) IS NULL OR metric_date >= CAST($start AS DATE))"
-    " AND (CAST($end AS DATE) IS NULL OR metric_date <= CAST($end AS DATE))"
-    " ORDER BY metric_date"
+    "SELECT CAST(metric_date AS DATE) AS metric_date, "
+    + ", ".join(f"sum(CAST({c} AS DOUBLE)) AS {c}" for c in ADDITIVE)
+    + " FROM src WHERE metric_date IS NOT NULL"
+    " AND (CAST($start AS DATE) IS NULL OR CAST(metric_date AS DATE) >= CAST($start AS DATE))"
+    " AND (CAST($end AS DATE) IS NULL OR CAST(metric_date AS DATE) <= CAST($end AS DATE))"
+    " GROUP BY 1 ORDER BY 1"
 )
-_LATEST_DAY_SQL = "SELECT CAST(max(metric_date) AS DATE) AS latest_day FROM src"
 
 
 class OverviewMetric(BaseModel):
     metric: str = Field(description="Metric name (see the endpoint description).")
     current: float | None = Field(description="Value over start..end; null when no day of the range has data.")
     previous: float | None = Field(description="Value over the previous window of equal length.")
-    change: float | None = Field(description="current - previous.")
-    change_pct: float | None = Field(description="change / |previous|; null when previous is null or 0.")
+    change: float | None = Field(description="current - previous; null when the previous window is incomplete.")
+    change_pct: float | None = Field(
+        description="change / |previous|; null when previous is null or 0, or the previous window is incomplete."
+    )
+
+    @field_serializer("current", "previous", "change")
+    def _round_value(self, value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
+    @field_serializer("change_pct")
+    def _round_pct(self, value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
 
 
 class OverviewResponse(BaseModel):
@@ -141,57 +150,63 @@ class OverviewResponse(BaseModel):
     previous_end: date
     current_days_with_data: int
     previous_days_with_data: int
+    previous_complete: bool = Field(
+        description="Whether the previous window lies wholly within the workspace's data (its first day of data "
+        "is on or before previous_start); when not, every change is null."
+    )
+    change_unavailable_reason: str | None = Field(description="Why the changes are null, when they are.")
     metrics: list[OverviewMetric]
 
 
-DateParam = Annotated[date | None, BeforeValidator(strict_iso_date)]
+router = APIRouter(tags=["analytics"])
 
 
-def _issue(field: str, msg: str, value: Any) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": msg, "input": value}])
-
-
-def install(app: FastAPI) -> None:
-    """Register ``GET /overview`` on the app (its store is ``app.state.store``)."""
-
-    @app.get(
-        "/overview",
-        response_model=OverviewResponse,
-        tags=["analytics"],
-        summary="Overview metrics for a date range against the previous window of equal length",
-        responses={
-            404: {"description": "Serving files not published yet (run `make demo`)."},
-            422: {"description": "Invalid query parameter."},
-            503: {"description": "A serving file is unreadable or breaks the contract."},
-        },
-    )
-    def overview(
-        request: Request,
-        start: Annotated[
-            DateParam,
-            Query(description="First day (YYYY-MM-DD, inclusive). Default: 6 days before end (a 7-day window)."),
-        ] = None,
-        end: Annotated[
-            DateParam,
-            Query(description="Last day (YYYY-MM-DD, inclusive). Default: the latest day with data."),
-        ] = None,
-    ) -> OverviewResponse:
-        """Spend, revenue (platform-reported conversion value), profit, margin, ROAS, conversions, CPA,
-        paid impressions, clicks, CTR, organic impressions, engagements and engagement rate, posts
-        published, AI calls and cost, over `start..end` and over the window of equal length just before
-        it, with the change. Sums over the days, ratios of the sums (UTC days, money in USD)."""
-        store: ServingStore = request.app.state.store
-        if end is None:
-            latest = store.query(OVERVIEW_DAILY, _LATEST_DAY_SQL)[0]["latest_day"]
-            if latest is None:
-                raise ServingFileInvalid(OVERVIEW_DAILY, "no day of data")
-            end = latest
-        if start is None:
-            start = end - timedelta(days=6)
-        if start > end:
-            raise _issue("start", f"start ({start.isoformat()}) must be on or before end ({end.isoformat()})", start.isoformat())
-        if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise _issue("start", f"the range may span at most {MAX_RANGE_DAYS} days", start.isoformat())
-        previous_start, _ = previous_window(start, end)
-        rows = store.query(OVERVIEW_DAILY, _OVERVIEW_DAILY_SQL, {"start": previous_start, "end": end})
-        return OverviewResponse(**compute_overview(rows, start, end))
+@router.get(
+    "/overview",
+    response_model=OverviewResponse,
+    summary="Overview metrics for a date range against the previous window of equal length",
+    responses=DATA_ERRORS,
+)
+def overview(store: Store, principal: Reader, start: StartParam = None, end: EndParam = None) -> OverviewResponse:
+    """Spend, revenue (platform-reported conversion value), profit, margin, ROAS, conversions, CPA,
+    paid impressions, clicks, CTR, organic impressions, engagements and engagement rate, posts
+    published, AI calls and cost, over `start..end` (default: the 7 days ending on the latest day with data)
+    and over the window of equal length just before it, with the change. Sums over the days and the
+    workspace's accounts, ratios of the sums (UTC days, money in USD). A previous window that reaches
+    before the workspace's first day of data, or past its latest, is incomplete: its changes are null, and
+    the response says why."""
+    # every day in one query: the bounds and the sums come from one read of the file, so from one published
+    # snapshot even while the publisher replaces it
+    daily = store.scoped_query(OVERVIEW_DAILY, principal.accounts, _OVERVIEW_DAILY_SQL, {"start": None, "end": None})
+    first_day = daily[0]["metric_date"] if daily else None  # ordered by metric_date
+    if end is None:
+        if not daily:
+            raise HTTPException(status_code=404, detail="No day of data for this workspace's accounts yet.")
+        end = daily[-1]["metric_date"]
+    if start is None:
+        start = end - timedelta(days=6)
+    check_window(start, end)
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise issue("start", f"the range may span at most {MAX_RANGE_DAYS} days", start.isoformat())
+    previous_start, _ = previous_window(start, end)
+    result = compute_overview((r for r in daily if previous_start <= r["metric_date"] <= end), start, end)
+    latest_day = daily[-1]["metric_date"] if daily else None
+    previous_end = result["previous_end"]
+    complete = first_day is not None and first_day <= previous_start and previous_end <= latest_day
+    reason = None
+    if first_day is None:
+        reason = "no data at all"
+    elif first_day > previous_start:
+        reason = (
+            f"the previous window {previous_start.isoformat()}..{previous_end.isoformat()} starts before the first "
+            f"day of data ({first_day.isoformat()}): a change against it would compare a full window with a partial one"
+        )
+    elif previous_end > latest_day:
+        reason = (
+            f"the previous window {previous_start.isoformat()}..{previous_end.isoformat()} ends after the latest day "
+            f"of data ({latest_day.isoformat()}): it is not complete yet"
+        )
+    if not complete:
+        for metric in result["metrics"]:
+            metric["change"] = metric["change_pct"] = None
+    return OverviewResponse(**result, previous_complete=complete, change_unavailable_reason=reason)

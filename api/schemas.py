@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -50,12 +50,31 @@ class AttributionModel(str, Enum):
     linear = "linear"
     time_decay = "time_decay"
     position_based = "position_based"
+    markov = "markov"
+    shapley = "shapley"
+
+
+# the five rule-based models credit each conversion on its own day: any date window sums them exactly;
+# markov and shapley are fitted on the set of paths of the modelled window (analysis.agg_attribution_model_comparison)
+RULE_BASED_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 
 
 ORGANIC_PLATFORMS = [p.value for p in OrganicPlatform]
 PLATFORMS = [p.value for p in Platform]
 AD_PLATFORMS = [p for p in PLATFORMS if p not in ORGANIC_PLATFORMS]
 ATTRIBUTION_MODELS = [m.value for m in AttributionModel]
+
+
+# -- rounding: money to cents, rates and shares to 4 decimals, fractional counts and scores to 2 ------------
+
+
+def _rounded(digits: int) -> PlainSerializer:
+    return PlainSerializer(lambda v: None if v is None else round(float(v), digits), return_type=float | None)
+
+
+Money = Annotated[float, _rounded(2)]
+Rate = Annotated[float, _rounded(4)]
+Amount = Annotated[float, _rounded(2)]
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -140,8 +159,8 @@ class HealthResponse(BaseModel):
 class HourRecommendation(BaseModel):
     rank: int = Field(description="1 = best hour.")
     publish_hour: int = Field(description="UTC hour of day, 0..23.")
-    expected_engagement_score: float | None = Field(description="Predicted engagement score (0..1000).")
-    lift_vs_platform_mean: float | None = Field(
+    expected_engagement_score: Amount | None = Field(description="Predicted engagement score (0..1000).")
+    lift_vs_platform_mean: Rate | None = Field(
         description="Expected score / platform mean - 1 (0.12 means 12% above the platform average)."
     )
 
@@ -171,20 +190,22 @@ class DailyRollup(BaseModel):
     impressions: int | None
     engagements: int | None
     clicks: int | None
-    avg_engagement_score: float | None = Field(description="Null for paid platforms.")
-    spend_usd: float | None
-    conversions: float | None
-    revenue_usd: float | None
-    ctr: float | None
-    roas: float | None = Field(description="Null when there is no spend.")
+    avg_engagement_score: Amount | None = Field(description="Null for paid platforms.")
+    spend_usd: Money | None
+    conversions: Amount | None
+    revenue_usd: Money | None
+    ctr: Rate | None
+    roas: Rate | None = Field(description="Null when there is no spend.")
 
 
 class DailyRollupsResponse(BaseModel):
     platform: Platform | None
     start: date | None
     end: date | None
-    count: int
-    rows: list[DailyRollup] = Field(description="Ordered by metric_date, then platform.")
+    count: int = Field(description="Rows on this page.")
+    total: int = Field(description="Rows in the whole result (every page).")
+    rows: list[DailyRollup] = Field(description="Ordered by metric_date, platform, then channel_type.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 # -- /attribution --------------------------------------------------------------------------------
@@ -192,13 +213,15 @@ class DailyRollupsResponse(BaseModel):
 
 class ChannelCredit(BaseModel):
     channel: str = Field(examples=["linkedin_organic"])
-    conversions: float | None = Field(description="Fractional conversions credited to the channel.")
-    conversion_value: float | None = Field(description="Revenue credited to the channel (USD).")
-    share: float | None = Field(description="Channel's share of the model's conversions (0..1).")
+    conversions: Amount | None = Field(description="Fractional conversions credited to the channel.")
+    conversion_value: Money | None = Field(description="Revenue credited to the channel (USD).")
+    share: Rate | None = Field(description="Channel's share of the model's conversions (0..1).")
 
 
 class AttributionResponse(BaseModel):
     model: AttributionModel
-    total_conversions: float
-    total_conversion_value: float
+    start: date | None = Field(description="First conversion day credited (the modelled window's for markov/shapley).")
+    end: date | None = Field(description="Last conversion day credited.")
+    total_conversions: Amount
+    total_conversion_value: Money
     channels: list[ChannelCredit] = Field(description="Ordered by conversions, highest first.")

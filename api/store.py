@@ -37,17 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
 
+from analytics_assets.contracts.access import Account
 from analytics_assets.contracts.serving import (  # noqa: F401 (re-exported for the API's modules)
+    ACCOUNT_COLUMNS,
     ASSET_STATUS,
-    ATTRIBUTION,
     MANIFEST,
-    OPTIMAL_HOURS,
-    PLATFORM_DAILY,
     SERVING_FILES,
     QUALITY_GATE,
     PublishedFile,
@@ -122,7 +122,7 @@ class _Read:
 
 @dataclass(frozen=True)
 class _Verified:
-    sha256: str
+    sha256: str | None  # None: a file the manifest names no checksum for, not cached
     table: pa.Table
 
 
@@ -170,65 +170,6 @@ QUALIFY row_number() OVER (
 ORDER BY asset_key
 """
 
-_OPTIMAL_HOURS_SQL = """
-SELECT platform, rank, publish_hour, expected_engagement_score, lift_vs_platform_mean,
-       model_name, model_version, generated_at
-FROM (
-    SELECT
-        CAST(platform AS VARCHAR)                   AS platform,
-        CAST(rank AS INTEGER)                       AS rank,
-        CAST(publish_hour AS INTEGER)               AS publish_hour,
-        CAST(expected_engagement_score AS DOUBLE)   AS expected_engagement_score,
-        CAST(lift_vs_platform_mean AS DOUBLE)       AS lift_vs_platform_mean,
-        CAST(model_name AS VARCHAR)                 AS model_name,
-        CAST(model_version AS VARCHAR)              AS model_version,
-        CAST(generated_at AS TIMESTAMP)             AS generated_at,
-        row_number() OVER (PARTITION BY platform ORDER BY rank, publish_hour) AS position
-    FROM src
-    WHERE platform IS NOT NULL AND rank IS NOT NULL AND publish_hour IS NOT NULL
-      AND (CAST($platform AS VARCHAR) IS NULL OR platform = CAST($platform AS VARCHAR))
-)
-WHERE position <= $top
-ORDER BY platform, position
-"""
-
-_PLATFORM_DAILY_SQL = """
-SELECT * FROM (
-    SELECT
-        CAST(metric_date AS DATE)             AS metric_date,
-        CAST(platform AS VARCHAR)             AS platform,
-        CAST(channel_type AS VARCHAR)         AS channel_type,
-        CAST(posts AS BIGINT)                 AS posts,
-        CAST(impressions AS BIGINT)           AS impressions,
-        CAST(engagements AS BIGINT)           AS engagements,
-        CAST(clicks AS BIGINT)                AS clicks,
-        CAST(avg_engagement_score AS DOUBLE)  AS avg_engagement_score,
-        CAST(spend_usd AS DOUBLE)             AS spend_usd,
-        CAST(conversions AS DOUBLE)           AS conversions,
-        CAST(revenue_usd AS DOUBLE)           AS revenue_usd,
-        CAST(ctr AS DOUBLE)                   AS ctr,
-        CAST(roas AS DOUBLE)                  AS roas
-    FROM src
-)
-WHERE metric_date IS NOT NULL AND platform IS NOT NULL
-  AND (CAST($platform AS VARCHAR) IS NULL OR platform = CAST($platform AS VARCHAR))
-  AND (CAST($start AS DATE) IS NULL OR metric_date >= CAST($start AS DATE))
-  AND (CAST($end AS DATE) IS NULL OR metric_date <= CAST($end AS DATE))
-ORDER BY metric_date, platform
-"""
-
-_ATTRIBUTION_SQL = """
-SELECT
-    CAST(channel AS VARCHAR)           AS channel,
-    CAST(conversions AS DOUBLE)        AS conversions,
-    CAST(conversion_value AS DOUBLE)   AS conversion_value,
-    CAST(share AS DOUBLE)              AS share
-FROM src
-WHERE channel IS NOT NULL AND CAST(model AS VARCHAR) = CAST($model AS VARCHAR)
-ORDER BY conversions DESC NULLS LAST, channel
-"""
-
-
 class ServingStore:
     """Reads the serving snapshot. Thread-safe; one instance per app."""
 
@@ -254,6 +195,7 @@ class ServingStore:
         self._state_lock = threading.Lock()  # guards the two caches below
         self._manifest_cache: tuple[bytes, Manifest] | None = None
         self._verified: dict[str, _Verified] = {}  # last verified copy of each file
+        self._indexes: dict[tuple[str, str | None], tuple[pa.Table, dict[Account, np.ndarray]]] = {}
 
     def close(self) -> None:
         self._con.close()
@@ -315,23 +257,24 @@ class ServingStore:
         entry = manifest.entries.get(name)
         return entry if entry is not None and entry.verifiable else None
 
-    def _accept(self, name: str, entry: PublishedFile, data: bytes) -> pa.Table:
+    def _accept(self, name: str, entry: PublishedFile, data: bytes) -> _Verified:
         """Keep ``data``, which matches ``entry``'s size and checksum, as the verified copy of ``name``."""
         table = self._parse(name, data)
         if entry.rows is not None and table.num_rows != entry.rows:
             raise ServingFileInvalid(name, f"{table.num_rows} rows, {MANIFEST} says {entry.rows}")
+        verified = _Verified(str(entry.sha256), table)
         with self._state_lock:
-            self._verified[name] = _Verified(str(entry.sha256), table)
-        return table
+            self._verified[name] = verified
+        return verified
 
-    def _load_verified(self, name: str, good: _Verified | None) -> pa.Table:
+    def _load_verified(self, name: str, good: _Verified | None) -> _Verified:
         deadline: float | None = None
         while True:
             entry = self._entry(name, good)
             if entry is None:  # unverified, read on every request as before checksums
-                return self._parse(name, self._read(name).data)
+                return _Verified(None, self._parse(name, self._read(name).data))
             if good is not None and good.sha256 == entry.sha256:
-                return good.table  # verified when this snapshot was first read
+                return good  # verified when this snapshot was first read
             read = self._read(name)
             problem = entry.mismatch(read.data)
             if problem is None:
@@ -353,8 +296,9 @@ class ServingStore:
                 return self._accept(name, newer, read.data)
             # the manifest changed, but not to these bytes: read the file again
 
-    def _load(self, name: str) -> pa.Table:
-        """The table in ``name``, verified against the manifest where it names a checksum."""
+    def _load(self, name: str) -> _Verified:
+        """The table in ``name``, verified against the manifest where it names a checksum (``sha256`` None:
+        served unverified, read again on every request)."""
         with self._state_lock:
             good = self._verified.get(name)
         try:
@@ -366,16 +310,16 @@ class ServingStore:
                 "serving file %s: %s; answering from its last verified copy (sha256 %s)",
                 self.path(name), getattr(exc, "reason", exc), good.sha256,
             )
-            return good.table
+            return good
 
-    def _query(self, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        table = self._load(name)
+    def _run(self, name: str, table: pa.Table, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._cursor_lock:  # creating a cursor on a shared connection is not thread-safe
             cur = self._con.cursor()
         try:
             cur.register("src", table)
             result = cur.execute(sql, params)
             columns = [d[0] for d in result.description]
+            temporal = [i for i, d in enumerate(result.description) if str(d[1]).upper().startswith(("DATE", "TIMESTAMP"))]
             rows = result.fetchall()
         except duckdb.Error as exc:
             log.warning("query on serving file %s failed: %s", self.path(name), exc)
@@ -383,7 +327,57 @@ class ServingStore:
             raise ServingFileInvalid(name, reason) from None
         finally:
             cur.close()
+        for row in rows:  # DuckDB returns a date or time outside Python's calendar (a damaged file) as text
+            for i in temporal:
+                if isinstance(row[i], str):
+                    raise ServingFileInvalid(name, f"{columns[i]} holds {row[i]!r}, outside the calendar")
         return [{c: _clean(v) for c, v in zip(columns, row)} for row in rows]
+
+    def _query(self, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._run(name, self._load(name).table, sql, params)
+
+    # -- one workspace's rows --------------------------------------------------------------------
+
+    def _account_index(self, name: str, loaded: _Verified) -> dict[Account, np.ndarray]:
+        """Row positions per account of a loaded file, computed once per verified snapshot."""
+        key = (name, loaded.sha256)
+        if loaded.sha256 is not None:
+            with self._state_lock:
+                cached = self._indexes.get(key)
+            if cached is not None and cached[0] is loaded.table:
+                return cached[1]
+        missing = [c for c in ACCOUNT_COLUMNS if c not in loaded.table.column_names]
+        if missing:
+            raise ServingFileInvalid(name, f"no {', '.join(missing)} column: every served row must name its account")
+        try:  # without the file's pandas metadata, which the API never uses (damaged, it fails the conversion)
+            frame = loaded.table.select(list(ACCOUNT_COLUMNS)).replace_schema_metadata(None).to_pandas()
+        except (pa.ArrowException, ValueError) as exc:  # e.g. invalid UTF-8 in a damaged file's strings
+            log.warning("serving file %s: account columns unreadable: %s", self.path(name), exc)
+            raise ServingFileInvalid(name, "its account columns cannot be read") from None
+        index = {
+            Account(str(platform), str(account)): rows
+            for (platform, account), rows in frame.groupby(list(ACCOUNT_COLUMNS), dropna=True, sort=False).indices.items()
+        }
+        if loaded.sha256 is not None:
+            with self._state_lock:
+                self._indexes = {k: v for k, v in self._indexes.items() if k[0] != name}  # one snapshot per file
+                self._indexes[key] = (loaded.table, index)
+        return index
+
+    def scoped(self, name: str, accounts: frozenset[Account]) -> pa.Table:
+        """The rows of ``name`` that belong to ``accounts`` (a workspace's), in file order."""
+        loaded = self._load(name)
+        index = self._account_index(name, loaded)
+        positions = [index[a] for a in accounts if a in index]
+        if not positions:
+            return loaded.table.slice(0, 0)
+        return loaded.table.take(pa.array(np.sort(np.concatenate(positions))))
+
+    def scoped_query(
+        self, name: str, accounts: frozenset[Account], sql: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run ``sql`` over the workspace's rows of ``name`` (registered as ``src``), parameters bound."""
+        return self._run(name, self.scoped(name, accounts), sql, params or {})
 
     # -- serving files ---------------------------------------------------------------------------
 
@@ -461,19 +455,6 @@ class ServingStore:
 
     def asset_status(self) -> list[dict[str, Any]]:
         return self._query(ASSET_STATUS, _ASSET_STATUS_SQL, {})
-
-    def optimal_hours(self, platform: str | None, top: int) -> list[dict[str, Any]]:
-        return self._query(OPTIMAL_HOURS, _OPTIMAL_HOURS_SQL, {"platform": platform, "top": top})
-
-    def platform_daily(
-        self, platform: str | None, start: date | None, end: date | None
-    ) -> list[dict[str, Any]]:
-        return self._query(
-            PLATFORM_DAILY, _PLATFORM_DAILY_SQL, {"platform": platform, "start": start, "end": end}
-        )
-
-    def attribution(self, model: str) -> list[dict[str, Any]]:
-        return self._query(ATTRIBUTION, _ATTRIBUTION_SQL, {"model": model})
 
     def query(self, name: str, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run ``sql`` over the serving file ``name`` (registered as ``src``) with bound parameters:

@@ -61,6 +61,8 @@ MAX_FLOAT_CHARS = 64
 # The LinkedIn validation challenge: LinkedIn sends a UUID, at registration and when it re-validates
 # the endpoint, far less often than the limit.
 CHALLENGE_CODE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE | re.ASCII)
+# the same, as the schema states it
+CHALLENGE_CODE_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 CHALLENGE_LIMIT = 10
 CHALLENGE_WINDOW_S = 60.0
 
@@ -530,7 +532,10 @@ async def meta_events(request: Request) -> WebhookAccepted:
 )
 def linkedin_challenge(
     request: Request,
-    challengeCode: Annotated[str, Query(min_length=1, description="UUID sent by LinkedIn.")],  # noqa: N803
+    challengeCode: Annotated[  # noqa: N803
+        str,
+        Query(min_length=1, description="UUID sent by LinkedIn.", json_schema_extra={"pattern": CHALLENGE_CODE_PATTERN}),
+    ],
     applicationId: Annotated[str | None, Query(description="Only for parent-child applications.")] = None,  # noqa: N803
 ) -> LinkedInChallenge:
     """Answer with the hex HMAC-SHA256 of `challengeCode` keyed with the client secret.

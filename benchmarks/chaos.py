@@ -103,14 +103,13 @@ def _stuck_runs(home: Path) -> int:
 
 def _byte_flips(serving: Path, flips: int) -> tuple[int, int, int]:
     """(200 with the good answer, refused, 200 with a different answer) over ``flips`` corrupted copies."""
-    from fastapi.testclient import TestClient
+    from analytics_assets.contracts.serving import ACCOUNT_DAILY
+    from api.local import local_client
 
-    from api.main import create_app
-
-    target = serving / "platform_daily.parquet"
+    target = serving / ACCOUNT_DAILY
     good_bytes = target.read_bytes()
-    client = TestClient(create_app(serving_dir=serving, webhook_store=serving.parent / "chaos-store.sqlite3"))
-    good = client.get("/rollups/daily").json()
+    client = local_client(serving, serving.parent / "chaos-api")
+    good = client.get("/v1/rollups/daily", params={"limit": 1000}).json()
     rng = random.Random(0)
     same = refused = wrong = 0
     try:
@@ -118,8 +117,8 @@ def _byte_flips(serving: Path, flips: int) -> tuple[int, int, int]:
             data = bytearray(good_bytes)
             data[rng.randrange(len(data))] ^= rng.randrange(1, 256)
             target.write_bytes(bytes(data))
-            fresh = TestClient(create_app(serving_dir=serving, webhook_store=serving.parent / "chaos-store.sqlite3"))
-            response = fresh.get("/rollups/daily")
+            fresh = local_client(serving, serving.parent / "chaos-api")
+            response = fresh.get("/v1/rollups/daily", params={"limit": 1000})
             if response.status_code != 200:
                 refused += 1
             elif response.json() == good:

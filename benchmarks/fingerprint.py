@@ -40,16 +40,23 @@ SIMULATOR = {
     "CYCLE_SIM_JOURNEYS_PER_DAY": "300",
     "CYCLE_SIM_MALFORMED_RATE": "0.01",
 }
-ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 REQUESTS = (
-    "/health",
-    "/optimal-hours",
-    "/optimal-hours?platform=linkedin&top=5",
-    "/rollups/daily",
-    f"/rollups/daily?platform=meta_ads&start={END}&end={END}",
-    *(f"/attribution?model={m}" for m in ATTRIBUTION_MODELS),
-    "/overview",
-    f"/overview?start={START}&end={END}",
+    "/v1/health",
+    "/v1/accounts",
+    "/v1/optimal-hours",
+    "/v1/optimal-hours?platform=linkedin&top=5",
+    "/v1/rollups/daily?limit=1000",
+    f"/v1/rollups/daily?platform=meta_ads&start={END}&end={END}",
+    "/v1/platforms/comparison",
+    *(f"/v1/attribution?model={m}" for m in ATTRIBUTION_MODELS),
+    "/v1/attribution/models",
+    "/v1/overview",
+    f"/v1/overview?start={START}&end={END}",
+    "/v1/campaigns?limit=1000",
+    "/v1/posts/top?limit=20",
+    "/v1/engagement/heatmap",
+    "/v1/boosts?limit=1000",
 )
 
 
@@ -121,11 +128,9 @@ def serving_fingerprints(serving: Path) -> dict[str, Any]:
 
 
 def api_fingerprints(serving: Path, store: Path) -> dict[str, Any]:
-    from fastapi.testclient import TestClient
+    from api.local import local_client
 
-    from api.main import create_app
-
-    client = TestClient(create_app(serving_dir=serving, webhook_store=store))
+    client = local_client(serving, store.parent / "fingerprint-api", webhook_store=store)
     out = {}
     for url in REQUESTS:
         response = client.get(url)

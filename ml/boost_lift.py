@@ -148,8 +148,9 @@ def estimate_boost_lift(
 
     ``snapshots``: platform, post_id, published_at, snapshot_at, engagements (cumulative) of every post,
     boosted or not. ``boosts``: boost_id, post_id, platform (of the post), start_date, end_date,
-    spend_usd and paid_engagements (so far). ``other_boosted_post_ids``: posts boosted by boosts not
-    assessed here; like the boosted posts, they never serve as comparables.
+    spend_usd and paid_engagements (so far), and optionally account_id (the post's account), carried to
+    the output as is (null without it). ``other_boosted_post_ids``: posts boosted by boosts not assessed
+    here; like the boosted posts, they never serve as comparables.
     """
     config = config or LiftConfig()
     need = {"boost_id", "post_id", "platform", "start_date", "end_date", "spend_usd", "paid_engagements"}
@@ -174,12 +175,14 @@ def estimate_boost_lift(
     lo_rank, hi_rank = conformal_ranks(config.n_comparables, config.confidence)
     window = np.timedelta64(int(config.publish_window_days * 86400), "s")
     rows, trajectory = [], []
-    for b, start_at, end_at in zip(boosts.itertuples(index=False), flight_start, flight_end):
+    accounts = boosts["account_id"] if "account_id" in boosts.columns else pd.Series(None, boosts.index, object)
+    for b, account_id, start_at, end_at in zip(boosts.itertuples(index=False), accounts, flight_start, flight_end):
         key = (b.platform, b.post_id)
         base = {
             "boost_id": b.boost_id,
             "post_id": b.post_id,
             "platform": b.platform,
+            "account_id": account_id,
             "flight_start_at": start_at,
             "flight_end_at": end_at,
             "spend_usd": float(b.spend_usd),
@@ -294,6 +297,7 @@ EFFECTIVENESS_COLUMNS = [
     "boost_id",
     "post_id",
     "platform",
+    "account_id",  # the boosted post's account (the row's owner in the served snapshot)
     "published_at",
     "flight_start_at",
     "flight_end_at",

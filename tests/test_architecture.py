@@ -28,7 +28,7 @@ ALLOWED = {
     "ml": {"settings"},
     "defs": {"ml", "storage", "sources", "contracts", "settings"},
     "definitions": {"defs", "settings"},
-    "cli": {"definitions", "defs", "ml", "settings"},
+    "cli": {"definitions", "defs", "ml", "contracts", "settings"},
     "api": {"contracts", "settings"},
 }
 NO_DAGSTER = {"settings", "dbt_process", "contracts", "sources", "storage", "ml", "api"}

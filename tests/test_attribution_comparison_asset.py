@@ -1,6 +1,7 @@
 """The model comparison asset on journeys of both simulator worlds, without dbt: the paths it reads
 (``int_attribution_paths``) are written from the simulator's touchpoints the way the dbt model shapes them
-(one path per conversion, the touches after a journey's last conversion form a path without one)."""
+(one path per conversion, the touches after a journey's last conversion form a path without one), all of
+the simulator's one web property."""
 
 from __future__ import annotations
 
@@ -40,11 +41,11 @@ def _write_journeys(path: str, world: str) -> None:
         con.register("_events", events)
         con.execute(
             """create table int_attribution_paths as
-               select t.conversion_id as path_id, t.channel, t.touch_position as position, t.conversion_date as path_date,
+               select t.property_id, t.conversion_id as path_id, t.channel, t.touch_position as position, t.conversion_date as path_date,
                       1 as converted, c.conversion_value_usd as value
                from _touches t join _conversions c using (conversion_id)
                union all
-               select journey_id || '/open', channel,
+               select property_id, journey_id || '/open', channel,
                       row_number() over (partition by journey_id order by event_at, event_id),
                       max(event_date) over (partition by journey_id), 0, 0.0
                from _events e
@@ -71,6 +72,8 @@ def test_comparison_warns_when_the_paths_contradict_a_models_assumptions(tmp_pat
     assert check.passed
     with duckdb.connect(warehouse, read_only=True) as con:
         credits = con.execute(f"select channel, model, share from {COMPARISON_TABLE}").df()
+        accounts = con.execute(f"select distinct platform, account_id from {COMPARISON_TABLE}").fetchall()
+    assert accounts == [("web", "cycle-demo")]  # the simulator's one web property
     share = credits.pivot(index="channel", columns="model", values="share")
     # the model that fits the world puts the planted strongest channel first and the weakest last
     fitted = "markov" if world == "funnel" else "shapley"

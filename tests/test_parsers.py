@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from analytics_assets.sources.parsing.loader import parse_day
-from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
+from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, TOUCHPOINT_MAPPING, parse_records
 from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
 from analytics_assets.sources.simulator import ground_truth as gt
 
@@ -69,6 +69,16 @@ def test_malformed_records_go_to_quarantine_with_reasons_and_nowhere_else():
     assert "not an integer: 'n/a'" in reasons
     assert "missing required field 'share'" in reasons
     assert "snapshot_at is before published_at" in reasons
+
+
+def test_touchpoints_carry_their_web_property_and_a_payload_without_one_is_still_loaded():
+    native = PlatformSimulator(SimulatorConfig(malformed_rate=0)).day(DAY).touchpoints
+    rows = parse_records(native, TOUCHPOINT_MAPPING).rows
+    assert len(rows) == len(native) and (rows["property_id"] == "cycle-demo").all()
+    # a snippet that sets no property (or a payload from before the field): a null, which staging reads as
+    # the default property; never a quarantined journey
+    legacy = parse_records(native.drop(columns="property_id"), TOUCHPOINT_MAPPING)
+    assert legacy.quarantine.empty and len(legacy.rows) == len(native) and legacy.rows["property_id"].isna().all()
 
 
 def test_missing_required_field_quarantines_the_whole_batch_with_the_field_named():

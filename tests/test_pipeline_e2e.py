@@ -13,7 +13,6 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
@@ -53,8 +52,13 @@ EXPECTED_ASSETS = {
     "agg_ai_usage_daily",
     "agg_hook_success",
     "agg_platform_daily",
+    "dim_account",
+    "agg_account_daily",
+    "agg_overview_account_daily",
+    "agg_account_engagement_by_hour",
     "fct_touchpoint_attribution",
     "agg_channel_attribution",
+    "agg_channel_attribution_daily",
     "fct_boost_contribution",
     "ml_training_dataset",
     "ml_feature_drift",
@@ -113,7 +117,7 @@ def test_lineage_runs_raw_to_dbt_to_attribution_and_training_to_model_to_recomme
     assert {"fct_post_metrics_daily", "raw_social_post_snapshots"} <= upstream("ml_training_dataset")
     assert {"ml_training_dataset", "raw_social_post_snapshots"} <= upstream("engagement_model")
     assert "engagement_model" in upstream("posting_hour_recommendations")
-    assert {"posting_hour_recommendations", "agg_channel_attribution", "agg_platform_daily"} <= upstream("serving_snapshot")
+    assert {"posting_hour_recommendations", "agg_channel_attribution_daily", "agg_account_daily", "dim_account"} <= upstream("serving_snapshot")
 
 
 def test_malformed_records_land_in_quarantine_and_nowhere_else(pipeline):
@@ -245,10 +249,10 @@ def test_engagement_model_beats_its_baseline_and_is_registered(pipeline):
 
 
 def test_api_answers_from_the_served_copy_while_a_run_writes_the_warehouse(pipeline):
-    from api.main import create_app
+    from api.local import local_client
 
     home, _ = pipeline
-    client = TestClient(create_app(serving_dir=home.serving))
+    client = local_client(home.serving, home.root / "api-state")
     errors: list[BaseException] = []
 
     def rerun():
@@ -263,10 +267,10 @@ def test_api_answers_from_the_served_copy_while_a_run_writes_the_warehouse(pipel
     try:
         while writer.is_alive():
             statuses += [
-                client.get("/health").status_code,
-                client.get("/optimal-hours", params={"platform": "linkedin"}).status_code,
-                client.get("/rollups/daily", params={"platform": "x", "start": E2E_START.isoformat()}).status_code,
-                client.get("/attribution", params={"model": "position_based"}).status_code,
+                client.get("/v1/health").status_code,
+                client.get("/v1/optimal-hours", params={"platform": "linkedin"}).status_code,
+                client.get("/v1/rollups/daily", params={"platform": "x", "start": E2E_START.isoformat()}).status_code,
+                client.get("/v1/attribution", params={"model": "position_based"}).status_code,
             ]
             time.sleep(0.2)
     finally:
@@ -274,17 +278,17 @@ def test_api_answers_from_the_served_copy_while_a_run_writes_the_warehouse(pipel
     assert not errors, errors
     assert len(statuses) > 20 and set(statuses) == {200}
 
-    hours = client.get("/optimal-hours", params={"platform": "tiktok", "top": 3}).json()
+    hours = client.get("/v1/optimal-hours", params={"platform": "tiktok", "top": 3}).json()
     assert hours and str(gt.strongest_posting_hour("tiktok")) in str(hours)
-    rollups = client.get("/rollups/daily", params={"start": E2E_START.isoformat(), "end": E2E_END.isoformat()}).json()
+    rollups = client.get("/v1/rollups/daily", params={"start": E2E_START.isoformat(), "end": E2E_END.isoformat()}).json()
     assert rollups
-    health = client.get("/health").json()
+    health = client.get("/v1/health").json()
     assert "raw_social_post_snapshots" in str(health) and "engagement_model" in str(health)
-    attribution = client.get("/attribution", params={"model": "linear"}).json()
+    attribution = client.get("/v1/attribution", params={"model": "linear"}).json()
     assert "google_ads" in str(attribution)
-    assert client.get("/optimal-hours", params={"platform": "myspace"}).status_code == 422
-    assert client.get("/rollups/daily", params={"start": "2026-13-01"}).status_code == 422
-    assert client.get("/attribution", params={"model": "astrology"}).status_code == 422
+    assert client.get("/v1/optimal-hours", params={"platform": "myspace"}).status_code == 422
+    assert client.get("/v1/rollups/daily", params={"start": "2026-13-01"}).status_code == 422
+    assert client.get("/v1/attribution", params={"model": "astrology"}).status_code == 422
 
 
 def test_rematerializing_a_partition_leaves_every_table_identical(pipeline):

@@ -1,17 +1,23 @@
-"""The API's own store of verified webhook events: a small append-only SQLite database in WAL mode.
+"""The API's own append-only store: a small SQLite database in WAL mode, with two tables.
 
-The API never opens the DuckDB warehouse. What the webhook endpoints accept lands here, one row per
-platform event, and the ``raw_webhook_events`` Dagster asset copies new rows into the warehouse past
-a cursor (``seq``), so data only ever flows one way: platform -> API store -> warehouse.
+The API never opens the DuckDB warehouse. What it takes in lands here, and Dagster assets copy new rows
+into the warehouse past a cursor (``seq``), so data only ever flows one way: API -> API store -> warehouse.
 
-* Append-only: triggers refuse UPDATE and DELETE, so an accepted event can never be lost or altered.
-* Deduplicated: ``(platform, event_id)`` is unique and inserts are ``INSERT OR IGNORE``, so a
-  redelivered event is stored once.
-* Atomic per delivery: all events of one request are stored in one transaction, or none.
+* ``webhook_events`` (:class:`WebhookStore`): verified platform webhook events, one row per platform event,
+  copied by ``raw_webhook_events``. Deduplicated: ``(platform, event_id)`` is unique and inserts are
+  ``INSERT OR IGNORE``, so a redelivered event is stored once.
+* ``api_audit`` (:class:`AuditStore`): one :class:`AuditRecord` per HTTP request the API answered (who,
+  which route template, status, size, duration), copied by ``raw_api_audit``. Nothing secret: no key, no
+  header, no query string, no body.
+
+Both tables share the file, its ``store_id`` and these rules:
+
+* Append-only: triggers refuse UPDATE and DELETE, so a stored row can never be lost or altered.
+* Atomic per call: all rows of one ``append`` are stored in one transaction, or none.
 * ``store_id`` (random, written when the file is created) tells readers when the file was replaced,
   so a cursor from an older file is never applied to a new one.
 
-No dagster or FastAPI imports: the Dagster side reads the store with this same class.
+No dagster or FastAPI imports: the Dagster side reads the store with these same classes.
 """
 
 from __future__ import annotations
@@ -20,11 +26,11 @@ import json
 import sqlite3
 import urllib.parse
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 PLATFORMS = ("meta", "linkedin")
 
@@ -53,6 +59,22 @@ create trigger if not exists webhook_events_no_update before update on webhook_e
 begin select raise(abort, 'webhook_events is append-only'); end;
 create trigger if not exists webhook_events_no_delete before delete on webhook_events
 begin select raise(abort, 'webhook_events is append-only'); end;
+create table if not exists api_audit (
+    seq            integer primary key autoincrement,
+    requested_at   text not null,
+    key_id         text,
+    workspace_id   text,
+    method         text not null,
+    route          text,
+    status         integer,
+    response_bytes integer not null,
+    duration_ms    real not null,
+    client_addr    text
+);
+create trigger if not exists api_audit_no_update before update on api_audit
+begin select raise(abort, 'api_audit is append-only'); end;
+create trigger if not exists api_audit_no_delete before delete on api_audit
+begin select raise(abort, 'api_audit is append-only'); end;
 """
 
 EVENT_COLUMNS = (
@@ -69,6 +91,19 @@ EVENT_COLUMNS = (
     "entity_id",
     "event_time",
     "payload",
+)
+
+AUDIT_COLUMNS = (
+    "seq",
+    "requested_at",
+    "key_id",
+    "workspace_id",
+    "method",
+    "route",
+    "status",
+    "response_bytes",
+    "duration_ms",
+    "client_addr",
 )
 
 
@@ -89,6 +124,21 @@ class WebhookEvent:
 
 
 @dataclass(frozen=True)
+class AuditRecord:
+    """One HTTP request the API answered. Nothing secret: no key, header, query string or body."""
+
+    requested_at: datetime  # when the request arrived (UTC; a naive value is taken as UTC)
+    method: str
+    route: str | None  # the route template (``/v1/campaigns/{campaign_id}``); None when no route matched
+    status: int | None  # the HTTP status sent; None when no response was started (client gone)
+    response_bytes: int  # body bytes sent
+    duration_ms: float  # from the request's arrival to the last byte handed to the server
+    client_addr: str | None = None  # the client's address as the server saw it (no port)
+    key_id: str | None = None  # the API key that authenticated the request (its public id); None: none/bad
+    workspace_id: str | None = None  # that key's workspace
+
+
+@dataclass(frozen=True)
 class AppendResult:
     received: int
     stored: int
@@ -101,8 +151,8 @@ class AppendResult:
 @dataclass(frozen=True)
 class StoreState:
     store_id: str
-    high_water_mark: int  # largest seq stored (0 when empty)
-    events: int
+    high_water_mark: int  # largest seq stored in the table (0 when empty)
+    events: int  # rows in the table
 
 
 def _utc_iso(ts: datetime | None) -> str | None:
@@ -113,8 +163,12 @@ def _utc_iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="microseconds")
 
 
-class WebhookStore:
-    """Append and read webhook events. Connections are opened per call and closed at once."""
+class InboundStore:
+    """One table of the API's store. Connections are opened per call and closed at once, so an instance
+    may be shared by threads. Subclasses name their ``TABLE`` and ``COLUMNS`` and add ``append``."""
+
+    TABLE: ClassVar[str]
+    COLUMNS: ClassVar[tuple[str, ...]]
 
     def __init__(self, path: Path | str, timeout_s: float = 10.0):
         self.path = Path(path)
@@ -126,93 +180,72 @@ class WebhookStore:
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-        else:  # readers never create the file: a missing store simply has no events yet
+        else:  # readers never create the file: a missing store simply has no rows yet
             uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=rw"
             con = sqlite3.connect(uri, uri=True, timeout=self.timeout_s, isolation_level=None)
         con.execute(f"pragma busy_timeout = {int(self.timeout_s * 1000)}")
         return con
 
     def _create(self, con: sqlite3.Connection) -> None:
-        # WAL: the API appends while the Dagster asset reads; FULL sync because a 200 tells the
+        # WAL: the API appends while the Dagster assets read; FULL sync because a 200 tells the
         # platform the event is safe and it will not send it again.
         con.execute("pragma journal_mode = wal")
         con.execute("pragma synchronous = full")
-        con.executescript(_SCHEMA)
+        con.executescript(_SCHEMA)  # every table, whichever class creates the file: one schema
         con.execute("insert or ignore into store_info (key, value) values ('store_id', ?)", [uuid.uuid4().hex])
 
     def exists(self) -> bool:
         return self.path.exists()
 
-    # -- writing --------------------------------------------------------------------------------
-
-    def append(self, events: Iterable[WebhookEvent], delivery_id: str, received_at: datetime | None = None) -> AppendResult:
-        """Store the events of one delivery in one transaction; events already stored are skipped."""
-        events = list(events)
-        received = _utc_iso(received_at or datetime.now(timezone.utc))
+    def _insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` once per row in one transaction (all rows or none); returns the rows stored."""
         con = self._open(create=True)
         try:
             self._create(con)
             con.execute("begin immediate")
             try:
                 stored = 0
-                for e in events:
-                    if e.platform not in PLATFORMS:
-                        raise ValueError(f"unknown webhook platform {e.platform!r}; expected one of {PLATFORMS}")
-                    cur = con.execute(
-                        """insert or ignore into webhook_events
-                           (platform, event_id, delivery_id, received_at, object, field, action,
-                            account_id, post_id, entity_id, event_time, payload)
-                           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        [
-                            e.platform,
-                            e.event_id,
-                            delivery_id,
-                            received,
-                            e.object,
-                            e.field,
-                            e.action,
-                            e.account_id,
-                            e.post_id,
-                            e.entity_id,
-                            _utc_iso(e.event_time),
-                            json.dumps(e.payload, sort_keys=True, separators=(",", ":")),
-                        ],
-                    )
-                    stored += cur.rowcount
+                for row in rows:
+                    stored += con.execute(sql, row).rowcount
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
                 raise
         finally:
             con.close()
-        return AppendResult(received=len(events), stored=stored)
+        return stored
 
     # -- reading --------------------------------------------------------------------------------
 
+    def _has_table(self, con: sqlite3.Connection) -> bool:
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+        return {"store_info", self.TABLE} <= tables
+
     def state(self) -> StoreState | None:
-        """The store's identity and high-water mark; None while nothing was ever stored."""
+        """The store's identity and this table's high-water mark; None while nothing was ever stored."""
         if not self.exists():
             return None
         con = self._open(create=False)
         try:
-            tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
-            if not {"store_info", "webhook_events"} <= tables:
+            if not self._has_table(con):
                 return None
             (store_id,) = con.execute("select value from store_info where key = 'store_id'").fetchone()
-            hwm, n = con.execute("select coalesce(max(seq), 0), count(*) from webhook_events").fetchone()
+            hwm, n = con.execute(f"select coalesce(max(seq), 0), count(*) from {self.TABLE}").fetchone()
         finally:
             con.close()
         return StoreState(store_id=store_id, high_water_mark=int(hwm), events=int(n))
 
     def read_after(self, seq: int, limit: int = 5000) -> list[dict[str, Any]]:
-        """Events with ``seq`` greater than ``seq``, oldest first, at most ``limit`` of them."""
+        """Rows with ``seq`` greater than ``seq``, oldest first, at most ``limit`` of them."""
         if not self.exists():
             return []
         con = self._open(create=False)
         try:
+            if not self._has_table(con):  # a store created before this table existed
+                return []
             con.row_factory = sqlite3.Row
             rows = con.execute(
-                f"select {', '.join(EVENT_COLUMNS)} from webhook_events where seq > ? order by seq limit ?",
+                f"select {', '.join(self.COLUMNS)} from {self.TABLE} where seq > ? order by seq limit ?",
                 [int(seq), int(limit)],
             ).fetchall()
         finally:
@@ -220,10 +253,85 @@ class WebhookStore:
         return [dict(r) for r in rows]
 
 
+class WebhookStore(InboundStore):
+    """Append and read webhook events."""
+
+    TABLE = "webhook_events"
+    COLUMNS = EVENT_COLUMNS
+
+    def append(self, events: Iterable[WebhookEvent], delivery_id: str, received_at: datetime | None = None) -> AppendResult:
+        """Store the events of one delivery in one transaction; events already stored are skipped."""
+        events = list(events)
+        received = _utc_iso(received_at or datetime.now(timezone.utc))
+        for e in events:
+            if e.platform not in PLATFORMS:
+                raise ValueError(f"unknown webhook platform {e.platform!r}; expected one of {PLATFORMS}")
+        stored = self._insert(
+            """insert or ignore into webhook_events
+               (platform, event_id, delivery_id, received_at, object, field, action,
+                account_id, post_id, entity_id, event_time, payload)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                [
+                    e.platform,
+                    e.event_id,
+                    delivery_id,
+                    received,
+                    e.object,
+                    e.field,
+                    e.action,
+                    e.account_id,
+                    e.post_id,
+                    e.entity_id,
+                    _utc_iso(e.event_time),
+                    json.dumps(e.payload, sort_keys=True, separators=(",", ":")),
+                ]
+                for e in events
+            ],
+        )
+        return AppendResult(received=len(events), stored=stored)
+
+
+class AuditStore(InboundStore):
+    """Append and read the API's audit records (``api_audit``), in the same file as the webhook events."""
+
+    TABLE = "api_audit"
+    COLUMNS = AUDIT_COLUMNS
+
+    def append(self, records: Iterable[AuditRecord]) -> int:
+        """Store ``records`` in one transaction (all or none); returns how many were stored."""
+        records = list(records)
+        if not records:
+            return 0
+        return self._insert(
+            """insert into api_audit
+               (requested_at, key_id, workspace_id, method, route, status, response_bytes, duration_ms, client_addr)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                [
+                    _utc_iso(r.requested_at),
+                    r.key_id,
+                    r.workspace_id,
+                    r.method,
+                    r.route,
+                    r.status,
+                    int(r.response_bytes),
+                    float(r.duration_ms),
+                    r.client_addr,
+                ]
+                for r in records
+            ],
+        )
+
+
 __all__ = [
+    "AUDIT_COLUMNS",
     "EVENT_COLUMNS",
     "PLATFORMS",
     "AppendResult",
+    "AuditRecord",
+    "AuditStore",
+    "InboundStore",
     "StoreState",
     "WebhookEvent",
     "WebhookStore",

@@ -20,6 +20,10 @@ MAX_QUARANTINE_SHARE = 0.05
 ORGANIC_PLATFORMS = ("linkedin", "x", "reddit", "tiktok")
 AD_PLATFORMS = ("google_ads", "meta_ads", "linkedin_ads")
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD")
+# The web property (the site or app the tracking snippet runs on) of tracked events that name none:
+# raw_touchpoints rows loaded before the column existed, or sent by a snippet that does not set it.
+# stg_touchpoints maps a null property_id to it, so every journey belongs to exactly one property.
+DEFAULT_WEB_PROPERTY = "default"
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,10 @@ BOOSTS = RawTable(
 TOUCHPOINTS = RawTable(
     name="raw_touchpoints",
     columns={
+        # the web property the event was tracked on (journeys belong to one): nullable, as rows loaded
+        # before the column existed have none and a warehouse created then gets it added empty
+        # (storage.warehouse.ensure_raw_tables); staging reads a null as DEFAULT_WEB_PROPERTY
+        "property_id": "VARCHAR",
         "event_id": "VARCHAR",
         "journey_id": "VARCHAR",
         "user_id": "VARCHAR",
@@ -290,6 +298,7 @@ TOUCHPOINTS = RawTable(
     partition_column="partition_date",
     row_schema=pa.DataFrameSchema(
         {
+            "property_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=True),
             "event_id": _id,
             "journey_id": _id,
             "user_id": _id,
@@ -445,6 +454,26 @@ WEBHOOK_EVENT_COLUMNS = {
     "received_at": "TIMESTAMP",
     "payload": "VARCHAR",  # the event in the platform's own delivery shape, as JSON: nothing is lost
     "delivery_id": "VARCHAR",  # sha256 of the HTTP body the event arrived in
+    "store_id": "VARCHAR",
+    "store_seq": "BIGINT",
+    "loaded_at": "TIMESTAMP",
+}
+
+
+# The API's audit records, copied from its inbound store (``contracts.inbound.AuditStore``) by the ``raw_api_audit``
+# asset: one row per HTTP request the API answered, keyed by (store_id, store_seq). Nothing secret: no key, header,
+# query string or body.
+API_AUDIT_TABLE = "raw_api_audit"
+API_AUDIT_COLUMNS = {
+    "requested_at": "TIMESTAMP",  # when the request arrived (UTC)
+    "key_id": "VARCHAR",  # public id of the API key that authenticated it; NULL: no key, or a bad one
+    "workspace_id": "VARCHAR",  # that key's workspace
+    "method": "VARCHAR",
+    "route": "VARCHAR",  # the route template (/v1/campaigns/{campaign_id}); NULL when no route matched
+    "status": "INTEGER",  # HTTP status sent; NULL when no response was started (client gone)
+    "response_bytes": "BIGINT",
+    "duration_ms": "DOUBLE",
+    "client_addr": "VARCHAR",
     "store_id": "VARCHAR",
     "store_seq": "BIGINT",
     "loaded_at": "TIMESTAMP",

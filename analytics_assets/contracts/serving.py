@@ -21,35 +21,71 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from analytics_assets.contracts.warehouse import POSTING_HOUR_RECOMMENDATIONS
+from analytics_assets.contracts.warehouse import (
+    ATTRIBUTION_MODEL_COMPARISON,
+    BOOST_EFFECTIVENESS,
+    POSTING_HOUR_RECOMMENDATIONS,
+)
 
 ASSET_STATUS = "asset_status.parquet"  # last materialization per asset, from the Dagster instance
+ACCOUNTS = "accounts.parquet"
 OPTIMAL_HOURS = "optimal_hours.parquet"
-PLATFORM_DAILY = "platform_daily.parquet"
-ATTRIBUTION = "attribution.parquet"
-OVERVIEW_DAILY = "overview_daily.parquet"  # daily totals behind GET /overview (any date range from them)
+ACCOUNT_DAILY = "account_daily.parquet"  # organic and paid per day and account: /v1/rollups/daily sums it
+OVERVIEW_DAILY = "overview_daily.parquet"  # daily totals per account behind GET /v1/overview
+ATTRIBUTION_DAILY = "attribution_daily.parquet"  # rule-based credit per conversion day, property and channel
+ATTRIBUTION_MODELS = "attribution_models.parquet"  # all seven models per property over the modelled window
+CAMPAIGNS = "campaigns.parquet"
+CAMPAIGN_DAILY = "campaign_daily.parquet"
+TOP_POSTS = "top_posts.parquet"
+ENGAGEMENT_HEATMAP = "engagement_heatmap.parquet"
+BOOSTS = "boosts.parquet"
+BOOST_SPLIT = "boost_organic_vs_paid.parquet"
 MANIFEST = "manifest.json"
 # the quality gate's state when the snapshot was last due: {"status": "passed"|"failed", "checked_at",
 # "failed_checks": [...], "serving_published_at"}; a failed gate keeps the previous snapshot in place
 QUALITY_GATE = "quality_gate.json"
 
+# Every served data row belongs to one account, and through it to one workspace
+# (contracts/access.py): these two columns are in every data file, never null, and the API answers a
+# key only with the rows of its workspace's accounts. Tracked journeys belong to a web property
+# (platform 'web', account_id = the property id).
+ACCOUNT_COLUMNS = ("platform", "account_id")
+WEB_PLATFORM = "web"
+
 
 @dataclass(frozen=True)
 class ServedTable:
     file: str
-    source: str  # qualified warehouse table
+    source: str  # qualified warehouse table (its asset is the table name)
     order_by: str
+    where: str | None = None  # a row filter of the published copy (e.g. the current version only)
+    account_join: str | None = None
+    """A platform-wide table whose rows hold for every account of their platform (the engagement model's
+    hours): published once per ``main.dim_account`` account of the row's platform."""
 
     @property
     def sql(self) -> str:
-        return f"select * from {self.source} order by {self.order_by}"
+        if self.account_join is not None:
+            return (
+                f"select a.account_id, s.* from {self.source} s join main.dim_account a using (platform) "
+                f"{'where ' + self.where if self.where else ''} order by a.account_id, {self.order_by}"
+            )
+        return f"select * from {self.source} {'where ' + self.where if self.where else ''} order by {self.order_by}"
 
 
 SERVED_TABLES = (
-    ServedTable(OPTIMAL_HOURS, POSTING_HOUR_RECOMMENDATIONS, "platform, rank"),
-    ServedTable(PLATFORM_DAILY, "main.agg_platform_daily", "metric_date, platform"),
-    ServedTable(ATTRIBUTION, "main.agg_channel_attribution", "model, conversions desc"),
-    ServedTable(OVERVIEW_DAILY, "main.agg_overview_daily", "metric_date"),
+    ServedTable(ACCOUNTS, "main.dim_account", "platform, account_id"),
+    ServedTable(OPTIMAL_HOURS, POSTING_HOUR_RECOMMENDATIONS, "platform, rank", account_join="platform"),
+    ServedTable(ACCOUNT_DAILY, "main.agg_account_daily", "metric_date, platform, account_id, channel_type"),
+    ServedTable(OVERVIEW_DAILY, "main.agg_overview_account_daily", "metric_date, platform, account_id"),
+    ServedTable(ATTRIBUTION_DAILY, "main.agg_channel_attribution_daily", "conversion_date, account_id, model, channel"),
+    ServedTable(ATTRIBUTION_MODELS, ATTRIBUTION_MODEL_COMPARISON, "account_id, model, conversions desc, channel"),
+    ServedTable(CAMPAIGNS, "main.dim_campaign", "platform, account_id, campaign_id", where="is_current"),
+    ServedTable(CAMPAIGN_DAILY, "main.fct_campaign_performance", "metric_date, platform, account_id, campaign_id"),
+    ServedTable(TOP_POSTS, "main.agg_top_posts", "platform, account_id, post_rank"),
+    ServedTable(ENGAGEMENT_HEATMAP, "main.agg_account_engagement_by_hour", "platform, account_id, publish_dow, publish_hour"),
+    ServedTable(BOOSTS, BOOST_EFFECTIVENESS, "platform, account_id, boost_id"),
+    ServedTable(BOOST_SPLIT, "main.fct_boost_organic_vs_paid", "platform, account_id, boost_id"),
 )
 
 SERVING_FILES = (ASSET_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)

@@ -24,6 +24,20 @@ CHANNELS = [
     "google_ads", "meta_ads", "linkedin_ads",
 ]
 MODELS = ["first_touch", "last_touch", "linear", "time_decay", "position_based"]
+ALL_MODELS = [*MODELS, "markov", "shapley"]
+# Two tenants' accounts side by side in one snapshot: workspace "acme" owns the first account of each
+# platform, "globex" the second (tests/api/conftest.py registers them). The default test key owns all.
+ACCOUNTS = {
+    "linkedin": ["urn:li:organization:1001", "urn:li:organization:2002"],
+    "x": ["14001", "14002"],
+    "reddit": ["t2_acme", "t2_globex"],
+    "tiktok": ["acme_brand", "globex_brand"],
+    "google_ads": ["1110001", "2220002"],
+    "meta_ads": ["act_1001", "act_2002"],
+    "linkedin_ads": ["LI-1001", "LI-2002"],
+    "web": ["acme-site", "globex-site"],
+}
+WORKSPACES = {"acme": 0, "globex": 1}  # workspace -> index of its account on every platform
 ASSETS = [
     ("raw_social_post_snapshots", "2024-05-14"),
     ("raw_ad_campaign_daily", "2024-05-14"),
@@ -32,46 +46,103 @@ ASSETS = [
     ("serving_snapshot", None),
 ]
 
-# Arrow types matching the contract's SQL types (INTEGER=int32, BIGINT=int64, TIMESTAMP=naive UTC).
+
+def accounts_of(workspace: str | None = None) -> list[tuple[str, str]]:
+    """(platform, account_id) of one workspace's accounts, or of all."""
+    return [
+        (platform, ids[i])
+        for platform, ids in ACCOUNTS.items()
+        for i in range(len(ids))
+        if workspace is None or WORKSPACES[workspace] == i
+    ]
+
+
+def _s(*cols):
+    return pa.schema(list(cols))
+
+
+_ACC = [("platform", pa.string()), ("account_id", pa.string())]
+# Arrow types matching the warehouse's (INTEGER=int32, BIGINT=int64, TIMESTAMP=naive UTC).
 SCHEMAS = {
-    "asset_status.parquet": pa.schema([
-        ("asset_key", pa.string()),
-        ("last_materialized_at", pa.timestamp("us")),
-        ("last_partition", pa.string()),
-        ("run_id", pa.string()),
-    ]),
-    "optimal_hours.parquet": pa.schema([
-        ("platform", pa.string()),
-        ("rank", pa.int32()),
-        ("publish_hour", pa.int32()),
-        ("expected_engagement_score", pa.float64()),
-        ("lift_vs_platform_mean", pa.float64()),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("generated_at", pa.timestamp("us")),
-    ]),
-    "platform_daily.parquet": pa.schema([
-        ("metric_date", pa.date32()),
-        ("platform", pa.string()),
-        ("channel_type", pa.string()),
-        ("posts", pa.int32()),
-        ("impressions", pa.int64()),
-        ("engagements", pa.int64()),
-        ("clicks", pa.int64()),
-        ("avg_engagement_score", pa.float64()),
-        ("spend_usd", pa.float64()),
-        ("conversions", pa.float64()),
-        ("revenue_usd", pa.float64()),
-        ("ctr", pa.float64()),
-        ("roas", pa.float64()),
-    ]),
-    "attribution.parquet": pa.schema([
-        ("model", pa.string()),
-        ("channel", pa.string()),
-        ("conversions", pa.float64()),
-        ("conversion_value", pa.float64()),
-        ("share", pa.float64()),
-    ]),
+    "asset_status.parquet": _s(
+        ("asset_key", pa.string()), ("last_materialized_at", pa.timestamp("us")),
+        ("last_partition", pa.string()), ("run_id", pa.string()),
+    ),
+    "accounts.parquet": _s(*_ACC, ("channel_type", pa.string()), ("first_seen_date", pa.date32()),
+                           ("last_seen_date", pa.date32())),
+    "optimal_hours.parquet": _s(
+        ("account_id", pa.string()), ("platform", pa.string()), ("rank", pa.int32()), ("publish_hour", pa.int32()),
+        ("expected_engagement_score", pa.float64()), ("lift_vs_platform_mean", pa.float64()),
+        ("model_name", pa.string()), ("model_version", pa.string()), ("generated_at", pa.timestamp("us")),
+    ),
+    "account_daily.parquet": _s(
+        ("metric_date", pa.date32()), *_ACC, ("channel_type", pa.string()), ("posts", pa.int32()),
+        ("impressions", pa.int64()), ("engagements", pa.int64()), ("clicks", pa.int64()),
+        ("engagement_score_sum", pa.float64()), ("scored_posts", pa.int64()), ("spend_usd", pa.float64()),
+        ("conversions", pa.float64()), ("revenue_usd", pa.float64()),
+    ),
+    "overview_daily.parquet": _s(
+        ("metric_date", pa.date32()), *_ACC,
+        *[(c, pa.float64()) for c in ("spend_usd", "revenue_usd", "paid_conversions")],
+        *[(c, pa.int64()) for c in ("paid_impressions", "paid_clicks", "organic_impressions",
+                                    "organic_engagements", "posts_published", "ai_calls")],
+        ("ai_cost_usd", pa.float64()),
+    ),
+    "attribution_daily.parquet": _s(
+        ("conversion_date", pa.date32()), *_ACC, ("model", pa.string()), ("channel", pa.string()),
+        ("conversions", pa.float64()), ("conversion_value", pa.float64()),
+    ),
+    "attribution_models.parquet": _s(
+        *_ACC, ("channel", pa.string()), ("model", pa.string()), ("conversions", pa.float64()),
+        ("value", pa.float64()), ("share", pa.float64()), ("window_start", pa.date32()), ("window_end", pa.date32()),
+    ),
+    "campaigns.parquet": _s(
+        *_ACC, ("campaign_id", pa.string()), ("campaign_name", pa.string()), ("campaign_status", pa.string()),
+        ("objective", pa.string()), ("bidding_strategy", pa.string()), ("currency", pa.string()),
+        ("daily_budget", pa.float64()), ("daily_budget_usd", pa.float64()), ("is_boost", pa.bool_()),
+        ("valid_from", pa.timestamp("us")), ("is_current", pa.bool_()),
+    ),
+    "campaign_daily.parquet": _s(
+        ("metric_date", pa.date32()), *_ACC, ("campaign_id", pa.string()), ("currency", pa.string()),
+        ("spend", pa.float64()), ("spend_usd", pa.float64()), ("impressions", pa.int64()), ("clicks", pa.int64()),
+        ("conversions", pa.float64()), ("conversion_value_usd", pa.float64()), ("reach", pa.int64()),
+        ("ads_delivering", pa.int64()), ("ctr", pa.float64()), ("cpc_usd", pa.float64()),
+        ("cpa_usd", pa.float64()), ("roas", pa.float64()),
+    ),
+    "top_posts.parquet": _s(
+        *_ACC, ("post_rank", pa.int32()), ("post_id", pa.string()), ("published_at", pa.timestamp("us")),
+        ("hook_type", pa.string()), ("media_type", pa.string()), ("topic", pa.string()),
+        ("engagement_score", pa.float64()), ("engagement_rate", pa.float64()), ("impressions", pa.int64()),
+        ("engagements", pa.int64()), ("is_boosted", pa.bool_()),
+    ),
+    "engagement_heatmap.parquet": _s(
+        *_ACC, ("publish_dow", pa.int32()), ("publish_hour", pa.int32()), ("posts", pa.int64()),
+        ("scored_posts", pa.int64()), ("engagement_score_sum", pa.float64()), ("rated_posts", pa.int64()),
+        ("engagement_rate_sum", pa.float64()),
+    ),
+    "boosts.parquet": _s(
+        ("boost_id", pa.string()), *_ACC, ("post_id", pa.string()), ("published_at", pa.timestamp("us")),
+        ("flight_start_at", pa.timestamp("us")), ("flight_end_at", pa.timestamp("us")), ("status", pa.string()),
+        ("flight_complete", pa.bool_()), ("n_comparables", pa.int64()),
+        *[(c, pa.float64()) for c in (
+            "observed_engagements", "counterfactual_engagements", "counterfactual_low", "counterfactual_high",
+            "organic_lift", "organic_lift_low", "organic_lift_high", "relative_lift")],
+        ("significant", pa.bool_()),
+        *[(c, pa.float64()) for c in (
+            "paid_engagements", "incremental_engagements", "incremental_engagements_low",
+            "incremental_engagements_high", "spend_usd", "cost_per_incremental_engagement_usd",
+            "incremental_value_usd", "roi", "effectiveness_score")],
+    ),
+    "boost_organic_vs_paid.parquet": _s(
+        ("boost_id", pa.string()), *_ACC, ("ad_platform", pa.string()), ("campaign_id", pa.string()),
+        ("start_date", pa.date32()), ("end_date", pa.date32()), ("spend_usd", pa.float64()),
+        ("paid_impressions", pa.int64()), ("paid_engagements", pa.float64()), ("organic_engagements", pa.float64()),
+        ("paid_share", pa.float64()), ("organic_share", pa.float64()), ("reached_journeys", pa.int64()),
+        ("incremental_reach_journeys", pa.int64()), ("incremental_reach_share", pa.float64()),
+        ("overlap_share", pa.float64()), ("converted_journeys", pa.int64()), ("paid_only_conversions", pa.int64()),
+        ("organic_only_conversions", pa.int64()), ("overlap_conversions", pa.int64()),
+        ("conversion_value_usd", pa.float64()),
+    ),
 }
 
 FIRST_DAY = date(2024, 5, 1)
@@ -80,6 +151,11 @@ NOW = (BASE_TIME + timedelta(hours=2)).replace(tzinfo=timezone.utc)  # "now" for
 
 
 # -- builders (deterministic per generation) ------------------------------------------------------
+
+
+def _shuffled(rows: list[dict], generation: int) -> pd.DataFrame:
+    # Stored in no particular order: the API must order, not rely on file order.
+    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
 
 
 def build_asset_status(generation: int = 1) -> pd.DataFrame:
@@ -97,97 +173,251 @@ def build_asset_status(generation: int = 1) -> pd.DataFrame:
     )
 
 
+def build_accounts(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    kind = {**{p: "organic" for p in ORGANIC}, **{p: "paid" for p in PAID}, "web": "web"}
+    return pd.DataFrame([
+        {"platform": p, "account_id": a, "channel_type": kind[p], "first_seen_date": FIRST_DAY,
+         "last_seen_date": FIRST_DAY + timedelta(days=n_days - 1)}
+        for p, a in accounts_of()
+    ])
+
+
 def build_optimal_hours(generation: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(1000 + generation)
     rows = []
     for p_idx, platform in enumerate(ORGANIC):
         peak = (9 + 4 * p_idx + generation) % 24
         base = 40.0 + 15 * p_idx
-        scores = [
-            base * (1 + 0.35 * math.cos(2 * math.pi * (h - peak) / 24)) + rng.uniform(0, 1)
-            for h in range(24)
-        ]
+        scores = [base * (1 + 0.35 * math.cos(2 * math.pi * (h - peak) / 24)) + rng.uniform(0, 1) for h in range(24)]
         mean = sum(scores) / 24
         order = sorted(range(24), key=lambda h: -scores[h])
-        for rank, hour in enumerate(order, start=1):
-            rows.append(
-                {
-                    "platform": platform,
-                    "rank": rank,
-                    "publish_hour": hour,
-                    "expected_engagement_score": scores[hour],
-                    "lift_vs_platform_mean": scores[hour] / mean - 1,
-                    "model_name": "engagement_score_gbm",
-                    "model_version": f"v{generation}",
+        for account in ACCOUNTS[platform]:  # the platform's model output, once per account
+            for rank, hour in enumerate(order, start=1):
+                rows.append({
+                    "account_id": account, "platform": platform, "rank": rank, "publish_hour": hour,
+                    "expected_engagement_score": scores[hour], "lift_vs_platform_mean": scores[hour] / mean - 1,
+                    "model_name": "engagement_score_gbm", "model_version": f"v{generation}",
                     "generated_at": BASE_TIME + timedelta(minutes=generation),
-                }
-            )
-    # Stored in no particular order: the API must rank, not rely on file order.
-    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
+                })
+    return _shuffled(rows, generation)
 
 
-def build_platform_daily(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+def build_account_daily(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
     rng = np.random.default_rng(2000 + generation)
     rows = []
     for d in range(n_days):
         day = FIRST_DAY + timedelta(days=d)
         for platform in ORGANIC:
-            impressions = int(rng.integers(2_000, 50_000))
-            engagements = int(impressions * rng.uniform(0.01, 0.08))
-            clicks = int(engagements * rng.uniform(0.1, 0.5))
-            conversions = float(rng.integers(0, 6))
-            rows.append(
-                {
-                    "metric_date": day, "platform": platform, "channel_type": "organic",
-                    "posts": int(rng.integers(1, 12)), "impressions": impressions,
-                    "engagements": engagements, "clicks": clicks,
-                    "avg_engagement_score": float(rng.uniform(20, 400)), "spend_usd": 0.0,
-                    "conversions": conversions, "revenue_usd": conversions * 49.0,
-                    "ctr": clicks / impressions, "roas": None,
-                }
-            )
+            for account in ACCOUNTS[platform]:
+                impressions = int(rng.integers(2_000, 50_000))
+                engagements = int(impressions * rng.uniform(0.01, 0.08))
+                posts = int(rng.integers(1, 12))
+                rows.append({
+                    "metric_date": day, "platform": platform, "account_id": account, "channel_type": "organic",
+                    "posts": posts, "impressions": impressions, "engagements": engagements,
+                    "clicks": int(engagements * rng.uniform(0.1, 0.5)),
+                    "engagement_score_sum": float(rng.uniform(20, 400)) * posts, "scored_posts": posts,
+                    "spend_usd": 0.0, "conversions": None, "revenue_usd": None,
+                })
         for platform in PAID:
-            impressions = int(rng.integers(5_000, 80_000))
-            clicks = int(impressions * rng.uniform(0.005, 0.03))
-            # linkedin_ads is paused on the first day: no spend, so no ROAS.
-            spend = 0.0 if (platform == "linkedin_ads" and d == 0) else round(float(rng.uniform(50, 900)), 2)
-            conversions = round(float(rng.uniform(0, 30)), 2)
-            revenue = round(conversions * 55.0, 2)
-            rows.append(
-                {
-                    "metric_date": day, "platform": platform, "channel_type": "paid",
-                    "posts": int(rng.integers(1, 5)), "impressions": impressions,
-                    "engagements": int(clicks * 1.3), "clicks": clicks,
-                    "avg_engagement_score": None, "spend_usd": spend,
-                    "conversions": conversions, "revenue_usd": revenue,
-                    "ctr": clicks / impressions, "roas": (revenue / spend) if spend else None,
-                }
-            )
-    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
+            for account in ACCOUNTS[platform]:
+                impressions = int(rng.integers(5_000, 80_000))
+                clicks = int(impressions * rng.uniform(0.005, 0.03))
+                # linkedin_ads is paused on the first day: no spend, so no ROAS.
+                spend = 0.0 if (platform == "linkedin_ads" and d == 0) else round(float(rng.uniform(50, 900)), 2)
+                conversions = round(float(rng.uniform(0, 30)), 2)
+                rows.append({
+                    "metric_date": day, "platform": platform, "account_id": account, "channel_type": "paid",
+                    "posts": int(rng.integers(1, 5)), "impressions": impressions, "engagements": clicks,
+                    "clicks": clicks, "engagement_score_sum": None, "scored_posts": 0, "spend_usd": spend,
+                    "conversions": conversions, "revenue_usd": round(conversions * 55.0, 2),
+                })
+    return _shuffled(rows, generation)
 
 
-def build_attribution(generation: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(3000 + generation)
-    total = 100.0 + generation  # distinct per generation
+def build_overview_daily(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(2500 + generation)
     rows = []
-    for model in MODELS:
-        weights = rng.dirichlet(np.ones(len(CHANNELS)))
-        for channel, w in zip(CHANNELS, weights):
-            rows.append(
-                {
-                    "model": model, "channel": channel, "conversions": float(total * w),
-                    "conversion_value": float(total * w * 61.5), "share": float(w),
-                }
-            )
-    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
+    for d in range(n_days):
+        for platform, account in accounts_of():
+            if platform == "web":
+                continue
+            paid = platform in PAID
+            spend = round(float(rng.uniform(50, 900)), 2) if paid else 0.0
+            rows.append({
+                "metric_date": FIRST_DAY + timedelta(days=d), "platform": platform, "account_id": account,
+                "spend_usd": spend, "revenue_usd": round(spend * float(rng.uniform(0.5, 3)), 2),
+                "paid_conversions": round(float(rng.uniform(0, 20)), 2) if paid else 0.0,
+                "paid_impressions": int(rng.integers(1000, 9000)) if paid else 0,
+                "paid_clicks": int(rng.integers(10, 200)) if paid else 0,
+                "organic_impressions": 0 if paid else int(rng.integers(1000, 50000)),
+                "organic_engagements": 0 if paid else int(rng.integers(10, 2000)),
+                "posts_published": 0 if paid else int(rng.integers(0, 6)),
+                "ai_calls": 0 if paid else int(rng.integers(0, 10)),
+                "ai_cost_usd": 0.0 if paid else round(float(rng.uniform(0, 3)), 4),
+            })
+    return _shuffled(rows, generation)
+
+
+def build_attribution_daily(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(3000 + generation)
+    rows = []
+    for d in range(n_days):
+        for account in ACCOUNTS["web"]:
+            conversions = float(rng.integers(1, 9)) + generation / 100
+            for model in MODELS:
+                weights = rng.dirichlet(np.ones(len(CHANNELS)))
+                for channel, w in zip(CHANNELS, weights):
+                    rows.append({
+                        "conversion_date": FIRST_DAY + timedelta(days=d), "platform": "web", "account_id": account,
+                        "model": model, "channel": channel, "conversions": float(conversions * w),
+                        "conversion_value": float(conversions * w * 61.5),
+                    })
+    return _shuffled(rows, generation)
+
+
+def build_attribution_models(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(3500 + generation)
+    rows = []
+    for account in ACCOUNTS["web"]:
+        total = 100.0 + generation
+        for model in ALL_MODELS:
+            weights = rng.dirichlet(np.ones(len(CHANNELS)))
+            for channel, w in zip(CHANNELS, weights):
+                rows.append({
+                    "platform": "web", "account_id": account, "channel": channel, "model": model,
+                    "conversions": float(total * w), "value": float(total * w * 61.5), "share": float(w),
+                    "window_start": FIRST_DAY, "window_end": FIRST_DAY + timedelta(days=n_days - 1),
+                })
+    return _shuffled(rows, generation)
+
+
+def _campaign_ids() -> list[tuple[str, str, str]]:
+    return [(p, a, f"{p[:2]}-{a}-{k}") for p in PAID for a in ACCOUNTS[p] for k in range(2)]
+
+
+def build_campaigns(generation: int = 1) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"platform": p, "account_id": a, "campaign_id": c, "campaign_name": f"Campaign {c}",
+         "campaign_status": "ACTIVE", "objective": "CONVERSIONS", "bidding_strategy": "LOWEST_COST",
+         "currency": "USD", "daily_budget": 100.0 + i + 10 * (generation - 1),
+         "daily_budget_usd": 100.0 + i + 10 * (generation - 1), "is_boost": False,
+         "valid_from": BASE_TIME - timedelta(days=20), "is_current": True}
+        for i, (p, a, c) in enumerate(_campaign_ids())
+    ])
+
+
+def build_campaign_daily(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(4000 + generation)
+    rows = []
+    for d in range(n_days):
+        for p, a, c in _campaign_ids():
+            spend = round(float(rng.uniform(10, 300)), 2)
+            impressions = int(rng.integers(1000, 20000))
+            clicks = int(impressions * rng.uniform(0.005, 0.03))
+            conversions = round(float(rng.uniform(0, 10)), 2)
+            value = round(conversions * 60.0, 2)
+            rows.append({
+                "metric_date": FIRST_DAY + timedelta(days=d), "platform": p, "account_id": a, "campaign_id": c,
+                "currency": "USD", "spend": spend, "spend_usd": spend, "impressions": impressions, "clicks": clicks,
+                "conversions": conversions, "conversion_value_usd": value, "reach": impressions // 2,
+                "ads_delivering": 2, "ctr": clicks / impressions, "cpc_usd": spend / clicks if clicks else None,
+                "cpa_usd": spend / conversions if conversions else None, "roas": value / spend,
+            })
+    return _shuffled(rows, generation)
+
+
+def build_top_posts(generation: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(5000 + generation)
+    rows = []
+    for platform in ORGANIC:
+        for account in ACCOUNTS[platform]:
+            scores = sorted(rng.uniform(50, 900, 20), reverse=True)
+            for rank, score in enumerate(scores, start=1):
+                rows.append({
+                    "platform": platform, "account_id": account, "post_rank": rank,
+                    "post_id": f"{platform}-{account}-{rank}", "published_at": BASE_TIME - timedelta(days=rank),
+                    "hook_type": "question", "media_type": "image", "topic": "product",
+                    "engagement_score": float(score), "engagement_rate": float(score) / 10_000,
+                    "impressions": int(score * 100), "engagements": int(score * 3), "is_boosted": rank == 1,
+                })
+    return _shuffled(rows, generation)
+
+
+def build_engagement_heatmap(generation: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(6000 + generation)
+    rows = []
+    for platform in ORGANIC:
+        for account in ACCOUNTS[platform]:
+            for dow in range(7):
+                for hour in range(0, 24, 3):
+                    posts = int(rng.integers(1, 6))
+                    rated = posts - int(hour == 21)  # a post without impressions yet has no rate
+                    rows.append({
+                        "platform": platform, "account_id": account, "publish_dow": dow, "publish_hour": hour,
+                        "posts": posts, "scored_posts": posts, "engagement_score_sum": float(rng.uniform(50, 500)) * posts,
+                        "rated_posts": rated, "engagement_rate_sum": float(rng.uniform(0.01, 0.08)) * rated,
+                    })
+    return _shuffled(rows, generation)
+
+
+def build_boosts(generation: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(7000 + generation)
+    rows = []
+    for platform in ("linkedin", "x"):
+        for account in ACCOUNTS[platform]:
+            for k in range(3):
+                start = BASE_TIME - timedelta(days=10 - k)
+                lift = float(rng.uniform(-20, 200))
+                rows.append({
+                    "boost_id": f"bst-{platform}-{account}-{k}", "platform": platform, "account_id": account,
+                    "post_id": f"{platform}-{account}-{k + 1}", "published_at": start - timedelta(hours=6),
+                    "flight_start_at": start, "flight_end_at": start + timedelta(days=3),
+                    "status": "estimated" if k else "no_pre_boost_history", "flight_complete": True,
+                    "n_comparables": 25 if k else None, "observed_engagements": 500.0 + lift,
+                    "counterfactual_engagements": 500.0 if k else None, "counterfactual_low": 450.0 if k else None,
+                    "counterfactual_high": 550.0 if k else None, "organic_lift": lift if k else None,
+                    "organic_lift_low": lift - 50 if k else None, "organic_lift_high": lift + 50 if k else None,
+                    "relative_lift": lift / 500 if k else None, "significant": bool(lift > 50) if k else None,
+                    "paid_engagements": 300.0, "incremental_engagements": 300.0 + lift,
+                    "incremental_engagements_low": 250.0 + lift, "incremental_engagements_high": 350.0 + lift,
+                    "spend_usd": 120.0, "cost_per_incremental_engagement_usd": 120.0 / (300.0 + lift),
+                    "incremental_value_usd": 2.0 * (300.0 + lift), "roi": 2.0 * (300.0 + lift) / 120.0 - 1,
+                    "effectiveness_score": 50.0 + lift / 10,
+                })
+    return _shuffled(rows, generation)
+
+
+def build_boost_split(generation: int = 1) -> pd.DataFrame:
+    more = generation - 1  # each generation's numbers differ (generation 1's as they always were)
+    return pd.DataFrame([
+        {"boost_id": b.boost_id, "platform": b.platform, "account_id": b.account_id, "ad_platform": "linkedin_ads",
+         "campaign_id": f"bc-{b.boost_id}", "start_date": b.flight_start_at.date(), "end_date": b.flight_end_at.date(),
+         "spend_usd": 120.0, "paid_impressions": 9000 + 100 * more, "paid_engagements": 300.0,
+         "organic_engagements": 500.0,
+         "paid_share": 0.375, "organic_share": 0.625, "reached_journeys": 40, "incremental_reach_journeys": 12,
+         "incremental_reach_share": 0.3, "overlap_share": 0.2, "converted_journeys": 6, "paid_only_conversions": 2,
+         "organic_only_conversions": 3, "overlap_conversions": 1, "conversion_value_usd": 420.0 + 10 * more}
+        for b in build_boosts(generation).itertuples()
+    ])
 
 
 def build_all(generation: int = 1) -> dict[str, pd.DataFrame]:
+    n_days = 10 + generation % 7
     return {
         "asset_status.parquet": build_asset_status(generation),
+        "accounts.parquet": build_accounts(generation, n_days),
         "optimal_hours.parquet": build_optimal_hours(generation),
-        "platform_daily.parquet": build_platform_daily(generation, n_days=10 + generation % 7),
-        "attribution.parquet": build_attribution(generation),
+        "account_daily.parquet": build_account_daily(generation, n_days),
+        "overview_daily.parquet": build_overview_daily(generation, n_days),
+        "attribution_daily.parquet": build_attribution_daily(generation, n_days),
+        "attribution_models.parquet": build_attribution_models(generation, n_days),
+        "campaigns.parquet": build_campaigns(generation),
+        "campaign_daily.parquet": build_campaign_daily(generation, n_days),
+        "top_posts.parquet": build_top_posts(generation),
+        "engagement_heatmap.parquet": build_engagement_heatmap(generation),
+        "boosts.parquet": build_boosts(generation),
+        "boost_organic_vs_paid.parquet": build_boost_split(generation),
     }
 
 
@@ -266,3 +496,45 @@ def publish(serving_dir: Path, frames: dict[str, pd.DataFrame] | None = None, *,
         doc = manifest_doc(frames, published_at(generation), files)
         publish_bytes(serving_dir, {"manifest.json": json.dumps(doc).encode()})
     return frames
+
+
+# -- access ---------------------------------------------------------------------------------------
+
+
+def make_registry(path: Path, *, split: bool = False, scopes: tuple[str, ...] = ("read",)) -> dict[str, str]:
+    """An access registry at ``path`` and a key per workspace (workspace -> token): one workspace
+    ``default`` owning every test account, or (``split``) ``acme`` and ``globex`` owning theirs."""
+    from analytics_assets.contracts.access import Account, AccessRegistry
+
+    registry = AccessRegistry(path)
+    tokens = {}
+    for workspace in (WORKSPACES if split else ["default"]):
+        registry.create_workspace(workspace, exist_ok=True)
+        owned = accounts_of(workspace if split else None)
+        registry.add_accounts(workspace, [Account(p, a) for p, a in owned])
+        tokens[workspace] = registry.create_key(workspace, "tests", scopes).token
+    return tokens
+
+
+def api_client(serving_dir: Path, state_dir: Path | None = None, *, workspace: str = "default",
+               raise_server_exceptions: bool = True, **app_kwargs):
+    """A TestClient of ``create_app(serving_dir, ...)`` that sends a read key of ``workspace`` (``default``
+    owns every test account; ``acme`` and ``globex`` their own, see ``make_registry``). The access registry
+    and the webhook store live in ``state_dir`` (default: the serving folder's parent); clients of one
+    serving folder share its registry, each with a key of its own. ``app_kwargs`` go to ``create_app``: by
+    default the clock is ``NOW`` (the test snapshots are published on the morning of 2024-05-15, and
+    /health judges their age as of then) and the rate limit is out of the way."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    state = Path(state_dir) if state_dir is not None else Path(serving_dir).parent
+    split = workspace != "default"
+    access = state / f"access-{Path(serving_dir).name}{'-split' if split else ''}.sqlite3"
+    token = make_registry(access, split=split)[workspace]
+    app_kwargs.setdefault("clock", lambda: NOW)
+    app_kwargs.setdefault("rate_limit", "100000/minute")
+    app_kwargs.setdefault("webhook_store", state / "inbound.sqlite3")
+    app = create_app(serving_dir, access_store=access, **app_kwargs)
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"},
+                      raise_server_exceptions=raise_server_exceptions)

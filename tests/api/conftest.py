@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # plain `pytest` without the project installed
     sys.path.insert(0, str(ROOT))
 
 
-from api_serving_data import NOW, publish  # noqa: E402
+from api_serving_data import api_client, publish  # noqa: E402
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -25,12 +25,8 @@ def pytest_configure(config):
 
 
 def _client(serving_dir: Path):
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-
-    # The test snapshots are published on 2024-05-15: /health judges their age as of that morning.
-    return TestClient(create_app(serving_dir, clock=lambda: NOW))
+    """A client with a read key of workspace ``default``, which owns every account of the test data."""
+    return api_client(serving_dir)
 
 
 @pytest.fixture(scope="session")

@@ -33,31 +33,42 @@ def test_create_app_reads_env_and_argument_overrides(monkeypatch, tmp_path):
 
 
 def test_openapi_describes_endpoints_and_parameters(client):
-    spec = client.get("/openapi.json").json()
+    spec = client.get("/v1/openapi.json").json()
     paths = spec["paths"]
-    assert {"/health", "/optimal-hours", "/rollups/daily", "/attribution"} <= set(paths)
+    assert {"/v1/health", "/v1/livez", "/v1/optimal-hours", "/v1/rollups/daily", "/v1/attribution",
+            "/v1/overview"} <= set(paths)
+    # the unversioned 0.1 paths still answer, but are not documented
+    assert not {"/health", "/optimal-hours", "/rollups/daily", "/attribution", "/overview"} & set(paths)
+    assert all(p.startswith(("/v1/", "/webhooks/")) for p in paths)
 
     def params(path):
         return {p["name"]: p for p in paths[path]["get"]["parameters"]}
 
-    oh = params("/optimal-hours")
+    oh = params("/v1/optimal-hours")
     assert oh["top"]["schema"]["minimum"] == 1 and oh["top"]["schema"]["maximum"] == 24
     assert oh["top"]["schema"]["default"] == 3
     assert all(p["description"] for p in oh.values())
-    roll = params("/rollups/daily")
-    assert set(roll) == {"platform", "start", "end"}
+    roll = params("/v1/rollups/daily")
+    assert set(roll) == {"platform", "start", "end", "limit", "cursor"}
     assert all(p["description"] and not p["required"] for p in roll.values())
-    att = params("/attribution")
+    assert roll["limit"]["schema"]["default"] == 100
+    att = params("/v1/attribution")
     assert att["model"]["required"] is True and att["model"]["description"]
+    assert {"start", "end"} <= set(att)
     schemas = spec["components"]["schemas"]
     assert schemas["AttributionModel"]["enum"] == [
-        "first_touch", "last_touch", "linear", "time_decay", "position_based"
+        "first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley"
     ]
     assert schemas["OrganicPlatform"]["enum"] == ["linkedin", "x", "reddit", "tiktok"]
     assert len(schemas["Platform"]["enum"]) == 7
-    for path in ("/optimal-hours", "/rollups/daily", "/attribution"):
-        assert {"200", "404", "422", "503"} <= set(paths[path]["get"]["responses"])
-    assert client.get("/docs").status_code == 200
+    for path in ("/v1/optimal-hours", "/v1/rollups/daily", "/v1/attribution", "/v1/overview"):
+        assert {"200", "401", "403", "404", "422", "429", "503"} <= set(paths[path]["get"]["responses"])
+        assert paths[path]["get"]["security"]  # an API key
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
+    assert "security" not in paths["/v1/livez"]["get"]  # the only route without a key
+    assert client.get("/v1/docs").status_code == 200
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"] == "/v1/docs"
 
 
 def test_api_does_not_import_dagster_and_module_app_exists(tmp_path):
@@ -81,6 +92,6 @@ def test_store_duckdb_has_no_file_access(client):
     cur = store._con.cursor()
     try:
         with pytest.raises(duckdb.Error, match="disabled by configuration"):
-            cur.execute("SELECT * FROM read_parquet(?)", [str(store.path("attribution.parquet"))])
+            cur.execute("SELECT * FROM read_parquet(?)", [str(store.path("attribution_daily.parquet"))])
     finally:
         cur.close()

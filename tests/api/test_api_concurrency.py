@@ -3,7 +3,9 @@
 A writer thread republishes every serving file (temp file + os.replace, like `serving_snapshot`)
 in a tight loop, each generation with different contents and row counts, while reader threads hit
 every endpoint. Every response must be a 200 whose body equals exactly what one published
-generation contains: no errors, no rows mixed from two generations, no half-read files.
+generation contains: no errors, no rows mixed from two generations, no half-read files. (A route that
+reads two files, like /v1/campaigns, may answer each file's part from two consecutive generations, a
+publish having happened between its reads; each part is still one generation's.)
 
 (Reading the files with DuckDB's `read_parquet(path)` fails this test: DuckDB opens the path again
 between binding and executing a query, so it mixes generations or crashes.)
@@ -12,16 +14,19 @@ between binding and executing a query, so it mixes generations or crashes.)
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from api_serving_data import BASE_TIME, MODELS, build_all, manifest_doc, parquet_bytes, publish_bytes, to_table
+from api_serving_data import ALL_MODELS, BASE_TIME, api_client, build_all, manifest_doc, parquet_bytes, publish_bytes, to_table
+from test_api_endpoints import ROLLUP_COLUMNS, expected_attribution, expected_rollups
+
+ROLLUP_VIEW = ["metric_date", "platform", "channel_type", *ROLLUP_COLUMNS]
 
 MIN_REQUESTS = 200
 MIN_PUBLISHES = 100
@@ -30,66 +35,107 @@ DEADLINE_S = 60
 VARIANTS = 8
 
 
-def _num(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, float):
-        return round(v, 9)
-    return int(v) if hasattr(v, "__int__") and not isinstance(v, str) else v
+# kind of request -> (path, params): every route that reads a serving file, every attribution model
+REQUESTS = {
+    "hours": ("/v1/optimal-hours", {"top": 24}),
+    "rollups": ("/v1/rollups/daily", {"limit": 1000}),
+    **{f"attribution:{m}": ("/v1/attribution", {"model": m}) for m in ALL_MODELS},
+    "assets": ("/v1/health", {}),
+    "accounts": ("/v1/accounts", {}),
+    "overview": ("/v1/overview", {}),
+    "comparison": ("/v1/platforms/comparison", {}),
+    "models": ("/v1/attribution/models", {}),
+    "campaigns": ("/v1/campaigns", {"limit": 1000}),
+    "posts": ("/v1/posts/top", {"limit": 20}),
+    "heatmap": ("/v1/engagement/heatmap", {}),
+    "boosts": ("/v1/boosts", {"limit": 1000}),
+}
+KINDS = list(REQUESTS)
+# /v1/campaigns reads two files (the campaigns, then their daily metrics for the totals): each part must be
+# one published generation's, but the two parts may be of two consecutive ones (a publish between the reads)
+PARTS = [*KINDS, "campaigns.totals"]
+# kinds whose answer is computed here from the frames; the others are compared with the answer of a client
+# over the same generation published on its own, where no file is ever replaced
+COMPUTED = {"hours", "rollups", "assets", *(k for k in KINDS if k.startswith("attribution:"))}
 
 
-ROLLUP_COLS = [
-    "platform", "channel_type", "posts", "impressions", "engagements", "clicks",
-    "avg_engagement_score", "spend_usd", "conversions", "revenue_usd", "ctr", "roas",
-]
+def _r(v, digits: int):
+    return None if v is None else round(float(v), digits)
 
 
 def expected_views(frames: dict[str, pd.DataFrame]) -> dict:
-    """What each endpoint must answer for one published generation, computed from the frames."""
-    hours = frames["optimal_hours.parquet"].sort_values(["platform", "rank"])
-    daily = frames["platform_daily.parquet"].sort_values(["metric_date", "platform"])
-    attribution = frames["attribution.parquet"]
+    """What the COMPUTED kinds must answer for one published generation, computed from the frames (rounded
+    like the API: scores, counts and money to 2 decimals, rates to 4)."""
+    hours = frames["optimal_hours.parquet"].drop_duplicates(["platform", "rank"]).sort_values(["platform", "rank"])
     status = frames["asset_status.parquet"].sort_values("asset_key")
-    return {
+    views = {
         "hours": tuple(
-            (r.platform, r.rank, r.publish_hour, _num(r.expected_engagement_score),
-             _num(r.lift_vs_platform_mean), r.model_version)
+            (r.platform, r.rank, r.publish_hour, _r(r.expected_engagement_score, 2),
+             _r(r.lift_vs_platform_mean, 4), r.model_version)
             for r in hours.itertuples()
         ),
         "rollups": tuple(
-            (r.metric_date.isoformat(), *(_num(getattr(r, c)) if c not in ("platform", "channel_type")
-                                          else getattr(r, c) for c in ROLLUP_COLS))
-            for r in daily.itertuples()
+            tuple(row[c] if ROLLUP_COLUMNS.get(c) is None else _r(row[c], ROLLUP_COLUMNS[c]) for c in ROLLUP_VIEW)
+            for row in expected_rollups(frames["account_daily.parquet"])
         ),
-        "attribution": {
-            m: tuple(
-                (r.channel, _num(r.conversions), _num(r.conversion_value), _num(r.share))
-                for r in attribution[attribution.model == m]
-                .sort_values("conversions", ascending=False).itertuples()
-            )
-            for m in MODELS
-        },
         "assets": tuple((r.asset_key, r.run_id) for r in status.itertuples()),
     }
+    for m in ALL_MODELS:
+        want = expected_attribution(frames, m)
+        views[f"attribution:{m}"] = tuple(
+            (channel, _r(conversions, 2), _r(value, 2), _r(share, 4)) for channel, conversions, value, share in want["channels"]
+        )
+    return views
+
+
+def reference_views(files: dict[str, bytes], folder: Path) -> dict:
+    """The other kinds' answers over one generation's ``files`` published in ``folder`` on their own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    publish_bytes(folder, files)
+    client = api_client(folder)
+    views = {}
+    for kind in KINDS:
+        if kind not in COMPUTED:
+            path, params = REQUESTS[kind]
+            r = client.get(path, params=params)
+            assert r.status_code == 200, (kind, r.text)
+            views.update(observed_views(kind, r.json()))
+    return views
+
+
+def variant(frames: dict[str, pd.DataFrame], files: dict[str, bytes], folder: Path) -> dict:
+    """Every kind's answer for one published generation."""
+    return {**expected_views(frames), **reference_views(files, folder)}
+
+
+def observed_views(kind: str, body: dict) -> dict:
+    """part -> its view of one response (one part per kind, but two for /v1/campaigns)."""
+    if kind == "campaigns":
+        settings = [{k: v for k, v in c.items() if k != "totals"} for c in body["items"]]
+        totals = [(c["platform"], c["campaign_id"], c["totals"]) for c in body["items"]]
+        body = {**body, "items": settings}
+        return {kind: json.dumps(body, sort_keys=True), "campaigns.totals": json.dumps(totals, sort_keys=True)}
+    return {kind: observed_view(kind, body)}
 
 
 def observed_view(kind: str, body: dict):
     if kind == "hours":
         return tuple(
-            (p["platform"], h["rank"], h["publish_hour"], _num(h["expected_engagement_score"]),
-             _num(h["lift_vs_platform_mean"]), p["model_version"])
+            (p["platform"], h["rank"], h["publish_hour"], h["expected_engagement_score"],
+             h["lift_vs_platform_mean"], p["model_version"])
             for p in body["platforms"] for h in p["hours"]
         )
     if kind == "rollups":
-        return tuple((r["metric_date"], *(_num(r[c]) if c not in ("platform", "channel_type") else r[c]
-                                          for c in ROLLUP_COLS)) for r in body["rows"])
-    if kind == "attribution":
-        return tuple((c["channel"], _num(c["conversions"]), _num(c["conversion_value"]), _num(c["share"]))
-                     for c in body["channels"])
-    return tuple((a["asset_key"], a["run_id"]) for a in body["assets"])
+        assert body["next_cursor"] is None
+        return tuple(tuple(r[c] for c in ROLLUP_VIEW) for r in body["rows"])
+    if kind.startswith("attribution:"):
+        return tuple((c["channel"], c["conversions"], c["conversion_value"], c["share"]) for c in body["channels"])
+    if kind == "assets":
+        return tuple((a["asset_key"], a["run_id"]) for a in body["assets"])
+    return json.dumps(body, sort_keys=True)
 
 
-def test_api_is_consistent_while_files_are_republished(serving_dir, make_client):
+def test_api_is_consistent_while_files_are_republished(serving_dir, make_client, tmp_path):
     # VARIANTS distinct snapshots (different values and row counts), built up front so that the
     # writer only writes files; it cycles through them, so consecutive publishes always differ.
     variants = []
@@ -97,7 +143,7 @@ def test_api_is_consistent_while_files_are_republished(serving_dir, make_client)
         frames = build_all(v)
         files = {name: parquet_bytes(to_table(name, df)) for name, df in frames.items()}
         files["manifest.json"] = json.dumps(manifest_doc(frames, BASE_TIME + timedelta(minutes=v))).encode()
-        variants.append((files, expected_views(frames)))
+        variants.append((files, variant(frames, files, tmp_path / f"reference-{v}")))
     publish_bytes(serving_dir, variants[0][0])
 
     publishes = 0
@@ -116,10 +162,9 @@ def test_api_is_consistent_while_files_are_republished(serving_dir, make_client)
                 publishes += 1
             g += 1
 
-    def matching_variant(kind: str, view, model: str | None) -> int | None:
+    def matching_variant(kind: str, view) -> int | None:
         for v, (_, views) in enumerate(variants):
-            want = views[kind][model] if kind == "attribution" else views[kind]
-            if want == view:
+            if views[kind] == view:
                 return v
         return None
 
@@ -132,32 +177,23 @@ def test_api_is_consistent_while_files_are_republished(serving_dir, make_client)
                 if (requests_done >= MIN_REQUESTS and publishes >= MIN_PUBLISHES) or time.monotonic() > deadline:
                     return
                 requests_done += 1
-            kind = ("hours", "rollups", "attribution", "health")[i % 4]
-            model = MODELS[i % len(MODELS)]
+            kind = KINDS[i % len(KINDS)]
             i += 1
-            if kind == "hours":
-                r = client.get("/optimal-hours", params={"top": 24})
-            elif kind == "rollups":
-                r = client.get("/rollups/daily")
-            elif kind == "attribution":
-                r = client.get("/attribution", params={"model": model})
-            else:
-                r = client.get("/health")
+            path, params = REQUESTS[kind]
+            r = client.get(path, params=params)
             if r.status_code != 200:
                 failures.append(f"{kind}: HTTP {r.status_code} {r.text[:300]}")
                 continue
             body = r.json()
-            if kind == "health":
-                if body["status"] != "ok":
-                    failures.append(f"health: {body}")
-                    continue
-                kind = "assets"
-            view = observed_view(kind, body)
-            v = matching_variant(kind, view, model)
-            if v is None:
-                failures.append(f"{kind}: response matches no published snapshot: {str(view)[:300]}")
-            else:
-                seen[kind].add(v)
+            if kind == "assets" and body["status"] != "ok":
+                failures.append(f"health: {body}")
+                continue
+            for part, view in observed_views(kind, body).items():
+                v = matching_variant(part, view)
+                if v is None:
+                    failures.append(f"{part}: response matches no published snapshot: {str(view)[:300]}")
+                else:
+                    seen[part].add(v)
 
     # One client (one event loop, like uvicorn); the sync endpoints run concurrently in its
     # thread pool against the app's single ServingStore.
@@ -172,9 +208,12 @@ def test_api_is_consistent_while_files_are_republished(serving_dir, make_client)
         readers_done.set()
         w.join()
 
-    assert not failures, f"{len(failures)} bad responses, first: {failures[:3]}"
+    kinds = Counter(f.split(":")[0] for f in failures)
+    assert not failures, f"{len(failures)} bad responses ({dict(kinds)}), first: {failures[:3]}"
     assert requests_done >= MIN_REQUESTS
     assert publishes >= MIN_PUBLISHES, f"only {publishes} publishes happened during the reads"
+    assert set(seen) == set(PARTS)  # every route was read, and answered from published snapshots
     # The reads really did span many replacements.
-    for kind in ("hours", "rollups", "attribution", "assets"):
-        assert len(seen[kind]) > 2, (kind, seen[kind])
+    attribution = set().union(*(seen[k] for k in KINDS if k.startswith("attribution:")))
+    for kind, variants_seen in [*((k, seen[k]) for k in ("hours", "rollups", "assets")), ("attribution", attribution)]:
+        assert len(variants_seen) > 2, (kind, variants_seen)

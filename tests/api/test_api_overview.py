@@ -1,4 +1,4 @@
-"""GET /overview: any date range against the previous window of equal length, from overview_daily.parquet."""
+"""GET /v1/overview: any date range against the previous window of equal length, from overview_daily.parquet."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
-from api.main import create_app
 from api.overview import ADDITIVE, OVERVIEW_DAILY, compute_overview
+from api_serving_data import api_client
 
 START = date(2026, 3, 1)
 
@@ -69,37 +68,80 @@ def test_a_window_without_data_has_no_values_rather_than_zeros():
         compute_overview(rows, START + timedelta(days=1), START)
 
 
+PAID_ACCOUNT = ("google_ads", "1110001")
+ORGANIC_ACCOUNT = ("linkedin", "urn:li:organization:1001")
+FOREIGN_ACCOUNT = ("meta_ads", "act_9999")  # in the file, owned by no workspace of the registry
+PAID_COLUMNS = ("spend_usd", "revenue_usd", "paid_conversions", "paid_impressions", "paid_clicks")
+INTEGERS = ("paid_impressions", "paid_clicks", "organic_impressions", "organic_engagements", "posts_published",
+            "ai_calls")
+
+
+def per_account_rows(days: int = 10) -> pd.DataFrame:
+    """``daily_rows`` as served: one row per day and account (paid metrics on the ad account, organic ones
+    and the AI usage on the organic account), plus another workspace's account that must not count."""
+    rows = []
+    for day in daily_rows(days).to_dict("records"):
+        for (platform, account), columns in ((PAID_ACCOUNT, PAID_COLUMNS),
+                                             (ORGANIC_ACCOUNT, [c for c in ADDITIVE if c not in PAID_COLUMNS])):
+            rows.append({"metric_date": day["metric_date"], "platform": platform, "account_id": account,
+                         **{c: (day[c] if c in columns else 0) for c in ADDITIVE}})
+        rows.append({"metric_date": day["metric_date"], "platform": FOREIGN_ACCOUNT[0],
+                     "account_id": FOREIGN_ACCOUNT[1], **{c: 1_000_000 for c in ADDITIVE}})
+    frame = pd.DataFrame(rows)
+    for c in ADDITIVE:
+        frame[c] = frame[c].astype("int64" if c in INTEGERS else "float64")
+    return frame
+
+
 @pytest.fixture
 def client(tmp_path):
     serving = tmp_path / "serving"
     serving.mkdir()
-    frame = daily_rows()
+    frame = per_account_rows()
     frame["metric_date"] = pd.to_datetime(frame["metric_date"]).dt.date
     frame.to_parquet(serving / OVERVIEW_DAILY, index=False)
-    return TestClient(create_app(serving_dir=serving, webhook_store=tmp_path / "store.sqlite3"))
+    return api_client(serving, tmp_path)
+
+
+def assert_metrics(got: list[dict], want: list[dict], *, changes: bool) -> None:
+    """The API's metrics are compute_overview's, rounded to 4 decimals (changes null when ``changes`` is off)."""
+    assert [m["metric"] for m in got] == [m["metric"] for m in want]
+    for g, w in zip(got, want):
+        for field in ("current", "previous", "change", "change_pct"):
+            expected = w[field] if changes or field in ("current", "previous") else None
+            if expected is None:
+                assert g[field] is None, (w["metric"], field)
+            else:
+                assert g[field] == pytest.approx(expected, abs=0.00005), (w["metric"], field)
 
 
 def test_endpoint_answers_for_any_range_and_defaults_to_the_last_seven_days(client):
-    got = client.get("/overview", params={"start": "2026-03-06", "end": "2026-03-10"})
+    got = client.get("/v1/overview", params={"start": "2026-03-06", "end": "2026-03-10"})
     assert got.status_code == 200
     body = got.json()
     expected = compute_overview(daily_rows().to_dict("records"), date(2026, 3, 6), date(2026, 3, 10))
     assert body["previous_start"] == "2026-03-01" and body["previous_end"] == "2026-03-05"
-    assert [m["metric"] for m in body["metrics"]] == [m["metric"] for m in expected["metrics"]]
-    for got_m, want in zip(body["metrics"], expected["metrics"]):
-        assert got_m["current"] == pytest.approx(want["current"]), want["metric"]
-        assert got_m["previous"] == pytest.approx(want["previous"]), want["metric"]
-    default = client.get("/overview").json()
+    assert body["current_days_with_data"] == body["previous_days_with_data"] == 5
+    # the previous window starts on the first day of data: complete, so the changes are given
+    assert body["previous_complete"] is True and body["change_unavailable_reason"] is None
+    assert_metrics(body["metrics"], expected["metrics"], changes=True)
+    assert client.get("/overview", params={"start": "2026-03-06", "end": "2026-03-10"}).json() == body
+
+    default = client.get("/v1/overview").json()
     assert (default["start"], default["end"], default["days"]) == ("2026-03-04", "2026-03-10", 7)
     assert set(ADDITIVE) <= {m["metric"] for m in default["metrics"]}
+    # its previous window (2026-02-25..03-03) starts before the first day of data: no changes, and why
+    assert default["previous_complete"] is False and "2026-03-01" in default["change_unavailable_reason"]
+    expected = compute_overview(daily_rows().to_dict("records"), date(2026, 3, 4), date(2026, 3, 10))
+    assert_metrics(default["metrics"], expected["metrics"], changes=False)
 
 
 def test_endpoint_rejects_bad_ranges_and_says_why(client, tmp_path):
-    reversed_range = client.get("/overview", params={"start": "2026-03-10", "end": "2026-03-01"})
+    reversed_range = client.get("/v1/overview", params={"start": "2026-03-10", "end": "2026-03-01"})
     assert reversed_range.status_code == 422 and "on or before" in reversed_range.text
-    assert client.get("/overview", params={"start": "2026-02-30"}).status_code == 422
-    assert client.get("/overview", params={"end": "yesterday"}).status_code == 422
-    assert client.get("/overview", params={"start": "1900-01-01", "end": "2026-03-01"}).status_code == 422
-    empty = TestClient(create_app(serving_dir=tmp_path / "nothing", webhook_store=tmp_path / "s2.sqlite3"))
-    missing = empty.get("/overview", params={"start": "2026-03-01", "end": "2026-03-02"})
+    assert client.get("/v1/overview", params={"start": "2026-02-30"}).status_code == 422
+    assert client.get("/v1/overview", params={"end": "yesterday"}).status_code == 422
+    assert client.get("/v1/overview", params={"start": "1900-01-01", "end": "2026-03-01"}).status_code == 422
+    empty = api_client(tmp_path / "nothing", tmp_path)
+    missing = empty.get("/v1/overview", params={"start": "2026-03-01", "end": "2026-03-02"})
     assert missing.status_code == 404 and "overview_daily.parquet" in missing.text

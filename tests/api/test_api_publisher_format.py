@@ -5,82 +5,106 @@ NULL-only columns have Arrow type `null`, the manifest's published_at carries "+
 from __future__ import annotations
 
 import json
-import os
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pytest
 
-from api_serving_data import build_all
+from analytics_assets.contracts.serving import SERVED_TABLES
+from analytics_assets.storage.serving_files import publish_snapshot
+from api_serving_data import SCHEMAS, build_all
 
+_DUCKDB_TYPES = {"string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
+                 "date32[day]": "DATE", "timestamp[us]": "TIMESTAMP"}
+# each data file as a warehouse table of the contract's column types, selected by the publisher's query
 CONTRACT_SQL = {
-    "asset_status.parquet": """select asset_key::VARCHAR asset_key,
-        last_materialized_at::TIMESTAMP last_materialized_at, last_partition::VARCHAR last_partition,
-        run_id::VARCHAR run_id from src""",
-    "optimal_hours.parquet": """select platform::VARCHAR platform, rank::INTEGER rank,
-        publish_hour::INTEGER publish_hour, expected_engagement_score::DOUBLE expected_engagement_score,
-        lift_vs_platform_mean::DOUBLE lift_vs_platform_mean, model_name::VARCHAR model_name,
-        model_version::VARCHAR model_version, generated_at::TIMESTAMP generated_at
-        from src order by platform, rank""",
-    "platform_daily.parquet": """select metric_date::DATE metric_date, platform::VARCHAR platform,
-        channel_type::VARCHAR channel_type, posts::INTEGER posts, impressions::BIGINT impressions,
-        engagements::BIGINT engagements, clicks::BIGINT clicks,
-        avg_engagement_score::DOUBLE avg_engagement_score, spend_usd::DOUBLE spend_usd,
-        -- organic rows have no conversions in the dbt mart
-        case when channel_type = 'organic' then null else conversions end::DOUBLE conversions,
-        case when channel_type = 'organic' then null else revenue_usd end::DOUBLE revenue_usd,
-        ctr::DOUBLE ctr, roas::DOUBLE roas from src order by metric_date, platform""",
-    "attribution.parquet": """select model::VARCHAR model, channel::VARCHAR channel,
-        conversions::DOUBLE conversions, conversion_value::DOUBLE conversion_value, share::DOUBLE share
-        from src order by model, conversions desc""",
+    t.file: "select " + ", ".join(f"{f.name}::{_DUCKDB_TYPES[str(f.type)]} {f.name}" for f in SCHEMAS[t.file])
+    + f" from src order by {t.order_by}"
+    for t in SERVED_TABLES
 }
+PUBLISHED_AT = datetime(2024, 5, 15, 6, 1, 30, 123456, tzinfo=timezone.utc)
 
 
 def publish_like_serving_snapshot(out: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """What the serving_snapshot asset does: each table read with DuckDB's `.df()`, published with
+    `publish_snapshot` (DataFrame.to_parquet, the manifest with checksums last)."""
     con = duckdb.connect(":memory:")
+    tables = {}
     for name, sql in CONTRACT_SQL.items():
         con.register("src", frames[name])
-        frame = con.execute(sql).df()
+        tables[name] = con.execute(sql).df()
         con.unregister("src")
-        if name == "asset_status.parquet":  # serving.py builds this one in pandas from Python objects
-            frame["last_partition"] = None
-        tmp = out / f".{name}.{os.getpid()}.tmp"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out / name)
     con.close()
-    manifest = {"published_at": "2024-05-15T06:01:30.123456+00:00",
-                "files": {n: {"rows": len(f)} for n, f in frames.items()}}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    # serving.py builds the asset status in pandas from Python objects (no partitions: a null column)
+    status = frames["asset_status.parquet"].copy()
+    tables["asset_status.parquet"] = pd.DataFrame(
+        [{**r, "last_partition": None} for r in status.to_dict("records")],
+        columns=["asset_key", "last_materialized_at", "last_partition", "run_id"],
+    )
+    publish_snapshot(out, tables, published_at=PUBLISHED_AT)
 
 
 def test_serves_files_written_like_the_real_publisher(make_client, serving_dir):
     import pyarrow.parquet as pq
 
+    from test_api_endpoints import assert_attribution, assert_rollups, expected_attribution, expected_rollups
+
     frames = build_all(3)
     publish_like_serving_snapshot(serving_dir, frames)
-    schema = pq.read_schema(serving_dir / "platform_daily.parquet")
+    schema = pq.read_schema(serving_dir / "account_daily.parquet")
     assert str(schema.field("metric_date").type).startswith("timestamp")  # not date32: the API must cope
+    assert str(pq.read_schema(serving_dir / "boost_organic_vs_paid.parquet").field("start_date").type).startswith(
+        "timestamp")
     assert str(pq.read_schema(serving_dir / "asset_status.parquet").field("last_partition").type) == "null"
+    assert json.loads((serving_dir / "manifest.json").read_text())["published_at"] == "2024-05-15T06:01:30.123456+00:00"
 
     c = make_client()
-    health = c.get("/health").json()
+    health = c.get("/v1/health").json()
     assert health["status"] == "ok" and health["published_at"] == "2024-05-15T06:01:30.123456Z"
+    assert {f["status"] for f in health["file_checks"]} == {"ok"}
     assert len(health["assets"]) == 5 and all(a["last_partition"] is None for a in health["assets"])
 
-    rollups = c.get("/rollups/daily", params={"start": "2024-05-02", "end": "2024-05-03"}).json()
+    rollups = c.get("/v1/rollups/daily", params={"start": "2024-05-02", "end": "2024-05-03"}).json()
     assert rollups["count"] == 2 * 7
     assert [r["metric_date"] for r in rollups["rows"]] == ["2024-05-02"] * 7 + ["2024-05-03"] * 7
     organic = [r for r in rollups["rows"] if r["channel_type"] == "organic"]
     assert organic and all(r["conversions"] is None and r["revenue_usd"] is None for r in organic)
+    assert_rollups(rollups["rows"],
+                   expected_rollups(frames["account_daily.parquet"], start=date(2024, 5, 2), end=date(2024, 5, 3)))
 
-    hours = c.get("/optimal-hours", params={"platform": "reddit", "top": 2}).json()
+    hours = c.get("/v1/optimal-hours", params={"platform": "reddit", "top": 2}).json()
     assert [h["rank"] for h in hours["platforms"][0]["hours"]] == [1, 2]
     assert hours["platforms"][0]["model_version"] == "v3"
+    assert hours["platforms"][0]["generated_at"] == "2024-05-15T06:03:00Z"
 
-    attribution = c.get("/attribution", params={"model": "time_decay"}).json()
-    assert len(attribution["channels"]) == 7
-    assert attribution["total_conversions"] == pytest.approx(103.0)
+    for model in ("time_decay", "markov"):
+        attribution = c.get("/v1/attribution", params={"model": model}).json()
+        assert len(attribution["channels"]) == 7
+        assert_attribution(attribution, expected_attribution(frames, model))
+    models = c.get("/v1/attribution/models").json()
+    assert (models["window_start"], models["window_end"]) == ("2024-05-01", "2024-05-13")
+
+    accounts = c.get("/v1/accounts").json()["accounts"]
+    assert len(accounts) == 16 and {(a["first_seen_date"], a["last_seen_date"]) for a in accounts} == {
+        ("2024-05-01", "2024-05-13")}
+    overview = c.get("/v1/overview").json()
+    assert (overview["start"], overview["end"]) == ("2024-05-07", "2024-05-13")
+    assert overview["current_days_with_data"] == 7
+    campaigns = c.get("/v1/campaigns").json()
+    assert campaigns["total"] == 12 and campaigns["items"][0]["settings_since"] == "2024-04-25T06:00:00Z"
+    assert campaigns["items"][0]["totals"]["first_day"] == "2024-05-01"
+    one = campaigns["items"][0]
+    daily = c.get(f"/v1/campaigns/{one['platform']}/{one['campaign_id']}/daily").json()
+    assert [d["metric_date"] for d in daily["items"]][:2] == ["2024-05-01", "2024-05-02"] and daily["total"] == 13
+    top = c.get("/v1/posts/top", params={"limit": 3}).json()["items"]
+    assert [p["rank"] for p in top] == [1, 2, 3] and top[0]["published_at"].endswith("Z")
+    heatmap = c.get("/v1/engagement/heatmap", params={"platform": "x"}).json()["cells"]
+    assert len(heatmap) == 7 * 8
+    boosts = c.get("/v1/boosts").json()
+    assert boosts["total"] == 12 and all(b["flight_start_at"].endswith("Z") for b in boosts["items"])
+    boost = c.get(f"/v1/boosts/{boosts['items'][0]['boost_id']}").json()
+    assert boost["organic_vs_paid"]["start_date"] == boosts["items"][0]["flight_start_at"][:10]
 
 
 def test_empty_asset_status_from_a_fresh_instance(make_client, serving_dir, publish_files):
@@ -88,7 +112,7 @@ def test_empty_asset_status_from_a_fresh_instance(make_client, serving_dir, publ
     # serving.py with no materializations yet: an empty frame with object columns.
     empty = pd.DataFrame([], columns=["asset_key", "last_materialized_at", "last_partition", "run_id"])
     empty.to_parquet(serving_dir / "asset_status.parquet", index=False)
-    body = make_client().get("/health").json()
+    body = make_client().get("/v1/health").json()
     assert body["status"] == "ok" and body["assets"] == []
 
 
@@ -98,5 +122,5 @@ def test_timezone_aware_timestamps_are_reported_in_utc(make_client, serving_dir,
     # 08:01 in UTC+2 is 06:01 UTC
     hours["generated_at"] = (hours["generated_at"] + pd.Timedelta(hours=2)).dt.tz_localize("Etc/GMT-2")
     hours.to_parquet(serving_dir / "optimal_hours.parquet", index=False)
-    body = make_client().get("/optimal-hours", params={"platform": "x", "top": 1}).json()
+    body = make_client().get("/v1/optimal-hours", params={"platform": "x", "top": 1}).json()
     assert body["platforms"][0]["generated_at"] == "2024-05-15T06:01:00Z"

@@ -2,28 +2,37 @@
 
 The dbt marts credit each conversion's touches with the rule-based models; the Markov and Shapley
 models need whole paths, the non-converting ones included, so they run here on ``ml.attribution``.
+Journeys belong to a web property (the account ``platform='web', account_id=<property id>`` they are
+served under): each property gets its own comparison, on its own paths only, over the same window.
 """
 
 import warnings
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from analytics_assets.contracts.serving import WEB_PLATFORM
 from analytics_assets.contracts.warehouse import ATTRIBUTION_MODEL_COMPARISON, table_metadata
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.storage.warehouse import replace_table
 
+if TYPE_CHECKING:
+    from ml.attribution import PathData
+
 # One row per (path, touch) from dbt: each conversion owns its journey's touches since the previous
 # conversion; the touches after a journey's last conversion, or of a journey that never converted, form a
-# path that ended without conversion (a null).
-PATH_TOUCHES_SQL = """select path_id, channel, position, path_date, converted, value
-from main.int_attribution_paths order by path_id, position"""
+# path that ended without conversion (a null). A path_id is unique within its property.
+PATH_TOUCHES_SQL = """select property_id, path_id, channel, position, path_date, converted, value
+from main.int_attribution_paths order by property_id, path_id, position"""
 
 # the comparison's column types, whatever the frame's dtypes (an empty comparison keeps its schema)
 COMPARISON_TYPES = {
+    "platform": "varchar",
+    "account_id": "varchar",
     "channel": "varchar",
     "model": "varchar",
     "conversions": "double",
@@ -46,8 +55,31 @@ class AttributionComparisonConfig(dg.Config):
 
 
 def _window(touches: pd.DataFrame, lookback_days: int) -> tuple[date, date]:
+    """The modelled window: the last ``lookback_days`` days of the warehouse's journeys, the same for every
+    property (a property that stopped tracking earlier is compared on what it has in the window, if any)."""
     end = pd.Timestamp(touches["path_date"].max()).date()
     return end - timedelta(days=lookback_days - 1), end
+
+
+def _compare_property(
+    touches: pd.DataFrame, config: AttributionComparisonConfig
+) -> tuple["PathData", pd.DataFrame, list[str]]:
+    """One property's comparison: its paths (``touches``: one row per path and position, of this property
+    only) and every model's credits on them, with the fit warnings the models raised."""
+    from ml.attribution import AttributionFitWarning, attribute, paths_from_journeys
+
+    outcomes = touches.drop_duplicates("path_id")[["path_id", "converted", "value"]]
+    data = paths_from_journeys(
+        touches[["path_id", "channel", "position"]],
+        outcomes,
+        journey_column="path_id",
+        order_columns=("position",),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AttributionFitWarning)
+        credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
+    fit_warnings = [str(w.message) for w in caught if issubclass(w.category, AttributionFitWarning)]
+    return data, credits, fit_warnings
 
 
 @dg.asset(
@@ -60,44 +92,46 @@ def _window(touches: pd.DataFrame, lookback_days: int) -> tuple[date, date]:
         dg.AssetCheckSpec(
             "credits_sum_to_totals",
             asset="agg_attribution_model_comparison",
-            description="Every model hands out exactly the conversions and the conversion value of the paths.",
+            description="Every model hands out exactly the conversions and the conversion value of each "
+            "property's paths.",
         )
     ],
     description="Conversions and USD value credited to each channel by every attribution model "
     "(first/last touch, linear, time decay, position based, Markov removal effect, Shapley) over the "
-    "journeys of the lookback window, converted and not.",
+    "journeys of the lookback window, converted and not: one comparison per web property "
+    "(platform 'web', account_id = the property id), on that property's journeys only.",
 )
 def agg_attribution_model_comparison(
     context: dg.AssetExecutionContext, config: AttributionComparisonConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from ml.attribution import MODELS, AttributionFitWarning, attribute, paths_from_journeys
+    from ml.attribution import MODELS
 
     fit_warnings: list[str] = []
+    compared = {}  # property id -> (its paths, its credits)
 
     with warehouse.connect() as con:
         rows = con.execute(PATH_TOUCHES_SQL).df()
-        if rows.empty:
-            credits = pd.DataFrame(columns=["channel", "model", "conversions", "value"])
-            start = end = None
-            data = None
-        else:
+        start = end = None
+        if not rows.empty:
             start, end = _window(rows, config.lookback_days)
             rows = rows[(rows["path_date"] >= pd.Timestamp(start)) & (rows["path_date"] <= pd.Timestamp(end))]
-            outcomes = rows.drop_duplicates("path_id")[["path_id", "converted", "value"]]
-            data = paths_from_journeys(
-                rows[["path_id", "channel", "position"]],
-                outcomes,
-                journey_column="path_id",
-                order_columns=("position",),
-            )
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", AttributionFitWarning)
-                credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
-            fit_warnings = [str(w.message) for w in caught if issubclass(w.category, AttributionFitWarning)]
-            for message in fit_warnings:
-                context.log.warning(message)
-        totals = credits.groupby("model")[["conversions", "value"]].transform("sum")
+            # each property alone: its Markov chain, Shapley game and totals never see another's journeys
+            for property_id, touches in rows.groupby("property_id", sort=True):
+                data, credits, caught = _compare_property(touches, config)
+                compared[str(property_id)] = (data, credits)
+                for message in caught:
+                    fit_warnings.append(f"{property_id}: {message}")
+                    context.log.warning(f"property {property_id}: {message}")
+        frames = [credits.assign(account_id=pid) for pid, (_, credits) in compared.items()]
+        credits = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["channel", "model", "conversions", "value", "account_id"])
+        )
+        # shares within (property, model): each property's channels split its own conversions
+        totals = credits.groupby(["account_id", "model"])[["conversions", "value"]].transform("sum")
         table = credits.assign(
+            platform=WEB_PLATFORM,
             share=(credits["conversions"] / totals["conversions"]).fillna(0.0),
             value_share=(credits["value"] / totals["value"]).fillna(0.0),
             markov_order=config.markov_order,
@@ -106,22 +140,26 @@ def agg_attribution_model_comparison(
         )
         replace_table(con, ATTRIBUTION_MODEL_COMPARISON, table[list(COMPARISON_TYPES)], casts=COMPARISON_TYPES)
 
-    if data is None:
+    if not compared:
         context.log.warning("No journeys in the warehouse yet: wrote an empty comparison.")
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": 0, "paths": 0},
+            metadata={"dagster/row_count": 0, "paths": 0, "properties": 0},
             check_results=[dg.AssetCheckResult(check_name="credits_sum_to_totals", passed=True)],
         )
-    sums = credits.groupby("model")[["conversions", "value"]].sum()
-    off = {
-        m: (float(r.conversions - data.total_conversions), float(r.value - data.total_value))
-        for m, r in sums.iterrows()
-        if abs(r.conversions - data.total_conversions) > 1e-6 * max(1.0, data.total_conversions)
-        or abs(r.value - data.total_value) > 1e-6 * max(1.0, data.total_value)
-    }
-    pivot = credits.pivot(index="channel", columns="model", values="conversions")[list(MODELS)]
-    value_pivot = credits.pivot(index="channel", columns="model", values="value")[list(MODELS)]
+    off = {}
+    for property_id, (data, property_credits) in compared.items():
+        sums = property_credits.groupby("model")[["conversions", "value"]].sum()
+        for m, r in sums.iterrows():
+            if abs(r.conversions - data.total_conversions) > 1e-6 * max(1.0, data.total_conversions) or abs(
+                r.value - data.total_value
+            ) > 1e-6 * max(1.0, data.total_value):
+                off[(property_id, m)] = (float(r.conversions - data.total_conversions), float(r.value - data.total_value))
+    # the tables in the metadata: every property's credits added up
+    summed = credits.groupby(["channel", "model"])[["conversions", "value"]].sum().reset_index()
+    pivot = summed.pivot(index="channel", columns="model", values="conversions")[list(MODELS)]
+    value_pivot = summed.pivot(index="channel", columns="model", values="value")[list(MODELS)]
     order = pivot["markov"].sort_values(ascending=False).index
+    datas = [data for data, _ in compared.values()]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -129,20 +167,21 @@ def agg_attribution_model_comparison(
             "shapley_game": config.shapley_game,
             "window_start": str(start),
             "window_end": str(end),
-            "paths": len(data),
-            "journeys": int(data.total_journeys),
-            "conversions": float(data.total_conversions),
-            "conversion_value_usd": round(data.total_value, 2),
+            "properties": len(compared),
+            "paths": sum(len(d) for d in datas),
+            "journeys": int(sum(d.total_journeys for d in datas)),
+            "conversions": float(sum(d.total_conversions for d in datas)),
+            "conversion_value_usd": round(sum(d.total_value for d in datas), 2),
             "credited_conversions": dg.MetadataValue.md(pivot.loc[order].round(1).to_markdown()),
             "credited_value_usd": dg.MetadataValue.md(value_pivot.loc[order].round(0).to_markdown()),
-            # a model whose assumptions the paths contradict (README: Which attribution model)
+            # a model whose assumptions a property's paths contradict (README: Which attribution model)
             "model_fit_warnings": "\n".join(fit_warnings) or "none",
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name="credits_sum_to_totals",
                 passed=not off,
-                metadata={"models_off_by_conversions_value": str(off) if off else "none"},
+                metadata={"property_models_off_by_conversions_value": str(off) if off else "none"},
             )
         ],
     )

@@ -27,12 +27,13 @@ own pre-boost history and the nearest comparable unboosted posts (same platform,
 closest pre-boost level and growth), the organic lift at its latest snapshot with a 90% split-conformal
 interval, paid + organic incremental engagements, cost per incremental engagement, ROI at a configurable
 value per engagement, and an effectiveness score = 100 * x / (1 + x), x = max(0, (paid engagements + lift
-lower bound) * value per engagement / spend): 50 breaks even in the pessimistic case. Writes
-analysis.boost_effectiveness and analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
+lower bound) * value per engagement / spend): 50 breaks even in the pessimistic case. Each boost carries its
+post's platform and account (dim_post): the account it is served under. Writes analysis.boost_effectiveness
+and analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
 
 
 @dg.asset(
-    deps=["fct_boost_contribution", "stg_social_post_snapshots"],
+    deps=["fct_boost_contribution", "dim_post", "stg_social_post_snapshots"],
     group_name="boosts",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -49,6 +50,11 @@ analysis.boost_effectiveness and analysis.boost_counterfactual_trajectory. Metho
             asset="boost_effectiveness",
             description="lift_low <= lift <= lift_high and the score within 0..100 on every estimated boost",
         ),
+        dg.AssetCheckSpec(
+            "every_boost_has_an_account",
+            asset="boost_effectiveness",
+            description="Every boost carries its post's account (the served snapshot refuses a row without one)",
+        ),
     ],
 )
 def boost_effectiveness(
@@ -63,10 +69,13 @@ def boost_effectiveness(
         value_per_engagement_usd=config.value_per_engagement_usd,
     )
     with warehouse.connect() as con:
+        # the boosted post's account: a boost is served to the workspace that owns the post
         boosts = con.execute(
-            """select boost_id, post_id, organic_platform as platform, start_date, end_date, spend_usd,
-                      paid_engagements
-               from main.fct_boost_contribution order by boost_id"""
+            """select b.boost_id, b.post_id, b.organic_platform as platform, p.account_id, b.start_date,
+                      b.end_date, b.spend_usd, b.paid_engagements
+               from main.fct_boost_contribution b
+               left join main.dim_post p on p.platform = b.organic_platform and p.post_id = b.post_id
+               order by b.boost_id"""
         ).df()
         snapshots = con.execute(
             """select platform, post_id, published_at, snapshot_at, engagements
@@ -86,6 +95,7 @@ def boost_effectiveness(
         ).sum()
     )
     missing = sorted(set(boosts["boost_id"]) - set(effectiveness["boost_id"]))
+    without_account = sorted(effectiveness.loc[effectiveness["account_id"].isna(), "boost_id"])
     preview_cols = ["boost_id", "status", "organic_lift", "organic_lift_low", "organic_lift_high", "roi", "effectiveness_score"]
     return dg.MaterializeResult(
         metadata={
@@ -109,6 +119,11 @@ def boost_effectiveness(
                 check_name="intervals_bracket_estimates",
                 passed=bad_intervals == 0,
                 metadata={"estimated": len(estimated), "violations": bad_intervals},
+            ),
+            dg.AssetCheckResult(
+                check_name="every_boost_has_an_account",
+                passed=not without_account,
+                metadata={"without_account": len(without_account), "boost_ids": without_account[:20]},
             ),
         ],
     )

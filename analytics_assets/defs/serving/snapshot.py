@@ -1,15 +1,18 @@
 """Publish the tables the API serves (``contracts.serving``) as Parquet files, so the API never opens the
 warehouse; each file is replaced atomically, and the manifest, naming each file's row count, size and
-SHA-256, is published last (``storage.serving_files``)."""
+SHA-256, is published last (``storage.serving_files``). Every data file must carry the account columns
+(``ACCOUNT_COLUMNS``) with no null on any row, since the API answers a key only with its workspace's
+accounts' rows: a file that does not fails the asset before anything is published."""
 
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.contracts.serving import ASSET_STATUS, MANIFEST, QUALITY_GATE, SERVED_TABLES
+from analytics_assets.contracts.serving import ACCOUNT_COLUMNS, ASSET_STATUS, MANIFEST, QUALITY_GATE, SERVED_TABLES
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import ServingResource, WarehouseResource
@@ -33,6 +36,28 @@ def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.Da
             }
         )
     return pd.DataFrame(rows, columns=["asset_key", "last_materialized_at", "last_partition", "run_id"])
+
+
+def account_column_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Why the data files of ``SERVED_TABLES`` cannot be served per account: a file without one of the
+    ``ACCOUNT_COLUMNS``, or with rows where one is null (such a row belongs to no workspace)."""
+    problems = []
+    for table in SERVED_TABLES:
+        frame = frames[table.file]
+        missing = [c for c in ACCOUNT_COLUMNS if c not in frame.columns]
+        if missing:
+            problems.append(f"{table.file} (from {table.source}) has no column {', '.join(missing)}")
+            continue
+        for column in ACCOUNT_COLUMNS:
+            nulls = int(frame[column].isna().sum())
+            if nulls:
+                problems.append(f"{table.file} (from {table.source}): {nulls} of {len(frame)} rows have a null {column}")
+    return problems
+
+
+def accounts_per_file(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+    """Distinct accounts (``ACCOUNT_COLUMNS``) of each data file."""
+    return {t.file: len(frames[t.file][list(ACCOUNT_COLUMNS)].drop_duplicates()) for t in SERVED_TABLES}
 
 
 @dg.asset(
@@ -67,6 +92,15 @@ def serving_snapshot(
         raise gate_failure(failed, "the served snapshot was not replaced")
     with warehouse.connect() as con:
         frames = {table.file: con.execute(table.sql).df() for table in SERVED_TABLES}
+    problems = account_column_problems(frames)
+    if problems:  # nothing is published: the API keeps serving the previous snapshot
+        raise dg.Failure(
+            description=f"The serving snapshot was not published: every served row must belong to an account "
+            f"({', '.join(ACCOUNT_COLUMNS)} present and not null), and {len(problems)} file problem(s) were "
+            f"found: " + "; ".join(problems),
+            metadata={"problems": problems},
+        )
+    accounts = accounts_per_file(frames)
     frames[ASSET_STATUS] = asset_status(context.instance, list(context.instance.get_asset_keys()))
     # data files first, the manifest (rows, bytes, sha256 of each) last
     manifest = publish_snapshot(out, frames, published_at=datetime.now(timezone.utc))
@@ -80,6 +114,7 @@ def serving_snapshot(
             "serving_dir": str(out),
             **{f"rows/{n}": f.rows for n, f in manifest.files.items()},
             **{f"sha256/{n}": f.sha256 for n, f in manifest.files.items()},
+            **{f"accounts/{n}": count for n, count in accounts.items()},
             "published_at": published_at,
         }
     )

@@ -474,6 +474,8 @@ TOUCHPOINT_MAPPING = PlatformMapping(
     None,
     "event_id",
     {
+        # optional: a snippet that sets no property tracks for the deployment's default one (staging)
+        "property_id": _f("property_id", required=False),
         "event_id": _f("event_id"),
         "journey_id": _f("journey_id"),
         "user_id": _f("anonymous_id"),

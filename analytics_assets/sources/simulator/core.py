@@ -504,6 +504,10 @@ def _native_boosts(b: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- journeys
 
+# The web property (site) Cycle's tracking snippet runs on in the simulated world: every journey is
+# tracked there. A constant, not a random draw, so the journeys' random streams stay as they were.
+WEB_PROPERTY = "cycle-demo"
+
 
 def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
     """Tracked events of journeys whose last event falls on ``day``: touchpoints, then maybe a conversion."""
@@ -544,6 +548,7 @@ def _journeys(config: SimulatorConfig, day: date) -> pd.DataFrame:
     t = _tag_linkedin_touches(config, day, t)
     # events of a journey that ends on `day` may start earlier; they still belong to the journey's day
     t["timestamp"] = _iso_z(t["timestamp"])
+    t.insert(0, "property_id", WEB_PROPERTY)
     return t
 
 

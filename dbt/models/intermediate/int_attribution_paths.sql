@@ -2,7 +2,8 @@
 -- one row per path and position. A converted path is a conversion's touches (int_attribution_touchpoints:
 -- the journey's touches after its previous conversion, up to this one); the touches after a journey's
 -- last conversion, or all touches of a journey that never converted, form one open path that ended
--- without conversion (a null).
+-- without conversion (a null). Every path belongs to one web property (property_id): the asset compares
+-- the models per property, and a journey is (property_id, journey_id).
 
 with conversions as (
 
@@ -13,11 +14,12 @@ with conversions as (
 last_conversions as (
 
     select
+        property_id,
         journey_id,
         max(converted_at) as last_converted_at
 
     from conversions
-    group by journey_id
+    group by property_id, journey_id
 
 ),
 
@@ -31,6 +33,7 @@ touchpoints as (
 converted_paths as (
 
     select
+        property_id,
         conversion_id as path_id,
         channel,
         touch_position as position,
@@ -45,6 +48,7 @@ converted_paths as (
 open_touches as (
 
     select
+        touchpoints.property_id,
         touchpoints.journey_id,
         touchpoints.event_id,
         touchpoints.event_at,
@@ -54,7 +58,8 @@ open_touches as (
     from touchpoints
 
     left join last_conversions
-        on touchpoints.journey_id = last_conversions.journey_id
+        on touchpoints.property_id = last_conversions.property_id
+        and touchpoints.journey_id = last_conversions.journey_id
 
     where last_conversions.last_converted_at is null
         or touchpoints.event_at > last_conversions.last_converted_at
@@ -64,12 +69,13 @@ open_touches as (
 open_paths as (
 
     select
+        property_id,
         {{ dbt.concat(['journey_id', "'/open'"]) }} as path_id,
         channel,
         row_number() over (
-            partition by journey_id order by event_at, event_id
+            partition by property_id, journey_id order by event_at, event_id
         ) as position,
-        max(event_date) over (partition by journey_id) as path_date,
+        max(event_date) over (partition by property_id, journey_id) as path_date,
         0 as converted,
         0 as value
 
@@ -79,13 +85,14 @@ open_paths as (
 
 paths as (
 
-    select path_id, channel, position, path_date, converted, value from converted_paths
+    select property_id, path_id, channel, position, path_date, converted, value from converted_paths
     union all
-    select path_id, channel, position, path_date, converted, value from open_paths
+    select property_id, path_id, channel, position, path_date, converted, value from open_paths
 
 )
 
 select
+    {{ dbt.cast('property_id', dbt.type_string()) }} as property_id,
     {{ dbt.cast('path_id', dbt.type_string()) }} as path_id,
     {{ dbt.cast('channel', dbt.type_string()) }} as channel,
     {{ dbt.cast('position', dbt.type_bigint()) }} as position,

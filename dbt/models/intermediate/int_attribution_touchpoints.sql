@@ -1,4 +1,5 @@
--- The touchpoints each conversion is attributed to, ordered within the conversion's path.
+-- The touchpoints each conversion is attributed to, ordered within the conversion's path. Only touches
+-- of the conversion's own journey on its own web property: journey ids are per property.
 
 with conversions as (
 
@@ -17,6 +18,7 @@ paths as (
 
     select
         conversions.conversion_id,
+        conversions.property_id,
         conversions.journey_id,
         conversions.user_id,
         conversions.converted_at,
@@ -33,7 +35,8 @@ paths as (
     from conversions
 
     inner join touchpoints
-        on touchpoints.journey_id = conversions.journey_id
+        on touchpoints.property_id = conversions.property_id
+        and touchpoints.journey_id = conversions.journey_id
         and touchpoints.event_at <= conversions.converted_at
         and (
             conversions.previous_converted_at is null
@@ -44,6 +47,7 @@ paths as (
 
 select
     conversion_id,
+    property_id,
     journey_id,
     user_id,
     converted_at,

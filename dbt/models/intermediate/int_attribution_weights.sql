@@ -52,6 +52,7 @@ weighted as (
 select
     conversion_id,
     event_id,
+    property_id,
     journey_id,
     user_id,
     converted_at,

@@ -1,5 +1,6 @@
 -- What each organic post gained on each day with a snapshot: the growth of its cumulative counters since
--- its previous snapshot day (its first day counts from 0), with the attributes the daily marts group by.
+-- its previous snapshot day (its first day counts from 0), with the attributes the daily marts group by
+-- (the publishing account among them: agg_account_daily serves each account's own rows).
 -- Reads the whole of fct_post_metrics_daily (not the partition window): the first day of a window needs
 -- the post's counters from before it, so a windowed run gives the same increments as a full one.
 
@@ -17,6 +18,7 @@ increments as (
     select
         platform,
         post_id,
+        account_id,
         metric_date,
         lag(metric_date) {{ previous }} as previous_metric_date,
         hook_type,
@@ -37,6 +39,7 @@ increments as (
 select
     platform,
     post_id,
+    account_id,
     metric_date,
     previous_metric_date,
     hook_type,

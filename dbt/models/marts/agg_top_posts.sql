@@ -1,7 +1,11 @@
 {{ config(materialized='view') }}
 
--- The best posts by engagement score at their latest snapshot: the top 10 over all organic platforms
--- (scope 'all') and the top 10 of each platform (scope = the platform).
+-- The best posts of each account by engagement score at their latest snapshot: the top
+-- var('top_posts_per_account', 20) of every (platform, account_id). Ranked per account, not overall: the
+-- API answers a workspace with the best of its own accounts, and the top n over any set of accounts
+-- (n <= the per-account limit) is the top n of the union of their rows.
+
+{%- set per_account = var('top_posts_per_account', 20) %}
 
 with posts as (
 
@@ -23,43 +27,33 @@ ranked as (
     select
         posts.*,
         row_number() over (
-            order by engagement_score desc, engagements desc, platform, post_id
-        ) as rank_all,
-        row_number() over (
-            partition by platform order by engagement_score desc, engagements desc, post_id
-        ) as rank_platform
+            partition by platform, account_id order by engagement_score desc, engagements desc, post_id
+        ) as post_rank
 
     from posts
-
-),
-
-scoped as (
-
-    select 'all' as scope, rank_all as post_rank, ranked.* from ranked where rank_all <= 10
-    union all
-    select platform as scope, rank_platform as post_rank, ranked.* from ranked where rank_platform <= 10
 
 )
 
 select
-    {{ dbt.cast('scoped.scope', dbt.type_string()) }} as scope,
-    {{ dbt.cast('scoped.post_rank', dbt.type_int()) }} as post_rank,
-    scoped.platform,
+    ranked.platform,
+    ranked.account_id,
+    {{ dbt.cast('ranked.post_rank', dbt.type_int()) }} as post_rank,
     platforms.display_name as platform_name,
-    scoped.post_id,
-    scoped.account_id,
-    scoped.published_at,
-    scoped.hook_type,
-    scoped.media_type,
-    scoped.topic,
-    scoped.engagement_score,
-    scoped.engagement_rate,
-    scoped.impressions,
-    scoped.engagements,
-    scoped.post_age_hours,
-    scoped.is_boosted
+    ranked.post_id,
+    ranked.published_at,
+    ranked.hook_type,
+    ranked.media_type,
+    ranked.topic,
+    ranked.engagement_score,
+    ranked.engagement_rate,
+    ranked.impressions,
+    ranked.engagements,
+    ranked.post_age_hours,
+    ranked.is_boosted
 
-from scoped
+from ranked
 
 left join platforms
-    on scoped.platform = platforms.platform
+    on ranked.platform = platforms.platform
+
+where ranked.post_rank <= {{ per_account }}

@@ -19,6 +19,10 @@ currency_rates as (
 renamed as (
 
     select
+        -- the web property the journey was tracked on; rows without one (loaded before the column
+        -- existed, or from a snippet that sets none) belong to the deployment's default property
+        -- (DEFAULT_WEB_PROPERTY in analytics_assets/contracts/raw.py)
+        {{ dbt.cast("coalesce(source.property_id, 'default')", dbt.type_string()) }} as property_id,
         source.event_id,
         source.journey_id,
         source.user_id,

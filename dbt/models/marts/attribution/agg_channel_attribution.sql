@@ -1,5 +1,5 @@
--- Conversions and revenue credited to each channel under each attribution model (the serving file
--- attribution.parquet).
+-- Conversions and revenue credited to each channel under each attribution model, per web property: each
+-- property's shares are its own (a workspace sees only its properties' conversions).
 
 with credits as (
 
@@ -10,21 +10,23 @@ with credits as (
 by_channel as (
 
     select
+        property_id,
         attribution_model as model,
         channel,
         sum(credit) as conversions,
         sum(value_credit) as conversion_value
 
     from credits
-    group by attribution_model, channel
+    group by property_id, attribution_model, channel
 
 )
 
 select
+    {{ dbt.cast('property_id', dbt.type_string()) }} as property_id,
     {{ dbt.cast('model', dbt.type_string()) }} as model,
     {{ dbt.cast('channel', dbt.type_string()) }} as channel,
     {{ dbt.cast('conversions', cycle_type_double()) }} as conversions,
     {{ dbt.cast('conversion_value', cycle_type_double()) }} as conversion_value,
-    {{ cycle_safe_divide('conversions', 'sum(conversions) over (partition by model)') }} as share
+    {{ cycle_safe_divide('conversions', 'sum(conversions) over (partition by property_id, model)') }} as share
 
 from by_channel

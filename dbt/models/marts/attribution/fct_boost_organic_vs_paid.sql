@@ -1,7 +1,8 @@
 -- Organic versus paid per boost: the boosted post's organic engagement growth next to the boost's paid
 -- delivery (from fct_boost_contribution), and the tracked journeys each side reached: journeys with an
 -- organic touch of the post (utm_content = post id), with a paid touch of the boost (utm_campaign = its
--- campaign id), with both (overlap), and those only the ad reached (incremental reach).
+-- campaign id), with both (overlap), and those only the ad reached (incremental reach). Each boost belongs
+-- to the boosted post's account (platform = the post's platform): a workspace sees the boosts of its posts.
 
 with boosts as (
 
@@ -12,6 +13,12 @@ with boosts as (
 touchpoints as (
 
     select * from {{ ref('stg_touchpoints') }}
+
+),
+
+posts as (
+
+    select platform, post_id, account_id from {{ ref('dim_post') }}
 
 ),
 
@@ -126,6 +133,8 @@ per_boost as (
 
 select
     boosts.boost_id,
+    {{ dbt.cast('boosts.organic_platform', dbt.type_string()) }} as platform,
+    {{ dbt.cast('posts.account_id', dbt.type_string()) }} as account_id,
     boosts.post_id,
     boosts.organic_platform,
     boosts.ad_platform,
@@ -156,3 +165,7 @@ from boosts
 
 left join per_boost
     on boosts.boost_id = per_boost.boost_id
+
+left join posts
+    on boosts.organic_platform = posts.platform
+    and boosts.post_id = posts.post_id

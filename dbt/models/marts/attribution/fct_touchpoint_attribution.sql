@@ -3,9 +3,15 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='conversion_date',
-        pre_hook="{{ cycle_delete_window('conversion_date') }}"
+        pre_hook="{{ cycle_delete_window('conversion_date') }}",
+        post_hook="update {{ this }} set property_id = 'default' where property_id is null"
     )
 }}
+
+{#- post_hook: a warehouse attributed before property_id existed gets the column added empty
+    (on_schema_change: sync_all_columns) on the days outside the run's window. Those conversions came from
+    raw rows without a property, which staging gives the default property (DEFAULT_WEB_PROPERTY): say so,
+    rather than leave them out of every property. A no-op once no row is null. -#}
 
 {%- set attribution_models = ['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based'] -%}
 {%- set double = cycle_type_double() -%}
@@ -24,6 +30,7 @@ select
     conversion_id,
     event_id,
     {{ dbt.cast("'" ~ attribution_model ~ "'", dbt.type_string()) }} as attribution_model,
+    property_id,
     journey_id,
     user_id,
     touched_at,

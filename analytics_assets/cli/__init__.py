@@ -19,7 +19,7 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        shutil.copy(Path(__file__).with_name("dagster.yaml"), config)
+        shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", config)
     use_dagster_home(home)
     return home
 
@@ -153,7 +153,7 @@ def summary() -> str:
     lines += [
         f"Serving copy for the API: {settings.serving}",
         "UI:  make dev  -> http://127.0.0.1:3000  (asset graph, partitions, schedules, sensors)",
-        "API: make api  -> http://127.0.0.1:8000/docs  (e.g. curl 'http://127.0.0.1:8000/optimal-hours?platform=linkedin')",
+        "API: make api  -> http://127.0.0.1:8000/v1/docs  (every /v1 route needs a key: `cycle keys create`)",
     ]
     return "\n".join(lines)
 
@@ -175,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="mark failed the runs whose process is gone and release the pool slots they hold")
     demo = sub.add_parser("demo", help="backfill the last N days on the embedded default, then summarize")
     demo.add_argument("--days", type=int, default=30)
+    from analytics_assets.cli import access as access_cli
     from ml.attribution import cli as attribution_cli  # numpy/pandas/scipy only, no Dagster
+
+    access_cli.add_arguments(sub)
 
     attribution_cli.add_arguments(
         sub.add_parser("attribution", help="credit channels under every attribution model from a paths CSV")
@@ -185,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "attribution":
         return attribution_cli.run(args)
     try:
+        if args.command in ("workspaces", "keys"):
+            return access_cli.run(args)
         return _run(args)
     except SettingsError as exc:  # a bad CYCLE_* value: say which, no traceback
         raise SystemExit(f"cycle: {exc}") from None
@@ -202,6 +207,10 @@ def _run(args: argparse.Namespace) -> int:
         start, end = resolve_window(args.days, None, None)
         ok = backfill(start, end)
         print(summary())
+        if ok:
+            from analytics_assets.cli.access import bootstrap_default_workspace
+
+            print("\n".join(bootstrap_default_workspace()))
         return 0 if ok else 1
     start, end = resolve_window(args.days, args.start, args.end)
     return 0 if backfill(start, end, args.job) else 1

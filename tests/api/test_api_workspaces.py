@@ -1,0 +1,316 @@
+"""Workspace isolation, as a property: for any partition of the test accounts among 1-4 workspaces (some
+accounts owned by nobody), every data route answers each workspace's key with its own accounts' rows only
+(no account, post, campaign or boost id of another account anywhere in the response) and with totals that
+are the sums over its own accounts. Another workspace's campaign or boost is answered like one that does
+not exist."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from analytics_assets.contracts.access import Account, AccessRegistry
+from api.main import create_app
+from api_serving_data import ALL_MODELS, FIRST_DAY, MODELS, NOW, ORGANIC, PAID, accounts_of, make_registry, publish
+
+ACCOUNT_LIST = accounts_of()
+ID_COLUMNS = ("account_id", "post_id", "campaign_id", "boost_id")
+ADDITIVE_OVERVIEW = ("spend_usd", "revenue_usd", "paid_conversions", "paid_impressions", "paid_clicks",
+                     "organic_impressions", "organic_engagements", "posts_published", "ai_calls", "ai_cost_usd")
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory) -> SimpleNamespace:
+    """One published snapshot for every example, and the ids each account's rows carry."""
+    root = tmp_path_factory.mktemp("workspaces")
+    serving = root / "serving"
+    frames = publish(serving, checksums=True)
+    owner: dict[str, tuple[str, str]] = {}
+    for name, df in frames.items():
+        if "account_id" not in df.columns:
+            continue
+        for column in ID_COLUMNS:
+            if column not in df.columns:
+                continue
+            for platform, account_id, value in zip(df["platform"], df["account_id"], df[column]):
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    continue
+                previous = owner.setdefault(str(value), (platform, account_id))
+                assert previous == (platform, account_id), f"{name}.{column} {value} names two accounts"
+    last_day = max(frames["overview_daily.parquet"]["metric_date"])
+    return SimpleNamespace(root=root, serving=serving, frames=frames, owner=owner, last_day=last_day)
+
+
+def _own(df: pd.DataFrame, accounts: set[tuple[str, str]]) -> pd.DataFrame:
+    keys = list(zip(df["platform"], df["account_id"]))
+    return df[[k in accounts for k in keys]]
+
+
+def _strings(doc: Any):
+    """Every string in a JSON document, keys included."""
+    if isinstance(doc, str):
+        yield doc
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _strings(v)
+
+
+def _close(actual: float | None, expected: float, tol: float = 0.011) -> bool:
+    return actual is not None and abs(actual - expected) <= tol + 1e-9 * abs(expected)
+
+
+class KeyClient:
+    """Requests with one key through a shared client (a TestClient per key would start an event loop per
+    request)."""
+
+    def __init__(self, client: TestClient, headers: dict[str, str]):
+        self.client, self.headers = client, headers
+
+    def get(self, url: str):
+        return self.client.get(url, headers=self.headers)
+
+
+class Workspace:
+    """One workspace of an example: its key's client and what it may see."""
+
+    def __init__(self, name: str, client: Any, accounts: set[tuple[str, str]], snap: SimpleNamespace):
+        self.name, self.client, self.accounts, self.snap = name, client, accounts, snap
+        self.foreign = {i for i, acc in snap.owner.items() if acc not in accounts}
+        self.frames = {n: (_own(df, accounts) if "account_id" in df.columns else df) for n, df in snap.frames.items()}
+
+    def get(self, url: str, status: int = 200) -> Any:
+        response = self.client.get(url)
+        assert response.status_code == status, (self.name, url, response.status_code, response.text[:500])
+        body = response.json()
+        leaked = sorted({s for s in _strings(body) if s in self.foreign})
+        assert not leaked, f"{self.name} {url} leaks ids of other accounts: {leaked[:5]}"
+        return body
+
+
+def check_workspace(ws: Workspace) -> None:
+    snap, f = ws.snap, ws.frames
+    platforms_owned = {p for p, _ in ws.accounts}
+
+    # -- the workspace and its accounts
+    body = ws.get("/v1/accounts")
+    assert body["workspace_id"] == ws.name
+    assert {(a["platform"], a["account_id"]) for a in body["accounts"]} == ws.accounts
+    ws.get("/v1/health")
+
+    # -- optimal hours: the platforms it has an organic account on
+    body = ws.get("/v1/optimal-hours?top=24")
+    assert {p["platform"] for p in body["platforms"]} == platforms_owned & set(ORGANIC)
+
+    # -- daily rollups: each (day, platform, channel type) is the sum over its own accounts
+    body = ws.get("/v1/rollups/daily?limit=1000")
+    assert body["next_cursor"] is None
+    daily = f["account_daily.parquet"]
+    expected = daily.groupby(["metric_date", "platform", "channel_type"]).agg(
+        posts=("posts", "sum"), impressions=("impressions", "sum"), clicks=("clicks", "sum"),
+        engagements=("engagements", "sum"), spend_usd=("spend_usd", "sum"),
+        revenue_usd=("revenue_usd", "sum"), conversions=("conversions", "sum"),
+    )
+    got = {(r["metric_date"], r["platform"], r["channel_type"]): r for r in body["rows"]}
+    assert body["total"] == len(expected) == len(got)
+    for (day, platform, channel_type), e in expected.iterrows():
+        r = got[(day.isoformat(), platform, channel_type)]
+        for column in ("posts", "impressions", "clicks", "engagements"):
+            assert r[column] == int(e[column]), (ws.name, day, platform, column)
+        assert _close(r["spend_usd"], float(e["spend_usd"]))
+        if channel_type == "paid":
+            assert _close(r["revenue_usd"], float(e["revenue_usd"]))
+            assert _close(r["conversions"], float(e["conversions"]))
+    assert math.isclose(sum(r["impressions"] for r in body["rows"]), int(daily["impressions"].sum()))
+
+    # -- platform comparison: spend per paid platform over its own ad accounts
+    body = ws.get("/v1/platforms/comparison")
+    paid = daily[daily["channel_type"] == "paid"].groupby("platform")["spend_usd"].sum()
+    assert {p["platform"] for p in body["platforms"]} == set(paid.index)
+    for p in body["platforms"]:
+        assert _close(p["spend_usd"], float(paid[p["platform"]]))
+
+    # -- overview: every additive metric is the sum over its own accounts' days of the window
+    overview = f["overview_daily.parquet"]
+    start, end = snap.last_day - timedelta(days=3), snap.last_day
+    body = ws.get(f"/v1/overview?start={start}&end={end}")
+    current = {m["metric"]: m["current"] for m in body["metrics"]}
+    window = overview[(overview["metric_date"] >= start) & (overview["metric_date"] <= end)]
+    if window.empty:
+        assert all(v is None for v in current.values()), (ws.name, current)
+        assert body["current_days_with_data"] == 0
+    else:
+        for column in ADDITIVE_OVERVIEW:
+            assert _close(current[column], float(window[column].sum()), 1e-3), (ws.name, column)
+    if overview.empty:
+        ws.get("/v1/overview", status=404)  # no day of data to default the window to
+    else:
+        assert ws.get("/v1/overview")["end"] == max(overview["metric_date"]).isoformat()
+
+    # -- attribution: rule-based totals are sums over its own properties' days, data-driven ones over the models
+    credit = f["attribution_daily.parquet"]
+    for model in MODELS:
+        body = ws.get(f"/v1/attribution?model={model}")
+        rows = credit[credit["model"] == model]
+        assert _close(body["total_conversions"], float(rows["conversions"].sum())), (ws.name, model)
+        assert _close(body["total_conversion_value"], float(rows["conversion_value"].sum())), (ws.name, model)
+        per_channel = rows.groupby("channel")["conversions"].sum()
+        assert {c["channel"] for c in body["channels"]} == set(per_channel.index)
+        for c in body["channels"]:
+            assert _close(c["conversions"], float(per_channel[c["channel"]]))
+    fitted = f["attribution_models.parquet"]
+    for model in ALL_MODELS[len(MODELS):]:
+        body = ws.get(f"/v1/attribution?model={model}")
+        assert _close(body["total_conversions"], float(fitted[fitted["model"] == model]["conversions"].sum()))
+    body = ws.get("/v1/attribution/models")
+    assert body["models"] == ([m for m in ALL_MODELS if m in set(fitted["model"])] if not fitted.empty else [])
+
+    # -- campaigns: its own ad accounts' campaigns, once each
+    campaigns = f["campaigns.parquet"]
+    body = ws.get("/v1/campaigns?limit=1000")
+    assert sorted((c["platform"], c["campaign_id"]) for c in body["items"]) == sorted(
+        zip(campaigns["platform"], campaigns["campaign_id"]))
+    spend = f["campaign_daily.parquet"].groupby("campaign_id")["spend_usd"].sum()
+    for c in body["items"]:
+        assert _close(c["totals"]["spend_usd"], float(spend[c["campaign_id"]]))
+    if not campaigns.empty:
+        platform, campaign_id = campaigns.iloc[0]["platform"], campaigns.iloc[0]["campaign_id"]
+        assert ws.get(f"/v1/campaigns/{platform}/{quote(campaign_id, safe='')}")["campaign_id"] == campaign_id
+        assert ws.get(f"/v1/campaigns/{platform}/{quote(campaign_id, safe='')}/daily")["total"] > 0
+
+    # -- top posts: the best of its own posts
+    posts = f["top_posts.parquet"].sort_values("engagement_score", ascending=False)
+    body = ws.get("/v1/posts/top?limit=20")
+    assert [p["post_id"] for p in body["items"]] == list(posts["post_id"][:20])
+
+    # -- heatmap: posts per cell summed over its own organic accounts
+    cells = f["engagement_heatmap.parquet"].groupby(["platform", "publish_dow", "publish_hour"])["posts"].sum()
+    body = ws.get("/v1/engagement/heatmap")
+    assert {(c["platform"], c["publish_dow"], c["publish_hour"]): c["posts"] for c in body["cells"]} == {
+        k: int(v) for k, v in cells.items() if v > 0}
+
+    # -- boosts: its own, with their split
+    boosts = f["boosts.parquet"]
+    body = ws.get("/v1/boosts?limit=1000")
+    assert sorted(b["boost_id"] for b in body["items"]) == sorted(boosts["boost_id"])
+    if not boosts.empty:
+        detail = ws.get(f"/v1/boosts/{quote(boosts.iloc[0]['boost_id'], safe='')}")
+        assert detail["organic_vs_paid"]["campaign_id"] == f"bc-{boosts.iloc[0]['boost_id']}"
+
+
+def assert_not_found_alike(ws: Workspace, foreign_url: str, foreign_id: str, missing_url: str, missing_id: str) -> None:
+    """Another workspace's id gets exactly the answer of an id that does not exist."""
+    a, b = ws.client.get(foreign_url), ws.client.get(missing_url)
+    assert a.status_code == b.status_code == 404, (foreign_url, a.status_code, b.status_code)
+    assert set(a.json()) == set(b.json()) == {"detail"}
+    assert a.json()["detail"].replace(foreign_id, "<id>") == b.json()["detail"].replace(missing_id, "<id>")
+    assert set(a.headers) == set(b.headers)
+
+
+def check_foreign_ids(ws: Workspace) -> None:
+    frames = ws.snap.frames
+    campaigns = frames["campaigns.parquet"]
+    foreign = campaigns[[(p, a) not in ws.accounts for p, a in zip(campaigns["platform"], campaigns["account_id"])]]
+    for platform, campaign_id in list(zip(foreign["platform"], foreign["campaign_id"]))[-1:]:
+        missing = f"{campaign_id}-nope"
+        for tail in ("", "/daily"):
+            assert_not_found_alike(
+                ws, f"/v1/campaigns/{platform}/{campaign_id}{tail}", campaign_id,
+                f"/v1/campaigns/{platform}/{missing}{tail}", missing,
+            )
+    boosts = frames["boosts.parquet"]
+    foreign = boosts[[(p, a) not in ws.accounts for p, a in zip(boosts["platform"], boosts["account_id"])]]
+    for boost_id in list(foreign["boost_id"])[-1:]:
+        missing = boost_id.replace("bst-", "bst-nope-")
+        assert_not_found_alike(ws, f"/v1/boosts/{quote(boost_id, safe='')}", boost_id,
+                               f"/v1/boosts/{quote(missing, safe='')}", missing)
+
+
+def run_example(snap: SimpleNamespace, owners: list[int], n_workspaces: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        access = Path(tmp) / "access.sqlite3"
+        registry = AccessRegistry(access)
+        workspaces = []
+        app = create_app(snap.serving, webhook_store=Path(tmp) / "inbound.sqlite3", access_store=access,
+                         rate_limit="100000/minute", clock=lambda: NOW)
+        shared = stack.enter_context(TestClient(app))  # one event loop for every request of the example
+        for w in range(n_workspaces):
+            name = f"ws{w}"
+            registry.create_workspace(name)
+            owned = {acc for acc, owner in zip(ACCOUNT_LIST, owners) if owner == w}
+            if owned:
+                registry.add_accounts(name, [Account(p, a) for p, a in sorted(owned)])
+            token = registry.create_key(name, "prop", ["read"]).token
+            client = KeyClient(shared, {"Authorization": f"Bearer {token}"})
+            workspaces.append(Workspace(name, client, owned, snap))
+        for ws in workspaces:
+            check_workspace(ws)
+            check_foreign_ids(ws)
+
+
+@st.composite
+def partitions(draw) -> tuple[list[int], int]:
+    """An owner per test account: one of 1-4 workspaces, or -1 (nobody)."""
+    n = draw(st.integers(1, 4))
+    owners = draw(st.lists(st.integers(-1, n - 1), min_size=len(ACCOUNT_LIST), max_size=len(ACCOUNT_LIST)))
+    return owners, n
+
+
+_GLOBEX = set(accounts_of("globex"))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(partitions())
+# the partitions a random draw may miss: one workspace owning everything, workspaces owning nothing, the
+# fixture's acme/globex split, and workspaces of one kind of account (ad accounts, organic, web properties)
+@example(([0] * len(ACCOUNT_LIST), 1))
+@example(([-1] * len(ACCOUNT_LIST), 2))
+@example(([1 if a in _GLOBEX else 0 for a in ACCOUNT_LIST], 2))
+@example(([0 if p in PAID else 1 for p, _ in ACCOUNT_LIST], 2))
+@example(([0 if p in ORGANIC else -1 for p, _ in ACCOUNT_LIST], 1))
+@example(([0 if p == "web" else -1 for p, _ in ACCOUNT_LIST], 1))
+def test_every_route_answers_each_workspace_with_its_own_accounts_only(snapshot, partition):
+    owners, n = partition
+    run_example(snapshot, owners, n)
+
+
+def test_split_registry_acme_cannot_reach_globex(snapshot, tmp_path):
+    """The fixture's registry (make_registry(split=True)): the named cases of the property above."""
+    access = tmp_path / "access.sqlite3"
+    tokens = make_registry(access, split=True)
+    app = create_app(snapshot.serving, webhook_store=tmp_path / "inbound.sqlite3", access_store=access,
+                     rate_limit="100000/minute", clock=lambda: NOW)
+    acme = Workspace("acme", TestClient(app, headers={"X-API-Key": tokens["acme"]}), set(accounts_of("acme")), snapshot)
+    globex_campaign = "go-2220002-0"
+    assert_not_found_alike(acme, f"/v1/campaigns/google_ads/{globex_campaign}", globex_campaign,
+                           "/v1/campaigns/google_ads/go-9999999-0", "go-9999999-0")
+    assert_not_found_alike(acme, f"/v1/campaigns/google_ads/{globex_campaign}/daily", globex_campaign,
+                           "/v1/campaigns/google_ads/go-9999999-0/daily", "go-9999999-0")
+    boost = "bst-linkedin-urn:li:organization:2002-1"
+    missing = "bst-linkedin-urn:li:organization:9999-1"
+    assert_not_found_alike(acme, f"/v1/boosts/{quote(boost, safe='')}", boost,
+                           f"/v1/boosts/{quote(missing, safe='')}", missing)
+    # the same ids under the owner's key are there
+    globex = TestClient(app, headers={"X-API-Key": tokens["globex"]})
+    assert globex.get(f"/v1/campaigns/google_ads/{globex_campaign}").status_code == 200
+    assert globex.get(f"/v1/boosts/{quote(boost, safe='')}").status_code == 200
+    # a filter naming the other workspace's platform account finds nothing of it
+    rows = acme.get("/v1/rollups/daily?platform=google_ads&limit=1000")["rows"]
+    expected = acme.frames["account_daily.parquet"]
+    assert sum(r["impressions"] for r in rows) == int(expected[expected["platform"] == "google_ads"]["impressions"].sum())
+    assert FIRST_DAY.isoformat() == rows[0]["metric_date"]
