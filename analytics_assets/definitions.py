@@ -11,18 +11,28 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
 from analytics_assets.defs import alerts, analysis, ingest, ml, pipeline, serving, transform
+from analytics_assets.defs.automation_catalog import AutomationCatalogResource
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import default_resources
 
 DOMAINS = (ingest.defs, transform.defs, ml.defs, analysis.defs, serving.defs, pipeline.defs, alerts.defs)
 # the checks that stand before each gated asset, from the whole graph (a job's run knows only its own assets)
 QUALITY_GATE = QualityGateResource.for_graph(AssetGraph.from_assets([a for d in DOMAINS for a in d.assets or []]))
+# the schedules and sensors of all domains (a run knows only its own job), for /v1/health
+AUTOMATION_CATALOG = AutomationCatalogResource.for_definitions(DOMAINS)
 
 
 def build_defs(resources: dict[str, Any] | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
-        dg.Definitions(resources={**default_resources(), "quality_gate": QUALITY_GATE, **(resources or {})}),
+        dg.Definitions(
+            resources={
+                **default_resources(),
+                "quality_gate": QUALITY_GATE,
+                "automation_catalog": AUTOMATION_CATALOG,
+                **(resources or {}),
+            }
+        ),
     )
 
 

@@ -73,6 +73,9 @@ class CycleSettings(BaseSettings):
         default="1200/minute;100/second",
         description="Requests allowed per API key (the `limits` library's notation, several separated by ';')",
     )
+    api_cache_mb: float = Field(
+        default=64.0, ge=0, description="Response cache of the API's read routes, MiB per API process (0: off)"
+    )
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
 
     # ---- partitions

@@ -24,9 +24,11 @@ from analytics_assets.settings import load_settings
 from api import __version__
 from api.audit import install as install_audit
 from api.auth import access_control
+from api.cache import install as install_cache
+from api.graphql import install as install_graphql
 from api.overview import router as overview_router
 from api.routes import accounts, attribution, boosts, campaigns, posts, recommendations, rollups, status
-from api.schemas import AD_PLATFORMS, ATTRIBUTION_MODELS, ORGANIC_PLATFORMS, PLATFORMS
+from api.errors import describe
 from api.settings import Settings
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
 from api.webhooks import WebhookSettings
@@ -59,52 +61,13 @@ store, from which the pipeline loads them. They answer 503 while their secret is
 All timestamps are UTC.
 """
 
-# Valid values per query parameter, used to make "missing" errors actionable.
-_REQUIRED_CHOICES = {"model": ATTRIBUTION_MODELS}
-
-
-def _issue(field: str, msg: str, value: Any, type_: str = "value_error") -> dict[str, Any]:
-    return {"type": type_, "loc": ("query", field), "msg": msg, "input": value}
-
-
-def _describe(error: dict[str, Any], path: str) -> str:
-    """Rewrite pydantic's message into one a user can act on."""
-    loc = error.get("loc") or ()
-    field = str(loc[-1]) if loc else ""
-    kind = error.get("type", "")
-    value = error.get("input")
-    msg = str(error.get("msg", ""))
-    if kind == "enum":
-        expected = (error.get("ctx") or {}).get("expected", "")
-        if field == "platform" and path.rstrip("/").endswith("/optimal-hours"):
-            valid = ", ".join(ORGANIC_PLATFORMS)
-            if value in AD_PLATFORMS:
-                return (f"'{value}' is an ad platform; optimal hours exist only for organic platforms. "
-                        f"Valid values: {valid}")
-            return f"Unknown platform '{value}'. Valid values: {valid}"
-        if field == "platform":
-            return f"Unknown platform '{value}'. Valid values: {', '.join(PLATFORMS)}"
-        if field == "model":
-            return f"Unknown attribution model '{value}'. Valid values: {', '.join(ATTRIBUTION_MODELS)}"
-        return f"Unknown {field} '{value}'. Valid values: {expected}"
-    if kind == "missing" and field in _REQUIRED_CHOICES:
-        return f"Query parameter '{field}' is required. Valid values: {', '.join(_REQUIRED_CHOICES[field])}"
-    if field == "top" and kind in {"greater_than_equal", "less_than_equal", "int_parsing", "int_from_float"}:
-        return f"top must be an integer between 1 and 24 (got {value!r})"
-    if msg.startswith("Value error, "):  # raised by our own validators (dates)
-        msg = msg[len("Value error, "):]
-        if field:
-            msg = f"{field}: {msg}"
-    return msg
-
-
 async def _validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = []
     for error in exc.errors():
         detail.append(
             {
                 "loc": list(error.get("loc") or ()),
-                "msg": _describe(error, request.url.path),
+                "msg": describe(error, request.url.path),
                 "type": error.get("type", "value_error"),
                 "input": error.get("input"),
             }
@@ -141,6 +104,13 @@ async def _method_not_allowed_handler(request: Request, exc: StarletteHTTPExcept
 V1 = "/v1"
 # the paths of 0.1, answered by the same handlers as their /v1 twins (deprecated; removed in 0.2)
 ALIASES = ("/health", "/optimal-hours", "/rollups/daily", "/attribution", "/overview")
+# routers whose answers are a function of the snapshot, the workspace's accounts, the path and the query alone:
+# served from the response cache (api/cache.py); /health and /livez look at the disk and the clock, /accounts
+# names the workspace
+CACHED = (
+    recommendations.router, rollups.router, overview_router, attribution.router, campaigns.router, posts.router,
+    boosts.router,
+)
 ROUTERS = (
     status.router,
     accounts.router,
@@ -162,10 +132,12 @@ def create_app(
     rate_limit: str | None = None,
     max_snapshot_age: timedelta | None = MAX_SNAPSHOT_AGE,
     clock: Callable[[], datetime] | None = None,
+    response_cache_mb: float | None = None,
 ) -> FastAPI:
     """Build the API. ``serving_dir`` overrides ``$CYCLE_SERVING_DIR``, ``webhook_store`` the API's inbound
     store ``$CYCLE_API_STORE`` (webhook events and audit records), ``access_store`` the workspaces and keys
     ``$CYCLE_ACCESS_STORE``, ``rate_limit`` the per-key limit ``$CYCLE_API_RATE_LIMIT``.
+    ``response_cache_mb`` the response cache ``$CYCLE_API_CACHE_MB`` (0: off).
     ``max_snapshot_age`` is the freshness limit of the serving snapshot (older: /health is degraded;
     None: no limit), ``clock`` what /health takes as now (default: the system clock, UTC)."""
 
@@ -209,15 +181,17 @@ def create_app(
     app.add_exception_handler(ServingFileMissing, _missing_handler)  # type: ignore[arg-type]
     app.add_exception_handler(ServingFileInvalid, _invalid_handler)  # type: ignore[arg-type]
     app.add_exception_handler(405, _method_not_allowed_handler)  # type: ignore[arg-type]
+    cached = install_cache(app, cycle.api_cache_mb if response_cache_mb is None else response_cache_mb)
     for router in ROUTERS:
-        app.include_router(router, prefix=V1)
+        app.include_router(router, prefix=V1, dependencies=cached if router in CACHED else None)
     for router in ROUTERS:  # the 0.1 paths, hidden from the schema
         aliases = [r for r in router.routes if isinstance(r, APIRoute) and r.path in ALIASES]
         for route in aliases:
             app.add_api_route(
                 route.path, route.endpoint, methods=list(route.methods), response_model=route.response_model,
-                include_in_schema=False, deprecated=True,
+                include_in_schema=False, deprecated=True, dependencies=cached if router in CACHED else None,
             )
+    install_graphql(app)  # /v1/graphql: the same handlers, keys and scopes (outside the OpenAPI schema)
     install_webhooks(app, WebhookSettings.from_env(store_path=inbound))
     install_audit(app, inbound)  # every request, answered or refused, leaves a record (no secrets)
 

@@ -105,6 +105,15 @@ class AssetStatus(BaseModel):
     run_id: str | None = Field(description="Dagster run that materialized it.")
 
 
+class AutomationStatus(BaseModel):
+    name: str = Field(examples=["daily_pipeline_schedule"])
+    kind: Literal["schedule", "sensor"]
+    status: Literal["running", "stopped"] = Field(description="As toggled in the Dagster UI, else the code's default.")
+    cron_schedule: str | None = Field(default=None, description="Schedules: when they fire (UTC).")
+    last_tick_at: datetime | None = Field(default=None, description="The last evaluation (UTC); null: never evaluated.")
+    last_tick_status: str | None = Field(default=None, description="'success', 'skipped', 'failure' or 'started'.")
+
+
 class ServingFileStatus(BaseModel):
     name: str = Field(examples=["optimal_hours.parquet"])
     status: Literal["ok", "unverified", "not_published", "missing", "unreadable", "mismatch"] = Field(
@@ -136,6 +145,10 @@ class HealthResponse(BaseModel):
     )
     assets: list[AssetStatus] = Field(
         default_factory=list, description="Last materialization per asset, ordered by asset_key."
+    )
+    automation: list[AutomationStatus] = Field(
+        default_factory=list,
+        description="Every schedule and sensor when the snapshot was published: on or off, and its last tick.",
     )
     detail: str | None = Field(default=None, description="Why the status is not 'ok'.")
     quality_gate: dict[str, Any] | None = Field(

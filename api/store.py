@@ -21,6 +21,11 @@ with no verified copy that finds a file just replaced and not yet named by the m
 way: data files first, manifest last) waits up to ``publish_wait_s`` for the manifest that names it.
 A file that a manifest from before checksums lists, or that no manifest lists (or an unreadable manifest,
 when there is no verified copy), is read on every request and served unverified, as before.
+
+The manifest itself is revalidated by ``stat()``: it is read again only when its inode, size, modification or
+change time differ from the copy in memory (or when that copy was read so soon after the file was written that
+a replacement within the file system's timestamp granularity could look the same). ``snapshot_version()``
+names what the answers depend on, for the response cache (``api/cache.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from analytics_assets.contracts.serving import (  # noqa: F401 (re-exported for 
     ACCOUNT_COLUMNS,
     ASSET_STATUS,
     MANIFEST,
+    SERVED_TABLES,
     SERVING_FILES,
     QUALITY_GATE,
     PublishedFile,
@@ -56,10 +62,15 @@ from analytics_assets.contracts.serving import (  # noqa: F401 (re-exported for 
 )
 
 DATA_FILES = tuple(name for name in SERVING_FILES if name != MANIFEST)
+_SERVED = tuple(t.file for t in SERVED_TABLES)  # what the data routes read
 # How long a reader without a verified copy waits for the manifest that names a file it found replaced
 # (the publisher replaces the data files first and the manifest last).
 PUBLISH_WAIT_S = 2.0
 _POLL_S = 0.01
+# A manifest whose modification or change time is this close to the moment it was read is read again on the
+# next call rather than trusted on its stat(): a replacement within the file system's timestamp granularity
+# (coarse clocks, 1-2 s on some file systems) could otherwise keep the same stat (the "racy git" problem).
+RACY_NS = 2_000_000_000
 
 PUBLISH_HINT = (
     "Run `make demo`, or materialize the `serving_snapshot` Dagster asset, to publish the serving "
@@ -124,6 +135,29 @@ class _Read:
 class _Verified:
     sha256: str | None  # None: a file the manifest names no checksum for, not cached
     table: pa.Table
+
+
+@dataclass(frozen=True)
+class _ManifestCopy:
+    """The manifest as last read: its bytes (through one handle), what ``fstat`` said of that handle, and
+    whether that stat may stand for the bytes on later calls."""
+
+    raw: bytes
+    manifest: Manifest
+    sha256: str
+    stat: tuple[int, ...]
+    trusted: bool  # written long enough before it was read (RACY_NS) for its stat to identify it
+
+    @property
+    def cacheable(self) -> bool:
+        """It lists every file the data routes read, and each file it lists with its checksum (a file it does
+        not name, or names without a checksum, is read on every request: its answers may change meanwhile)."""
+        entries = self.manifest.entries
+        return all(name in entries for name in _SERVED) and all(e.verifiable for e in entries.values())
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -193,7 +227,10 @@ class ServingStore:
             pass
         self._cursor_lock = threading.Lock()
         self._state_lock = threading.Lock()  # guards the two caches below
-        self._manifest_cache: tuple[bytes, Manifest] | None = None
+        self._manifest_copy: _ManifestCopy | None = None
+        # loads that served something other than the current manifest's verified files (unverified reads,
+        # last verified copies): answers computed meanwhile are not a function of the manifest alone
+        self._degraded = 0
         self._verified: dict[str, _Verified] = {}  # last verified copy of each file
         self._indexes: dict[tuple[str, str | None], tuple[pa.Table, dict[Account, np.ndarray]]] = {}
 
@@ -302,15 +339,23 @@ class ServingStore:
         with self._state_lock:
             good = self._verified.get(name)
         try:
-            return self._load_verified(name, good)
+            loaded = self._load_verified(name, good)
         except (ServingFileMissing, ServingFileInvalid) as exc:
             if good is None:
                 raise
+            self._degrade()
             log.warning(
                 "serving file %s: %s; answering from its last verified copy (sha256 %s)",
                 self.path(name), getattr(exc, "reason", exc), good.sha256,
             )
             return good
+        if loaded.sha256 is None:
+            self._degrade()
+        return loaded
+
+    def _degrade(self) -> None:
+        with self._state_lock:
+            self._degraded += 1
 
     def _run(self, name: str, table: pa.Table, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._cursor_lock:  # creating a cursor on a shared connection is not thread-safe
@@ -382,24 +427,62 @@ class ServingStore:
     # -- serving files ---------------------------------------------------------------------------
 
     def manifest(self) -> Manifest:
-        """The current manifest, read on every call (it is small) and parsed when it has changed."""
-        raw = self._read(MANIFEST).data
-        with self._state_lock:
-            cached = self._manifest_cache
-        if cached is not None and cached[0] == raw:
-            return cached[1]
+        """The current manifest: read again only when its ``stat()`` has changed (see ``_manifest_copy``)."""
+        return self._current_manifest().manifest
+
+    def _current_manifest(self) -> _ManifestCopy:
+        path = self.path(MANIFEST)
+        copy = self._manifest_copy
+        if copy is not None and copy.trusted:
+            try:
+                unchanged = _stat_key(os.stat(path)) == copy.stat
+            except (FileNotFoundError, NotADirectoryError):
+                raise ServingFileMissing(MANIFEST) from None
+            except OSError:
+                unchanged = False  # read it to report why
+            if unchanged:
+                return copy
+        read_at = time.time_ns()
+        try:  # the bytes and their stat through one handle: they describe one file
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                raw = fh.read()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ServingFileMissing(MANIFEST) from None
+        except OSError as exc:
+            log.warning("cannot read serving file %s: %s", path, exc)
+            raise ServingFileInvalid(MANIFEST, f"cannot be read: {exc.strerror or exc}") from None
+        trusted = max(st.st_mtime_ns, st.st_ctime_ns) < read_at - RACY_NS
+        if copy is not None and copy.raw == raw:
+            manifest, digest = copy.manifest, copy.sha256
+        else:
+            try:
+                parsed = parse_manifest(raw)
+            except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+                raise ServingFileInvalid(MANIFEST, f"invalid manifest: {exc}") from None
+            manifest = Manifest(
+                published_at=parsed.published_at,
+                files={name: f.rows for name, f in parsed.files.items()},
+                entries=dict(parsed.files),
+            )
+            digest = sha256_hex(raw)
+        fresh = _ManifestCopy(raw, manifest, digest, _stat_key(st), trusted)
+        self._manifest_copy = fresh  # one reference, replaced whole: a reader sees one copy or the other
+        return fresh
+
+    def snapshot_version(self) -> tuple[str, int] | None:
+        """What every answer drawn from the snapshot depends on, for response caches: the manifest's SHA-256
+        and the count of degraded loads (an unverified file, or a last verified copy served in place of a
+        file that does not match). None when answers are no function of the manifest: nothing published, an
+        unreadable manifest, or one that lacks a served file or names a file without its checksum. Costs one
+        ``stat()``."""
         try:
-            parsed = parse_manifest(raw)
-        except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
-            raise ServingFileInvalid(MANIFEST, f"invalid manifest: {exc}") from None
-        manifest = Manifest(
-            published_at=parsed.published_at,
-            files={name: f.rows for name, f in parsed.files.items()},
-            entries=dict(parsed.files),
-        )
-        with self._state_lock:
-            self._manifest_cache = (raw, manifest)
-        return manifest
+            copy = self._current_manifest()
+        except (ServingFileMissing, ServingFileInvalid):
+            return None
+        if not copy.cacheable:
+            return None
+        return copy.sha256, self._degraded
 
     # -- health ------------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ def test_followers_catch_up_once_after_an_input_changes():
         assert requested == set(), "nothing materialized yet: nothing to follow"
 
         # one day of one dbt mart, materialized from the UI: the snapshot (not the recommendations) follows
-        _materialized(instance, "agg_platform_daily", "2026-10-14")
+        _materialized(instance, "agg_account_daily", "2026-10-14")
         requested, cursor = _requested(instance, cursor)
         assert requested == {SERVING}
 

@@ -50,6 +50,7 @@ def _source_tables(con: duckdb.DuckDBPyConnection, null_account_in: str | None =
 
 
 def _publish(tmp_path, null_account_in: str | None = None):
+    from analytics_assets.defs.automation_catalog import AutomationCatalogResource
     from analytics_assets.defs.quality_gate import QualityGateResource
     from analytics_assets.defs.resources import ServingResource, WarehouseResource
     from analytics_assets.defs.serving.snapshot import serving_snapshot
@@ -64,6 +65,7 @@ def _publish(tmp_path, null_account_in: str | None = None):
             "warehouse": WarehouseResource(path=str(warehouse)),
             "serving": ServingResource(serving_dir=str(serving)),
             "quality_gate": QualityGateResource(),
+            "automation_catalog": AutomationCatalogResource(),
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -28,6 +28,8 @@ from analytics_assets.contracts.warehouse import (
 )
 
 ASSET_STATUS = "asset_status.parquet"  # last materialization per asset, from the Dagster instance
+# every schedule and sensor: on or off, and its last tick (when, and whether it succeeded)
+AUTOMATION_STATUS = "automation_status.parquet"
 ACCOUNTS = "accounts.parquet"
 OPTIMAL_HOURS = "optimal_hours.parquet"
 ACCOUNT_DAILY = "account_daily.parquet"  # organic and paid per day and account: /v1/rollups/daily sums it
@@ -88,7 +90,7 @@ SERVED_TABLES = (
     ServedTable(BOOST_SPLIT, "main.fct_boost_organic_vs_paid", "platform, account_id, boost_id"),
 )
 
-SERVING_FILES = (ASSET_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)
+SERVING_FILES = (ASSET_STATUS, AUTOMATION_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)
 
 # ---- the manifest
 

@@ -11,13 +11,29 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from analytics_assets.contracts.serving import ASSET_STATUS, MANIFEST
+from analytics_assets.contracts.serving import ASSET_STATUS, AUTOMATION_STATUS, MANIFEST
 from api.auth import Reader
 from api.routes.common import DATA_ERRORS, Store, build
-from api.schemas import AssetStatus, HealthResponse, ServingFileStatus
+from api.schemas import AssetStatus, AutomationStatus, HealthResponse, ServingFileStatus
 from api.store import PUBLISH_HINT, ServingFileInvalid, ServingFileMissing
 
 router = APIRouter(tags=["status"])
+
+
+_AUTOMATION_SQL = """
+SELECT CAST(name AS VARCHAR) AS name, CAST(kind AS VARCHAR) AS kind, CAST(status AS VARCHAR) AS status,
+       CAST(cron_schedule AS VARCHAR) AS cron_schedule, CAST(last_tick_at AS TIMESTAMP) AS last_tick_at,
+       CAST(last_tick_status AS VARCHAR) AS last_tick_status
+FROM src WHERE name IS NOT NULL ORDER BY kind, name
+"""
+
+
+def _automation(store) -> list[AutomationStatus]:
+    """The schedules and sensors as published with the snapshot; none from a publisher that predates them."""
+    try:
+        return [build(AutomationStatus, AUTOMATION_STATUS, **row) for row in store.query(AUTOMATION_STATUS, _AUTOMATION_SQL)]
+    except (ServingFileMissing, ServingFileInvalid):
+        return []
 
 
 def _hours(age: timedelta) -> str:
@@ -80,10 +96,14 @@ def health(request: Request, store: Store, principal: Reader) -> HealthResponse:
             f"failed ({'; '.join(failed[:3])}{'; ...' if len(failed) > 3 else ''}), so the snapshot published "
             f"at {gate.get('serving_published_at')} is still served"
         )
+    automation = _automation(store)
+    for job in automation:  # a running schedule or sensor whose last evaluation failed needs a look
+        if job.status == "running" and job.last_tick_status == "failure":
+            problems.append(f"{job.kind} {job.name}: its last tick failed at {job.last_tick_at}")
     if problems and status == "ok":
         status = "degraded"
     return HealthResponse(
-        status=status, published_at=published_at, files=files, assets=assets,
+        status=status, published_at=published_at, files=files, assets=assets, automation=automation,
         detail="; ".join(problems) if problems else None,
         age_seconds=None if age is None else age.total_seconds(),
         max_age_seconds=None if max_snapshot_age is None else max_snapshot_age.total_seconds(),

@@ -68,6 +68,10 @@ SCHEMAS = {
         ("asset_key", pa.string()), ("last_materialized_at", pa.timestamp("us")),
         ("last_partition", pa.string()), ("run_id", pa.string()),
     ),
+    "automation_status.parquet": _s(
+        ("name", pa.string()), ("kind", pa.string()), ("status", pa.string()), ("cron_schedule", pa.string()),
+        ("last_tick_at", pa.timestamp("us")), ("last_tick_status", pa.string()),
+    ),
     "accounts.parquet": _s(*_ACC, ("channel_type", pa.string()), ("first_seen_date", pa.date32()),
                            ("last_seen_date", pa.date32())),
     "optimal_hours.parquet": _s(
@@ -171,6 +175,18 @@ def build_asset_status(generation: int = 1) -> pd.DataFrame:
             for i, (key, partition) in enumerate(reversed(ASSETS))
         ]
     )
+
+
+def build_automation_status(generation: int = 1) -> pd.DataFrame:
+    at = BASE_TIME + timedelta(minutes=generation)
+    return pd.DataFrame([
+        {"name": "daily_pipeline_schedule", "kind": "schedule", "status": "running", "cron_schedule": "0 3 * * *",
+         "last_tick_at": at - timedelta(hours=3), "last_tick_status": "success"},
+        {"name": "social_metrics_poll_schedule", "kind": "schedule", "status": "stopped",
+         "cron_schedule": "0 */2 * * *", "last_tick_at": None, "last_tick_status": None},
+        {"name": "webhook_events_sensor", "kind": "sensor", "status": "running", "cron_schedule": None,
+         "last_tick_at": at - timedelta(seconds=30), "last_tick_status": "skipped"},
+    ])
 
 
 def build_accounts(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
@@ -406,6 +422,7 @@ def build_all(generation: int = 1) -> dict[str, pd.DataFrame]:
     n_days = 10 + generation % 7
     return {
         "asset_status.parquet": build_asset_status(generation),
+        "automation_status.parquet": build_automation_status(generation),
         "accounts.parquet": build_accounts(generation, n_days),
         "optimal_hours.parquet": build_optimal_hours(generation),
         "account_daily.parquet": build_account_daily(generation, n_days),

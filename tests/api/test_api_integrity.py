@@ -62,7 +62,8 @@ READERS = {
 
 
 def test_every_data_file_has_readers():
-    assert set(READERS) == {t.file for t in SERVED_TABLES} == set(DATA_FILES) - {"asset_status.parquet"}
+    # the operational files (assets, schedules and sensors) are read by /v1/health, and belong to no account
+    assert set(READERS) == {t.file for t in SERVED_TABLES} == set(DATA_FILES) - {"asset_status.parquet", "automation_status.parquet"}
     assert set(build_all(1)) == set(DATA_FILES)  # the test data publishes every file
 
 
@@ -485,7 +486,7 @@ def test_publish_snapshot_writes_matching_checksums_and_the_manifest_last(tmp_pa
 def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
     import dagster as dg
 
-    from analytics_assets.definitions import QUALITY_GATE
+    from analytics_assets.definitions import AUTOMATION_CATALOG, QUALITY_GATE
     from analytics_assets.defs.resources import ServingResource, WarehouseResource
     from analytics_assets.defs.serving.snapshot import serving_snapshot
     from test_api_endpoints import assert_attribution, assert_rollups, expected_attribution, expected_rollups
@@ -512,6 +513,7 @@ def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
             "warehouse": WarehouseResource(path=str(warehouse), threads=1, memory_limit="256MB"),
             "serving": ServingResource(serving_dir=str(serving)),
             "quality_gate": QUALITY_GATE,  # the real gate: no check has failed in this instance
+            "automation_catalog": AUTOMATION_CATALOG,
         },
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -519,8 +521,10 @@ def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
     doc = _assert_manifest_matches_files(serving)
     assert set(doc["files"]) == set(DATA_FILES)
     for name, frame in frames.items():
-        if name != "asset_status.parquet":
+        if name not in ("asset_status.parquet", "automation_status.parquet"):  # from the instance, not the data
             assert doc["files"][name]["rows"] == len(frame), name
+    automation = pd.read_parquet(serving / "automation_status.parquet")
+    assert set(automation["name"]) == {e.name for e in AUTOMATION_CATALOG.entries}
     assert started <= datetime.fromisoformat(doc["published_at"]) <= datetime.now(timezone.utc)
     (mat,) = result.asset_materializations_for_node("serving_snapshot")
     assert mat.metadata["sha256/account_daily.parquet"].value == doc["files"]["account_daily.parquet"]["sha256"]

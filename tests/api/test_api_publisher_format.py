@@ -8,10 +8,12 @@ import json
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
 from analytics_assets.contracts.serving import SERVED_TABLES
+from analytics_assets.definitions import AUTOMATION_CATALOG
 from analytics_assets.storage.serving_files import publish_snapshot
 from api_serving_data import SCHEMAS, build_all
 
@@ -42,6 +44,9 @@ def publish_like_serving_snapshot(out: Path, frames: dict[str, pd.DataFrame]) ->
         [{**r, "last_partition": None} for r in status.to_dict("records")],
         columns=["asset_key", "last_materialized_at", "last_partition", "run_id"],
     )
+    # the schedules and sensors as AutomationCatalogResource.status() builds them: nothing ticked yet
+    with dg.instance_for_test() as instance:
+        tables["automation_status.parquet"] = AUTOMATION_CATALOG.status(instance)
     publish_snapshot(out, tables, published_at=PUBLISHED_AT)
 
 

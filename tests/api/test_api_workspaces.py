@@ -2,11 +2,13 @@
 accounts owned by nobody), every data route answers each workspace's key with its own accounts' rows only
 (no account, post, campaign or boost id of another account anywhere in the response) and with totals that
 are the sums over its own accounts. Another workspace's campaign or boost is answered like one that does
-not exist."""
+not exist. GraphQL (/v1/graphql) answers the same key with the same rows, and null for another workspace's
+campaign or boost."""
 
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from contextlib import ExitStack
 from datetime import timedelta
@@ -84,6 +86,9 @@ class KeyClient:
 
     def get(self, url: str):
         return self.client.get(url, headers=self.headers)
+
+    def post(self, url: str, json: Any):
+        return self.client.post(url, json=json, headers=self.headers)
 
 
 class Workspace:
@@ -241,6 +246,83 @@ def check_foreign_ids(ws: Workspace) -> None:
                                f"/v1/boosts/{quote(missing, safe='')}", missing)
 
 
+GRAPHQL = """
+query($campaignPlatform: String!, $campaignId: String!, $boostId: String!) {
+  accounts { workspaceId accounts { platform accountId channelType firstSeenDate lastSeenDate } }
+  optimalHours(top: 24) { platform rank hour expectedEngagement liftVsPlatformMean }
+  rollupsDaily(first: 1000) {
+    platform start end count total nextCursor
+    rows { metricDate platform channelType posts impressions engagements clicks avgEngagementScore spendUsd
+           conversions revenueUsd ctr roas }
+  }
+  overview {
+    start end days previousStart previousEnd currentDaysWithData previousDaysWithData previousComplete
+    changeUnavailableReason metrics { metric current previous change changePct }
+  }
+  attributionModels { windowStart windowEnd models channels { channel models { model conversions conversionValue share } } }
+  campaigns(first: 20) {
+    total items { platform accountId campaignId totals { spendUsd } daily(first: 30) { total items { metricDate spendUsd } } }
+  }
+  topPosts(limit: 20) {
+    platform items { rank platform accountId postId publishedAt hookType mediaType topic engagementScore engagementRate
+                     impressions engagements isBoosted }
+  }
+  heatmap { platform cells { platform publishDow publishHour posts avgEngagementScore avgEngagementRate } }
+  boosts(first: 1000) { total items { boostId platform accountId postId organicLift spendUsd } }
+  campaign(platform: $campaignPlatform, campaignId: $campaignId) { campaignId accountId }
+  boost(boostId: $boostId) { boostId accountId organicVsPaid { campaignId } }
+}
+"""
+
+
+def _snake(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k): _snake(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_snake(v) for v in doc]
+    return doc
+
+
+def check_graphql(ws: Workspace) -> None:
+    """One GraphQL query of every field: no id of another account, the REST answers of the same key, and
+    null for another workspace's campaign and boost."""
+    frames = ws.snap.frames
+    campaigns, boosts = frames["campaigns.parquet"], frames["boosts.parquet"]
+    foreign_campaigns = [(p, c) for p, a, c in zip(campaigns["platform"], campaigns["account_id"], campaigns["campaign_id"])
+                         if (p, a) not in ws.accounts] or [("google_ads", "go-9999999-0")]
+    foreign_boosts = [b for p, a, b in zip(boosts["platform"], boosts["account_id"], boosts["boost_id"])
+                      if (p, a) not in ws.accounts] or ["bst-nope"]
+    variables = {"campaignPlatform": foreign_campaigns[-1][0], "campaignId": foreign_campaigns[-1][1],
+                 "boostId": foreign_boosts[-1]}
+    response = ws.client.post("/v1/graphql", {"query": GRAPHQL, "variables": variables})
+    assert response.status_code == 200, (ws.name, response.status_code, response.text[:500])
+    body = response.json()
+    leaked = sorted({s for s in _strings(body) if s in ws.foreign})
+    assert not leaked, f"{ws.name} GraphQL leaks ids of other accounts: {leaked[:5]}"
+    data = _snake(body["data"])
+    errors = body.get("errors") or []
+    if ws.frames["overview_daily.parquet"].empty:  # REST's 404: no day of data to default the window to
+        assert [(e["path"], e["extensions"]["code"]) for e in errors] == [(["overview"], "NOT_FOUND")]
+        assert data["overview"] is None
+    else:
+        assert not errors, (ws.name, errors)
+        assert data["overview"] == ws.get("/v1/overview")
+    assert data["campaign"] is None and data["boost"] is None
+    assert data["accounts"] == ws.get("/v1/accounts")
+    assert data["rollups_daily"] == ws.get("/v1/rollups/daily?limit=1000")
+    assert data["attribution_models"] == ws.get("/v1/attribution/models")
+    assert data["top_posts"] == ws.get("/v1/posts/top?limit=20")
+    assert data["heatmap"] == ws.get("/v1/engagement/heatmap")
+    rest_hours = ws.get("/v1/optimal-hours?top=24")["platforms"]
+    assert [(h["platform"], h["rank"], h["hour"]) for h in data["optimal_hours"]] == [
+        (p["platform"], h["rank"], h["publish_hour"]) for p in rest_hours for h in p["hours"]]
+    rest_campaigns = ws.get("/v1/campaigns?limit=20")
+    assert [c["campaign_id"] for c in data["campaigns"]["items"]] == [c["campaign_id"] for c in rest_campaigns["items"]]
+    for c in data["campaigns"]["items"]:
+        assert c["daily"]["total"] == len(ws.frames["campaign_daily.parquet"].query("campaign_id == @c['campaign_id']"))
+    assert sorted(b["boost_id"] for b in data["boosts"]["items"]) == sorted(ws.frames["boosts.parquet"]["boost_id"])
+
+
 def run_example(snap: SimpleNamespace, owners: list[int], n_workspaces: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         access = Path(tmp) / "access.sqlite3"
@@ -261,6 +343,7 @@ def run_example(snap: SimpleNamespace, owners: list[int], n_workspaces: int) -> 
         for ws in workspaces:
             check_workspace(ws)
             check_foreign_ids(ws)
+            check_graphql(ws)
 
 
 @st.composite

@@ -12,8 +12,16 @@ from datetime import datetime, timezone
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.contracts.serving import ACCOUNT_COLUMNS, ASSET_STATUS, MANIFEST, QUALITY_GATE, SERVED_TABLES
+from analytics_assets.contracts.serving import (
+    ACCOUNT_COLUMNS,
+    ASSET_STATUS,
+    AUTOMATION_STATUS,
+    MANIFEST,
+    QUALITY_GATE,
+    SERVED_TABLES,
+)
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
+from analytics_assets.defs.automation_catalog import AutomationCatalogResource
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import ServingResource, WarehouseResource
 from analytics_assets.defs.quality_gate import QualityGateResource, gate_failure
@@ -73,6 +81,7 @@ def serving_snapshot(
     warehouse: WarehouseResource,
     serving: ServingResource,
     quality_gate: QualityGateResource,
+    automation_catalog: AutomationCatalogResource,
 ) -> dg.MaterializeResult:
     out = serving.path
     checked_at = datetime.now(timezone.utc)
@@ -102,6 +111,7 @@ def serving_snapshot(
         )
     accounts = accounts_per_file(frames)
     frames[ASSET_STATUS] = asset_status(context.instance, list(context.instance.get_asset_keys()))
+    frames[AUTOMATION_STATUS] = automation_catalog.status(context.instance)
     # data files first, the manifest (rows, bytes, sha256 of each) last
     manifest = publish_snapshot(out, frames, published_at=datetime.now(timezone.utc))
     published_at = manifest.to_json()["published_at"]
