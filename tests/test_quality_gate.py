@@ -10,10 +10,9 @@ from datetime import date
 import dagster as dg
 import duckdb
 import pytest
-from fastapi.testclient import TestClient
 
 from analytics_assets.contracts.serving import MANIFEST, QUALITY_GATE
-from api.main import create_app
+from api.local import local_client
 from cycle_testing import new_home
 
 pytestmark = pytest.mark.slow
@@ -73,10 +72,11 @@ def test_a_failed_blocking_check_keeps_what_users_see_until_the_data_is_fixed(tm
     gate = json.loads((home.serving / QUALITY_GATE).read_text())
     assert gate["status"] == "failed" and any("stg_boosts" in c for c in gate["failed_checks"])
     assert gate["serving_published_at"] == json.loads(served[MANIFEST])["published_at"]
-    health = TestClient(create_app(serving_dir=home.serving, webhook_store=tmp_path / "store.sqlite3")).get("/health").json()
+    api = local_client(home.serving, tmp_path / "api")
+    health = api.get("/v1/health").json()
     assert health["status"] == "degraded" and "quality gate failed" in health["detail"]
     assert health["quality_gate"]["status"] == "failed"
-    optimal = TestClient(create_app(serving_dir=home.serving, webhook_store=tmp_path / "store.sqlite3")).get("/optimal-hours")
+    optimal = api.get("/v1/optimal-hours")
     assert optimal.status_code == 200  # the last good snapshot keeps being served
 
     # fixed at the source and re-run: the checks pass, the gate opens, the retrain publishes
@@ -85,5 +85,5 @@ def test_a_failed_blocking_check_keeps_what_users_see_until_the_data_is_fixed(tm
     assert home.run(DAY, DAY, **SMALL).success
     assert json.loads((home.serving / QUALITY_GATE).read_text())["status"] == "passed"
     assert json.loads((home.serving / MANIFEST).read_text())["published_at"] != gate["serving_published_at"]
-    health = TestClient(create_app(serving_dir=home.serving, webhook_store=tmp_path / "store.sqlite3")).get("/health").json()
+    health = api.get("/v1/health").json()
     assert health["quality_gate"]["status"] == "passed"
