@@ -555,3 +555,12 @@ def api_client(serving_dir: Path, state_dir: Path | None = None, *, workspace: s
     app = create_app(serving_dir, access_store=access, **app_kwargs)
     return TestClient(app, headers={"Authorization": f"Bearer {token}"},
                       raise_server_exceptions=raise_server_exceptions)
+
+
+def stored_webhook_events(store_path: Path) -> int:
+    """Webhook events in the API's inbound store (0 when nothing was ever stored). The file itself may exist
+    without any: the audit record of a refused delivery lands in the same store."""
+    from analytics_assets.contracts.inbound import WebhookStore
+
+    state = WebhookStore(store_path).state()
+    return 0 if state is None else state.events

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analytics_assets.contracts.inbound import WebhookStore
+from api_serving_data import stored_webhook_events
 
 META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "verify-me-please"
@@ -164,7 +165,7 @@ def test_meta_bad_or_missing_signature_is_401_and_stores_nothing(client, store_p
     r = post_meta(client, body, signature)
     assert r.status_code == 401, r.text
     assert "X-Hub-Signature-256" in r.json()["detail"]
-    assert not store_path.exists()  # not even an empty store was created
+    assert stored_webhook_events(store_path) == 0  # nothing stored (the file may hold the audit record)
 
 
 def test_meta_tampered_body_is_rejected_and_the_store_is_unchanged(client, store_path):
@@ -221,13 +222,13 @@ def test_meta_signed_but_unparsable_body_is_rejected_with_a_clear_error(client, 
         r = post_meta(client, body, meta_sig(body))
         assert r.status_code == status, (body, r.text)
         assert fragment in r.json()["detail"]
-    assert not store_path.exists()
+    assert stored_webhook_events(store_path) == 0
 
 
 def test_oversized_body_is_refused_before_it_is_read(client, store_path):
     body = b'{"object": "page", "entry": [], "pad": "' + b"x" * (1 << 20) + b'"}'
     assert post_meta(client, body, meta_sig(body)).status_code == 413
-    assert not store_path.exists()
+    assert stored_webhook_events(store_path) == 0
 
 
 def test_meta_verification_handshake(client):
@@ -261,7 +262,7 @@ def test_unconfigured_secrets_answer_503_and_never_accept_data(monkeypatch, tmp_
     assert client.get("/webhooks/linkedin", params={"challengeCode": "x"}).status_code == 503
     handshake = {"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}
     assert client.get("/webhooks/meta", params=handshake).status_code == 503
-    assert not store_path.exists()
+    assert stored_webhook_events(store_path) == 0
 
 
 # -- LinkedIn ---------------------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def test_linkedin_bad_or_missing_signature_is_401_and_stores_nothing(client, sto
     r = post_li(client, body, make_signature(body))
     assert r.status_code == 401, r.text
     assert "X-LI-Signature" in r.json()["detail"]
-    assert not store_path.exists()
+    assert stored_webhook_events(store_path) == 0
 
 
 def test_linkedin_signed_but_unusable_body_is_rejected(client, store_path):
@@ -329,7 +330,7 @@ def test_linkedin_signed_but_unusable_body_is_rejected(client, store_path):
     ]:
         r = post_li(client, body, li_sig(body))
         assert r.status_code == status, (body, r.text)
-    assert not store_path.exists()
+    assert stored_webhook_events(store_path) == 0
 
 
 # -- the store --------------------------------------------------------------------------------------
