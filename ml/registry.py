@@ -4,6 +4,10 @@ mlflow is imported lazily inside the functions: importing it takes seconds and
 Dagster code locations must load fast. The tracking store is SQLite (the file
 store is rejected by mlflow >= 3.13); artifacts live in a local folder given
 explicitly per experiment so that runs never write to the process's cwd.
+
+Aliases: ``champion`` is the version everything downstream reads; the ``engagement_model`` asset registers
+each retrain as ``challenger`` and moves ``champion`` only when :mod:`ml.governance` promotes it
+(:func:`record_promotion`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_EXPERIMENT = "cycle-engagement"
 DEFAULT_MODEL_NAME = "engagement_model"
 CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
 MODEL_ARTIFACT_NAME = "model"
 SPEC_ARTIFACT = "feature_spec.json"
 METRICS_ARTIFACT = "metrics.json"
@@ -46,6 +52,15 @@ class RegisteredModelInfo:
     name: str
     version: str
     run_id: str
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """The model version behind an alias, with its run's tags overlaid by the version's own."""
+
+    version: str
+    run_id: str
+    tags: dict[str, str]
 
 
 class LoadedModel(NamedTuple):
@@ -181,8 +196,12 @@ def log_and_register(
     model_name: str = DEFAULT_MODEL_NAME,
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
+    alias: str = CHAMPION_ALIAS,
 ) -> RegisteredModelInfo:
-    """Log params/metrics/spec/model to MLflow, register it, alias it "champion".
+    """Log params/metrics/spec/model to MLflow, register it and point ``alias`` at it.
+
+    ``alias`` is ``champion`` unless the caller gates promotion: the ``engagement_model`` asset registers
+    ``challenger`` and lets :func:`record_promotion` move the champion.
 
     The model is logged with ``mlflow.pytorch.log_model`` in the ``pt2``
     (torch.export) format; its input is the packed tensor of
@@ -239,10 +258,54 @@ def log_and_register(
                 serialization_format="pt2",
             )
         version = str(model_info.registered_model_version)
-        client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
+        client.set_registered_model_alias(model_name, alias, version)
         client.set_model_version_tag(model_name, version, "run_id", run_id)
-    logger.info("Registered %s version %s (run %s) as %s", model_name, version, run_id, CHAMPION_ALIAS)
+    logger.info("Registered %s version %s (run %s) as %s", model_name, version, run_id, alias)
     return RegisteredModelInfo(name=model_name, version=version, run_id=run_id)
+
+
+def record_promotion(
+    tracking_uri: str,
+    info: RegisteredModelInfo,
+    promoted: bool,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+) -> None:
+    """Record a gate decision on the challenger's run (tags, metrics) and model version (tags, and the metrics
+    as tags: a version holds no metrics); when ``promoted``, point the champion alias at it.
+
+    The alias moves last: a failure before it leaves the previous champion serving.
+    """
+    _import_mlflow()
+    from mlflow.entities import Metric, RunTag
+
+    with _quiet_mlflow(), _tracking(tracking_uri) as client:
+        client.log_batch(
+            info.run_id,
+            metrics=[Metric(key, float(value), int(time.time() * 1000), 0) for key, value in metrics.items()],
+            tags=[RunTag(key, value) for key, value in tags.items()],
+        )
+        for key, value in {**tags, **{key: f"{value:.6g}" for key, value in metrics.items()}}.items():
+            client.set_model_version_tag(info.name, info.version, key, value)
+        if promoted:
+            client.set_registered_model_alias(info.name, CHAMPION_ALIAS, info.version)
+    logger.info("%s version %s: %s", info.name, info.version, "promoted to champion" if promoted else "kept out")
+
+
+def describe_alias(
+    tracking_uri: str, model_name: str = DEFAULT_MODEL_NAME, alias: str = CHALLENGER_ALIAS
+) -> AliasRecord | None:
+    """Version, run and tags behind ``alias`` without loading the model; None if there is none."""
+    _import_mlflow()
+    from mlflow.exceptions import MlflowException
+
+    with _quiet_mlflow(), _tracking(tracking_uri) as client:
+        try:
+            mv = client.get_model_version_by_alias(model_name, alias)
+        except MlflowException:
+            return None
+        run_tags = dict(client.get_run(str(mv.run_id)).data.tags)
+    return AliasRecord(version=str(mv.version), run_id=str(mv.run_id), tags={**run_tags, **dict(mv.tags or {})})
 
 
 def _load_state_dict_model(client: Any, run_id: str) -> "EngagementModel":

@@ -66,6 +66,11 @@ class TrainingResult:
     best_epoch: int
     history: list[dict[str, float]] = field(default_factory=list)
     holdout_predictions: pd.DataFrame | None = None
+    # What the holdout metrics measured: the model fitted before the holdout period (the shipped model
+    # itself when refit_on_all_data is off) and its spec. The champion/challenger gate (ml.governance)
+    # scores it and the champion on the same holdout rows.
+    holdout_model: EngagementModel | None = None
+    holdout_spec: FeatureSpec | None = None
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """engagement_score predictions of the shipped model for ``df``."""
@@ -319,6 +324,7 @@ def train_engagement_model(df: pd.DataFrame, config: TrainingConfig | None = Non
         }
     )
 
+    holdout_model, holdout_spec = model, spec
     if config.refit_on_all_data:
         # Same epoch count as early stopping chose (slightly more rows per
         # epoch is fine); the shipped model then knows the newest days.
@@ -342,4 +348,6 @@ def train_engagement_model(df: pd.DataFrame, config: TrainingConfig | None = Non
         best_epoch=best_epoch,
         history=history,
         holdout_predictions=holdout_predictions,
+        holdout_model=holdout_model,
+        holdout_spec=holdout_spec,
     )

@@ -14,7 +14,9 @@ ANALYSIS_SCHEMA = "analysis"
 OPS_SCHEMA = "ops"
 
 POSTING_HOUR_RECOMMENDATIONS = f"{ML_SCHEMA}.posting_hour_recommendations"
+POSTING_SLOTS = f"{ML_SCHEMA}.ml_posting_slots"  # every weekday x hour slot's posterior (ml.posting_policy)
 FEATURE_DRIFT_REPORTS = f"{ML_SCHEMA}.ml_feature_drift_reports"
+CHAMPION_LIVE_ACCURACY = f"{ML_SCHEMA}.champion_live_accuracy"
 
 ATTRIBUTION_MODEL_COMPARISON = f"{ANALYSIS_SCHEMA}.agg_attribution_model_comparison"
 BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"
