@@ -70,7 +70,7 @@ from api.routes import attribution as attribution_route
 from api.routes import boosts as boosts_route
 from api.routes import campaigns as campaigns_route
 from api.routes import posts as posts_route
-from api.routes import recommendations as recommendations_route
+from api.routes import optimal_hours as optimal_hours_route
 from api.routes import rollups as rollups_route
 from api.routes.common import Store
 from api.schemas import AttributionModel, Platform
@@ -210,7 +210,7 @@ def _default(handler: Callable[..., Any], name: str) -> Any:
 
 PAGE = {"limit": "first", "cursor": "after"}
 DEFAULT_FIRST: int = _default(rollups_route.rollups_daily, "limit")
-DEFAULT_TOP: int = _default(recommendations_route.optimal_hours, "top")
+DEFAULT_TOP: int = _default(optimal_hours_route.optimal_hours, "top")
 DEFAULT_TOP_POSTS: int = _default(posts_route.top_posts, "limit")
 
 FirstArg = Annotated[int, strawberry.argument(description=f"Page size, 1..{MAX_LIMIT} (REST's `limit`).")]
@@ -443,7 +443,7 @@ class Query:
         platform: OrganicPlatformArg = None,
         top: Annotated[int, strawberry.argument(description="Hours per platform, 1..24.")] = DEFAULT_TOP,
     ) -> list[OptimalHour] | None:
-        answer = await _call(info, recommendations_route.optimal_hours, "/v1/optimal-hours", platform=platform, top=top)
+        answer = await _call(info, optimal_hours_route.optimal_hours, "/v1/optimal-hours", platform=platform, top=top)
         return [hour for p in _optimal_hours(answer) for hour in p.hours]
 
     @strawberry.field(description="The same hours grouped per platform, as REST's /v1/optimal-hours answers them.")
@@ -453,7 +453,7 @@ class Query:
         platform: OrganicPlatformArg = None,
         top: Annotated[int, strawberry.argument(description="Hours per platform, 1..24.")] = DEFAULT_TOP,
     ) -> list[PlatformOptimalHours] | None:
-        answer = await _call(info, recommendations_route.optimal_hours, "/v1/optimal-hours", platform=platform, top=top)
+        answer = await _call(info, optimal_hours_route.optimal_hours, "/v1/optimal-hours", platform=platform, top=top)
         return _optimal_hours(answer)
 
     @strawberry.field(description="The key's workspace and its accounts (REST: /v1/accounts).")

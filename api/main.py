@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from analytics_assets.contracts.inbound import FeedbackStore
 from analytics_assets.contracts.serving import MAX_SNAPSHOT_AGE
 from analytics_assets.settings import load_settings
 from api import __version__
@@ -27,7 +28,9 @@ from api.auth import access_control
 from api.cache import install as install_cache
 from api.graphql import install as install_graphql
 from api.overview import router as overview_router
-from api.routes import accounts, attribution, boosts, campaigns, posts, recommendations, rollups, status
+from api.routes import (
+    accounts, attribution, boosts, campaigns, feedback, optimal_hours, posts, recommendations, rollups, status,
+)
 from api.errors import describe
 from api.settings import Settings
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
@@ -46,6 +49,7 @@ their rows. Only `/v1/livez` answers without a key, with the status word alone.
 * `401`: missing, invalid or revoked key. `403`: the key lacks the route's scope.
 * `404`: nothing of that id in the key's workspace (another workspace's id gets the same answer), or
   nothing published yet (run `make demo`).
+* `409`: a decision on a recommendation that the other decision, its expiry or a newer run already closed.
 * `422`: invalid parameter; the message lists the valid values.
 * `429`: the key's rate limit is spent; `Retry-After` says when to retry.
 * `503`: a published file is unreadable or does not follow the serving contract.
@@ -106,15 +110,17 @@ V1 = "/v1"
 ALIASES = ("/health", "/optimal-hours", "/rollups/daily", "/attribution", "/overview")
 # routers whose answers are a function of the snapshot, the workspace's accounts, the path and the query alone:
 # served from the response cache (api/cache.py); /health and /livez look at the disk and the clock, /accounts
-# names the workspace
+# names the workspace, /recommendations applies the decisions in the API's store and the clock
 CACHED = (
-    recommendations.router, rollups.router, overview_router, attribution.router, campaigns.router, posts.router,
+    optimal_hours.router, rollups.router, overview_router, attribution.router, campaigns.router, posts.router,
     boosts.router,
 )
 ROUTERS = (
     status.router,
     accounts.router,
+    optimal_hours.router,
     recommendations.router,
+    feedback.router,
     rollups.router,
     overview_router,
     attribution.router,
@@ -161,7 +167,8 @@ def create_app(
         openapi_tags=[
             {"name": "status", "description": "Freshness of the published data."},
             {"name": "workspace", "description": "The key's workspace and its accounts."},
-            {"name": "recommendations", "description": "Model outputs."},
+            {"name": "recommendations", "description": "What to do next, with the expected effect, its interval and "
+             "evidence; apply or dismiss each (the decisions teach the models)."},
             {"name": "analytics", "description": "Rollups, platforms and the overview."},
             {"name": "attribution", "description": "Conversion credit per channel under seven models."},
             {"name": "campaigns", "description": "Ad campaigns and their daily metrics."},
@@ -174,6 +181,7 @@ def create_app(
     app.state.now = now
     app.state.max_snapshot_age = max_snapshot_age
     app.state.store = ServingStore(settings.serving_dir, memory_limit=settings.duckdb_memory_limit)
+    app.state.feedback_store = FeedbackStore(inbound)  # decisions on recommendations, newer than the snapshot
     app.state.access = access_control(
         Path(access_store) if access_store is not None else cycle.access, rate_limit or cycle.api_rate_limit
     )

@@ -1,4 +1,4 @@
-"""Cycle ML library: engagement model, training, registry, recommendations, drift.
+"""Cycle ML library: engagement model, training, registry, posting policy, drift.
 
 Plain Python (no Dagster). Public names are exported lazily so that
 ``import ml`` stays cheap: torch, mlflow and evidently are only imported when
@@ -23,7 +23,7 @@ _EXPORTS: dict[str, str] = {
     "log_and_register": "ml.registry",
     "load_model": "ml.registry",
     "tracking_uri_for": "ml.registry",
-    "recommend_posting_hours": "ml.recommend",
+    "PolicyConfig": "ml.posting_policy",
     "DriftResult": "ml.drift",
     "detect_feature_drift": "ml.drift",
     "DEFAULT_DRIFT_COLUMNS": "ml.drift",
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers / IDEs only
     from ml.drift import DEFAULT_DRIFT_COLUMNS, DriftResult, detect_feature_drift
     from ml.features import EncodedFeatures, FeatureSpec
     from ml.model import EngagementModel
-    from ml.recommend import recommend_posting_hours
+    from ml.posting_policy import PolicyConfig
     from ml.registry import LoadedModel, RegisteredModelInfo, load_model, log_and_register, tracking_uri_for
     from ml.runtime import configure_torch_threads
     from ml.training import TrainingConfig, TrainingResult, predict_scores, train_engagement_model

@@ -346,6 +346,10 @@ class InsightInputs:
     boosts: pd.DataFrame | None = None  # boost_id, flight_start_dow, media_type, daily_budget_usd, relative_lift
     experiments: pd.DataFrame | None = None  # rows of experiment_results
     platform_daily: pd.DataFrame | None = None  # metric_date, platform, impressions
+    # the posting policy's slots (ml.ml_posting_slots: platform, publish_dow, publish_hour, posterior_mean_log,
+    # posterior_sd_log, n_seen_at_hour, model_version): when given, the best hours are the policy's, so the
+    # insights and the recommendations give one answer to "when should I post?"
+    posting_slots: pd.DataFrame | None = None
     extra: list[Finding] = field(default_factory=list)  # data-quality warnings computed by the caller
 
 
@@ -384,13 +388,57 @@ def experiment_findings(results: pd.DataFrame) -> list[Finding]:
     return findings
 
 
+def posting_time_findings(slots: pd.DataFrame, *, level: float = 0.90, min_effect: float = DEFAULT_MIN_EFFECT) -> list[Finding]:
+    """Each platform's best hour by the posting policy's posteriors (the hour ``/v1/optimal-hours`` ranks first),
+    with its expected lift over the platform's average hour and a ``level`` interval; none below ``min_effect``."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    findings = []
+    for platform, grp in slots.groupby("platform", sort=True):
+        by_hour = grp.groupby("publish_hour").agg(
+            mean_log=("posterior_mean_log", "mean"), sd_log=("posterior_sd_log", "mean"), n=("n_seen_at_hour", "max")
+        )
+        best = by_hour["mean_log"].idxmax()
+        diff = float(by_hour.loc[best, "mean_log"] - by_hour["mean_log"].mean())
+        effect = math.expm1(diff)
+        if effect < min_effect:
+            continue
+        sd = float(by_hour.loc[best, "sd_log"])
+        subject = f"{platform} posts at {int(best):02d}:00 UTC"
+        findings.append(
+            Finding(
+                category="posting_time",
+                subject=subject,
+                title=f"{platform} posts published at {int(best):02d}:00 UTC are expected to engage {effect:+.0%} "
+                "more than at the average hour",
+                action=f"Schedule {platform} posts in this hour (+{effect:.0%} expected engagement); Cycle's posting-slot "
+                "recommendations plan each post's hour.",
+                severity=_severity_of_lift(effect),
+                metric="Expected engagement score",
+                effect=effect,
+                ci_low=math.expm1(diff - z * sd),
+                ci_high=math.expm1(diff + z * sd),
+                n=int(by_hour.loc[best, "n"]),
+                evidence={
+                    "source": "posting policy (ml.ml_posting_slots)",
+                    "model_version": str(grp["model_version"].iloc[0]) if "model_version" in grp else None,
+                    "interval_level": level,
+                },
+            )
+        )
+    return findings
+
+
 def generate_findings(
     inputs: InsightInputs, *, alpha: float = DEFAULT_ALPHA, min_effect: float = DEFAULT_MIN_EFFECT, min_n: int = DEFAULT_MIN_N
 ) -> list[Finding]:
     """Every finding Cycle reports, from whatever inputs are available (segment tests: one BH family per source)."""
     findings: list[Finding] = []
     if inputs.posts is not None and len(inputs.posts):
-        findings += segment_findings(inputs.posts, list(POST_FAMILIES), alpha=alpha, min_effect=min_effect, min_n=min_n)
+        use_policy = inputs.posting_slots is not None and len(inputs.posting_slots) > 0
+        families = [f for f in POST_FAMILIES if not (use_policy and f.category == "posting_time")]
+        findings += segment_findings(inputs.posts, families, alpha=alpha, min_effect=min_effect, min_n=min_n)
+    if inputs.posting_slots is not None and len(inputs.posting_slots):
+        findings += posting_time_findings(inputs.posting_slots, min_effect=min_effect)
     if inputs.campaign_days is not None and len(inputs.campaign_days):
         cd = inputs.campaign_days
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -14,9 +14,9 @@ import pytest
 from analytics_assets.contracts.inbound import AuditRecord, AuditStore, WebhookEvent, WebhookStore
 from analytics_assets.contracts.raw import API_AUDIT_COLUMNS
 from analytics_assets.defs.ingest.api_audit import api_audit_sensor, raw_api_audit
-from analytics_assets.defs.resources import WarehouseResource, WebhookStoreResource
-from analytics_assets.settings import load_settings
 from analytics_assets.storage.api_audit import TABLE, ingest
+
+from inbound_copy_testing import evaluate_sensor, inbound_env, materialize_copy
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -37,24 +37,15 @@ def record(i: int, status: int | None = 200, key: str | None = "0123456789ab") -
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """A temporary CYCLE_HOME: the store and the warehouse where the settings put them."""
-    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
-    for name in ("CYCLE_API_STORE", "CYCLE_WAREHOUSE_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    settings = load_settings()
-    resources = {
-        "warehouse": WarehouseResource(path=str(settings.warehouse), memory_limit="512MB"),
-        "webhook_store": WebhookStoreResource(path=str(settings.inbound_store)),
-    }
-    return resources, dg.DagsterInstance.ephemeral(), settings.warehouse, settings.inbound_store
+    return inbound_env(tmp_path, monkeypatch)
 
 
 def materialize(resources, instance) -> dict:
-    result = dg.materialize([raw_api_audit], resources=resources, instance=instance)
-    assert result.success
-    (check,) = result.get_asset_check_evaluations()
-    assert check.passed, check.metadata
-    return result.asset_materializations_for_node("raw_api_audit")[0].metadata
+    return materialize_copy(raw_api_audit, resources, instance)
+
+
+def evaluate(resources, instance):
+    return evaluate_sensor(api_audit_sensor, resources, instance)
 
 
 def table(warehouse) -> list[tuple]:

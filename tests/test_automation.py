@@ -9,7 +9,9 @@ import pytest
 from analytics_assets.definitions import defs
 from analytics_assets.defs.automation import FOLLOWERS
 
-RECOMMENDATIONS, SERVING = dg.AssetKey("posting_hour_recommendations"), dg.AssetKey("serving_snapshot")
+SERVING = dg.AssetKey("serving_snapshot")
+POLICY = {dg.AssetKey(k) for k in ("ml_posting_slots", "posting_hour_recommendations", "ml_recommendations")}
+LOOP_MODELS = {dg.AssetKey(k) for k in ("fct_recommendations", "fct_recommendation_outcomes", "agg_recommendation_performance")}
 
 
 def _materialized(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> None:
@@ -46,11 +48,12 @@ def test_followers_catch_up_once_after_an_input_changes():
         requested, cursor = _requested(instance, cursor)
         assert requested == set(), "the snapshot is up to date"
 
-        # a retrain: the recommendations follow, and the snapshot with them (one run for both)
+        # a retrain: the posting policy follows (its three tables are one step), then the loop models that read
+        # its recommendations, and the snapshot with them (one run for all)
         _materialized(instance, "engagement_model")
         requested, cursor = _requested(instance, cursor)
-        assert requested == {RECOMMENDATIONS, SERVING}
-        _materialized(instance, "posting_hour_recommendations")
-        _materialized(instance, "serving_snapshot")
+        assert requested == {*POLICY, *LOOP_MODELS, SERVING}
+        for key in (*POLICY, *LOOP_MODELS, SERVING):
+            _materialized(instance, key.to_user_string())
         requested, cursor = _requested(instance, cursor)
         assert requested == set()

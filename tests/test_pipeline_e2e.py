@@ -64,6 +64,12 @@ EXPECTED_ASSETS = {
     "ml_feature_drift",
     "engagement_model",
     "posting_hour_recommendations",
+    "ml_posting_slots",
+    "ml_recommendations",
+    "stg_recommendation_feedback",
+    "fct_recommendations",
+    "fct_recommendation_outcomes",
+    "agg_recommendation_performance",
     "serving_snapshot",
     "agg_attribution_model_comparison",
     "stg_experiment_observations",
@@ -117,6 +123,9 @@ def test_lineage_runs_raw_to_dbt_to_attribution_and_training_to_model_to_recomme
     assert {"fct_post_metrics_daily", "raw_social_post_snapshots"} <= upstream("ml_training_dataset")
     assert {"ml_training_dataset", "raw_social_post_snapshots"} <= upstream("engagement_model")
     assert "engagement_model" in upstream("posting_hour_recommendations")
+    assert {"ml_posting_slots", "engagement_model", "dim_post"} <= upstream("ml_recommendations")
+    assert {"ml_recommendations", "raw_recommendation_feedback"} <= upstream("fct_recommendations")
+    assert {"fct_recommendations", "agg_recommendation_performance"} <= upstream("serving_snapshot")
     assert {"posting_hour_recommendations", "agg_channel_attribution_daily", "agg_account_daily", "dim_account"} <= upstream("serving_snapshot")
 
 

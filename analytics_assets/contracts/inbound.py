@@ -1,4 +1,4 @@
-"""The API's own append-only store: a small SQLite database in WAL mode, with two tables.
+"""The API's own append-only store: a small SQLite database in WAL mode, with three tables.
 
 The API never opens the DuckDB warehouse. What it takes in lands here, and Dagster assets copy new rows
 into the warehouse past a cursor (``seq``), so data only ever flows one way: API -> API store -> warehouse.
@@ -9,8 +9,12 @@ into the warehouse past a cursor (``seq``), so data only ever flows one way: API
 * ``api_audit`` (:class:`AuditStore`): one :class:`AuditRecord` per HTTP request the API answered (who,
   which route template, status, size, duration), copied by ``raw_api_audit``. Nothing secret: no key, no
   header, no query string, no body.
+* ``recommendation_feedback`` (:class:`FeedbackStore`): one :class:`FeedbackRecord` per decision a user took
+  on a recommendation through the API (apply, dismiss), copied by ``raw_recommendation_feedback``. One
+  decision per recommendation: ``recommendation_id`` is unique and the first stored wins, so two requests
+  racing to apply and dismiss the same recommendation store exactly one decision.
 
-Both tables share the file, its ``store_id`` and these rules:
+The tables share the file, its ``store_id`` and these rules:
 
 * Append-only: triggers refuse UPDATE and DELETE, so a stored row can never be lost or altered.
 * Atomic per call: all rows of one ``append`` are stored in one transaction, or none.
@@ -22,15 +26,18 @@ No dagster or FastAPI imports: the Dagster side reads the store with these same 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
+
+from analytics_assets.contracts.recommendations import FEEDBACK_COLUMNS, FEEDBACK_DECISIONS
 
 PLATFORMS = ("meta", "linkedin")
 
@@ -75,7 +82,25 @@ create trigger if not exists api_audit_no_update before update on api_audit
 begin select raise(abort, 'api_audit is append-only'); end;
 create trigger if not exists api_audit_no_delete before delete on api_audit
 begin select raise(abort, 'api_audit is append-only'); end;
-"""
+create table if not exists recommendation_feedback (
+    seq                integer primary key autoincrement,
+    feedback_id        text not null unique,
+    recommendation_id  text not null unique,
+    decision           text not null check (decision in (%s)),
+    reason             text,
+    applied_post_id    text,
+    applied_details    text,
+    platform           text,
+    account_id         text,
+    workspace_id       text,
+    key_id             text,
+    received_at        text not null
+);
+create trigger if not exists recommendation_feedback_no_update before update on recommendation_feedback
+begin select raise(abort, 'recommendation_feedback is append-only'); end;
+create trigger if not exists recommendation_feedback_no_delete before delete on recommendation_feedback
+begin select raise(abort, 'recommendation_feedback is append-only'); end;
+""" % ", ".join(f"'{d}'" for d in FEEDBACK_DECISIONS)
 
 EVENT_COLUMNS = (
     "seq",
@@ -105,6 +130,10 @@ AUDIT_COLUMNS = (
     "duration_ms",
     "client_addr",
 )
+
+# FEEDBACK_COLUMNS as the store keeps them: its own ``seq``; the copy into the warehouse adds store_id,
+# store_seq (this seq) and loaded_at
+FEEDBACK_STORE_COLUMNS = ("seq", *(c for c in FEEDBACK_COLUMNS if c not in ("store_id", "store_seq", "loaded_at")))
 
 
 @dataclass(frozen=True)
@@ -136,6 +165,28 @@ class AuditRecord:
     client_addr: str | None = None  # the client's address as the server saw it (no port)
     key_id: str | None = None  # the API key that authenticated the request (its public id); None: none/bad
     workspace_id: str | None = None  # that key's workspace
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """A user's decision on one recommendation (``FEEDBACK_COLUMNS``), as the API stores it."""
+
+    feedback_id: str  # fb_<32 hex> (new_feedback_id), returned to the caller
+    recommendation_id: str
+    decision: str  # FEEDBACK_DECISIONS keys
+    received_at: datetime  # when the API took the decision (UTC; a naive value is taken as UTC)
+    platform: str | None = None  # the recommendation's account, as served when the decision was taken
+    account_id: str | None = None
+    workspace_id: str | None = None  # who decided: the key's workspace and public key id
+    key_id: str | None = None
+    reason: str | None = None  # the user's words
+    applied_post_id: str | None = None  # apply: the post published for it, if any
+    applied_details: str | None = None  # apply: what was done, as a JSON object's text
+    seq: int | None = None  # the store's, once stored
+
+
+def new_feedback_id() -> str:
+    return "fb_" + uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -197,23 +248,28 @@ class InboundStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def _insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """Run ``sql`` once per row in one transaction (all rows or none); returns the rows stored."""
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the store (created if need be) inside one ``begin immediate`` transaction: the write
+        lock is taken first, so what the block reads no other writer changes before it commits; committed when
+        the block ends, rolled back on any error."""
         con = self._open(create=True)
         try:
             self._create(con)
             con.execute("begin immediate")
             try:
-                stored = 0
-                for row in rows:
-                    stored += con.execute(sql, row).rowcount
+                yield con
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
                 raise
         finally:
             con.close()
-        return stored
+
+    def _insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` once per row in one transaction (all rows or none); returns the rows stored."""
+        with self._writing() as con:
+            return sum(con.execute(sql, row).rowcount for row in rows)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -324,15 +380,82 @@ class AuditStore(InboundStore):
         )
 
 
+class FeedbackStore(InboundStore):
+    """Store and read users' decisions on recommendations (``recommendation_feedback``), one per recommendation."""
+
+    TABLE = "recommendation_feedback"
+    COLUMNS = FEEDBACK_STORE_COLUMNS
+    _FIELDS = FEEDBACK_STORE_COLUMNS[1:]  # what a record brings; seq is the store's
+    _LOOKUP_BATCH = 500  # ids per query: far below SQLite's limit on bound parameters
+
+    def record(self, feedback: FeedbackRecord) -> tuple[FeedbackRecord, bool]:
+        """Store ``feedback`` unless its recommendation holds a decision already. Returns the stored record
+        (this one, or the decision stored first, which this call leaves as it is) and whether it was stored
+        now. One transaction: of two calls racing on one recommendation, exactly one stores its record and
+        both return that record."""
+        if feedback.decision not in FEEDBACK_DECISIONS:
+            raise ValueError(f"unknown decision {feedback.decision!r}; expected one of {tuple(FEEDBACK_DECISIONS)}")
+        row = {f: getattr(feedback, f) for f in self._FIELDS}
+        row["received_at"] = _utc_iso(feedback.received_at)
+        lookup = f"select {', '.join(self.COLUMNS)} from {self.TABLE} where recommendation_id = ?"
+        with self._writing() as con:  # the write lock before the read: no other writer between the two
+            stored = con.execute(lookup, [feedback.recommendation_id]).fetchone()
+            created = stored is None
+            if created:  # (the unique recommendation_id stands behind this, should a writer ever skip the lock)
+                con.execute(
+                    f"insert into {self.TABLE} ({', '.join(self._FIELDS)}) "
+                    f"values ({', '.join('?' for _ in self._FIELDS)})",
+                    [row[f] for f in self._FIELDS],
+                )
+                stored = con.execute(lookup, [feedback.recommendation_id]).fetchone()
+        return self._record(dict(zip(self.COLUMNS, stored))), created
+
+    def decisions(self, recommendation_ids: Iterable[str]) -> dict[str, FeedbackRecord]:
+        """The stored decision of each of ``recommendation_ids`` that has one (id -> record)."""
+        ids = sorted({str(i) for i in recommendation_ids})
+        if not ids or not self.exists():
+            return {}
+        con = self._open(create=False)
+        try:
+            if not self._has_table(con):  # a store created before this table existed
+                return {}
+            found = {}
+            for start in range(0, len(ids), self._LOOKUP_BATCH):
+                batch = ids[start : start + self._LOOKUP_BATCH]
+                for values in con.execute(
+                    f"select {', '.join(self.COLUMNS)} from {self.TABLE} "
+                    f"where recommendation_id in ({', '.join('?' for _ in batch)})",
+                    batch,
+                ):
+                    record = self._record(dict(zip(self.COLUMNS, values)))
+                    found[record.recommendation_id] = record
+        finally:
+            con.close()
+        return found
+
+    def decision(self, recommendation_id: str) -> FeedbackRecord | None:
+        """The stored decision on ``recommendation_id``, if any."""
+        return self.decisions([recommendation_id]).get(recommendation_id)
+
+    @staticmethod
+    def _record(row: dict[str, Any]) -> FeedbackRecord:
+        received = datetime.fromisoformat(row.pop("received_at")).replace(tzinfo=timezone.utc)
+        return FeedbackRecord(received_at=received, **row)
+
+
 __all__ = [
     "AUDIT_COLUMNS",
     "EVENT_COLUMNS",
+    "FEEDBACK_STORE_COLUMNS",
     "PLATFORMS",
     "AppendResult",
     "AuditRecord",
     "AuditStore",
+    "FeedbackRecord",
+    "FeedbackStore",
     "InboundStore",
     "StoreState",
     "WebhookEvent",
     "WebhookStore",
+    "new_feedback_id",
 ]

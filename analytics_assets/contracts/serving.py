@@ -42,6 +42,11 @@ TOP_POSTS = "top_posts.parquet"
 ENGAGEMENT_HEATMAP = "engagement_heatmap.parquet"
 BOOSTS = "boosts.parquet"
 BOOST_SPLIT = "boost_organic_vs_paid.parquet"
+# every recommendation (contracts.recommendations.RECOMMENDATION_COLUMNS) with its status when published:
+# RECOMMENDATION_STATUS_COLUMNS
+RECOMMENDATIONS = "recommendations.parquet"
+# per account and kind: what users did with the recommendations and whether the applied ones kept their promise
+RECOMMENDATION_PERFORMANCE = "recommendation_performance.parquet"
 MANIFEST = "manifest.json"
 # the quality gate's state when the snapshot was last due: {"status": "passed"|"failed", "checked_at",
 # "failed_checks": [...], "serving_published_at"}; a failed gate keeps the previous snapshot in place
@@ -88,6 +93,8 @@ SERVED_TABLES = (
     ServedTable(ENGAGEMENT_HEATMAP, "main.agg_account_engagement_by_hour", "platform, account_id, publish_dow, publish_hour"),
     ServedTable(BOOSTS, BOOST_EFFECTIVENESS, "platform, account_id, boost_id"),
     ServedTable(BOOST_SPLIT, "main.fct_boost_organic_vs_paid", "platform, account_id, boost_id"),
+    ServedTable(RECOMMENDATIONS, "main.fct_recommendations", "platform, account_id, created_at, recommendation_id"),
+    ServedTable(RECOMMENDATION_PERFORMANCE, "main.agg_recommendation_performance", "platform, account_id, kind"),
 )
 
 SERVING_FILES = (ASSET_STATUS, AUTOMATION_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)

@@ -15,7 +15,16 @@ import dagster as dg
 
 FOLLOW_UPSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
-FOLLOWERS = ("posting_hour_recommendations", "serving_snapshot")
+FOLLOWERS = (
+    "ml_posting_slots",
+    "posting_hour_recommendations",
+    "ml_recommendations",
+    "stg_recommendation_feedback",
+    "fct_recommendations",
+    "fct_recommendation_outcomes",
+    "agg_recommendation_performance",
+    "serving_snapshot",
+)
 
 cycle_automation_sensor = dg.AutomationConditionSensorDefinition(
     "cycle_automation_sensor",

@@ -30,7 +30,7 @@ class FailedCheck:
         return f"{self.asset}.{self.check}{where}, run {self.run_id[:8]}"
 
 
-GATED = ("engagement_model", "posting_hour_recommendations", "serving_snapshot")
+GATED = ("engagement_model", "ml_posting_slots", "serving_snapshot")
 
 
 class QualityGateResource(dg.ConfigurableResource):
@@ -66,9 +66,10 @@ class QualityGateResource(dg.ConfigurableResource):
             failed.append(FailedCheck(check_key.asset_key.to_user_string(), check_key.name, record.run_id, partition))
         return failed
 
-    def require_open(self, context: dg.AssetExecutionContext, what: str) -> None:
-        """Fail the step, leaving what users see unchanged, when a blocking check upstream failed."""
-        failed = self.failed_checks(context.instance, context.asset_key)
+    def require_open(self, context: dg.AssetExecutionContext, what: str, key: dg.AssetKey | None = None) -> None:
+        """Fail the step, leaving what users see unchanged, when a blocking check upstream failed (``key``: the
+        gated asset of a multi-asset step)."""
+        failed = self.failed_checks(context.instance, key or context.asset_key)
         if failed:
             raise gate_failure(failed, what)
 

@@ -17,6 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analytics_assets.contracts.recommendations import (
+    RECOMMENDATION_COLUMNS,
+    RECOMMENDATION_STATUS_COLUMNS,
+    recommendation_id,
+    served_status,
+)
+
 ORGANIC = ["linkedin", "x", "reddit", "tiktok"]
 PAID = ["google_ads", "meta_ads", "linkedin_ads"]
 CHANNELS = [
@@ -62,6 +69,7 @@ def _s(*cols):
 
 
 _ACC = [("platform", pa.string()), ("account_id", pa.string())]
+_ARROW = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us")}
 # Arrow types matching the warehouse's (INTEGER=int32, BIGINT=int64, TIMESTAMP=naive UTC).
 SCHEMAS = {
     "asset_status.parquet": _s(
@@ -146,6 +154,19 @@ SCHEMAS = {
         ("overlap_share", pa.float64()), ("converted_journeys", pa.int64()), ("paid_only_conversions", pa.int64()),
         ("organic_only_conversions", pa.int64()), ("overlap_conversions", pa.int64()),
         ("conversion_value_usd", pa.float64()),
+    ),
+    # the recommendation contract's columns and the status the served copy adds, in the warehouse's types
+    "recommendations.parquet": _s(
+        *((c, _ARROW[t]) for c, t in {**RECOMMENDATION_COLUMNS, **RECOMMENDATION_STATUS_COLUMNS}.items())
+    ),
+    "recommendation_performance.parquet": _s(
+        *_ACC, ("kind", pa.string()),
+        *[(c, pa.int64()) for c in ("recommendations", "open_count", "applied_count", "dismissed_count",
+                                    "expired_count", "superseded_count")],
+        ("adoption_rate", pa.float64()), ("measured_count", pa.int64()),
+        *[(c, pa.float64()) for c in ("interval_coverage", "mean_realized_value", "mean_expected_value",
+                                      "mean_baseline_value", "bias", "realized_lift_vs_baseline",
+                                      "mean_absolute_error")],
     ),
 }
 
@@ -418,6 +439,104 @@ def build_boost_split(generation: int = 1) -> pd.DataFrame:
     ])
 
 
+def _recommendation(generation: int, kind: str, platform: str, account: str, target_type: str, target_id: str,
+                    action_key: str, action: str, *, expires_at: datetime, slot_start: datetime | None = None,
+                    policy: str = "greedy", propensity: float = 1.0, superseded_at: datetime | None = None,
+                    applied: tuple[datetime, str, str | None] | None = None, metric: str = "engagement_score_7d",
+                    value: float = 100.0) -> dict:
+    """One row of recommendations.parquet; ``applied``: (decided_at, feedback_id, applied_post_id) of a decision
+    loaded into the warehouse before the publish."""
+    as_of = published_at(generation)
+    created = BASE_TIME - timedelta(days=1)
+    fields = {"action_key": action_key} if slot_start is None else {
+        "slot_start": slot_start.isoformat(), "publish_hour": slot_start.hour, "weekday": slot_start.strftime("%A")}
+    value = value + 5.0 * generation
+    return {
+        "recommendation_id": recommendation_id(kind, platform, account, target_type, target_id, action_key),
+        "kind": kind, "platform": platform, "account_id": account, "target_type": target_type, "target_id": target_id,
+        "action": action, "action_fields": json.dumps(fields, sort_keys=True), "slot_start": slot_start,
+        "expected_metric": metric, "expected_value": value, "expected_low": 0.6 * value, "expected_high": 1.5 * value,
+        "baseline_value": 0.8 * value, "confidence": 0.83, "propensity": propensity, "policy": policy,
+        "model_name": "engagement_score_gbm", "model_version": f"v{generation}", "sample_size": 120 + generation,
+        "evidence": "Posts in this hour beat the weekday's average in 9 of the last 12 weeks.",
+        "created_at": created, "expires_at": expires_at,
+        "last_generated_at": created if superseded_at is not None else BASE_TIME, "superseded_at": superseded_at,
+        "status": served_status("apply" if applied else None, superseded_at, expires_at, as_of),
+        "status_as_of": as_of,
+        "decided_at": applied[0] if applied else None,
+        "feedback_id": applied[1] if applied else None,
+        "applied_post_id": applied[2] if applied else None,
+    }
+
+
+def build_recommendations(generation: int = 1) -> pd.DataFrame:
+    """Recommendations for every organic account: posting slots that are open, exploring (Thompson sampling),
+    expired, expiring after the publish but before ``NOW`` (open in the file: the API applies expiry itself),
+    superseded, and applied before the publish (a decision the warehouse already holds); a boost of a top post
+    on linkedin and x; a budget for the first campaign of every ad account. Status as of the publish."""
+    rows = []
+    for p_idx, (platform, account) in enumerate(accounts_of()):
+        if platform in ORGANIC:
+            def slot(day: int, hour: int, kind: str = "posting_slot", **kw) -> dict:
+                start = datetime(2024, 5, 15, hour) + timedelta(days=day)  # a slot can be acted on until it starts
+                return _recommendation(
+                    generation, kind, platform, account, "slot", f"{start.date().isoformat()}#1", start.isoformat(),
+                    f"Publish at {hour:02d}:00 UTC on {start:%A %Y-%m-%d}", slot_start=start, expires_at=start, **kw,
+                )
+
+            hour = 9 + p_idx % 8
+            rows += [
+                slot(1, hour),  # open
+                slot(2, (hour + 7) % 24, "exploration", policy="thompson", propensity=0.2),  # open
+                slot(-1, hour),  # expired before the publish
+                slot(0, 7),  # expires at 07:00, after the publish (06:0x) and before NOW (08:00)
+                slot(3, hour, superseded_at=BASE_TIME),  # a newer run dropped it
+                # applied two hours before the publish, with the account's first top post
+                slot(4, hour, applied=(BASE_TIME - timedelta(hours=2), "fb_" + hashlib.md5(account.encode()).hexdigest(),
+                                       f"{platform}-{account}-1")),
+            ]
+            if platform in ("linkedin", "x"):
+                post = f"{platform}-{account}-2"
+                rows.append(_recommendation(
+                    generation, "boost", platform, account, "post", post, "budget=120;days=3",
+                    f"Boost post {post} with 120 USD over 3 days", expires_at=BASE_TIME + timedelta(days=2),
+                    policy="ranked", metric="incremental_engagements", value=300.0,
+                ))
+        elif platform in PAID:
+            campaign = f"{platform[:2]}-{account}-0"
+            rows.append(_recommendation(
+                generation, "budget", platform, account, "campaign", campaign, "daily_budget=150",
+                f"Raise the daily budget of {campaign} to 150 USD", expires_at=BASE_TIME + timedelta(days=7),
+                metric="conversions_7d", value=40.0,
+            ))
+    return _shuffled(rows, generation)
+
+
+def build_recommendation_performance(generation: int = 1) -> pd.DataFrame:
+    """Per account and kind, what became of ``build_recommendations``' rows (the counts add up to them); the
+    applied ones are measured: realized 10% above their promise, inside its interval."""
+    rows = []
+    recs = build_recommendations(generation)
+    for (platform, account, kind), group in recs.groupby(["platform", "account_id", "kind"], sort=True):
+        counts = group["status"].value_counts()
+        applied, dismissed = int(counts.get("applied", 0)), int(counts.get("dismissed", 0))
+        measured = group[group["status"] == "applied"]
+        expected = float(measured["expected_value"].mean()) if len(measured) else None
+        baseline = float(measured["baseline_value"].mean()) if len(measured) else None
+        realized = None if expected is None else 1.1 * expected
+        rows.append({
+            "platform": platform, "account_id": account, "kind": kind, "recommendations": len(group),
+            **{f"{s}_count": int(counts.get(s, 0)) for s in ("open", "applied", "dismissed", "expired", "superseded")},
+            "adoption_rate": applied / (applied + dismissed) if applied + dismissed else None,
+            "measured_count": len(measured), "interval_coverage": 1.0 if len(measured) else None,
+            "mean_realized_value": realized, "mean_expected_value": expected, "mean_baseline_value": baseline,
+            "bias": None if realized is None else round(realized / expected - 1, 4),
+            "realized_lift_vs_baseline": None if realized is None else round(realized / baseline - 1, 4),
+            "mean_absolute_error": None if realized is None else realized - expected,
+        })
+    return _shuffled(rows, generation)
+
+
 def build_all(generation: int = 1) -> dict[str, pd.DataFrame]:
     n_days = 10 + generation % 7
     return {
@@ -435,6 +554,8 @@ def build_all(generation: int = 1) -> dict[str, pd.DataFrame]:
         "engagement_heatmap.parquet": build_engagement_heatmap(generation),
         "boosts.parquet": build_boosts(generation),
         "boost_organic_vs_paid.parquet": build_boost_split(generation),
+        "recommendations.parquet": build_recommendations(generation),
+        "recommendation_performance.parquet": build_recommendation_performance(generation),
     }
 
 

@@ -15,13 +15,14 @@ from fastapi.testclient import TestClient
 from analytics_assets.contracts.access import AccessRegistry
 from api.auth import FAILED_AUTH_LIMIT
 from api.main import ALIASES, create_app
-from api_serving_data import ACCOUNTS, NOW, make_registry, publish
+from api_serving_data import ACCOUNTS, NOW, build_recommendations, make_registry, publish
 
 # an existing id of workspace "acme" for every path parameter, a valid value for every required query parameter
 PATH_VALUES = {
     "platform": "google_ads",
     "campaign_id": f"go-{ACCOUNTS['google_ads'][0]}-0",
     "boost_id": f"bst-linkedin-{ACCOUNTS['linkedin'][0]}-0",
+    "recommendation_id": build_recommendations().set_index("account_id").loc[ACCOUNTS["linkedin"][0], "recommendation_id"].iloc[0],
 }
 REQUIRED_QUERY = {"model": "linear"}
 FAILED_LIMIT = int(FAILED_AUTH_LIMIT.split("/")[0])
@@ -74,7 +75,10 @@ def protected_urls(app) -> list[str]:
             continue
         if path == "/v1/livez":
             continue
-        assert set(ops) == {"get"}, f"{path}: API v1 is read-only, found {sorted(ops)}"
+        if "get" not in ops:  # the decisions on recommendations are the only writes (test_api_feedback)
+            assert set(ops) == {"post"} and path.startswith("/v1/recommendations/"), f"{path}: {sorted(ops)}"
+            continue
+        assert set(ops) == {"get"}, f"{path}: only the recommendations take writes, found {sorted(ops)}"
         query = []
         for param in ops["get"].get("parameters", []):
             if param["in"] == "query" and param.get("required"):
@@ -194,9 +198,10 @@ def test_the_schema_declares_both_key_schemes_on_every_protected_operation(env):
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}
     for path, ops in schema["paths"].items():
         if path.startswith("/v1/") and path != "/v1/livez":
-            security = ops["get"].get("security")
-            assert security, path
-            assert {name for req in security for name in req} == set(schemes), path
+            for method, op in ops.items():
+                security = op.get("security")
+                assert security, (method, path)
+                assert {name for req in security for name in req} == set(schemes), (method, path)
 
 
 def test_rate_limit_per_key(env):

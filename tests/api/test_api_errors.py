@@ -116,6 +116,8 @@ DATA_REQUESTS = [
     ("/v1/engagement/heatmap", {}, {"engagement_heatmap.parquet"}),
     ("/v1/boosts", {}, {"boosts.parquet"}),
     (f"/v1/boosts/{BOOST}", {}, {"boosts.parquet", "boost_organic_vs_paid.parquet"}),
+    ("/v1/recommendations", {}, {"recommendations.parquet"}),
+    ("/v1/recommendations/performance", {}, {"recommendation_performance.parquet"}),
 ]
 DATA_FILES = sorted(set().union(*(files for _, _, files in DATA_REQUESTS)))
 

@@ -58,6 +58,8 @@ READERS = {
     "engagement_heatmap.parquet": [("/v1/engagement/heatmap", {})],
     "boosts.parquet": [("/v1/boosts", {"limit": 1000})],
     "boost_organic_vs_paid.parquet": [(f"/v1/boosts/{BOOST}", {})],
+    "recommendations.parquet": [("/v1/recommendations", {"limit": 1000})],
+    "recommendation_performance.parquet": [("/v1/recommendations/performance", {})],
 }
 
 

@@ -13,7 +13,14 @@ import pandas as pd
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.contracts.raw import MAX_QUARANTINE_SHARE
-from analytics_assets.contracts.warehouse import BOOST_EFFECTIVENESS, EXPERIMENT_RESULTS, FEATURE_DRIFT_REPORTS, INSIGHTS, table_metadata
+from analytics_assets.contracts.warehouse import (
+    BOOST_EFFECTIVENESS,
+    EXPERIMENT_RESULTS,
+    FEATURE_DRIFT_REPORTS,
+    INSIGHTS,
+    POSTING_SLOTS,
+    table_metadata,
+)
 from analytics_assets.storage.warehouse import replace_table
 from ml.insights import (
     DEFAULT_ALPHA,
@@ -68,11 +75,13 @@ def _quality_findings(con, start, end) -> list[Finding]:
         "experiment_results",
         "fct_snapshot_delta_flags",
         "ml_feature_drift",
+        "ml_posting_slots",
     ],
     group_name="insights",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
-    description="Ranked findings with severity, supporting figures and a suggested action: best hours and content "
+    description="Ranked findings with severity, supporting figures and a suggested action: best hours (the posting "
+    "policy's, as /v1/optimal-hours and the slot recommendations) and content "
     "types, platform differences, when and what to boost, A/B winners (audiences, budgets, creatives), anomalies "
     "and warnings. Segment effects are Welch tests on log values with Benjamini-Hochberg control, reported only "
     "when significant and at least min_effect; anomalies are robust z-scores. Writes analysis.insights.",
@@ -113,6 +122,10 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
                 """select metric_date, platform, impressions from main.agg_platform_daily
                    where channel_type = 'organic' and metric_date between ? and ?""",
                 [start - timedelta(days=14), end],
+            ).df(),
+            posting_slots=con.execute(
+                f"""select platform, publish_dow, publish_hour, posterior_mean_log, posterior_sd_log, n_seen_at_hour,
+                          model_version from {POSTING_SLOTS}"""
             ).df(),
             extra=_quality_findings(con, start, end),
         )

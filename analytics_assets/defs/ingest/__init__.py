@@ -1,11 +1,16 @@
-"""Ingest: sources -> the raw layer (daily raw tables, webhook events, API audit records, the archive) and their
-triggers."""
+"""Ingest: sources -> the raw layer (daily raw tables, webhook events, API audit records, decisions on
+recommendations, the archive) and their triggers."""
 
 import dagster as dg
 
 from analytics_assets.defs.ingest.api_audit import api_audit_job, api_audit_sensor, raw_api_audit
 from analytics_assets.defs.ingest.polling import social_metrics_poll_job, social_metrics_poll_schedule
 from analytics_assets.defs.ingest.raw import raw_platform_data
+from analytics_assets.defs.ingest.recommendation_feedback import (
+    raw_recommendation_feedback,
+    recommendation_feedback_job,
+    recommendation_feedback_sensor,
+)
 from analytics_assets.defs.ingest.retention import (
     raw_snapshot_archive,
     raw_snapshot_archive_job,
@@ -14,8 +19,11 @@ from analytics_assets.defs.ingest.retention import (
 from analytics_assets.defs.ingest.webhooks import raw_webhook_events, webhook_events_job, webhook_events_sensor
 
 defs = dg.Definitions(
-    assets=[raw_platform_data, raw_webhook_events, raw_api_audit, raw_snapshot_archive],
-    jobs=[webhook_events_job, api_audit_job, raw_snapshot_archive_job, social_metrics_poll_job],
+    assets=[raw_platform_data, raw_webhook_events, raw_api_audit, raw_recommendation_feedback, raw_snapshot_archive],
+    jobs=[
+        webhook_events_job, api_audit_job, recommendation_feedback_job, raw_snapshot_archive_job,
+        social_metrics_poll_job,
+    ],
     schedules=[raw_snapshot_archive_schedule, social_metrics_poll_schedule],
-    sensors=[webhook_events_sensor, api_audit_sensor],
+    sensors=[webhook_events_sensor, api_audit_sensor, recommendation_feedback_sensor],
 )

@@ -1,26 +1,27 @@
-"""ML assets: the engagement model (PyTorch, MLflow registry), its drift monitor and the recommendations.
+"""ML assets: the engagement model (PyTorch, MLflow registry) and its drift monitor.
+
+Each retrain is registered as the challenger; it becomes the champion, which everything downstream reads, only
+when it beats the champion on the holdout and on shadow posts (the gate: ``ml/governance.py``).
 
 The model is trained on demand (first load, drift, weekly), not with every daily partition: the drift
 monitor compares each new day with the champion's own training window, and the drift sensor asks for
-a retrain when they differ. Recommendations are rescored daily with the champion.
+a retrain when they differ.
 """
 
 
 import hashlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.contracts.warehouse import FEATURE_DRIFT_REPORTS, POSTING_HOUR_RECOMMENDATIONS, table_metadata
-from analytics_assets.defs.automation import FOLLOW_UPSTREAM
+from analytics_assets.contracts.warehouse import FEATURE_DRIFT_REPORTS, table_metadata
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import MlflowResource, WarehouseResource
-from analytics_assets.storage.warehouse import replace_rows, replace_table
+from analytics_assets.storage.warehouse import replace_rows
 
 TRAINING_TABLE = "main.ml_training_dataset"
-RECOMMENDATIONS_TABLE = POSTING_HOUR_RECOMMENDATIONS
 DRIFT_TABLE = FEATURE_DRIFT_REPORTS
 DRIFT_COLUMNS = {
     "partition_date": "DATE",
@@ -34,10 +35,9 @@ DRIFT_COLUMNS = {
     "drifted_columns": "VARCHAR",
 }
 DRIFT_WINDOW_DAYS = 3  # recent days compared with the training reference
-RECOMMENDATION_LOOKBACK_DAYS = 28
 
 
-def _champion(mlflow_store: MlflowResource):
+def champion_model(mlflow_store: MlflowResource):
     from ml.registry import load_model
 
     try:
@@ -51,6 +51,22 @@ def dataset_fingerprint(dataset: pd.DataFrame, config: object) -> str:
     rows = dataset.sort_values("post_id").reset_index(drop=True).astype(str)
     digest = int(pd.util.hash_pandas_object(rows, index=False).sum()) & (2**64 - 1)
     return hashlib.sha256(f"{digest:016x}:{config!r}".encode()).hexdigest()[:16]
+
+
+def _kept_challenger(mlflow_store: MlflowResource, champion, fingerprint: str):
+    """The challenger already trained on this data and kept out by the gate against this champion, if any:
+    training again would mint an identical version and lose again."""
+    from ml.governance import COMPARED_WITH_TAG, FINGERPRINT_TAG, KEPT, PROMOTION_TAG
+    from ml.registry import describe_alias
+
+    if champion is None:
+        return None
+    challenger = describe_alias(mlflow_store.tracking_uri, mlflow_store.model_name)
+    if challenger is None:
+        return None
+    tags = challenger.tags
+    same = tags.get(FINGERPRINT_TAG) == fingerprint and tags.get(COMPARED_WITH_TAG) == str(champion.version)
+    return challenger if same and tags.get(PROMOTION_TAG) == KEPT else None
 
 
 def _model_result(
@@ -75,7 +91,9 @@ def _model_result(
     kinds={"pytorch", "mlflow"},
     pool=WAREHOUSE_POOL,
     description="Engagement-score model (wide & deep, PyTorch) trained on all posts, evaluated on a "
-    "time-ordered holdout against a per-platform baseline, registered in MLflow as the champion.",
+    "time-ordered holdout against a per-platform baseline, registered in MLflow as the challenger; the champion "
+    "alias moves to it only when its log-scale RMSE beats the champion's by the margin of ml/governance.py on "
+    "the holdout and on the posts neither model saw. `promotion` and `gate/*` record the decision.",
 )
 def engagement_model(
     context: dg.AssetExecutionContext,
@@ -84,77 +102,51 @@ def engagement_model(
     quality_gate: QualityGateResource,
 ) -> dg.MaterializeResult:
     quality_gate.require_open(context, "the champion model was not retrained")
-    from ml.registry import log_and_register
+    from ml.governance import KEPT, REASON_TAG, evaluate_challenger
+    from ml.registry import CHALLENGER_ALIAS, log_and_register, record_promotion
     from ml.training import TrainingConfig, train_engagement_model
 
     with warehouse.connect() as con:
         dataset = con.execute(f"select * from {TRAINING_TABLE}").df()
     config = TrainingConfig()
     fingerprint = dataset_fingerprint(dataset, config)
-    champion = _champion(mlflow_store)
+    champion = champion_model(mlflow_store)
     if champion is not None and champion.metrics.get("dataset_fingerprint") == fingerprint:
         # same data, same config, same seed: retraining would only mint an identical version
         context.log.info(f"Training data unchanged since {mlflow_store.model_name} v{champion.version}: kept it.")
-        return _model_result(champion.metrics, mlflow_store.model_name, champion.version, len(dataset), retrained=False)
+        return _model_result(
+            champion.metrics, mlflow_store.model_name, champion.version, len(dataset), retrained=False,
+            promotion=KEPT, promotion_reason=f"training data unchanged since the champion v{champion.version}",
+        )
+    kept = _kept_challenger(mlflow_store, champion, fingerprint)
+    if kept is not None:
+        reason = f"training data unchanged since the challenger v{kept.version}, kept out: {kept.tags.get(REASON_TAG)}"
+        context.log.info(reason)
+        return _model_result(
+            champion.metrics, mlflow_store.model_name, champion.version, len(dataset), retrained=False,
+            promotion=KEPT, promotion_reason=reason, challenger_version=kept.version,
+        )
     result = train_engagement_model(dataset, config)
     result.metrics["dataset_fingerprint"] = fingerprint
+    decision = evaluate_challenger(result, champion, dataset)
     info = log_and_register(
         result,
         tracking_uri=mlflow_store.tracking_uri,
         artifact_root=mlflow_store.artifact_root,
         experiment_name=mlflow_store.experiment_name,
         model_name=mlflow_store.model_name,
+        alias=CHALLENGER_ALIAS,
     )
-    context.log.info(f"registered {info.name} v{info.version}: {result.metrics}")
+    record_promotion(mlflow_store.tracking_uri, info, decision.promoted, decision.tags(), decision.figures())
+    context.log.info(f"{info.name} v{info.version} {decision.outcome}: {decision.reason}")
+    # model_version and holdout/* describe the champion after the decision: what downstream assets read
+    shipped = (result.metrics, info.version) if decision.promoted else (champion.metrics, champion.version)
+    champion_metrics, champion_version = shipped
     return _model_result(
-        result.metrics, info.name, info.version, len(dataset), retrained=True, mlflow_run_id=info.run_id
+        champion_metrics, info.name, champion_version, len(dataset), retrained=True,
+        mlflow_run_id=info.run_id, challenger_version=info.version,
+        promotion=decision.outcome, promotion_reason=decision.reason, **decision.figures(),
     )
-
-
-@dg.asset(
-    deps=["ml_training_dataset", engagement_model],
-    group_name="ml",
-    kinds={"pytorch", "duckdb"},
-    pool=WAREHOUSE_POOL,
-    metadata=table_metadata(RECOMMENDATIONS_TABLE),
-    automation_condition=FOLLOW_UPSTREAM,
-    description="Posting hours per platform ranked by the champion model's expected engagement score, "
-    "averaged over each platform's recent content mix.",
-)
-def posting_hour_recommendations(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    mlflow_store: MlflowResource,
-    quality_gate: QualityGateResource,
-) -> dg.MaterializeResult:
-    quality_gate.require_open(context, "the recommendations were not replaced")
-    from ml.recommend import recommend_posting_hours
-
-    champion = _champion(mlflow_store)
-    if champion is None:
-        raise dg.Failure("No champion engagement model in MLflow yet: materialize `engagement_model` first.")
-    model, spec, version = champion.model, champion.spec, champion.version
-    with warehouse.connect() as con:
-        recent = con.execute(
-            f"""select * from {TRAINING_TABLE}
-                where published_date > (select max(published_date) from {TRAINING_TABLE}) - ?""",
-            [RECOMMENDATION_LOOKBACK_DAYS],
-        ).df()
-        recs = recommend_posting_hours(model, spec, recent)
-        recs["model_name"] = mlflow_store.model_name
-        recs["model_version"] = str(version)
-        recs["generated_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
-        replace_table(con, RECOMMENDATIONS_TABLE, recs)
-    best = recs[recs["rank"] == 1].set_index("platform")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(recs),
-            "model_version": str(version),
-            "best_hour_by_platform": {p: int(h) for p, h in best["publish_hour"].items()},
-            "preview": dg.MetadataValue.md(recs[recs["rank"] <= 3].to_markdown(index=False)),
-        }
-    )
-
 
 
 @dg.asset(
@@ -174,7 +166,7 @@ def ml_feature_drift(
     from ml.drift import DEFAULT_DRIFT_COLUMNS, detect_feature_drift
 
     days = partition_days(context)
-    champion = _champion(mlflow_store)
+    champion = champion_model(mlflow_store)
     reports = []
     if champion is None:
         context.log.warning("No champion model yet: nothing to compare with, drift not evaluated.")

@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from analytics_assets.defs.transform.dbt import cycle_dbt_models
+from analytics_assets.defs.transform.dbt import cycle_dbt_loop_models, cycle_dbt_models
 
-defs = dg.Definitions(assets=[cycle_dbt_models])
+defs = dg.Definitions(assets=[cycle_dbt_models, cycle_dbt_loop_models])

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.defs.transform.dbt_invocation import DBT_PROJECT_DIR, run_dbt_build
@@ -40,13 +41,41 @@ class CycleDbtTranslator(DagsterDbtTranslator):
 dbt_translator = CycleDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+# the closed loop's models (models/loop) read what the ML assets write, so they are an asset of their own
+# downstream of them, unpartitioned: a recommendation's status and outcome are not a day's data
+LOOP_SELECTION = "tag:loop"
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=dbt_translator,
+    exclude=LOOP_SELECTION,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
 def cycle_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from run_dbt_build(context, dbt, warehouse)
+
+
+class CycleLoopDbtTranslator(CycleDbtTranslator):
+    """The loop models follow their inputs (new recommendations, new decisions) on their own."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "recommendations"
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        return FOLLOW_UPSTREAM
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=CycleLoopDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    select=LOOP_SELECTION,
+    name="cycle_dbt_loop_models",
+    pool=WAREHOUSE_POOL,
+)
+def cycle_dbt_loop_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     yield from run_dbt_build(context, dbt, warehouse)

@@ -33,7 +33,10 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
 
 def dbt_window_env(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """The partition window (inclusive ISO dates) as the env vars macros/date_window.sql reads."""
+    """The partition window (inclusive ISO dates) as the env vars macros/date_window.sql reads; none for the
+    unpartitioned loop models (their macros read no window)."""
+    if context.assets_def.partitions_def is None:
+        return {}
     window = context.partition_time_window
     return {
         "CYCLE_DBT_MIN_DATE": window.start.date().isoformat(),
