@@ -156,10 +156,22 @@ def test_malformed_records_land_in_quarantine_and_nowhere_else(pipeline):
 
 def test_pipeline_recovers_the_strongest_posting_hour_per_platform(pipeline):
     home, _ = pipeline
-    best = home.query("select platform, publish_hour from ml.posting_hour_recommendations where rank = 1")
-    recovered = dict(zip(best["platform"], best["publish_hour"]))
     planted = {p: gt.strongest_posting_hour(p) for p in gt.ORGANIC_PLATFORMS}
-    assert recovered == planted
+    # the champion's hour curve (the posting policy's prior, averaged over the weekdays) peaks at the planted hour
+    prior = home.query(
+        """select platform, publish_hour from (
+               select platform, publish_hour, avg(prior_mean_log) as score,
+                      row_number() over (partition by platform order by avg(prior_mean_log) desc) as rank
+               from ml.ml_posting_slots group by platform, publish_hour)
+           where rank = 1"""
+    )
+    assert dict(zip(prior["platform"], prior["publish_hour"])) == planted
+    # the served answer also follows the last 7 days' outcomes (so it moves when the audience does, see make
+    # benchmark-loop): on these three days it stays within an hour of the planted one (neighbours differ by ~4%)
+    best = home.query("select platform, publish_hour from ml.posting_hour_recommendations where rank = 1")
+    for platform, hour in zip(best["platform"], best["publish_hour"]):
+        d = abs(hour - planted[platform]) % 24
+        assert min(d, 24 - d) <= 1, (platform, hour, planted[platform])
 
 
 def test_attribution_model_comparison_credits_every_conversion_under_every_model(pipeline):
