@@ -11,12 +11,14 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
-from analytics_assets.defs import alerts, analysis, ingest, loop, ml, pipeline, serving, transform
+from analytics_assets.defs import alerts, analysis, ingest, loop, ml, pipeline, privacy, serving, transform
 from analytics_assets.defs.automation_catalog import AutomationCatalogResource
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import default_resources
 
-DOMAINS = (ingest.defs, transform.defs, ml.defs, loop.defs, analysis.defs, serving.defs, pipeline.defs, alerts.defs)
+DOMAINS = (
+    ingest.defs, transform.defs, ml.defs, loop.defs, analysis.defs, serving.defs, pipeline.defs, alerts.defs, privacy.defs,
+)
 # the checks that stand before each gated asset, from the whole graph (a job's run knows only its own assets)
 QUALITY_GATE = QualityGateResource.for_graph(AssetGraph.from_assets([a for d in DOMAINS for a in d.assets or []]))
 # the schedules and sensors of all domains (a run knows only its own job), for /v1/health

@@ -60,6 +60,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.scalars import JSON
 
 from api import overview as overview_route
 from api.auth import Principal, require
@@ -69,6 +70,9 @@ from api.routes import accounts as accounts_route
 from api.routes import attribution as attribution_route
 from api.routes import boosts as boosts_route
 from api.routes import campaigns as campaigns_route
+from api.routes import content as content_route
+from api.routes import experiments as experiments_route
+from api.routes import insights as insights_route
 from api.routes import posts as posts_route
 from api.routes import optimal_hours as optimal_hours_route
 from api.routes import rollups as rollups_route
@@ -92,8 +96,8 @@ NESTED_READS = {("Campaign", "daily")}
 DESCRIPTION = f"""Cycle's served data (the REST routes of /v1, same numbers, same key, same workspace scoping).
 Authenticate with `Authorization: Bearer cyk_...` or `X-API-Key: cyk_...` (scope `read`): a missing or bad key
 is an HTTP 401, a key without `read` a 403, a spent rate limit a 429 with Retry-After (one request per query).
-Invalid arguments are errors with REST's 422 messages (`extensions.code` BAD_USER_INPUT); a campaign or boost
-not in the key's workspace is null. Lists page with `first` (REST's `limit`) and `after` (REST's `cursor`:
+Invalid arguments are errors with REST's 422 messages (`extensions.code` BAD_USER_INPUT); a campaign, boost,
+insight or experiment not in the key's workspace is null. Lists page with `first` (REST's `limit`) and `after` (REST's `cursor`:
 the previous page's `nextCursor`). Limits: body {MAX_BODY_BYTES // 1024} KiB, {MAX_TOKENS} tokens, {MAX_FIELDS}
 fields once fragments are expanded, depth
 {MAX_DEPTH}, {MAX_ALIASES} aliases, cost {MAX_COST} (the estimated number of objects in the answer plus {READ_COST} per
@@ -226,6 +230,7 @@ AdPlatformArg = Annotated[
     str | None, strawberry.argument(description="Ad platform: google_ads, meta_ads, linkedin_ads; omit for all.")
 ]
 PlatformArg = Annotated[str | None, strawberry.argument(description="Any platform (organic or ad); omit for all.")]
+AccountArg = Annotated[str | None, strawberry.argument(description="One of the workspace's account ids; omit for all.")]
 
 
 # -- types: the REST response models, camelCased ----------------------------------------------------
@@ -387,6 +392,70 @@ class BoostSplit:
 @_graphql(boosts_route.BoostDetail)
 class BoostDetail:
     pass
+
+
+@_graphql(insights_route.Insight)
+class Insight:
+    evidence: JSON = strawberry.field(description="Supporting figures (test, means, sample sizes...).")
+    scope: str = strawberry.field(description="account, platform, experiment, boosting_accounts, organic_accounts or "
+                                  "all_accounts: why it is this account's.")
+    severity: str = strawberry.field(description="critical, high, medium or low.")
+
+
+@_graphql(insights_route.InsightPage)
+class InsightPage:
+    pass
+
+
+@_graphql(experiments_route.Variant)
+class ExperimentVariant:
+    role: str = strawberry.field(description="control or treatment.")
+
+
+@_graphql(experiments_route.ExperimentAccount)
+class ExperimentAccount:
+    pass
+
+
+@_graphql(experiments_route.Experiment)
+class Experiment:
+    status: str = strawberry.field(description="running, inconclusive or winner.")
+
+
+@_graphql(experiments_route.ExperimentPage)
+class ExperimentPage:
+    pass
+
+
+@_graphql(content_route.HookSuccess)
+class HookSuccess:
+    pass
+
+
+@_graphql(content_route.HookSuccessPage)
+class HookSuccessPage:
+    pass
+
+
+@_graphql(content_route.ContentDay)
+class ContentDay:
+    dimension: str = strawberry.field(description="hook_type, media_type or topic.")
+
+
+@_graphql(content_route.ContentDayPage)
+class ContentDayPage:
+    pass
+
+
+def _acknowledged(info: strawberry.Info, answer: Any) -> Any:
+    """REST's reading of insights: the acknowledgements in the API's store applied to the served rows."""
+    if answer is None:
+        return None
+    acks = info.context.request.app.state.insight_acknowledgements
+    page = isinstance(answer, insights_route.InsightPage)
+    items = answer.items if page else [answer]
+    fresh = [insights_route.Insight.model_validate(r) for r in insights_route.overlay([i.model_dump() for i in items], acks)]
+    return answer.model_copy(update={"items": fresh}) if page else fresh[0]
 
 
 @strawberry.type(description="One of the best publishing hours of a platform (a row of REST's /v1/optimal-hours).")
@@ -558,6 +627,83 @@ class Query:
         answer = await _call(info, boosts_route.get_boost, "/v1/boosts/{boost_id}", {"boost_id": "boostId"},
                              missing_is_null=True, boost_id=boost_id)
         return _answer(BoostDetail, answer)
+
+    @strawberry.field(description="Ranked findings per account of the workspace, with a suggested action and when "
+                      "each was acknowledged (REST: /v1/insights).")
+    async def insights(
+        self,
+        info: strawberry.Info,
+        platform: PlatformArg = None,
+        account: AccountArg = None,
+        severity: Annotated[str | None, strawberry.argument(description="critical, high, medium or low.")] = None,
+        category: Annotated[str | None, strawberry.argument(
+            description="posting_time, posting_day, content, platform, boost_timing, boost_budget, boost_content, "
+            "audience, creative, anomaly or warning.")] = None,
+        first: FirstArg = DEFAULT_FIRST,
+        after: AfterArg = None,
+    ) -> InsightPage | None:
+        answer = await _call(info, insights_route.list_insights, "/v1/insights", PAGE, platform=platform,
+                             account=account, severity=severity, category=category, limit=first, cursor=after)
+        return _answer(InsightPage, _acknowledged(info, answer))
+
+    @strawberry.field(description="One insight; null when the workspace has none of that id (REST: /v1/insights/{id}).")
+    async def insight(self, info: strawberry.Info, insight_id: str) -> Insight | None:
+        answer = await _call(info, insights_route.get_insight, "/v1/insights/{insight_id}",
+                             {"insight_id": "insightId"}, missing_is_null=True, insight_id=insight_id)
+        return _answer(Insight, _acknowledged(info, answer))
+
+    @strawberry.field(description="The A/B tests run on the workspace's boosts, newest first (REST: /v1/experiments).")
+    async def experiments(
+        self,
+        info: strawberry.Info,
+        platform: OrganicPlatformArg = None,
+        account: AccountArg = None,
+        status: Annotated[str | None, strawberry.argument(description="running, inconclusive or winner.")] = None,
+        factor: Annotated[str | None, strawberry.argument(
+            description="boost_timing, budget, targeting or creative.")] = None,
+        first: FirstArg = DEFAULT_FIRST,
+        after: AfterArg = None,
+    ) -> ExperimentPage | None:
+        answer = await _call(info, experiments_route.list_experiments, "/v1/experiments", PAGE, platform=platform,
+                             account=account, status=status, factor=factor, limit=first, cursor=after)
+        return _answer(ExperimentPage, answer)
+
+    @strawberry.field(description="One A/B test; null when none of the workspace's accounts boosted during it (REST: "
+                      "/v1/experiments/{id}).")
+    async def experiment(self, info: strawberry.Info, experiment_id: str) -> Experiment | None:
+        answer = await _call(info, experiments_route.get_experiment, "/v1/experiments/{experiment_id}",
+                             {"experiment_id": "experimentId"}, missing_is_null=True, experiment_id=experiment_id)
+        return _answer(Experiment, answer)
+
+    @strawberry.field(description="Engagement by hook template per account (REST: /v1/content/hooks).")
+    async def content_hooks(
+        self,
+        info: strawberry.Info,
+        platform: OrganicPlatformArg = None,
+        account: AccountArg = None,
+        first: FirstArg = DEFAULT_FIRST,
+        after: AfterArg = None,
+    ) -> HookSuccessPage | None:
+        answer = await _call(info, content_route.hook_success, "/v1/content/hooks", PAGE, platform=platform,
+                             account=account, limit=first, cursor=after)
+        return _answer(HookSuccessPage, answer)
+
+    @strawberry.field(description="Content performance per day, account and attribute (REST: /v1/content/performance).")
+    async def content_performance(
+        self,
+        info: strawberry.Info,
+        platform: OrganicPlatformArg = None,
+        account: AccountArg = None,
+        dimension: Annotated[str | None, strawberry.argument(description="hook_type, media_type or topic.")] = None,
+        start: StartArg = None,
+        end: EndArg = None,
+        first: FirstArg = DEFAULT_FIRST,
+        after: AfterArg = None,
+    ) -> ContentDayPage | None:
+        answer = await _call(info, content_route.content_performance, "/v1/content/performance", PAGE,
+                             platform=platform, account=account, dimension=dimension, start=start, end=end,
+                             limit=first, cursor=after)
+        return _answer(ContentDayPage, answer)
 
 
 # -- limits -------------------------------------------------------------------------------------------

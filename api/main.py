@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from analytics_assets.contracts.inbound import FeedbackStore
+from analytics_assets.contracts.inbound import FeedbackStore, InsightAcknowledgementStore
 from analytics_assets.contracts.serving import MAX_SNAPSHOT_AGE
 from analytics_assets.settings import load_settings
 from api import __version__
@@ -31,6 +31,8 @@ from api.overview import router as overview_router
 from api.routes import (
     accounts, attribution, boosts, campaigns, feedback, optimal_hours, posts, recommendations, rollups, status,
 )
+from api.routes import content, experiments, insights
+from api.routes import privacy
 from api.errors import describe
 from api.settings import Settings
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
@@ -110,10 +112,11 @@ V1 = "/v1"
 ALIASES = ("/health", "/optimal-hours", "/rollups/daily", "/attribution", "/overview")
 # routers whose answers are a function of the snapshot, the workspace's accounts, the path and the query alone:
 # served from the response cache (api/cache.py); /health and /livez look at the disk and the clock, /accounts
-# names the workspace, /recommendations applies the decisions in the API's store and the clock
+# names the workspace, /recommendations applies the decisions in the API's store and the clock, /insights the
+# acknowledgements in the API's store
 CACHED = (
     optimal_hours.router, rollups.router, overview_router, attribution.router, campaigns.router, posts.router,
-    boosts.router,
+    boosts.router, experiments.router, content.router,
 )
 ROUTERS = (
     status.router,
@@ -127,6 +130,10 @@ ROUTERS = (
     campaigns.router,
     posts.router,
     boosts.router,
+    insights.router,
+    experiments.router,
+    content.router,
+    privacy.router,
 )
 
 
@@ -174,7 +181,11 @@ def create_app(
             {"name": "campaigns", "description": "Ad campaigns and their daily metrics."},
             {"name": "content", "description": "Top posts and engagement by hour."},
             {"name": "boosts", "description": "Boosted posts and their measured effect."},
+            {"name": "insights", "description": "Ranked findings with a suggested action, per account; acknowledge "
+             "each."},
+            {"name": "experiments", "description": "A/B tests run on the workspace's boosts and their calls."},
             {"name": "webhooks", "description": "Signed platform notifications, stored for the pipeline."},
+            {"name": "privacy", "description": "GDPR export and erasure of one tracked person (admin keys)."},
         ],
     )
     app.state.settings = settings
@@ -182,6 +193,7 @@ def create_app(
     app.state.max_snapshot_age = max_snapshot_age
     app.state.store = ServingStore(settings.serving_dir, memory_limit=settings.duckdb_memory_limit)
     app.state.feedback_store = FeedbackStore(inbound)  # decisions on recommendations, newer than the snapshot
+    app.state.insight_acknowledgements = InsightAcknowledgementStore(inbound)  # likewise, acknowledged insights
     app.state.access = access_control(
         Path(access_store) if access_store is not None else cycle.access, rate_limit or cycle.api_rate_limit
     )

@@ -16,6 +16,7 @@ Plain library: pandas, numpy and scipy only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -47,6 +48,8 @@ class Finding:
     q_value: float | None = None
     n: int | None = None
     evidence: dict = field(default_factory=dict)
+    platform: str | None = None  # the platform the finding is about, when it is about one
+    account_id: str | None = None  # the account it is about, when it is about one (a campaign's ad account)
 
     @property
     def finding_id(self) -> str:
@@ -161,10 +164,12 @@ def segment_findings(
             }
             if fam.best_only and up:
                 evidence["significant_positive_levels"] = others.get(r.group if fam.within else "", [])
+            platform = r.group if fam.within == "platform" else r.level if fam.segment == "platform" else None
             findings.append(
                 Finding(
                     category=fam.category,
                     subject=subject,
+                    platform=None if platform is None else str(platform),
                     title=f"{fam.metric} {'higher' if up else 'lower'} for {subject}: {r.effect:+.0%} vs the rest",
                     action=(fam.action_up if up else fam.action_down)(subject, r.effect),
                     severity=_severity_of_lift(r.effect),
@@ -213,6 +218,7 @@ def anomaly_findings(
                 Finding(
                     category="anomaly",
                     subject=f"{group} {day}",
+                    platform=str(group) if group_col == "platform" else None,
                     title=f"{metric} of {group} on {day} was {values[i]:,.0f} against a usual {med:,.0f} ({change:+.0%})",
                     action="Check for a viral post, a tracking change or bot traffic before using this day for decisions.",
                     severity="high" if abs(z) >= 2 * z_threshold else "medium",
@@ -231,7 +237,7 @@ def roas_warnings(
     """Campaigns losing money: daily ROAS whose upper confidence bound (t over days) stays below 1.
 
     ``campaigns`` has one row per campaign and day with ``campaign_id``, ``platform``, ``spend_usd`` and
-    ``revenue_usd``. A bad day alone never triggers it: the whole window must say so."""
+    ``revenue_usd`` (and ``account_id``, its ad account, which the warning then names). A bad day alone never triggers it: the whole window must say so."""
     findings = []
     for (platform, cid), g in campaigns.groupby(["platform", "campaign_id"], sort=True):
         spend = float(g["spend_usd"].sum())
@@ -248,6 +254,8 @@ def roas_warnings(
             Finding(
                 category="warning",
                 subject=f"{platform} campaign {cid}",
+                platform=str(platform),
+                account_id=str(g["account_id"].iloc[0]) if "account_id" in g and g["account_id"].notna().any() else None,
                 title=f"{platform} campaign {cid} returns {roas:.2f} per unit spent (ROAS < 1 on every test)",
                 action="Cut its budget or fix targeting and creative; move spend to campaigns above ROAS 1.",
                 severity="critical" if roas < 0.5 else "high",
@@ -265,7 +273,7 @@ def rank_findings(findings: list[Finding]) -> pd.DataFrame:
     """Findings as a table ordered by severity, then by size of effect (largest first)."""
     cols = [
         "rank", "finding_id", "category", "subject", "severity", "title", "action", "metric",
-        "effect", "ci_low", "ci_high", "p_value", "q_value", "n", "evidence",
+        "effect", "ci_low", "ci_high", "p_value", "q_value", "n", "evidence", "platform", "account_id",
     ]  # fmt: skip
     if not findings:
         return pd.DataFrame(columns=cols)
@@ -342,7 +350,7 @@ class InsightInputs:
     """What the insights read, one frame per source (None: not available, nothing is said about it)."""
 
     posts: pd.DataFrame | None = None  # platform, publish_hour, publish_dow, hook_type, media_type, topic, engagement_rate
-    campaign_days: pd.DataFrame | None = None  # platform, campaign_id, metric_date, spend_usd, revenue_usd
+    campaign_days: pd.DataFrame | None = None  # platform, account_id, campaign_id, metric_date, spend_usd, revenue_usd
     boosts: pd.DataFrame | None = None  # boost_id, flight_start_dow, media_type, daily_budget_usd, relative_lift
     experiments: pd.DataFrame | None = None  # rows of experiment_results
     platform_daily: pd.DataFrame | None = None  # metric_date, platform, impressions
@@ -408,6 +416,7 @@ def posting_time_findings(slots: pd.DataFrame, *, level: float = 0.90, min_effec
             Finding(
                 category="posting_time",
                 subject=subject,
+                platform=str(platform),
                 title=f"{platform} posts published at {int(best):02d}:00 UTC are expected to engage {effect:+.0%} "
                 "more than at the average hour",
                 action=f"Schedule {platform} posts in this hour (+{effect:.0%} expected engagement); Cycle's posting-slot "
@@ -513,3 +522,91 @@ def quality_findings(
             )
         )
     return findings
+
+
+# ------------------------------------------------------------------------------ whose finding it is
+
+# Every served insight belongs to one account (the API answers a workspace with its accounts' rows only).
+# A finding names its account when it is about one (a campaign losing money: its ad account), else its
+# platform (a posting hour, a platform's anomaly), else it was computed over a pool of accounts and holds for
+# each of them: an A/B test's accounts (those whose boosts it ran on), the accounts whose boosts the boost
+# tests pooled, every organic account (content tests over all organic posts), or every account (data
+# quality of the pipeline they all come from). A finding is published once per account of its scope.
+SCOPES = ("account", "platform", "experiment", "boosting_accounts", "organic_accounts", "all_accounts")
+ORGANIC_CATEGORIES = frozenset({"content", "posting_time", "posting_day", "platform"})
+ACCOUNT_FINDING_COLUMNS = [
+    "insight_id", "platform", "account_id", "rank", "finding_rank", "scope", "finding_id", "category", "subject",
+    "severity", "title", "action", "metric", "effect", "ci_low", "ci_high", "p_value", "q_value", "n", "evidence",
+]  # fmt: skip
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def finding_scope(category: str, platform: object, account_id: object, evidence: dict) -> str:
+    """Which accounts a finding holds for (``SCOPES``)."""
+    if not _missing(account_id):
+        return "account"
+    if not _missing(platform):
+        return "platform"
+    if evidence.get("experiment_id"):
+        return "experiment"
+    if category.startswith("boost_"):
+        return "boosting_accounts"
+    if category in ORGANIC_CATEGORIES:
+        return "organic_accounts"
+    return "all_accounts"
+
+
+def insight_id(category: str, subject: str, metric: str, effect: object, platform: str, account_id: str) -> str:
+    """A served insight's id: a hash of what it says (category, subject, metric, direction of the effect) and
+    whose it is (platform, account). Rerunning on newer data keeps the id of a finding that still says the
+    same thing, so an acknowledgement stays with it; a finding that turns around is a new one."""
+    direction = "none" if _missing(effect) else "up" if float(effect) > 0 else "down" if float(effect) < 0 else "flat"
+    text = "\x1f".join([category, subject, metric, direction, platform, account_id])
+    return "ins_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def findings_per_account(
+    ranked: pd.DataFrame,
+    accounts: pd.DataFrame,
+    boosting: pd.DataFrame,
+    experiment_accounts: pd.DataFrame,
+) -> pd.DataFrame:
+    """``ranked`` (``rank_findings``) published once per account of each finding's scope: ``accounts`` (every
+    account: platform, account_id, channel_type), ``boosting`` (platform, account_id of the boosts the boost
+    tests pooled), ``experiment_accounts`` (experiment_id, platform, account_id). ``rank`` orders each
+    account's insights (1 = first), ``finding_rank`` is the finding's rank over all findings."""
+    every = sorted(zip(accounts["platform"], accounts["account_id"]))
+    organic = sorted(zip(*(accounts[accounts["channel_type"] == "organic"][c] for c in ("platform", "account_id"))))
+    boosted = sorted(set(zip(boosting["platform"], boosting["account_id"])))
+    by_experiment: dict[str, list[tuple[str, str]]] = {}
+    for e, p, a in zip(experiment_accounts["experiment_id"], experiment_accounts["platform"], experiment_accounts["account_id"]):
+        by_experiment.setdefault(str(e), []).append((str(p), str(a)))
+    rows = []
+    for r in ranked.to_dict("records"):
+        evidence = json.loads(r["evidence"]) if isinstance(r["evidence"], str) else dict(r["evidence"] or {})
+        scope = finding_scope(r["category"], r.get("platform"), r.get("account_id"), evidence)
+        if scope == "account":
+            targets = [(str(r["platform"]), str(r["account_id"]))]
+        elif scope == "platform":
+            targets = [acc for acc in every if acc[0] == r["platform"]]
+        elif scope == "experiment":
+            targets = sorted(set(by_experiment.get(str(evidence["experiment_id"]), [])))
+        elif scope == "boosting_accounts":
+            targets = boosted
+        elif scope == "organic_accounts":
+            targets = organic
+        else:
+            targets = every
+        for platform, account_id in targets:
+            rows.append({
+                **r, "platform": platform, "account_id": account_id, "scope": scope, "finding_rank": r["rank"],
+                "insight_id": insight_id(r["category"], r["subject"], r["metric"], r["effect"], platform, account_id),
+            })
+    frame = pd.DataFrame(rows, columns=[c for c in ACCOUNT_FINDING_COLUMNS if c != "rank"])
+    frame = frame.sort_values(["platform", "account_id", "finding_rank"], kind="stable")
+    frame = frame.drop_duplicates("insight_id").reset_index(drop=True)  # one finding per thing said per account
+    frame["rank"] = frame.groupby(["platform", "account_id"]).cumcount() + 1
+    return frame[ACCOUNT_FINDING_COLUMNS]

@@ -1,4 +1,4 @@
-"""The API's own append-only store: a small SQLite database in WAL mode, with three tables.
+"""The API's own append-only store: a small SQLite database in WAL mode, with these tables.
 
 The API never opens the DuckDB warehouse. What it takes in lands here, and Dagster assets copy new rows
 into the warehouse past a cursor (``seq``), so data only ever flows one way: API -> API store -> warehouse.
@@ -13,6 +13,11 @@ into the warehouse past a cursor (``seq``), so data only ever flows one way: API
   on a recommendation through the API (apply, dismiss), copied by ``raw_recommendation_feedback``. One
   decision per recommendation: ``recommendation_id`` is unique and the first stored wins, so two requests
   racing to apply and dismiss the same recommendation store exactly one decision.
+* ``insight_acknowledgements`` (:class:`InsightAcknowledgementStore`): one acknowledgement per insight, the first
+  stored wins (the same rule, :class:`FirstWinsStore`), copied by ``raw_insight_acknowledgements``.
+* ``privacy_requests`` and ``privacy_request_events`` (:class:`PrivacyRequestStore`): GDPR export and erasure
+  requests and their status; the erasure of a person is the store's one deletion path (recorded in
+  ``privacy_store_erasures``).
 
 The tables share the file, its ``store_id`` and these rules:
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import urllib.parse
 import uuid
@@ -37,6 +43,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
+from analytics_assets.contracts.privacy import (
+    FAILED as _PRIVACY_FAILED,
+    PENDING as _PRIVACY_PENDING,
+    REQUEST_KINDS as _PRIVACY_KINDS,
+    REQUEST_STATUSES as _PRIVACY_STATUSES,
+    check_request_id as _check_privacy_request_id,
+    check_user_id as _check_privacy_user_id,
+    new_request_id as _new_privacy_request_id,
+)
 from analytics_assets.contracts.recommendations import FEEDBACK_COLUMNS, FEEDBACK_DECISIONS
 
 PLATFORMS = ("meta", "linkedin")
@@ -380,82 +395,485 @@ class AuditStore(InboundStore):
         )
 
 
-class FeedbackStore(InboundStore):
-    """Store and read users' decisions on recommendations (``recommendation_feedback``), one per recommendation."""
+class FirstWinsStore(InboundStore):
+    """A table with at most one row per ``KEY`` value (a recommendation's decision, an insight's acknowledgement):
+    the first stored wins, and storing again returns it. Subclasses name ``KEY`` and turn a row into a record."""
 
-    TABLE = "recommendation_feedback"
-    COLUMNS = FEEDBACK_STORE_COLUMNS
-    _FIELDS = FEEDBACK_STORE_COLUMNS[1:]  # what a record brings; seq is the store's
-    _LOOKUP_BATCH = 500  # ids per query: far below SQLite's limit on bound parameters
+    KEY: ClassVar[str]
+    _LOOKUP_BATCH = 500  # keys per query: far below SQLite's limit on bound parameters
 
-    def record(self, feedback: FeedbackRecord) -> tuple[FeedbackRecord, bool]:
-        """Store ``feedback`` unless its recommendation holds a decision already. Returns the stored record
-        (this one, or the decision stored first, which this call leaves as it is) and whether it was stored
-        now. One transaction: of two calls racing on one recommendation, exactly one stores its record and
-        both return that record."""
-        if feedback.decision not in FEEDBACK_DECISIONS:
-            raise ValueError(f"unknown decision {feedback.decision!r}; expected one of {tuple(FEEDBACK_DECISIONS)}")
-        row = {f: getattr(feedback, f) for f in self._FIELDS}
-        row["received_at"] = _utc_iso(feedback.received_at)
-        lookup = f"select {', '.join(self.COLUMNS)} from {self.TABLE} where recommendation_id = ?"
+    @staticmethod
+    def _from_row(row: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _store_first(self, record: Any) -> tuple[Any, bool]:
+        """Store ``record`` unless its key holds a row already. Returns the stored record (this one, or the one
+        stored first, which this call leaves as it is) and whether it was stored now. One transaction: of two
+        calls racing on one key, exactly one stores its record and both return that record."""
+        fields = self.COLUMNS[1:]  # what a record brings; seq is the store's
+        row = {f: getattr(record, f) for f in fields}
+        row["received_at"] = _utc_iso(record.received_at)
+        lookup = f"select {', '.join(self.COLUMNS)} from {self.TABLE} where {self.KEY} = ?"
+        key = getattr(record, self.KEY)
         with self._writing() as con:  # the write lock before the read: no other writer between the two
-            stored = con.execute(lookup, [feedback.recommendation_id]).fetchone()
+            stored = con.execute(lookup, [key]).fetchone()
             created = stored is None
-            if created:  # (the unique recommendation_id stands behind this, should a writer ever skip the lock)
+            if created:  # (the unique key stands behind this, should a writer ever skip the lock)
                 con.execute(
-                    f"insert into {self.TABLE} ({', '.join(self._FIELDS)}) "
-                    f"values ({', '.join('?' for _ in self._FIELDS)})",
-                    [row[f] for f in self._FIELDS],
+                    f"insert into {self.TABLE} ({', '.join(fields)}) values ({', '.join('?' for _ in fields)})",
+                    [row[f] for f in fields],
                 )
-                stored = con.execute(lookup, [feedback.recommendation_id]).fetchone()
-        return self._record(dict(zip(self.COLUMNS, stored))), created
+                stored = con.execute(lookup, [key]).fetchone()
+        return self._from_row(dict(zip(self.COLUMNS, stored))), created
 
-    def decisions(self, recommendation_ids: Iterable[str]) -> dict[str, FeedbackRecord]:
-        """The stored decision of each of ``recommendation_ids`` that has one (id -> record)."""
-        ids = sorted({str(i) for i in recommendation_ids})
-        if not ids or not self.exists():
+    def _stored_for(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The stored record of each of ``keys`` that has one (key -> record)."""
+        wanted = sorted({str(k) for k in keys})
+        if not wanted or not self.exists():
             return {}
         con = self._open(create=False)
         try:
             if not self._has_table(con):  # a store created before this table existed
                 return {}
             found = {}
-            for start in range(0, len(ids), self._LOOKUP_BATCH):
-                batch = ids[start : start + self._LOOKUP_BATCH]
+            for start in range(0, len(wanted), self._LOOKUP_BATCH):
+                batch = wanted[start : start + self._LOOKUP_BATCH]
                 for values in con.execute(
                     f"select {', '.join(self.COLUMNS)} from {self.TABLE} "
-                    f"where recommendation_id in ({', '.join('?' for _ in batch)})",
+                    f"where {self.KEY} in ({', '.join('?' for _ in batch)})",
                     batch,
                 ):
-                    record = self._record(dict(zip(self.COLUMNS, values)))
-                    found[record.recommendation_id] = record
+                    record = self._from_row(dict(zip(self.COLUMNS, values)))
+                    found[getattr(record, self.KEY)] = record
         finally:
             con.close()
         return found
+
+
+class FeedbackStore(FirstWinsStore):
+    """Store and read users' decisions on recommendations (``recommendation_feedback``), one per recommendation."""
+
+    TABLE = "recommendation_feedback"
+    COLUMNS = FEEDBACK_STORE_COLUMNS
+    KEY = "recommendation_id"
+
+    def record(self, feedback: FeedbackRecord) -> tuple[FeedbackRecord, bool]:
+        """Store ``feedback`` unless its recommendation holds a decision already (``FirstWinsStore``)."""
+        if feedback.decision not in FEEDBACK_DECISIONS:
+            raise ValueError(f"unknown decision {feedback.decision!r}; expected one of {tuple(FEEDBACK_DECISIONS)}")
+        return self._store_first(feedback)
+
+    def decisions(self, recommendation_ids: Iterable[str]) -> dict[str, FeedbackRecord]:
+        """The stored decision of each of ``recommendation_ids`` that has one (id -> record)."""
+        return self._stored_for(recommendation_ids)
 
     def decision(self, recommendation_id: str) -> FeedbackRecord | None:
         """The stored decision on ``recommendation_id``, if any."""
         return self.decisions([recommendation_id]).get(recommendation_id)
 
     @staticmethod
-    def _record(row: dict[str, Any]) -> FeedbackRecord:
+    def _from_row(row: dict[str, Any]) -> FeedbackRecord:
         received = datetime.fromisoformat(row.pop("received_at")).replace(tzinfo=timezone.utc)
         return FeedbackRecord(received_at=received, **row)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Acknowledgements of insights (POST /v1/insights/{insight_id}/acknowledge)
+# ---------------------------------------------------------------------------------------------------
+
+INSIGHT_ACK_TABLE = "insight_acknowledgements"
+# as the store keeps them; the copy into raw.raw_insight_acknowledgements adds store_id, store_seq (this seq)
+# and loaded_at (INSIGHT_ACK_RAW_COLUMNS)
+INSIGHT_ACK_COLUMNS = (
+    "seq", "acknowledgement_id", "insight_id", "platform", "account_id", "workspace_id", "key_id", "note", "received_at",
+)
+INSIGHT_ACK_RAW_COLUMNS = {
+    "store_id": "VARCHAR",
+    "store_seq": "BIGINT",
+    "acknowledgement_id": "VARCHAR",
+    "insight_id": "VARCHAR",
+    "platform": "VARCHAR",
+    "account_id": "VARCHAR",
+    "workspace_id": "VARCHAR",
+    "key_id": "VARCHAR",
+    "note": "VARCHAR",
+    "received_at": "TIMESTAMP",
+    "loaded_at": "TIMESTAMP",
+}
+_INSIGHT_ACK_SCHEMA = f"""
+create table if not exists {INSIGHT_ACK_TABLE} (
+    seq                 integer primary key autoincrement,
+    acknowledgement_id  text not null unique,
+    insight_id          text not null unique,
+    platform            text not null,
+    account_id          text not null,
+    workspace_id        text,
+    key_id              text,
+    note                text,
+    received_at         text not null
+);
+create trigger if not exists {INSIGHT_ACK_TABLE}_no_update before update on {INSIGHT_ACK_TABLE}
+begin select raise(abort, '{INSIGHT_ACK_TABLE} is append-only'); end;
+create trigger if not exists {INSIGHT_ACK_TABLE}_no_delete before delete on {INSIGHT_ACK_TABLE}
+begin select raise(abort, '{INSIGHT_ACK_TABLE} is append-only'); end;
+"""
+
+
+@dataclass(frozen=True)
+class InsightAcknowledgement:
+    """A workspace saw an insight (one of its accounts' rows of the served insights) and took note of it."""
+
+    acknowledgement_id: str  # ack_<32 hex> (new_acknowledgement_id), returned to the caller
+    insight_id: str  # the served insight (ins_<24 hex>): one account's finding
+    platform: str  # the insight's account, as served when it was acknowledged
+    account_id: str
+    received_at: datetime  # when the API took it (UTC; a naive value is taken as UTC)
+    workspace_id: str | None = None  # who: the key's workspace and public key id
+    key_id: str | None = None
+    note: str | None = None  # the user's words
+    seq: int | None = None  # the store's, once stored
+
+
+def new_acknowledgement_id() -> str:
+    return "ack_" + uuid.uuid4().hex
+
+
+class InsightAcknowledgementStore(FirstWinsStore):
+    """Store and read acknowledgements of insights (``insight_acknowledgements``), one per insight: the first
+    stored wins, and acknowledging again returns it (the store's ``insight_id`` is unique)."""
+
+    TABLE = INSIGHT_ACK_TABLE
+    COLUMNS = INSIGHT_ACK_COLUMNS
+    KEY = "insight_id"
+
+    def _create(self, con: sqlite3.Connection) -> None:
+        super()._create(con)
+        con.executescript(_INSIGHT_ACK_SCHEMA)  # beside the shared tables, in the same file
+
+    def record(self, ack: InsightAcknowledgement) -> tuple[InsightAcknowledgement, bool]:
+        """Store ``ack`` unless its insight was acknowledged already (``FirstWinsStore``)."""
+        return self._store_first(ack)
+
+    def acknowledgements(self, insight_ids: Iterable[str]) -> dict[str, InsightAcknowledgement]:
+        """The stored acknowledgement of each of ``insight_ids`` that has one (id -> acknowledgement)."""
+        return self._stored_for(insight_ids)
+
+    @staticmethod
+    def _from_row(row: dict[str, Any]) -> InsightAcknowledgement:
+        received = datetime.fromisoformat(row.pop("received_at")).replace(tzinfo=timezone.utc)
+        return InsightAcknowledgement(received_at=received, **row)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Privacy (GDPR) requests: export or erase one person's data (POST /v1/privacy/exports, .../erasures)
+# ---------------------------------------------------------------------------------------------------
+
+
+PRIVACY_REQUEST_TABLE = "privacy_requests"
+PRIVACY_REQUEST_COLUMNS = (
+    "seq", "request_id", "kind", "user_id", "workspace_id", "property_ids", "key_id", "requested_at",
+)
+# the tables of the API's store whose rows can name a person: (table, the columns searched for the user id)
+PRIVACY_SEARCHED_TABLES = {"webhook_events": ("payload",), "recommendation_feedback": ("reason", "applied_details")}
+_PRIVACY_SCHEMA = f"""
+create table if not exists {PRIVACY_REQUEST_TABLE} (
+    seq           integer primary key autoincrement,
+    request_id    text not null unique,
+    kind          text not null check (kind in ({", ".join(f"'{k}'" for k in _PRIVACY_KINDS)})),
+    user_id       text not null,
+    workspace_id  text,
+    property_ids  text not null,
+    key_id        text,
+    requested_at  text not null
+);
+create trigger if not exists {PRIVACY_REQUEST_TABLE}_no_update before update on {PRIVACY_REQUEST_TABLE}
+begin select raise(abort, '{PRIVACY_REQUEST_TABLE} is append-only'); end;
+create trigger if not exists {PRIVACY_REQUEST_TABLE}_no_delete before delete on {PRIVACY_REQUEST_TABLE}
+begin select raise(abort, '{PRIVACY_REQUEST_TABLE} is append-only'); end;
+create table if not exists privacy_request_events (
+    seq          integer primary key autoincrement,
+    request_id   text not null,
+    status       text not null check (status in ({", ".join(f"'{s}'" for s in _PRIVACY_STATUSES)})),
+    at           text not null,
+    detail       text,
+    export_path  text
+);
+create trigger if not exists privacy_request_events_no_update before update on privacy_request_events
+begin select raise(abort, 'privacy_request_events is append-only'); end;
+create trigger if not exists privacy_request_events_no_delete before delete on privacy_request_events
+begin select raise(abort, 'privacy_request_events is append-only'); end;
+create table if not exists privacy_store_erasures (
+    seq         integer primary key autoincrement,
+    request_id  text not null,
+    table_name  text not null,
+    rows        integer not null,
+    at          text not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class PrivacyRequest:
+    """A request to export or erase one person's data (``contracts.privacy``), with its newest status."""
+
+    request_id: str  # era_/exp_ + 32 hex (contracts.privacy.new_request_id)
+    kind: str  # erasure or export
+    user_id: str  # the pseudonymous id; once an erasure is done, replaced by "sha256:" + its salted hash
+    property_ids: tuple[str, ...]  # the web properties it covers (the workspace's, when it was taken)
+    requested_at: datetime
+    workspace_id: str | None = None
+    key_id: str | None = None
+    status: str = _PRIVACY_PENDING
+    status_at: datetime | None = None
+    detail: dict[str, Any] | None = None  # done: counts per table and file; failed: the error
+    export_path: str | None = None
+    attempts: int = 0  # runs that failed so far
+    seq: int | None = None
+
+
+class PrivacyRequestStore(InboundStore):
+    """Take privacy requests and keep their status (``privacy_requests`` + ``privacy_request_events``, both
+    append-only), and the one deletion path of the API's store: rows that name an erased person are removed in a
+    transaction that lifts the append-only trigger for that statement only and records what it removed
+    (``privacy_store_erasures``)."""
+
+    TABLE = PRIVACY_REQUEST_TABLE
+    COLUMNS = PRIVACY_REQUEST_COLUMNS
+
+    def _create(self, con: sqlite3.Connection) -> None:
+        super()._create(con)
+        con.executescript(_PRIVACY_SCHEMA)  # beside the shared tables, in the same file
+
+    def submit(
+        self,
+        kind: str,
+        user_id: str,
+        property_ids: Iterable[str],
+        *,
+        workspace_id: str | None = None,
+        key_id: str | None = None,
+        requested_at: datetime | None = None,
+    ) -> PrivacyRequest:
+        """Store a new request (ValueError on a bad kind, user id or an empty set of properties)."""
+        _check_privacy_user_id(user_id)
+        request_id = _new_privacy_request_id(kind)
+        properties = sorted({str(p) for p in property_ids})
+        if not properties:
+            raise ValueError("a privacy request covers at least one web property")
+        at = requested_at or datetime.now(timezone.utc)
+        with self._writing() as con:
+            con.execute(
+                f"insert into {self.TABLE} (request_id, kind, user_id, workspace_id, property_ids, key_id, requested_at) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [request_id, kind, user_id, workspace_id, json.dumps(properties), key_id, _utc_iso(at)],
+            )
+        found = self.get(request_id)
+        assert found is not None
+        return found
+
+    def mark(
+        self,
+        request_id: str,
+        status: str,
+        detail: dict[str, Any] | None = None,
+        export_path: str | None = None,
+        redact_user_as: str | None = None,
+    ) -> None:
+        """Append a status to ``request_id``. ``redact_user_as`` (a done erasure): the request's user id is
+        replaced by that salted hash in the same transaction, so the store no longer holds the id in clear."""
+        if status not in _PRIVACY_STATUSES:
+            raise ValueError(f"unknown privacy request status {status!r}")
+        with self._writing() as con:
+            con.execute(
+                "insert into privacy_request_events (request_id, status, at, detail, export_path) values (?, ?, ?, ?, ?)",
+                [request_id, status, _utc_iso(datetime.now(timezone.utc)),
+                 None if detail is None else json.dumps(detail, sort_keys=True, default=str), export_path],
+            )
+            if redact_user_as is not None:  # this request and the workspace's other ones of the person (exports)
+                con.execute("pragma secure_delete = on")  # the old values' bytes are zeroed, not left in free pages
+                self._lifting(con, self.TABLE, "update", lambda: con.execute(
+                    f"update {self.TABLE} set user_id = ? where (user_id, coalesce(workspace_id, '')) = "
+                    f"(select user_id, coalesce(workspace_id, '') from {self.TABLE} where request_id = ?)",
+                    ["sha256:" + redact_user_as, request_id],
+                ))
+        if redact_user_as is not None:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it, so no earlier version of a changed row
+        stays in the log."""
+        con = self._open(create=False)
+        try:
+            con.execute("pragma wal_checkpoint(truncate)")
+        finally:
+            con.close()
+
+    def open_for(self, kind: str, user_id: str, workspace_id: str | None) -> PrivacyRequest | None:
+        """The newest request of ``kind`` for ``user_id`` from ``workspace_id`` not carried out yet (pending or
+        running), if any: a retried request is answered with it rather than taken twice."""
+        mine = [
+            r for r in self._requests("kind = ? and user_id = ?", [kind, _check_privacy_user_id(user_id)])
+            if r.workspace_id == workspace_id and r.status in (_PRIVACY_PENDING, "running")
+        ]
+        return mine[-1] if mine else None
+
+    def of_user(self, user_id: str) -> list[PrivacyRequest]:
+        """Every request naming ``user_id`` (in clear: not yet redacted by a done erasure)."""
+        return self._requests("user_id = ?", [_check_privacy_user_id(user_id)])
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _requests(self, where: str, params: Sequence[Any]) -> list[PrivacyRequest]:
+        if not self.exists():
+            return []
+        con = self._open(create=False)
+        try:
+            if not self._has_table(con):
+                return []
+            rows = con.execute(
+                f"select {', '.join(self.COLUMNS)} from {self.TABLE} where {where} order by seq", list(params)
+            ).fetchall()
+            out = []
+            for values in rows:
+                row = dict(zip(self.COLUMNS, values))
+                events = con.execute(
+                    "select status, at, detail, export_path from privacy_request_events where request_id = ? order by seq",
+                    [row["request_id"]],
+                ).fetchall()
+                out.append(self._request(row, events))
+        finally:
+            con.close()
+        return out
+
+    @staticmethod
+    def _request(row: dict[str, Any], events: list[tuple]) -> PrivacyRequest:
+        status, status_at, detail, export_path = (events[-1] if events else (_PRIVACY_PENDING, None, None, None))
+        return PrivacyRequest(
+            request_id=row["request_id"],
+            kind=row["kind"],
+            user_id=row["user_id"],
+            property_ids=tuple(json.loads(row["property_ids"])),
+            requested_at=datetime.fromisoformat(row["requested_at"]).replace(tzinfo=timezone.utc),
+            workspace_id=row["workspace_id"],
+            key_id=row["key_id"],
+            status=status,
+            status_at=None if status_at is None else datetime.fromisoformat(status_at).replace(tzinfo=timezone.utc),
+            detail=None if detail is None else json.loads(detail),
+            export_path=export_path,
+            attempts=sum(1 for e in events if e[0] == _PRIVACY_FAILED),
+            seq=row["seq"],
+        )
+
+    def get(self, request_id: str) -> PrivacyRequest | None:
+        """The request with its newest status; None for an unknown or malformed id."""
+        try:
+            _check_privacy_request_id(request_id)
+        except ValueError:
+            return None
+        found = self._requests("request_id = ?", [request_id])
+        return found[0] if found else None
+
+    def open_requests(self, max_attempts: int = 3) -> list[PrivacyRequest]:
+        """Requests not done yet, oldest first: pending ones and failed ones with attempts left."""
+        return [
+            r for r in self._requests("true", [])
+            if r.status == _PRIVACY_PENDING or (r.status == _PRIVACY_FAILED and r.attempts < max_attempts)
+        ]
+
+    # -- the rows that name a person ------------------------------------------------------------
+
+    @staticmethod
+    def _names(text: str | None, user_id: str) -> bool:
+        """Whether ``text`` holds ``user_id`` as a whole token (not as a part of a longer id)."""
+        if not text:
+            return False
+        edge = r"A-Za-z0-9_.:@+\-"
+        return re.search(rf"(?<![{edge}]){re.escape(user_id)}(?![{edge}])", text) is not None
+
+    def naming(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The rows of the searched tables (``PRIVACY_SEARCHED_TABLES``) that name ``user_id``: table -> rows."""
+        _check_privacy_user_id(user_id)
+        if not self.exists():
+            return {}
+        con = self._open(create=False)
+        try:
+            con.row_factory = sqlite3.Row
+            tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+            found: dict[str, list[dict[str, Any]]] = {}
+            for table, columns in PRIVACY_SEARCHED_TABLES.items():
+                if table not in tables:
+                    continue
+                # instr narrows in SQL, the token match decides (anon_1 must not match anon_12)
+                rows = con.execute(
+                    f"select * from {table} where " + " or ".join(f"instr(coalesce({c}, ''), ?) > 0" for c in columns),
+                    [user_id] * len(columns),
+                ).fetchall()
+                hits = [dict(r) for r in rows if any(self._names(r[c], user_id) for c in columns)]
+                if hits:
+                    found[table] = hits
+        finally:
+            con.close()
+        return found
+
+    @staticmethod
+    def _lifting(con: sqlite3.Connection, table: str, verb: str, change: Any) -> None:
+        """Run ``change`` with ``table``'s append-only ``verb`` trigger lifted, inside the caller's transaction:
+        the trigger is back before the commit (SQLite DDL is transactional), and any error rolls all back."""
+        trigger = f"{table}_no_{verb}"
+        con.execute(f"drop trigger if exists {trigger}")
+        change()
+        con.execute(
+            f"create trigger {trigger} before {verb} on {table} begin select raise(abort, '{table} is append-only'); end"
+        )
+
+    def erase_naming(self, user_id: str, request_id: str) -> dict[str, int]:
+        """Delete every row of the searched tables that names ``user_id``, in one transaction recorded in
+        ``privacy_store_erasures``; returns the rows removed per table (none found: nothing is written)."""
+        found = self.naming(user_id)
+        removed: dict[str, int] = {}
+        if not found:
+            return removed
+        now = _utc_iso(datetime.now(timezone.utc))
+        with self._writing() as con:
+            con.execute("pragma secure_delete = on")  # the deleted rows' bytes are zeroed, not left in free pages
+            for table, rows in found.items():
+                seqs = [r["seq"] for r in rows]
+                counted: list[int] = []
+                self._lifting(con, table, "delete", lambda: counted.append(con.execute(
+                    f"delete from {table} where seq in ({', '.join('?' for _ in seqs)})", seqs
+                ).rowcount))
+                removed[table] = counted[0]
+                con.execute(
+                    "insert into privacy_store_erasures (request_id, table_name, rows, at) values (?, ?, ?, ?)",
+                    [request_id, table, counted[0], now],
+                )
+        self._checkpoint()
+        return removed
 
 
 __all__ = [
     "AUDIT_COLUMNS",
     "EVENT_COLUMNS",
     "FEEDBACK_STORE_COLUMNS",
+    "INSIGHT_ACK_COLUMNS",
+    "INSIGHT_ACK_RAW_COLUMNS",
     "PLATFORMS",
+    "PRIVACY_REQUEST_COLUMNS",
+    "PRIVACY_SEARCHED_TABLES",
     "AppendResult",
     "AuditRecord",
     "AuditStore",
     "FeedbackRecord",
     "FeedbackStore",
+    "FirstWinsStore",
     "InboundStore",
+    "InsightAcknowledgement",
+    "InsightAcknowledgementStore",
+    "PrivacyRequest",
+    "PrivacyRequestStore",
     "StoreState",
     "WebhookEvent",
     "WebhookStore",
+    "new_acknowledgement_id",
     "new_feedback_id",
 ]

@@ -47,6 +47,12 @@ BOOST_SPLIT = "boost_organic_vs_paid.parquet"
 RECOMMENDATIONS = "recommendations.parquet"
 # per account and kind: what users did with the recommendations and whether the applied ones kept their promise
 RECOMMENDATION_PERFORMANCE = "recommendation_performance.parquet"
+# the insights (analysis.insights) per account, each with its insight_id and when it was acknowledged
+INSIGHTS = "insights.parquet"
+# each A/B test's call, once per account whose boosts it ran on (analysis.account_experiments)
+EXPERIMENTS = "experiments.parquet"
+HOOK_SUCCESS = "hook_success.parquet"  # engagement per hook template and account
+CONTENT_PERFORMANCE = "content_performance.parquet"  # per day, account and content attribute
 MANIFEST = "manifest.json"
 # the quality gate's state when the snapshot was last due: {"status": "passed"|"failed", "checked_at",
 # "failed_checks": [...], "serving_published_at"}; a failed gate keeps the previous snapshot in place
@@ -58,6 +64,9 @@ QUALITY_GATE = "quality_gate.json"
 # (platform 'web', account_id = the property id).
 ACCOUNT_COLUMNS = ("platform", "account_id")
 WEB_PLATFORM = "web"
+# the analysis tables that give insights and experiments their accounts (defs/analysis/insights.py, experiments.py)
+ACCOUNT_INSIGHTS_TABLE = "analysis.account_insights"
+ACCOUNT_EXPERIMENTS_TABLE = "analysis.account_experiments"
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,13 @@ SERVED_TABLES = (
     ServedTable(BOOST_SPLIT, "main.fct_boost_organic_vs_paid", "platform, account_id, boost_id"),
     ServedTable(RECOMMENDATIONS, "main.fct_recommendations", "platform, account_id, created_at, recommendation_id"),
     ServedTable(RECOMMENDATION_PERFORMANCE, "main.agg_recommendation_performance", "platform, account_id, kind"),
+    ServedTable(INSIGHTS, ACCOUNT_INSIGHTS_TABLE, "platform, account_id, rank, insight_id"),
+    ServedTable(EXPERIMENTS, ACCOUNT_EXPERIMENTS_TABLE, "platform, account_id, start_date, experiment_id"),
+    ServedTable(HOOK_SUCCESS, "main.agg_account_hook_success", "platform, account_id, hook_type"),
+    ServedTable(
+        CONTENT_PERFORMANCE, "main.agg_account_content_performance_daily",
+        "metric_date, platform, account_id, dimension, dimension_value",
+    ),
 )
 
 SERVING_FILES = (ASSET_STATUS, AUTOMATION_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)

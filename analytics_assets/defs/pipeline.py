@@ -11,9 +11,10 @@ from analytics_assets.defs.automation import cycle_automation_sensor
 from analytics_assets.defs.ml.automation import MODEL_KEY
 from analytics_assets.defs.run_recovery import dead_run_sensor
 
-# Assets with a trigger of their own (webhook_events_sensor, api_audit_sensor, raw_snapshot_archive_schedule,
-# ops_alerts_sensor): not per-partition work, so the pipeline jobs leave them out rather than run them once more per run.
-OWN_TRIGGER = dg.AssetSelection.assets("raw_webhook_events", "raw_api_audit", "raw_recommendation_feedback", "raw_snapshot_archive", "ops_alerts")
+# Assets with a trigger of their own (webhook_events_sensor, api_audit_sensor, recommendation_feedback_sensor,
+# insight_acknowledgements_sensor, raw_snapshot_archive_schedule, ops_alerts_sensor): not per-partition work, so the
+# pipeline jobs leave them out rather than run them once more per run.
+OWN_TRIGGER = dg.AssetSelection.assets("raw_webhook_events", "raw_api_audit", "raw_recommendation_feedback", "raw_insight_acknowledgements", "raw_snapshot_archive", "ops_alerts")
 
 # The whole graph: what `make demo` and `cycle backfill` run.
 full_pipeline_job = dg.define_asset_job(

@@ -21,6 +21,7 @@ import pandas as pd
 
 from analytics_assets.contracts.raw import RawTable
 from analytics_assets.settings import load_settings
+from analytics_assets.storage.tombstones import Tombstones
 from analytics_assets.storage.warehouse import transaction
 
 DEFAULT_RETENTION_DAYS = 90
@@ -137,15 +138,67 @@ def archived_days(table: str, root: Path | None = None) -> list[date]:
     )
 
 
-def read_archived_day(table: str, day: date, root: Path | None = None) -> pd.DataFrame:
-    """The rows of one archived partition, exactly as they left the hot table."""
+def read_archived_day(
+    table: str, day: date, root: Path | None = None, tombstones: Tombstones | None = None
+) -> pd.DataFrame:
+    """The rows of one archived partition, exactly as they left the hot table; with ``tombstones`` (the
+    warehouse's, ``storage.tombstones.load_tombstones``) without the rows of erased people, should a file
+    not have been rewritten yet."""
     path = archive_path(Path(root or archive_root()), table, day)
     if not path.exists():
         raise FileNotFoundError(f"{table} {day} is not archived (no {path})")
     con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
     try:
-        return con.execute(f"select * from read_parquet({_sql_path(path)}, hive_partitioning = false)").df()
+        frame = con.execute(f"select * from read_parquet({_sql_path(path)}, hive_partitioning = false)").df()
     finally:
         con.close()
+    if tombstones is not None:
+        frame = frame[~tombstones.erased_rows(frame)].reset_index(drop=True)
+    return frame
+
+
+def erase_from_archived_day(table: RawTable, root: Path, day: date, tombstones: Tombstones) -> int:
+    """Rewrite one archived day of ``table`` (a table with ``user_id``) without the rows of the tombstoned
+    people and journeys: the kept rows go to a temporary file, which is read back and compared with them (row count and
+    checksum, as when the day was archived) before it replaces the file. Returns the rows removed (0: the file
+    is left as it was)."""
+    path = archive_path(root, table.name, day)
+    if not path.exists():
+        return 0
+    erased = tombstones.frame()
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
+    try:
+        con.execute(f"create table day as select * from read_parquet({_sql_path(path)}, hive_partitioning = false)")
+        con.register("_erased", erased)
+        # a day archived before a column existed has not got it: work with the file's own columns
+        columns = [r[0] for r in con.execute("describe day").fetchall()]
+        property_sql = "coalesce(d.property_id, 'default')" if "property_id" in columns else "'default'"
+        journey_sql = "d.journey_id" if "journey_id" in columns else "null"
+        (removed,) = con.execute(
+            f"""delete from day d where exists (select 1 from _erased x where x.property_id = {property_sql} and (
+                  (x.subject = 'user' and x.subject_hash = sha256(? || ':' || d.user_id))
+                  or (x.subject = 'journey' and x.subject_hash = sha256(? || ':' || {journey_sql}))))""",
+            [tombstones.salt, tombstones.salt],
+        ).fetchall()[0]
+        if not removed:
+            return 0
+        fingerprint = f"select count(*), coalesce(sum(hash({', '.join(columns)})), 0) from "
+        kept = con.execute(fingerprint + "day").fetchall()[0]
+        con.execute(
+            f"copy (select {', '.join(columns)} from day order by {', '.join(table.key)}) "
+            f"to {_sql_path(tmp)} (format parquet, compression zstd)"
+        )
+        written = con.execute(fingerprint + f"read_parquet({_sql_path(tmp)}, hive_partitioning = false)").fetchall()[0]
+        if kept != written:
+            raise ArchiveVerificationError(
+                f"{table.name} {day}: the rewritten file holds {written[0]} rows (checksum {written[1]}) but "
+                f"{kept[0]} rows (checksum {kept[1]}) were kept; the archived file was left as it was"
+            )
+        os.replace(tmp, path)
+        return int(removed)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
 
 

@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from analytics_assets.contracts.raw import QUARANTINE_COLUMNS, QUARANTINE_TABLE, RAW_SCHEMA, RawTable
+from analytics_assets.storage.tombstones import drop_tombstoned
 
 
 @contextlib.contextmanager
@@ -148,6 +149,7 @@ def replace_partitions(
         )
         _insert(con, table.qualified_name, table.columns, rows)
         _insert(con, f"{RAW_SCHEMA}.{QUARANTINE_TABLE}", QUARANTINE_COLUMNS, quarantine)
+        drop_tombstoned(con, table.name)  # an erased person's rows never commit (contracts.privacy)
 
 
 def replace_platform_days(
@@ -176,6 +178,7 @@ def replace_platform_days(
         )
         _insert(con, table.qualified_name, table.columns, rows)
         _insert(con, f"{RAW_SCHEMA}.{QUARANTINE_TABLE}", QUARANTINE_COLUMNS, quarantine)
+        drop_tombstoned(con, table.name)  # an erased person's rows never commit (contracts.privacy)
         if also is not None:
             also(con)
 
@@ -205,5 +208,6 @@ def upsert_rows(
                 )
         _insert(con, table.qualified_name, table.columns, rows)
         _insert(con, f"{RAW_SCHEMA}.{QUARANTINE_TABLE}", QUARANTINE_COLUMNS, quarantine)
+        drop_tombstoned(con, table.name)  # an erased person's rows never commit (contracts.privacy)
         if also is not None:
             also(con)

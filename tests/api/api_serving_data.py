@@ -23,6 +23,7 @@ from analytics_assets.contracts.recommendations import (
     recommendation_id,
     served_status,
 )
+from ml.insights import Finding, findings_per_account, rank_findings
 
 ORGANIC = ["linkedin", "x", "reddit", "tiktok"]
 PAID = ["google_ads", "meta_ads", "linkedin_ads"]
@@ -556,7 +557,171 @@ def build_all(generation: int = 1) -> dict[str, pd.DataFrame]:
         "boost_organic_vs_paid.parquet": build_boost_split(generation),
         "recommendations.parquet": build_recommendations(generation),
         "recommendation_performance.parquet": build_recommendation_performance(generation),
+        **build_read_models(generation),
     }
+
+
+# -- the read models: insights (per account, through the pipeline's own ml.insights.findings_per_account),
+# experiments (per account they ran on), hook success and content performance per account -----------------
+
+READ_MODEL_SCHEMAS = {
+    "insights.parquet": _s(
+        ("insight_id", pa.string()), *_ACC, ("rank", pa.int64()), ("finding_rank", pa.int64()), ("scope", pa.string()),
+        *[(c, pa.string()) for c in ("finding_id", "category", "subject", "severity", "title", "action", "metric")],
+        *[(c, pa.float64()) for c in ("effect", "ci_low", "ci_high", "p_value", "q_value")], ("n", pa.int64()),
+        ("evidence", pa.string()), ("window_start", pa.date32()), ("window_end", pa.date32()),
+        ("generated_at", pa.timestamp("us")), ("acknowledged_at", pa.timestamp("us")),
+        ("acknowledgement_id", pa.string()),
+    ),
+    "experiments.parquet": _s(
+        *_ACC, ("boosts_in_window", pa.int64()), ("accounts_in_experiment", pa.int64()),
+        *[(c, pa.string()) for c in ("experiment_id", "experiment_name", "factor", "metric", "metric_kind",
+                                     "control_variant", "treatment_variant")],
+        ("start_date", pa.date32()), ("end_date", pa.date32()), ("decision_rule", pa.string()), ("test", pa.string()),
+        ("alpha", pa.float64()), ("mde", pa.float64()), ("required_n_per_arm", pa.int64()),
+        ("n_control", pa.int64()), ("n_treatment", pa.int64()), ("n_tested_per_arm", pa.int64()),
+        *[(c, pa.float64()) for c in ("control_mean", "treatment_mean", "effect", "ci_low", "ci_high", "p_value",
+                                      "always_valid_p_value", "always_valid_ci_low", "always_valid_ci_high")],
+        ("status", pa.string()), ("winner", pa.string()), ("reason", pa.string()),
+    ),
+    "hook_success.parquet": _s(
+        *_ACC, ("hook_type", pa.string()), ("posts", pa.int64()),
+        *[(c, pa.float64()) for c in ("mean_engagement_rate", "sd_engagement_rate", "standard_error", "t_critical",
+                                      "ci_lower", "ci_upper", "mean_engagement_score", "lift_vs_account_posts")],
+        ("insufficient_sample", pa.bool_()), ("hook_rank", pa.int32()),
+    ),
+    "content_performance.parquet": _s(
+        ("metric_date", pa.date32()), *_ACC, ("dimension", pa.string()), ("dimension_value", pa.string()),
+        ("posts_published", pa.int32()), ("posts_active", pa.int32()), ("impressions", pa.int64()),
+        ("engagements", pa.int64()), ("engagement_rate", pa.float64()), ("avg_engagement_score", pa.float64()),
+    ),
+}
+
+HOOKS = ("question", "story", "list")
+
+
+def build_insights(generation: int = 1) -> pd.DataFrame:
+    """Findings of every scope (an ad account's campaign, a platform's hour, an experiment's accounts, the boosting
+    accounts, every organic account, every account), published per account by the pipeline's own function."""
+    findings = [
+        Finding("warning", "google_ads campaign go-2220002-0", "google_ads campaign go-2220002-0 returns 0.41 per "
+                "unit spent", "Cut its budget.", "critical", "ROAS", effect=-0.59, n=14, platform="google_ads",
+                account_id="2220002"),
+        Finding("posting_time", "linkedin posts at 09:00 UTC", "linkedin posts at 09:00 engage +31% more",
+                "Schedule linkedin posts in this hour.", "medium", "Expected engagement score", effect=0.31,
+                ci_low=0.12, ci_high=0.5, n=40, platform="linkedin"),
+        Finding("anomaly", f"x {FIRST_DAY + timedelta(days=3)}", "Impressions of x jumped", "Check for a viral post.",
+                "high", "Impressions", effect=2.4 + generation / 100, n=14, platform="x"),
+        Finding("creative", "creative: short_video", "A/B test exp_20240503_creative: short_video beats static_image",
+                "Use short_video for creative on future boosts.", "medium", "watch_seconds", effect=0.22,
+                p_value=0.003, n=4200, evidence={"experiment_id": "exp_20240503_creative"}),
+        Finding("boost_timing", "boosts starting on Tuesday", "Boost organic lift higher for boosts starting on "
+                "Tuesday", "Start boosts on that day.", "low", "Boost organic lift", effect=0.15, p_value=0.01,
+                q_value=0.02, n=33),
+        Finding("content", "hook 'question'", "Engagement rate higher for hook 'question': +18% vs the rest",
+                "Favour hook 'question' (+18%).", "low", "Engagement rate", effect=0.18, p_value=0.001,
+                q_value=0.004, n=210),
+        Finding("warning", "feature drift", "Posting behaviour drifted", "Check the new champion.", "medium",
+                "drift share", effect=0.4),
+    ]
+    ranked = rank_findings(findings)
+    accounts = build_accounts(generation)[["platform", "account_id", "channel_type"]]
+    boosting = pd.DataFrame([(p, ACCOUNTS[p][i]) for p in ("linkedin", "x") for i in (0, 1)],
+                            columns=["platform", "account_id"])
+    owners = build_experiments(generation)[["experiment_id", "platform", "account_id"]]
+    table = findings_per_account(ranked, accounts, boosting, owners)
+    day = FIRST_DAY + timedelta(days=9 + generation % 7)
+    table = table.assign(window_start=day - timedelta(days=27), window_end=day,
+                         generated_at=BASE_TIME - timedelta(hours=1), acknowledged_at=pd.NaT, acknowledgement_id=None)
+    # one insight acknowledged in the warehouse already (the acknowledgement loaded and joined)
+    first = table.index[table["account_id"] == ACCOUNTS["linkedin"][0]][0]
+    table.loc[first, "acknowledged_at"] = BASE_TIME - timedelta(hours=3)
+    table.loc[first, "acknowledgement_id"] = "ack_" + "0" * 32
+    return table.sample(frac=1, random_state=generation).reset_index(drop=True)
+
+
+def _experiment(experiment_id: str, factor: str, start, status: str, winner: str | None, more: int = 0) -> dict:
+    """One experiment's call; ``more`` shifts its numbers (each generation's differ)."""
+    control, treatment = {"creative": ("static_image", "short_video"), "budget": ("usd_50_per_day", "usd_100_per_day"),
+                          "targeting": ("followers_lookalike", "job_title")}[factor]
+    return {
+        "experiment_id": experiment_id, "experiment_name": f"{factor}: {treatment} vs {control}", "factor": factor,
+        "metric": "watch_seconds", "metric_kind": "continuous", "control_variant": control,
+        "treatment_variant": treatment, "start_date": start, "end_date": start + timedelta(days=13),
+        "decision_rule": "fixed_horizon", "test": "welch_t", "alpha": 0.05, "mde": 1.0, "required_n_per_arm": 1005,
+        "n_control": 2100 + 10 * more, "n_treatment": 2100 + 10 * more, "n_tested_per_arm": 1005, "control_mean": 12.04,
+        "treatment_mean": 13.31234 + more / 10, "effect": 1.27234 + more / 10, "ci_low": 0.61234, "ci_high": 1.93234, "p_value": 0.000162,
+        "always_valid_p_value": 0.0011, "always_valid_ci_low": 0.4, "always_valid_ci_high": 2.1, "status": status,
+        "winner": winner, "reason": "p = 0.000162 < alpha = 0.05 at the planned 1005 units per arm",
+    }
+
+
+def build_experiments(generation: int = 1) -> pd.DataFrame:
+    """Three experiments: one on both workspaces' boosting accounts, one on acme's only, one on globex's only."""
+    acme, globex = [(p, ACCOUNTS[p][0]) for p in ("linkedin", "x")], [(p, ACCOUNTS[p][1]) for p in ("linkedin", "x")]
+    experiments = [
+        (_experiment("exp_20240503_creative", "creative", FIRST_DAY + timedelta(days=2), "winner", "short_video", generation - 1),
+         [*acme, *globex]),
+        (_experiment("exp_20240501_budget", "budget", FIRST_DAY, "inconclusive", None, generation - 1), acme[:1]),
+        (_experiment("exp_20240506_targeting", "targeting", FIRST_DAY + timedelta(days=5), "running", None, generation - 1), globex),
+    ]
+    rows = [
+        {"platform": p, "account_id": a, "boosts_in_window": 1 + i, "accounts_in_experiment": len(owners), **exp}
+        for exp, owners in experiments for i, (p, a) in enumerate(owners)
+    ]
+    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
+
+
+def build_hook_success(generation: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(9100 + generation)
+    rows = []
+    for platform in ORGANIC:
+        for account in ACCOUNTS[platform]:
+            means = rng.uniform(0.01, 0.08, len(HOOKS))
+            posts = [int(n) for n in rng.integers(5, 80, len(HOOKS))]
+            ranked = sorted((m - 0.005 for m, n in zip(means, posts) if n >= 30), reverse=True)
+            for hook, mean, n in zip(HOOKS, means, posts):
+                lower = mean - 0.005
+                rows.append({
+                    "platform": platform, "account_id": account, "hook_type": hook, "posts": n,
+                    "mean_engagement_rate": float(mean), "sd_engagement_rate": 0.02, "standard_error": 0.02 / n**0.5,
+                    "t_critical": 2.0, "ci_lower": float(lower), "ci_upper": float(mean + 0.005),
+                    "mean_engagement_score": float(mean * 10_000), "lift_vs_account_posts": float(mean / means.mean() - 1),
+                    "insufficient_sample": n < 30, "hook_rank": ranked.index(lower) + 1 if n >= 30 else None,
+                })
+    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
+
+
+def build_content_performance(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(9200 + generation)
+    values = {"hook_type": HOOKS, "media_type": ("image", "video"), "topic": ("product",)}
+    rows = []
+    for platform in ORGANIC:
+        for account in ACCOUNTS[platform]:
+            for d in range(n_days):
+                for dimension, levels in values.items():
+                    for level in levels:
+                        impressions = int(rng.integers(100, 5000))
+                        engagements = int(impressions * rng.uniform(0.01, 0.06))
+                        rows.append({
+                            "metric_date": FIRST_DAY + timedelta(days=d), "platform": platform, "account_id": account,
+                            "dimension": dimension, "dimension_value": level, "posts_published": int(rng.integers(0, 3)),
+                            "posts_active": int(rng.integers(1, 9)), "impressions": impressions,
+                            "engagements": engagements, "engagement_rate": engagements / impressions,
+                            "avg_engagement_score": float(rng.uniform(50, 900)),
+                        })
+    return pd.DataFrame(rows).sample(frac=1, random_state=generation).reset_index(drop=True)
+
+
+def build_read_models(generation: int = 1) -> dict[str, pd.DataFrame]:
+    return {
+        "insights.parquet": build_insights(generation),
+        "experiments.parquet": build_experiments(generation),
+        "hook_success.parquet": build_hook_success(generation),
+        "content_performance.parquet": build_content_performance(generation, 10 + generation % 7),
+    }
+
+SCHEMAS.update(READ_MODEL_SCHEMAS)
 
 
 # -- publishing -----------------------------------------------------------------------------------

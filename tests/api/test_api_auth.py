@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from analytics_assets.contracts.access import AccessRegistry
 from api.auth import FAILED_AUTH_LIMIT
 from api.main import ALIASES, create_app
-from api_serving_data import ACCOUNTS, NOW, build_recommendations, make_registry, publish
+from api_serving_data import ACCOUNTS, NOW, build_insights, build_recommendations, make_registry, publish
 
 # an existing id of workspace "acme" for every path parameter, a valid value for every required query parameter
 PATH_VALUES = {
@@ -23,6 +23,8 @@ PATH_VALUES = {
     "campaign_id": f"go-{ACCOUNTS['google_ads'][0]}-0",
     "boost_id": f"bst-linkedin-{ACCOUNTS['linkedin'][0]}-0",
     "recommendation_id": build_recommendations().set_index("account_id").loc[ACCOUNTS["linkedin"][0], "recommendation_id"].iloc[0],
+    "insight_id": build_insights().set_index("account_id").loc[ACCOUNTS["linkedin"][0], "insight_id"].iloc[0],
+    "experiment_id": "exp_20240501_budget",  # acme's only
 }
 REQUIRED_QUERY = {"model": "linear"}
 FAILED_LIMIT = int(FAILED_AUTH_LIMIT.split("/")[0])
@@ -75,10 +77,15 @@ def protected_urls(app) -> list[str]:
             continue
         if path == "/v1/livez":
             continue
-        if "get" not in ops:  # the decisions on recommendations are the only writes (test_api_feedback)
-            assert set(ops) == {"post"} and path.startswith("/v1/recommendations/"), f"{path}: {sorted(ops)}"
+        if path.startswith("/v1/privacy/"):  # admin-only GDPR requests and their status: test_api_privacy
             continue
-        assert set(ops) == {"get"}, f"{path}: only the recommendations take writes, found {sorted(ops)}"
+        # the decisions on recommendations (test_api_feedback) and the acknowledgements of insights
+        # (test_api_read_models) are the only writes
+        if "get" not in ops:
+            assert set(ops) == {"post"} and path.startswith(("/v1/recommendations/", "/v1/insights/")), (
+                f"{path}: {sorted(ops)}")
+            continue
+        assert set(ops) == {"get"}, f"{path}: only the recommendations and insights take writes, found {sorted(ops)}"
         query = []
         for param in ops["get"].get("parameters", []):
             if param["in"] == "query" and param.get("required"):

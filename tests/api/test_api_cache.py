@@ -24,7 +24,7 @@ from test_api_auth import PATH_VALUES, protected_urls
 # routes whose answers are never cached (the disk and the clock; the workspace's name; the recommendations,
 # whose status follows the decisions in the API's store and the clock)
 UNCACHED = ("/v1/health", "/v1/accounts", "/health")
-UNCACHED_PREFIX = "/v1/recommendations"
+UNCACHED_PREFIX = ("/v1/recommendations", "/v1/insights")  # they apply what the API's store holds now
 
 
 def cached_route(url: str) -> bool:

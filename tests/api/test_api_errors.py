@@ -118,6 +118,10 @@ DATA_REQUESTS = [
     (f"/v1/boosts/{BOOST}", {}, {"boosts.parquet", "boost_organic_vs_paid.parquet"}),
     ("/v1/recommendations", {}, {"recommendations.parquet"}),
     ("/v1/recommendations/performance", {}, {"recommendation_performance.parquet"}),
+    ("/v1/insights", {}, {"insights.parquet"}),
+    ("/v1/experiments", {}, {"experiments.parquet"}),
+    ("/v1/content/hooks", {}, {"hook_success.parquet"}),
+    ("/v1/content/performance", {}, {"content_performance.parquet"}),
 ]
 DATA_FILES = sorted(set().union(*(files for _, _, files in DATA_REQUESTS)))
 

@@ -123,6 +123,12 @@ def everything(campaign: tuple[str, str], boost: str) -> str:
         "boosts": "(first: 1000)",
         "optimalHours": "(top: 24)",
         "optimalHoursByPlatform": "(top: 24)",
+        "insights": "(first: 20)",
+        "insight": '(insightId: "ins_000000000000000000000000")',
+        "experiments": "(first: 20)",
+        "experiment": '(experimentId: "exp_nope")',
+        "contentHooks": "(first: 20)",
+        "contentPerformance": "(first: 20)",
     }
     for field in SCHEMA.query_type.fields:
         type_name = gql._named_type(SCHEMA.query_type.fields[field].type).name

@@ -60,6 +60,10 @@ READERS = {
     "boost_organic_vs_paid.parquet": [(f"/v1/boosts/{BOOST}", {})],
     "recommendations.parquet": [("/v1/recommendations", {"limit": 1000})],
     "recommendation_performance.parquet": [("/v1/recommendations/performance", {})],
+    "insights.parquet": [("/v1/insights", {"limit": 1000})],
+    "experiments.parquet": [("/v1/experiments", {"limit": 1000})],
+    "hook_success.parquet": [("/v1/content/hooks", {"limit": 1000})],
+    "content_performance.parquet": [("/v1/content/performance", {"limit": 1000})],
 }
 
 

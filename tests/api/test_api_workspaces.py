@@ -2,8 +2,9 @@
 accounts owned by nobody), every data route answers each workspace's key with its own accounts' rows only
 (no account, post, campaign or boost id of another account anywhere in the response) and with totals that
 are the sums over its own accounts. Another workspace's campaign or boost is answered like one that does
-not exist. GraphQL (/v1/graphql) answers the same key with the same rows, and null for another workspace's
-campaign or boost."""
+not exist, and so is another workspace's insight or experiment. GraphQL (/v1/graphql) answers the same key with
+the same rows, and null for another workspace's campaign, boost, insight or experiment. The read models (insights,
+experiments, hook and content effectiveness) are in the snapshot (api_serving_data.build_read_models)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from api.main import create_app
 from api_serving_data import ALL_MODELS, FIRST_DAY, MODELS, NOW, ORGANIC, PAID, accounts_of, make_registry, publish
 
 ACCOUNT_LIST = accounts_of()
-ID_COLUMNS = ("account_id", "post_id", "campaign_id", "boost_id")
+ID_COLUMNS = ("account_id", "post_id", "campaign_id", "boost_id", "insight_id")
 ADDITIVE_OVERVIEW = ("spend_usd", "revenue_usd", "paid_conversions", "paid_impressions", "paid_clicks",
                      "organic_impressions", "organic_engagements", "posts_published", "ai_calls", "ai_cost_usd")
 
@@ -217,6 +218,34 @@ def check_workspace(ws: Workspace) -> None:
         detail = ws.get(f"/v1/boosts/{quote(boosts.iloc[0]['boost_id'], safe='')}")
         assert detail["organic_vs_paid"]["campaign_id"] == f"bc-{boosts.iloc[0]['boost_id']}"
 
+    # -- insights: its own accounts' rows, each once
+    insights = f["insights.parquet"]
+    body = ws.get("/v1/insights?limit=1000")
+    assert sorted(i["insight_id"] for i in body["items"]) == sorted(insights["insight_id"])
+    assert {(i["platform"], i["account_id"]) for i in body["items"]} <= ws.accounts
+    if not insights.empty:
+        assert ws.get(f"/v1/insights/{insights.iloc[0]['insight_id']}")["account_id"] == insights.iloc[0]["account_id"]
+
+    # -- experiments: those its accounts boosted during, naming only its accounts
+    experiments = f["experiments.parquet"]
+    body = ws.get("/v1/experiments?limit=1000")
+    assert sorted(e["experiment_id"] for e in body["items"]) == sorted(set(experiments["experiment_id"]))
+    for e in body["items"]:
+        assert {(a["platform"], a["account_id"]) for a in e["accounts"]} == set(
+            zip(*(experiments.loc[experiments["experiment_id"] == e["experiment_id"], c] for c in ("platform", "account_id"))))
+        assert ws.get(f"/v1/experiments/{e['experiment_id']}") == e
+
+    # -- hook and content effectiveness: its own organic accounts' rows
+    hooks = f["hook_success.parquet"]
+    body = ws.get("/v1/content/hooks?limit=1000")
+    assert body["total"] == len(hooks)
+    assert {(h["platform"], h["account_id"]) for h in body["items"]} == set(zip(hooks["platform"], hooks["account_id"]))
+    content = f["content_performance.parquet"]
+    body = ws.get(f"/v1/content/performance?start={snap.last_day}&end={snap.last_day}&limit=1000")
+    last = content[content["metric_date"] == snap.last_day]
+    assert body["total"] == len(last)
+    assert sum(r["impressions"] for r in body["items"]) == int(last["impressions"].sum())
+
 
 def assert_not_found_alike(ws: Workspace, foreign_url: str, foreign_id: str, missing_url: str, missing_id: str) -> None:
     """Another workspace's id gets exactly the answer of an id that does not exist."""
@@ -244,6 +273,17 @@ def check_foreign_ids(ws: Workspace) -> None:
         missing = boost_id.replace("bst-", "bst-nope-")
         assert_not_found_alike(ws, f"/v1/boosts/{quote(boost_id, safe='')}", boost_id,
                                f"/v1/boosts/{quote(missing, safe='')}", missing)
+    insights = frames["insights.parquet"]
+    foreign = insights[[(p, a) not in ws.accounts for p, a in zip(insights["platform"], insights["account_id"])]]
+    for insight_id in list(foreign["insight_id"])[-1:]:
+        missing = "ins_" + "0" * 24
+        assert_not_found_alike(ws, f"/v1/insights/{insight_id}", insight_id, f"/v1/insights/{missing}", missing)
+    experiments = frames["experiments.parquet"]
+    mine = {e for e, p, a in zip(experiments["experiment_id"], experiments["platform"], experiments["account_id"])
+            if (p, a) in ws.accounts}
+    for experiment_id in sorted(set(experiments["experiment_id"]) - mine)[-1:]:
+        assert_not_found_alike(ws, f"/v1/experiments/{experiment_id}", experiment_id,
+                               "/v1/experiments/exp_nope", "exp_nope")
 
 
 GRAPHQL = """
@@ -271,6 +311,35 @@ query($campaignPlatform: String!, $campaignId: String!, $boostId: String!) {
   boosts(first: 1000) { total items { boostId platform accountId postId organicLift spendUsd } }
   campaign(platform: $campaignPlatform, campaignId: $campaignId) { campaignId accountId }
   boost(boostId: $boostId) { boostId accountId organicVsPaid { campaignId } }
+}
+"""
+
+
+READ_MODELS_GRAPHQL = """
+query($insightId: String!, $experimentId: String!) {
+  insights(first: 1000) {
+    total nextCursor
+    items { insightId platform accountId rank findingRank scope category subject severity title action metric effect
+            ciLow ciHigh pValue qValue n evidence windowStart windowEnd generatedAt acknowledgedAt }
+  }
+  experiments(first: 100) {
+    total nextCursor
+    items { experimentId experimentName factor metric metricKind startDate endDate decisionRule test alpha mde
+            requiredNPerArm nTestedPerArm effect ciLow ciHigh pValue alwaysValidPValue status winner reason
+            variants { variant role units mean } accounts { platform accountId boostsInWindow } }
+  }
+  contentHooks(first: 100) {
+    total nextCursor
+    items { platform accountId hookType posts meanEngagementRate ciLower ciUpper meanEngagementScore
+            liftVsAccountPosts insufficientSample hookRank }
+  }
+  contentPerformance(first: 100) {
+    total nextCursor
+    items { metricDate platform accountId dimension dimensionValue postsPublished postsActive impressions engagements
+            engagementRate avgEngagementScore }
+  }
+  insight(insightId: $insightId) { insightId }
+  experiment(experimentId: $experimentId) { experimentId }
 }
 """
 
@@ -321,6 +390,26 @@ def check_graphql(ws: Workspace) -> None:
     for c in data["campaigns"]["items"]:
         assert c["daily"]["total"] == len(ws.frames["campaign_daily.parquet"].query("campaign_id == @c['campaign_id']"))
     assert sorted(b["boost_id"] for b in data["boosts"]["items"]) == sorted(ws.frames["boosts.parquet"]["boost_id"])
+
+    # the read models: the REST answers, and null for another workspace's insight and experiment
+    insights, experiments = frames["insights.parquet"], frames["experiments.parquet"]
+    foreign_insight = [i for p, a, i in zip(insights["platform"], insights["account_id"], insights["insight_id"])
+                       if (p, a) not in ws.accounts] or ["ins_" + "0" * 24]
+    mine = set(ws.frames["experiments.parquet"]["experiment_id"])
+    foreign_experiment = sorted(set(experiments["experiment_id"]) - mine) or ["exp_nope"]
+    response = ws.client.post("/v1/graphql", {"query": READ_MODELS_GRAPHQL, "variables": {
+        "insightId": foreign_insight[-1], "experimentId": foreign_experiment[-1]}})
+    assert response.status_code == 200, (ws.name, response.status_code, response.text[:500])
+    body = response.json()
+    assert not body.get("errors"), (ws.name, body.get("errors"))
+    leaked = sorted({s for s in _strings(body) if s in ws.foreign})
+    assert not leaked, f"{ws.name} GraphQL leaks ids of other accounts: {leaked[:5]}"
+    data = _snake(body["data"])
+    assert data["insight"] is None and data["experiment"] is None
+    assert data["insights"] == ws.get("/v1/insights?limit=1000")
+    assert data["experiments"] == ws.get("/v1/experiments?limit=100")
+    assert data["content_hooks"] == ws.get("/v1/content/hooks?limit=100")
+    assert data["content_performance"] == ws.get("/v1/content/performance?limit=100")
 
 
 def run_example(snap: SimpleNamespace, owners: list[int], n_workspaces: int) -> None:

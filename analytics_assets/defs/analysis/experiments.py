@@ -1,4 +1,5 @@
-"""The calls of the A/B tests run on boosts (timing, budget, targeting, creative): method in ``ml/experiments.py``.
+"""The calls of the A/B tests run on boosts (timing, budget, targeting, creative): method in ``ml/experiments.py``;
+and the accounts each belongs to (``account_experiments``, what the API serves).
 
 Unpartitioned: an experiment's call needs all of its units, so the table is replaced on each run.
 """
@@ -6,7 +7,8 @@ Unpartitioned: an experiment's call needs all of its units, so the table is repl
 import dagster as dg
 import numpy as np
 
-from analytics_assets.contracts.warehouse import EXPERIMENT_RESULTS, table_metadata
+from analytics_assets.contracts.serving import ACCOUNT_EXPERIMENTS_TABLE
+from analytics_assets.contracts.warehouse import BOOST_EFFECTIVENESS, EXPERIMENT_RESULTS, table_metadata
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
@@ -74,6 +76,79 @@ def experiment_results(
                 check_name="winner_only_when_significant",
                 passed=unjustified.empty,
                 metadata={"winners": len(winners), "unjustified": unjustified["experiment_id"].tolist()},
+            )
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------- ownership
+
+# The experimentation platform's export names no account: its A/B tests are run on the organisation's boosts
+# (timing, budget, targeting, creative), and its units are anonymous. An experiment therefore belongs to the
+# accounts whose boosts it ran on: those with a boost in flight during the experiment (a flight that starts on
+# or before its end_date and ends on or after its start_date; a flight without an end counts on its start day).
+# An experiment during which no account boosted belongs to no account and is not served.
+ACCOUNT_EXPERIMENTS_SQL = f"""
+with flights as (
+    select platform, account_id, boost_id,
+           cast(flight_start_at as date) as flight_start,
+           cast(coalesce(flight_end_at, flight_start_at) as date) as flight_end
+    from {BOOST_EFFECTIVENESS}
+    where flight_start_at is not null and platform is not null and account_id is not null
+),
+owners as (
+    select e.experiment_id, f.platform, f.account_id, count(distinct f.boost_id) as boosts_in_window
+    from {EXPERIMENT_RESULTS} e
+    join flights f on f.flight_start <= e.end_date and f.flight_end >= e.start_date
+    group by e.experiment_id, f.platform, f.account_id
+)
+select o.platform, o.account_id, o.boosts_in_window,
+       count(*) over (partition by o.experiment_id) as accounts_in_experiment, e.*
+from owners o
+join {EXPERIMENT_RESULTS} e using (experiment_id)
+order by o.platform, o.account_id, e.start_date, e.experiment_id
+"""
+
+
+@dg.asset(
+    deps=["experiment_results", "boost_effectiveness"],
+    group_name="boosts",
+    metadata=table_metadata(ACCOUNT_EXPERIMENTS_TABLE),
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="The A/B tests' calls (experiment_results) per account they belong to: the accounts with a boost "
+    "in flight during the experiment (the export names no account; its tests run on the accounts' boosts). One "
+    "row per experiment and account, with boosts_in_window (that account's boosts in the window) and "
+    "accounts_in_experiment. Served as experiments.parquet (GET /v1/experiments).",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "one_row_per_experiment_and_account",
+            asset="account_experiments",
+            description="No (experiment_id, platform, account_id) twice, and every row has its account",
+        )
+    ],
+)
+def account_experiments(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        frame = con.execute(ACCOUNT_EXPERIMENTS_SQL).df()
+        replace_table(con, ACCOUNT_EXPERIMENTS_TABLE, frame)
+        (experiments,) = con.execute(f"select count(*) from {EXPERIMENT_RESULTS}").fetchone()
+    dupes = int(frame.duplicated(["experiment_id", "platform", "account_id"]).sum())
+    nulls = int(frame[["platform", "account_id"]].isna().any(axis=1).sum())
+    served = frame["experiment_id"].nunique()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "experiments": int(experiments),
+            "experiments_with_accounts": int(served),
+            "experiments_without_accounts": int(experiments) - int(served),
+            "accounts": int(len(frame[["platform", "account_id"]].drop_duplicates())),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="one_row_per_experiment_and_account",
+                passed=dupes == 0 and nulls == 0,
+                metadata={"duplicates": dupes, "rows_without_account": nulls},
             )
         ],
     )

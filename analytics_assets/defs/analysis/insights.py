@@ -1,4 +1,5 @@
-"""Insights: the numbers turned into ranked, actionable findings (method: ``ml/insights.py``).
+"""Insights: the numbers turned into ranked, actionable findings (method: ``ml/insights.py``), and the same
+findings per account (``account_insights``: what the API serves, with each insight's acknowledgement).
 
 Unpartitioned: it reads a trailing window of the warehouse (ending at the newest data day) and replaces
 ``analysis.insights`` on each run, so a finding that no longer holds disappears.
@@ -21,13 +22,17 @@ from analytics_assets.contracts.warehouse import (
     POSTING_SLOTS,
     table_metadata,
 )
+from analytics_assets.contracts.serving import ACCOUNT_EXPERIMENTS_TABLE, ACCOUNT_INSIGHTS_TABLE
+from analytics_assets.defs.ingest.insight_acknowledgements import TABLE as ACK_TABLE, ensure_table as ensure_ack_table
 from analytics_assets.storage.warehouse import replace_table
 from ml.insights import (
+    ACCOUNT_FINDING_COLUMNS,
     DEFAULT_ALPHA,
     DEFAULT_MIN_EFFECT,
     DEFAULT_MIN_N,
     Finding,
     InsightInputs,
+    findings_per_account,
     generate_findings,
     quality_findings,
     rank_findings,
@@ -101,7 +106,7 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
                 window,
             ).df(),
             campaign_days=con.execute(
-                """select platform, campaign_id, metric_date, spend_usd, conversion_value_usd as revenue_usd
+                """select platform, account_id, campaign_id, metric_date, spend_usd, conversion_value_usd as revenue_usd
                    from main.fct_campaign_performance where metric_date between ? and ? and spend_usd > 0""",
                 window,
             ).df(),
@@ -149,4 +154,80 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
             },
             "top_findings": dg.MetadataValue.md(top.to_markdown(index=False) if len(top) else "(no findings)"),
         }
+    )
+
+
+# the boosts the boost tests of a window pool (as ``insights`` reads them): their accounts hold the boost findings
+_BOOSTING_ACCOUNTS_SQL = f"""
+select distinct e.platform, e.account_id from {BOOST_EFFECTIVENESS} e
+where e.status = 'estimated' and e.relative_lift is not null and e.platform is not null and e.account_id is not null
+  and cast(e.flight_start_at as date) between ? and ?
+"""
+
+
+@dg.asset(
+    deps=["insights", "account_experiments", "dim_account", "boost_effectiveness", "raw_insight_acknowledgements"],
+    group_name="insights",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="The insights per account, as the API serves them (insights.parquet): each finding once per account "
+    "it holds for (its account; else every account of its platform; else the accounts it was computed over: an A/B "
+    "test's accounts, the boosting accounts of the window, every organic account, or every account for data-quality "
+    "warnings; column scope), with a stable insight_id (a hash of what it says and whose it is), the rank within "
+    "the account, and acknowledged_at: the first acknowledgement of the insight loaded from the API's store "
+    "(raw_insight_acknowledgements). Method: ml.insights.findings_per_account.",
+    metadata=table_metadata(ACCOUNT_INSIGHTS_TABLE),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "insight_id_is_unique_and_owned",
+            asset="account_insights",
+            description="No insight_id twice, and every row has its account",
+        )
+    ],
+)
+def account_insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        ensure_ack_table(con)
+        findings = con.execute(f"select * from {INSIGHTS} order by rank").df()
+        accounts = con.execute("select platform, account_id, channel_type from main.dim_account").df()
+        window = findings[["window_start", "window_end"]].iloc[0].tolist() if len(findings) else None
+        boosting = (
+            con.execute(_BOOSTING_ACCOUNTS_SQL, [pd.Timestamp(w).date() for w in window]).df()
+            if window else pd.DataFrame(columns=["platform", "account_id"])
+        )
+        owners = con.execute(f"select experiment_id, platform, account_id from {ACCOUNT_EXPERIMENTS_TABLE}").df()
+        acks = con.execute(
+            f"""select insight_id, min(received_at) as acknowledged_at,
+                       arg_min(acknowledgement_id, received_at) as acknowledgement_id
+                from {ACK_TABLE} group by insight_id"""
+        ).df()
+    table = findings_per_account(findings, accounts, boosting, owners)
+    if len(findings):
+        meta = findings[["window_start", "window_end", "generated_at"]].iloc[0]
+        table = table.assign(window_start=meta["window_start"], window_end=meta["window_end"], generated_at=meta["generated_at"])
+    else:
+        table = table.assign(window_start=pd.NaT, window_end=pd.NaT, generated_at=pd.NaT)
+    table = table.merge(acks, on="insight_id", how="left")
+    table["acknowledged_at"] = pd.to_datetime(table["acknowledged_at"])
+    table["acknowledgement_id"] = table["acknowledgement_id"].astype(object)
+    with warehouse.connect() as con:
+        replace_table(con, ACCOUNT_INSIGHTS_TABLE, table)
+    dupes = int(table["insight_id"].duplicated().sum())
+    unowned = int(table[["platform", "account_id"]].isna().any(axis=1).sum())
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "findings": len(findings),
+            "accounts": int(len(table[["platform", "account_id"]].drop_duplicates())),
+            "by_scope": table["scope"].value_counts().to_dict(),
+            "acknowledged": int(table["acknowledged_at"].notna().sum()),
+            "columns": ", ".join([*ACCOUNT_FINDING_COLUMNS, "window_start", "window_end", "generated_at", "acknowledged_at"]),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="insight_id_is_unique_and_owned",
+                passed=dupes == 0 and unowned == 0,
+                metadata={"duplicate_ids": dupes, "rows_without_account": unowned},
+            )
+        ],
     )

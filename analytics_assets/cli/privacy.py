@@ -1,0 +1,96 @@
+"""``cycle privacy erase|export|status``: GDPR requests for operators, the same as the API's admin routes.
+
+A request names one pseudonymous user id within a workspace's web properties (its ``web`` accounts, ``cycle
+workspaces add-account WS --platform web --account-id PROPERTY``) and lands in the API's store, where
+``privacy_requests_sensor`` picks it up; ``--run`` carries it out at once in this process instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from analytics_assets.contracts.access import DEFAULT_WORKSPACE, AccessRegistry
+from analytics_assets.contracts.inbound import PrivacyRequest, PrivacyRequestStore
+from analytics_assets.contracts.privacy import WEB_PLATFORM, check_request_id, check_user_id
+from analytics_assets.settings import load_settings
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    privacy = sub.add_parser("privacy", help="GDPR: export or erase one tracked person's data").add_subparsers(
+        dest="action", required=True
+    )
+    for name, text in (("erase", "erase every row of the person, for good"), ("export", "write every row of the person to a JSON file")):
+        p = privacy.add_parser(name, help=text)
+        p.add_argument("--user-id", required=True, help="the person's pseudonymous id (the tracker's anonymous_id)")
+        p.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="whose web properties (default: %(default)s)")
+        p.add_argument("--run", action="store_true", help="carry it out now, in this process (else the sensor does)")
+    st = privacy.add_parser("status", help="a request's status (what was removed or exported, where the export lies)")
+    st.add_argument("request_id")
+
+
+def _describe(request: PrivacyRequest) -> str:
+    return json.dumps(
+        {
+            "request_id": request.request_id,
+            "kind": request.kind,
+            "status": request.status,
+            "workspace": request.workspace_id,
+            "property_ids": list(request.property_ids),
+            "requested_at": request.requested_at.isoformat(),
+            "status_at": None if request.status_at is None else request.status_at.isoformat(),
+            "detail": request.detail,
+            "export_path": request.export_path,
+        },
+        indent=2,
+        default=str,
+    )
+
+
+def _carry_out(request_id: str) -> bool:
+    import dagster as dg
+
+    from analytics_assets.cli import ensure_dagster_home
+    from analytics_assets.definitions import defs
+    from analytics_assets.defs.privacy.requests import run_config
+
+    ensure_dagster_home()
+    result = defs.resolve_job_def("privacy_request_job").execute_in_process(
+        run_config=run_config(request_id), instance=dg.DagsterInstance.get(), raise_on_error=False,
+        tags={"cycle/trigger": "cli"},
+    )
+    return result.success
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    store = PrivacyRequestStore(settings.inbound_store)
+    if args.action == "status":
+        try:
+            found = store.get(check_request_id(args.request_id))
+        except ValueError as exc:
+            raise SystemExit(f"cycle privacy: {exc}") from None
+        if found is None:
+            raise SystemExit(f"cycle privacy: no request {args.request_id} in {store.path}")
+        print(_describe(found))
+        return 0
+    try:
+        user_id = check_user_id(args.user_id)
+    except ValueError as exc:
+        raise SystemExit(f"cycle privacy: {exc}") from None
+    accounts = AccessRegistry(settings.access).accounts(args.workspace)
+    properties = sorted(a.account_id for a in accounts if a.platform == WEB_PLATFORM)
+    if not properties:
+        raise SystemExit(
+            f"cycle privacy: workspace {args.workspace!r} has no web property, so it tracks nobody "
+            f"(give it one: cycle workspaces add-account {args.workspace} --platform web --account-id PROPERTY)"
+        )
+    kind = "erasure" if args.action == "erase" else "export"
+    request = store.submit(kind, user_id, properties, workspace_id=args.workspace, key_id="cli")
+    print(f"{kind} {request.request_id} taken for {', '.join(properties)} (workspace {args.workspace})")
+    if not args.run:
+        print("privacy_requests_sensor carries it out; follow it with: cycle privacy status " + request.request_id)
+        return 0
+    ok = _carry_out(request.request_id)
+    print(_describe(store.get(request.request_id)))
+    return 0 if ok else 1
