@@ -23,8 +23,9 @@ PLAN_START = datetime.combine(E2E_END + timedelta(days=1), datetime.min.time())
 CLOCK = PLAN_START
 
 
-def _recommendations(home) -> pd.DataFrame:
-    return home.query("select * from ml.ml_recommendations order by recommendation_id")
+def _recommendations(home, kinds=("posting_slot", "exploration")) -> pd.DataFrame:
+    listed = ", ".join(f"'{k}'" for k in kinds)
+    return home.query(f"select * from ml.ml_recommendations where kind in ({listed}) order by recommendation_id")
 
 
 def _client(home, scopes=("admin",)):
@@ -80,6 +81,9 @@ def test_rerunning_the_policy_makes_the_same_ids_and_keeps_every_promise(pipelin
     meta = result.asset_materializations_for_node("posting_policy")[-1].metadata
     assert meta["created"].value == 0 and meta["superseded"].value == 0
     assert meta["confirmed"].value == len(before)
+    # the content and boost proposals are merged again too: nothing new, nothing dropped
+    for kind, merged in meta["other_kinds"].value.items():
+        assert merged == "no proposals yet" or (merged["created"] == 0 and merged["superseded"] == 0), (kind, merged)
     promise = [c for c in RECOMMENDATION_COLUMNS if c not in ("last_generated_at",)]
     pd.testing.assert_frame_equal(before[promise], after[promise])
     assert (after["last_generated_at"] > before["last_generated_at"]).all()
@@ -138,3 +142,78 @@ def test_served_plan_and_decisions_round_trip_into_the_warehouse(pipeline):
     again = client.post(f"/v1/recommendations/{to_apply['recommendation_id']}/apply", json={})
     assert again.status_code == 200 and again.json()["feedback_id"] == applied.json()["feedback_id"]
     assert client.post(f"/v1/recommendations/{to_apply['recommendation_id']}/dismiss", json={}).status_code == 409
+
+
+def test_content_and_boost_recommendations_share_the_table_the_api_and_the_outcomes(pipeline):
+    """The content and boost kinds: computed from the warehouse into their proposal tables (checked against the
+    contract), merged into ml.ml_recommendations, served with a working kind filter, and an applied content
+    recommendation gets an outcome row against its promise."""
+    home, result = pipeline
+    checks = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() in ("content_recommendation_proposals", "boost_recommendation_proposals", "ml_recommendations")
+    }
+    assert checks == {
+        ("content_recommendation_proposals", "every_proposal_passes_the_contract"): True,
+        ("boost_recommendation_proposals", "every_proposal_passes_the_contract"): True,
+        ("ml_recommendations", "current_recommendations_pass_the_contract"): True,
+    }
+    content = _recommendations(home, ("content",))
+    assert len(content) and list(content.columns) == list(RECOMMENDATION_COLUMNS)
+    accounts = home.query("select distinct platform, account_id from main.dim_post where account_id is not null")
+    assert set(zip(content["platform"], content["account_id"])) <= set(zip(accounts["platform"], accounts["account_id"]))
+    assert ((content["expected_low"] <= content["expected_value"]) & (content["expected_value"] <= content["expected_high"])).all()
+    assert (content["propensity"] == 1.0).all() and (content["policy"] == "ranked").all() and content["slot_start"].isna().all()
+    assert (content["expires_at"] == PLAN_START + timedelta(days=7)).all() and content["evidence"].str.contains("OLS").all()
+    fields = content["action_fields"].map(json.loads)
+    assert (content["target_id"] == content["platform"] + ":" + content["account_id"] + ":" + fields.map(lambda f: f"{f['factor']}={f['level']}")).all()
+    # the best recommended hook of each platform is one the simulator plants among the strongest
+    hooks = content[fields.map(lambda f: f["factor"] == "hook_type" and f["rank"] == 1)]
+    assert len(hooks) and hooks["target_id"].str.split("=").str[-1].map(gt.HOOK_EFFECTS).min() >= 0.2
+    # boosts: three days cannot assess the 19 past boosts a projection needs; whatever is proposed keeps the contract
+    boosts = _recommendations(home, ("boost",))
+    assert boosts.empty or ((boosts["target_type"] == "post") & (boosts["propensity"] == 1.0)).all()
+
+    client = _client(home)
+    listed = client.get("/v1/recommendations", params={"kind": "content", "status": "open", "limit": 1000})
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    # the API's clock is the first planned day: every content recommendation is open then, but those decided on
+    decided = set(home.query("select recommendation_id from main.fct_recommendations where status in ('applied', 'dismissed')")["recommendation_id"])
+    assert {i["kind"] for i in items} == {"content"} and len(items) == len(set(content["recommendation_id"]) - decided)
+    assert client.get("/v1/recommendations", params={"kind": "nonsense"}).status_code == 422
+
+    # apply one with the oldest post of its account (a week old already: published before the three days, still
+    # tracked): its outcome is measured at once, against the promise
+    rec = content.iloc[0]
+    post_row = home.query(
+        """select * from main.dim_post where platform = ? and account_id = ? and engagement_score is not null
+           order by post_age_hours desc, post_id limit 1""",
+        [rec["platform"], rec["account_id"]],
+    ).iloc[0]
+    post = post_row["post_id"]
+    assert post_row["post_age_hours"] >= 162
+    applied = client.post(f"/v1/recommendations/{rec['recommendation_id']}/apply", json={"applied_post_id": post})
+    assert applied.status_code == 201, applied.text
+    from analytics_assets.definitions import build_defs
+    from analytics_assets.defs.resources import WebhookStoreResource
+
+    store = WebhookStoreResource(path=str(home.root / "api" / "inbound.sqlite3"))
+    defs = build_defs({**home.resources(), "webhook_store": store})
+    sensor = defs.resolve_sensor_def("recommendation_feedback_sensor")
+    with dg.build_sensor_context(instance=home.instance, resources={"webhook_store": store}) as context:
+        request = sensor(context)
+    assert isinstance(request, dg.RunRequest), request
+    assert defs.resolve_job_def(sensor.job_name).execute_in_process(instance=home.instance, tags=request.tags).success
+    outcome = home.query("select * from main.fct_recommendation_outcomes where recommendation_id = ?", [rec["recommendation_id"]])
+    assert len(outcome) == 1 and outcome["kind"].iloc[0] == "content" and outcome["outcome_post_id"].iloc[0] == post
+    o = outcome.iloc[0]
+    assert o["outcome_status"] == "measured" and o["realized_value"] == post_row["engagement_score"]
+    assert (o["expected_low"], o["expected_value"], o["expected_high"]) == (rec["expected_low"], rec["expected_value"], rec["expected_high"])
+    assert o["inside_interval"] == (rec["expected_low"] <= post_row["engagement_score"] <= rec["expected_high"])
+    factor, level = rec["target_id"].split(":")[-1].split("=")
+    assert o["used_recommended_content"] == (post_row[factor] == level)
+    performance = home.query("select * from main.agg_recommendation_performance where kind = 'content'")
+    assert performance["applied_count"].sum() == 1 and performance["recommendations"].sum() == len(content)
+    assert performance["measured_count"].sum() == 1 and performance["interval_coverage"].dropna().tolist() == [float(o["inside_interval"])]

@@ -179,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     from ml.attribution import cli as attribution_cli  # numpy/pandas/scipy only, no Dagster
 
     access_cli.add_arguments(sub)
+    from analytics_assets.cli import loop as loop_cli
+
+    loop_cli.add_arguments(sub)
+    from analytics_assets.cli import privacy as privacy_cli
+
+    privacy_cli.add_arguments(sub)
 
     attribution_cli.add_arguments(
         sub.add_parser("attribution", help="credit channels under every attribution model from a paths CSV")
@@ -190,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("workspaces", "keys"):
             return access_cli.run(args)
+        if args.command == "loop":
+            return loop_cli.run(args)
+        if args.command == "privacy":
+            return privacy_cli.run(args)
         return _run(args)
     except SettingsError as exc:  # a bad CYCLE_* value: say which, no traceback
         raise SystemExit(f"cycle: {exc}") from None

@@ -17,6 +17,10 @@ POSTING_HOUR_RECOMMENDATIONS = f"{ML_SCHEMA}.posting_hour_recommendations"
 POSTING_SLOTS = f"{ML_SCHEMA}.ml_posting_slots"  # every weekday x hour slot's posterior (ml.posting_policy)
 FEATURE_DRIFT_REPORTS = f"{ML_SCHEMA}.ml_feature_drift_reports"
 CHAMPION_LIVE_ACCURACY = f"{ML_SCHEMA}.champion_live_accuracy"
+# this run's content and boost recommendations (contract rows), merged into ml.ml_recommendations by the posting
+# policy's ml_recommendations step (storage.recommendations.merge_generation)
+CONTENT_RECOMMENDATION_PROPOSALS = f"{ML_SCHEMA}.content_recommendation_proposals"
+BOOST_RECOMMENDATION_PROPOSALS = f"{ML_SCHEMA}.boost_recommendation_proposals"
 
 ATTRIBUTION_MODEL_COMPARISON = f"{ANALYSIS_SCHEMA}.agg_attribution_model_comparison"
 BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"

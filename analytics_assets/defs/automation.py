@@ -19,6 +19,8 @@ FOLLOWERS = (
     "ml_posting_slots",
     "posting_hour_recommendations",
     "ml_recommendations",
+    "content_recommendation_proposals",
+    "boost_recommendation_proposals",
     "stg_recommendation_feedback",
     "fct_recommendations",
     "fct_recommendation_outcomes",

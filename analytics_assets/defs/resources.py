@@ -55,6 +55,14 @@ class SimulatorResource(dg.ConfigurableResource):
         description="What a channel's touch does to a journey: raises its odds of converting (exposure) or "
         "brings the user back for a chance to convert (funnel); see simulator/ground_truth.py",
     )
+    # closed-loop mode (sources/simulator/closed_loop.py, `cycle loop`)
+    adoption: float = Field(default=0.0, description="Share of the open recommendations the simulated account applies")
+    dismissal: float = Field(default=0.0, description="Share of the open recommendations it dismisses")
+    actions_dir: str | None = Field(
+        default=None, description="The account's actions log (one Parquet file a day) the simulator publishes from"
+    )
+    peak_shift_hours: int = Field(default=0, description="Hours every platform's peak moves by from peak_shift_start")
+    peak_shift_start: str | None = Field(default=None, description="ISO date from which the peaks move (only they)")
 
     def config(self) -> SimulatorConfig:
         return SimulatorConfig(
@@ -70,6 +78,11 @@ class SimulatorResource(dg.ConfigurableResource):
             boost_lift_scale=self.boost_lift_scale,
             experiment_units_per_day=self.experiment_units_per_day,
             journey_model=self.journey_model,
+            adoption=self.adoption,
+            dismissal=self.dismissal,
+            actions_dir=self.actions_dir,
+            peak_shift_hours=self.peak_shift_hours,
+            peak_shift_start=date.fromisoformat(self.peak_shift_start) if self.peak_shift_start else None,
         )
 
     def simulator(self) -> PlatformSimulator:
@@ -133,6 +146,8 @@ def default_resources() -> dict[str, Any]:
             shift_start=settings.sim_shift_start.isoformat() if settings.sim_shift_start else None,
             malformed_rate=settings.sim_malformed_rate,
             journey_model=settings.sim_journey_model,
+            # the simulated account's actions log (`cycle loop`): a rerun of a loop's day publishes what it followed
+            actions_dir=str(settings.cycle_home / "simulator" / "actions"),
         ),
         "dbt": DbtCliResource(project_dir=str(dbt_dir), profiles_dir=str(dbt_dir), dbt_executable=dbt_executable()),
         "mlflow_store": MlflowResource(

@@ -3,7 +3,9 @@
 One computation (``ml.posting_policy``) writes three tables, so they always agree:
 - ``ml_posting_slots``: every platform's weekday x hour slots with their posterior, interval and propensity;
 - ``posting_hour_recommendations``: the hours ranked per platform (``/v1/optimal-hours``, the insights);
-- ``ml_recommendations``: for each account and each of the next days, the hour of each post it will publish.
+- ``ml_recommendations``: for each account and each of the next days, the hour of each post it will publish;
+  and, as the one writer of that table, the latest proposals of the kinds computed by their own assets
+  (``content_recommendation_proposals``, ``boost_recommendation_proposals``), each kind merged on its own.
 
 In ``ml_recommendations``, one recommendation per planned post (``posting_slot`` when the policy took the best hour, ``exploration``
 when it drew a Thompson sample), with its promise (the outcome of a post in that slot, with a 90% interval),
@@ -19,9 +21,16 @@ import numpy as np
 import pandas as pd
 
 from analytics_assets.contracts.recommendations import INTERVAL_LEVEL, RECOMMENDATIONS_TABLE, recommendation_id
-from analytics_assets.contracts.warehouse import POSTING_HOUR_RECOMMENDATIONS, POSTING_SLOTS, table_metadata
+from analytics_assets.contracts.warehouse import (
+    BOOST_RECOMMENDATION_PROPOSALS,
+    CONTENT_RECOMMENDATION_PROPOSALS,
+    POSTING_HOUR_RECOMMENDATIONS,
+    POSTING_SLOTS,
+    table_metadata,
+)
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.ml.assets import TRAINING_TABLE, champion_model, engagement_model
+from analytics_assets.defs.loop.proposals import contract_violations, merge_proposals
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import MlflowResource, WarehouseResource
@@ -139,15 +148,24 @@ SLOT_COLUMNS_KEPT = [
         ),
         dg.AssetSpec(
             "ml_recommendations",
-            deps=["ml_posting_slots", "dim_post"],
+            deps=["ml_posting_slots", "dim_post", "content_recommendation_proposals", "boost_recommendation_proposals"],
             group_name="recommendations",
             kinds={"duckdb"},
             metadata=table_metadata(RECOMMENDATIONS_TABLE),
             automation_condition=FOLLOW_UPSTREAM,
-            description=f"Posting-slot and exploration recommendations for every account's posts of the next "
-            f"{HORIZON_DAYS} days, one per planned post, with the 90% interval of its outcome, its propensity and "
-            "evidence. Ids are stable: a rerun on the same inputs makes the same ones and changes no promise.",
+            description=f"Every kind of recommendation in one table: posting-slot and exploration recommendations for "
+            f"every account's posts of the next {HORIZON_DAYS} days, one per planned post, and the latest content and "
+            "boost proposals, each with the 90% interval of its outcome, its propensity and evidence. Ids are stable: "
+            "a rerun on the same inputs makes the same ones and changes no promise.",
         ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "current_recommendations_pass_the_contract",
+            asset="ml_recommendations",
+            description="Every current recommendation of every kind: its interval brackets its expected value, its "
+            "propensity is in (0, 1], its kind, target type and policy are known, it has an account and evidence",
+        )
     ],
     pool=WAREHOUSE_POOL,
     can_subset=False,  # one computation: the three tables always come from the same posterior
@@ -213,7 +231,13 @@ def posting_policy(
     with warehouse.connect() as con:
         replace_tables(con, {SLOT_TABLE: slot_table, HOURS_TABLE: hours})
         merged = merge_generation(con, proposed, SLOT_KINDS, generated_at, datetime.combine(days[0], time()))
+        # the kinds proposed by their own assets, each merged with its own run's replaces_from
+        other_kinds = {
+            kind: merge_proposals(con, table, (kind,), generated_at)
+            for kind, table in (("content", CONTENT_RECOMMENDATION_PROPOSALS), ("boost", BOOST_RECOMMENDATION_PROPOSALS))
+        }
         total = con.execute(f"select count(*) from {RECOMMENDATIONS_TABLE}").fetchone()[0]
+        current = con.execute(f"select * from {RECOMMENDATIONS_TABLE} where superseded_at is null").df()
     best = probabilities[probabilities["rank_in_day"] == 1]
     top_hours = hours[hours["rank"] == 1].set_index("platform")["publish_hour"]
     yield dg.MaterializeResult(
@@ -247,6 +271,12 @@ def posting_policy(
             "confirmed": merged.confirmed,
             "superseded": merged.superseded,
             "explored": int((proposed["kind"] == "exploration").sum()) if len(proposed) else 0,
+            "other_kinds": {
+                kind: "no proposals yet"
+                if found is None
+                else {"proposed": found[0], "created": found[1].created, "confirmed": found[1].confirmed, "superseded": found[1].superseded}
+                for kind, found in other_kinds.items()
+            },
             "interval_level": INTERVAL_LEVEL,
             "plan_days": f"{days[0].isoformat()}..{days[-1].isoformat()}",
             "preview": dg.MetadataValue.md(
@@ -257,4 +287,11 @@ def posting_policy(
             if len(proposed)
             else None,
         },
+    )
+    violations = contract_violations(current)
+    yield dg.AssetCheckResult(
+        asset_key="ml_recommendations",
+        check_name="current_recommendations_pass_the_contract",
+        passed=not any(violations.values()),
+        metadata={"current": len(current), "by_kind": current["kind"].value_counts().to_dict(), **violations},
     )

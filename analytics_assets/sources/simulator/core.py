@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analytics_assets.sources.native import NativeDay
+from analytics_assets.sources.simulator import actions as action_log
 from analytics_assets.sources.simulator import ad_detail
 from analytics_assets.sources.simulator import ground_truth as gt
 
@@ -37,7 +38,8 @@ _ENGAGEMENT_METRICS = ("likes", "comments", "shares", "clicks", "quotes", "saves
 
 # stream ids keep the random draws of each entity independent of the others
 _POSTS, _ADS, _CAMPAIGNS, _BOOSTS, _JOURNEYS, _AI, _MALFORMED = range(1, 8)
-_CURVES, _EXPERIMENTS, _BOOST_TOUCHES = range(8, 11)
+_CURVES, _EXPERIMENTS, _BOOST_TOUCHES, _APPLIED_POSTS = range(8, 12)
+ACCOUNTS_PER_PLATFORM = 5  # the brand's accounts on each organic platform (account_seq 0..4)
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,24 @@ class SimulatorConfig:
     # what a channel's touch does to a journey (ground_truth.JOURNEY_MODELS): raises its odds of
     # converting ("exposure") or brings the user back for a chance to convert ("funnel")
     journey_model: str = "exposure"
+    # ---- closed-loop mode (closed_loop.py): the account follows some of Cycle's recommendations
+    # share of the open recommendations the simulated account applies (closed_loop.decide); the posts it
+    # publishes for them are read from the actions log in ``actions_dir`` (actions.py), one file per day
+    adoption: float = 0.0
+    dismissal: float = 0.0  # share it dismisses (of those it does not apply)
+    actions_dir: str | None = None
+    # the audience's peak hours move by this many hours from ``peak_shift_start`` on, and nothing else changes
+    # (``shift_start`` moves the content mix and posting hours too)
+    peak_shift_hours: int = 0
+    peak_shift_start: date | None = None
 
     def __post_init__(self) -> None:
         if self.journey_model not in gt.JOURNEY_MODELS:
             raise ValueError(f"journey_model must be one of {', '.join(gt.JOURNEY_MODELS)}, got {self.journey_model!r}")
+        if not (0.0 <= self.adoption <= 1.0 and 0.0 <= self.dismissal <= 1.0 and self.adoption + self.dismissal <= 1.0):
+            raise ValueError(
+                f"adoption and dismissal are shares (0..1) summing to at most 1, got {self.adoption} and {self.dismissal}"
+            )
 
 
 @dataclass
@@ -87,6 +103,34 @@ def _shifted(config: SimulatorConfig, day: date) -> bool:
     return config.shift_start is not None and day >= config.shift_start
 
 
+def peak_shift_on(config: SimulatorConfig, day: date) -> int:
+    """Hours by which every platform's peak has moved on ``day`` (the behaviour shift's and the peak-only one)."""
+    behaviour = gt.BehaviourShift().peak_shift_hours if _shifted(config, day) else 0
+    peak_only = config.peak_shift_hours if config.peak_shift_start is not None and day >= config.peak_shift_start else 0
+    return behaviour + peak_only
+
+
+def account_id(platform: str, account_seq: int) -> str:
+    """The id the platform gives the brand's account ``account_seq`` (what the parsed snapshots carry)."""
+    if platform == "linkedin":
+        return f"urn:li:organization:{80_000 + account_seq}"
+    if platform == "x":
+        return f"14{account_seq + 1000}"
+    if platform == "reddit":
+        return f"t2_cycle{account_seq}"
+    if platform == "tiktok":
+        return f"cycle_brand_{account_seq}"
+    raise ValueError(f"no organic platform {platform!r}")
+
+
+def account_seq(platform: str, account: str) -> int:
+    """The simulator's number of the account ``account`` names on ``platform`` (ValueError: not one of its)."""
+    for seq in range(ACCOUNTS_PER_PLATFORM):
+        if account_id(platform, seq) == account:
+            return seq
+    raise ValueError(f"{account!r} is not an account of the simulated brand on {platform}")
+
+
 def _day_start(day: date) -> pd.Timestamp:
     return pd.Timestamp(datetime(day.year, day.month, day.day))
 
@@ -102,79 +146,205 @@ def _epoch_seconds(ts: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------------- posts
 
 
-@functools.lru_cache(maxsize=128)
 def posts_published_on(config: SimulatorConfig, day: date) -> pd.DataFrame:
-    """Every organic post published on ``day``, with its content and its final (lifetime) counters."""
+    """Every organic post published on ``day``, with its content and its final (lifetime) counters.
+
+    In closed-loop mode the posts the account published for a recommendation (the day's actions log) are
+    at the recommended hour, with the recommended content where it was given, and name the recommendation
+    in ``applied_recommendation_id`` (None for every other post)."""
+    return _posts_published_on(config, day, action_log.read_day(config.actions_dir, day))
+
+
+@functools.lru_cache(maxsize=128)
+def _posts_published_on(config: SimulatorConfig, day: date, applied: action_log.DayActions) -> pd.DataFrame:
     rng = _rng(config, _POSTS, day)
     shift = gt.BehaviourShift() if _shifted(config, day) else None
+    peak_shift = peak_shift_on(config, day)
     frames = []
     for p_idx, (platform, prof) in enumerate(gt.PLATFORMS.items()):
         n = int(round(config.posts_per_day * prof.share_of_posts))
         if n == 0:
             continue
-        # posting hours are spread over the whole day so every hour's effect is observable
-        if shift is None:
-            hours = rng.integers(0, 24, n)
-        else:
-            evening = rng.random(n) < 0.8
-            lo, hi = shift.posting_hours
-            hours = np.where(evening, rng.integers(lo, hi + 1, n), rng.integers(0, 24, n))
-        seconds = rng.integers(0, 3600, n)
-        published_at = _day_start(day) + pd.to_timedelta(hours * 3600 + seconds, unit="s")
-        hook = _choice(rng, shift.hook_mix if shift else {h: 1.0 for h in gt.HOOK_TYPES}, n)
-        media_mix = prof.media_mix if (shift is None or platform == "tiktok") else shift.media_mix
-        media = _choice(rng, media_mix, n)
-        topic = _choice(rng, {t: 1.0 for t in gt.TOPICS}, n)
-        lo_len, hi_len = prof.text_length_range
-        text_length = rng.integers(lo_len, hi_len + 1, n)
-        if shift is not None:
-            text_length = np.round(text_length * shift.text_length_factor).astype(int)
-        peak_shift = shift.peak_shift_hours if shift else 0
-        log_mult = (
-            np.array([gt.hour_effect(platform, h + s / 3600, peak_shift) for h, s in zip(hours, seconds)])
-            + np.array([gt.HOOK_EFFECTS[h] for h in hook])
-            + np.array([gt.MEDIA_EFFECTS[m] for m in media])
-            + np.array([gt.TOPIC_EFFECTS[t] for t in topic])
-            + rng.normal(0, gt.ENGAGEMENT_NOISE_SIGMA, n)
-        )
-        impressions = prof.median_impressions * np.exp(rng.normal(0, gt.IMPRESSIONS_SIGMA, n))
-        viral = np.zeros(n, dtype=bool)
-        if day in config.spike_days:
-            viral = rng.random(n) < config.spike_rate
-            impressions = np.where(viral, impressions * VIRAL_FACTOR, impressions)
-        impressions = np.maximum(np.round(impressions), 1).astype(np.int64)
-        frame = pd.DataFrame(
-            {
-                "platform": platform,
-                "post_seq": np.arange(n),
-                "account_seq": rng.integers(0, 5, n),
-                "published_at": published_at,
-                "publish_hour": hours,
-                "hook_type": hook,
-                "media_type": media,
-                "topic": topic,
-                "text_length": text_length,
-                "true_log_multiplier": log_mult,
-                "is_viral": viral,
-                "impressions_total": impressions,
-                "half_life_hours": prof.half_life_hours,
-            }
-        )
-        for metric in ("likes", "comments", "shares", "clicks", "quotes", "saves"):
-            rate = prof.base_rates.get(metric)
-            frame[f"{metric}_total"] = (
-                rng.poisson(impressions * rate * np.exp(log_mult)).astype(np.int64) if rate else pd.NA
-            )
-        # stable ids in each platform's own format
+        draws = _draw_posts(rng, config, day, platform, n, shift)
+        draws["account_seq"] = rng.integers(0, ACCOUNTS_PER_PLATFORM, n)
+        # the account's own posts are drawn as in the open loop whatever it follows: what it follows (the posts it
+        # moves, the extra ones it publishes) is drawn from a stream of each such post's own, so every other post
+        # stays the same, and so does each followed one when the log grows
+        draws, followed = _follow(config, day, p_idx, draws, [a for a in applied if a.platform == platform], shift)
+        frame = _posts_frame(day, platform, prof, n, draws, followed, peak_shift, rng)
+        # stable ids in each platform's own format (an extra post's follow from its account and post number)
         base = 7_100_000_000_000_000_000 + day.toordinal() * 1_000_000 + p_idx * 100_000
-        frame["native_id"] = [str(base + i) for i in range(n)]
+        frame["native_id"] = [str(base + i) for i in frame["post_seq"]]
         frames.append(frame)
     posts = pd.concat(frames, ignore_index=True)
     posts["post_id"] = [_post_id(p, nid) for p, nid in zip(posts["platform"], posts["native_id"])]
-    # each post's own half-life, from a separate stream so the draws above stay as they were
+    # each post's own half-life, from a separate stream so the draws above stay as they were (an extra post's
+    # from its own stream)
     curve_rng = _rng(config, _CURVES, day)
-    posts["half_life_hours"] = posts["half_life_hours"] * np.exp(curve_rng.normal(0, gt.HALF_LIFE_SIGMA, len(posts)))
-    return posts
+    extra = posts["extra_half_life_factor"].notna().to_numpy()
+    factor = posts["extra_half_life_factor"].to_numpy(dtype=float, na_value=np.nan)
+    factor[~extra] = np.exp(curve_rng.normal(0, gt.HALF_LIFE_SIGMA, int((~extra).sum())))
+    posts["half_life_hours"] = posts["half_life_hours"] * factor
+    return posts.drop(columns="extra_half_life_factor")
+
+
+# an extra post (one an account publishes beyond the posts it drew, for a recommendation) has the sequence number
+# EXTRA_POST_SEQ + account * MAX_POSTS_PER_ACCOUNT + its post number: stable, whatever else the log holds
+EXTRA_POST_SEQ = 50_000
+MAX_POSTS_PER_ACCOUNT = 1_000
+
+
+def _place_rng(config: SimulatorConfig, day: date, p_idx: int, account: int, post_number: int) -> np.random.Generator:
+    """The stream of one followed post: its place (platform, account, post number of the day) fixes it."""
+    return np.random.default_rng([config.seed, _APPLIED_POSTS, day.toordinal(), p_idx, account, post_number])
+
+
+def _draw_posts(
+    rng: np.random.Generator, config: SimulatorConfig, day: date, platform: str, n: int, shift: gt.BehaviourShift | None
+) -> dict[str, np.ndarray]:
+    """The random draws of ``n`` posts that come before their account, in the order they were always drawn."""
+    prof = gt.PLATFORMS[platform]
+    # posting hours are spread over the whole day so every hour's effect is observable
+    if shift is None:
+        hours = rng.integers(0, 24, n)
+    else:
+        evening = rng.random(n) < 0.8
+        lo, hi = shift.posting_hours
+        hours = np.where(evening, rng.integers(lo, hi + 1, n), rng.integers(0, 24, n))
+    seconds = rng.integers(0, 3600, n)
+    hook = _choice(rng, shift.hook_mix if shift else {h: 1.0 for h in gt.HOOK_TYPES}, n)
+    media_mix = prof.media_mix if (shift is None or platform == "tiktok") else shift.media_mix
+    media = _choice(rng, media_mix, n)
+    topic = _choice(rng, {t: 1.0 for t in gt.TOPICS}, n)
+    lo_len, hi_len = prof.text_length_range
+    text_length = rng.integers(lo_len, hi_len + 1, n)
+    if shift is not None:
+        text_length = np.round(text_length * shift.text_length_factor).astype(int)
+    noise = rng.normal(0, gt.ENGAGEMENT_NOISE_SIGMA, n)
+    impressions = prof.median_impressions * np.exp(rng.normal(0, gt.IMPRESSIONS_SIGMA, n))
+    viral = np.zeros(n, dtype=bool)
+    if day in config.spike_days:
+        viral = rng.random(n) < config.spike_rate
+        impressions = np.where(viral, impressions * VIRAL_FACTOR, impressions)
+    impressions = np.maximum(np.round(impressions), 1).astype(np.int64)
+    return {
+        "post_seq": np.arange(n),
+        "publish_hour": hours,
+        "seconds": seconds,
+        "hook_type": hook,
+        "media_type": media,
+        "topic": topic,
+        "text_length": text_length,
+        "noise": noise,
+        "is_viral": viral,
+        "impressions_total": impressions,
+    }
+
+
+def _follow(
+    config: SimulatorConfig,
+    day: date,
+    p_idx: int,
+    draws: dict[str, np.ndarray],
+    applied: list[action_log.AppliedPost],
+    shift: gt.BehaviourShift | None,
+) -> tuple[dict[str, np.ndarray], dict[int, tuple[action_log.AppliedPost, np.random.Generator]]]:
+    """Where the platform's applied posts go: post ``k`` of an account is its k-th drawn post of the day; one
+    beyond the posts it drew is an extra post, appended (drawn from its own stream). Returns the draws with the
+    extra posts and, for each row an applied post takes, the action and the post's stream (for its counters)."""
+    platform = list(gt.PLATFORMS)[p_idx]
+    rows: dict[int, tuple[action_log.AppliedPost, np.random.Generator]] = {}
+    extra = []
+    for action in sorted(applied, key=lambda a: (a.account_seq, a.post_number)):
+        if action.post_number >= MAX_POSTS_PER_ACCOUNT or action.account_seq >= ACCOUNTS_PER_PLATFORM:
+            raise ValueError(f"{action.recommendation_id}: no post {action.post_number} of account {action.account_seq}")
+        place_rng = _place_rng(config, day, p_idx, action.account_seq, action.post_number)
+        own = np.flatnonzero(draws["account_seq"] == action.account_seq)
+        if action.post_number < len(own):
+            rows[int(own[action.post_number])] = (action, place_rng)
+            continue
+        more = _draw_posts(place_rng, config, day, platform, 1, shift)
+        more["post_seq"] = np.array([EXTRA_POST_SEQ + action.account_seq * MAX_POSTS_PER_ACCOUNT + action.post_number])
+        more["account_seq"] = np.array([action.account_seq])
+        extra.append((more, action, place_rng))
+    n = len(draws["post_seq"])
+    if extra:
+        draws = {k: np.concatenate([draws[k], *(m[k] for m, _, _ in extra)]) for k in draws}
+        rows.update({n + i: (action, place_rng) for i, (_, action, place_rng) in enumerate(extra)})
+    return draws, rows
+
+
+def _log_multiplier(platform: str, d: dict[str, np.ndarray], peak_shift: int) -> np.ndarray:
+    """The planted log-multiplier of each post's engagement: hour, hook, media, topic, then its own noise."""
+    return (
+        np.array([gt.hour_effect(platform, h + s / 3600, peak_shift) for h, s in zip(d["publish_hour"], d["seconds"])])
+        + np.array([gt.HOOK_EFFECTS[h] for h in d["hook_type"]])
+        + np.array([gt.MEDIA_EFFECTS[m] for m in d["media_type"]])
+        + np.array([gt.TOPIC_EFFECTS[t] for t in d["topic"]])
+        + d["noise"]
+    )
+
+
+def _posts_frame(
+    day: date,
+    platform: str,
+    prof: gt.PlatformProfile,
+    n: int,
+    drawn: dict[str, np.ndarray],
+    followed: dict[int, tuple[action_log.AppliedPost, np.random.Generator]],
+    peak_shift: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The posts of one platform (the ``n`` drawn ones, then any extra applied ones): the planted effects, then
+    the lifetime counters. The drawn posts' counters come from ``rng`` as in the open loop; a followed post's are
+    drawn again from its own stream at its new hour and content, so what the account follows changes no other post."""
+    d = {k: v.copy() for k, v in drawn.items()}
+    recommendation = np.full(len(d["post_seq"]), None, dtype=object)
+    for row, (action, _) in followed.items():
+        if action.publish_hour is not None:
+            d["publish_hour"][row] = action.publish_hour
+        recommendation[row] = action.recommendation_id
+        for name in ("hook_type", "media_type", "topic", "text_length"):
+            value = getattr(action, name)
+            if value is not None:
+                d[name][row] = value
+    open_loop = _log_multiplier(platform, {k: v[:n] for k, v in drawn.items()}, peak_shift)
+    log_mult = _log_multiplier(platform, d, peak_shift) if followed else open_loop
+    impressions = d["impressions_total"]
+    frame = pd.DataFrame(
+        {
+            "platform": platform,
+            "post_seq": d["post_seq"],
+            "account_seq": d["account_seq"],
+            "published_at": _day_start(day) + pd.to_timedelta(d["publish_hour"] * 3600 + d["seconds"], unit="s"),
+            "publish_hour": d["publish_hour"],
+            "hook_type": d["hook_type"],
+            "media_type": d["media_type"],
+            "topic": d["topic"],
+            "text_length": d["text_length"],
+            "true_log_multiplier": log_mult,
+            "is_viral": d["is_viral"],
+            "impressions_total": impressions,
+            "half_life_hours": prof.half_life_hours,
+        }
+    )
+    metrics = [(m, prof.base_rates.get(m)) for m in ("likes", "comments", "shares", "clicks", "quotes", "saves")]
+    counts = {m: np.zeros(len(frame), dtype=np.int64) for m, rate in metrics if rate}
+    for metric, rate in metrics:
+        if rate:
+            counts[metric][:n] = rng.poisson(impressions[:n] * rate * np.exp(open_loop))
+    extra_half_life = np.full(len(frame), np.nan)
+    for row, (_, place_rng) in sorted(followed.items()):
+        for metric, rate in metrics:
+            if rate:
+                counts[metric][row] = place_rng.poisson(impressions[row] * rate * np.exp(log_mult[row]))
+        if row >= n:
+            extra_half_life[row] = np.exp(place_rng.normal(0, gt.HALF_LIFE_SIGMA))
+    for metric, rate in metrics:
+        frame[f"{metric}_total"] = counts[metric] if rate else pd.NA
+    frame["applied_recommendation_id"] = recommendation
+    frame["extra_half_life_factor"] = extra_half_life
+    return frame
 
 
 def _post_id(platform: str, native_id: str) -> str:
@@ -400,10 +570,14 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
 # ------------------------------------------------------------------------------------------------ boosts
 
 
-@functools.lru_cache(maxsize=64)
 def boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date) -> pd.DataFrame:
     """Boosts of LinkedIn posts published on ``publish_day``: flight of 3 days from the next day."""
-    posts = posts_published_on(config, publish_day)
+    return _boosts_started_for_posts_of(config, publish_day, action_log.read_day(config.actions_dir, publish_day))
+
+
+@functools.lru_cache(maxsize=64)
+def _boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date, applied: action_log.DayActions) -> pd.DataFrame:
+    posts = _posts_published_on(config, publish_day, applied)  # the posts of that day's log (the cache key)
     li = posts[posts["platform"] == "linkedin"].reset_index(drop=True)
     rng = _rng(config, _BOOSTS, publish_day)
     chosen = li[rng.random(len(li)) < config.boost_rate].reset_index(drop=True)

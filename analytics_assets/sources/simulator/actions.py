@@ -1,0 +1,138 @@
+"""The simulated account's actions log: what it decided to do on each day, which the simulator then publishes.
+
+In closed-loop mode (``SimulatorConfig.actions_dir``) the account follows some of Cycle's recommendations. The
+"act" step (``closed_loop.act``) writes, for each day, one Parquet file ``<actions_dir>/<YYYY-MM-DD>.parquet``
+holding one row per applied recommendation: the account's post number that day, the hour it publishes it in
+and, where the recommendation carries them, its content. Generating that day reads the file back, so the log is
+the only state between the two sides: re-materializing a partition reproduces the same posts as long as the log
+is kept, and a day without a file is the open-loop simulator's, unchanged.
+
+A day's file is written whole (a temporary file renamed over it) and only when its content changes, so a
+rerun of the act step leaves it byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+
+class AppliedPost(NamedTuple):
+    """One post the account publishes as a recommendation told it to (a row of the log)."""
+
+    recommendation_id: str
+    kind: str
+    platform: str
+    account_seq: int  # the simulator's account number on the platform (``core.account_id`` names it)
+    post_number: int  # the account's n-th post that day, counting from 0, as the recommendation's target says
+    publish_hour: int | None  # UTC hour the post goes out in (None: the hour the account would have chosen)
+    hook_type: str | None = None  # content, when the recommendation sets it (else the account's own draw)
+    media_type: str | None = None
+    topic: str | None = None
+    text_length: int | None = None
+
+
+COLUMNS = list(AppliedPost._fields)
+_DTYPES = {
+    "recommendation_id": "string",
+    "kind": "string",
+    "platform": "string",
+    "account_seq": "int64",
+    "post_number": "int64",
+    "publish_hour": "Int64",
+    "hook_type": "string",
+    "media_type": "string",
+    "topic": "string",
+    "text_length": "Int64",
+}
+DayActions = tuple[AppliedPost, ...]
+
+
+def day_path(actions_dir: str | Path, day: date) -> Path:
+    return Path(actions_dir) / f"{day.isoformat()}.parquet"
+
+
+def _frame(actions: list[AppliedPost]) -> pd.DataFrame:
+    rows = sorted(set(actions), key=lambda a: (a.platform, a.account_seq, a.post_number, a.recommendation_id))
+    return pd.DataFrame([a._asdict() for a in rows], columns=COLUMNS).astype(_DTYPES).reset_index(drop=True)
+
+
+def validate(actions: list[AppliedPost]) -> None:
+    """Refuse a log the simulator could not follow: two posts in one (account, post number) place, bad hours."""
+    seen: dict[tuple[str, int, int], str] = {}
+    for a in actions:
+        if a.publish_hour is not None and not 0 <= a.publish_hour <= 23:
+            raise ValueError(f"{a.recommendation_id}: publish_hour {a.publish_hour} is not an hour of the day (0-23)")
+        if a.post_number < 0 or a.account_seq < 0:
+            raise ValueError(f"{a.recommendation_id}: post_number and account_seq must not be negative")
+        place = (a.platform, a.account_seq, a.post_number)
+        if seen.setdefault(place, a.recommendation_id) != a.recommendation_id:
+            raise ValueError(
+                f"{a.recommendation_id} and {seen[place]} both place post {a.post_number} of "
+                f"{a.platform} account {a.account_seq}: one post follows one recommendation"
+            )
+
+
+def write_day(actions_dir: str | Path, day: date, actions: list[AppliedPost]) -> bool:
+    """Make ``actions`` the log of ``day`` (an empty list removes the day's file). Returns whether it changed."""
+    validate(actions)
+    path = day_path(actions_dir, day)
+    if not actions:
+        if path.exists():
+            path.unlink()
+            return True
+        return False
+    frame = _frame(actions)
+    if path.exists() and pd.read_parquet(path).astype(_DTYPES).equals(frame):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return True
+
+
+def read_day(actions_dir: str | Path | None, day: date) -> DayActions:
+    """The day's applied posts (empty when there is no log, or none for that day)."""
+    if actions_dir is None:
+        return ()
+    path = day_path(actions_dir, day)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return ()
+    return _read(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _read(path: str, mtime_ns: int, size: int) -> DayActions:  # noqa: ARG001 (the file's version is the cache key)
+    frame = pd.read_parquet(path)
+    missing = set(COLUMNS) - set(frame.columns)
+    if missing:
+        raise ValueError(f"actions log {path} lacks columns {sorted(missing)}")
+    frame = frame[COLUMNS].astype(_DTYPES)
+    out = []
+    for row in frame.itertuples(index=False):
+        values = {k: (None if pd.isna(v) else v) for k, v in row._asdict().items()}
+        for k in ("account_seq", "post_number"):
+            values[k] = int(values[k])
+        for k in ("publish_hour", "text_length"):
+            if values[k] is not None:
+                values[k] = int(values[k])
+        out.append(AppliedPost(**values))
+    validate(out)
+    return tuple(out)
+
+
+def read_all(actions_dir: str | Path) -> pd.DataFrame:
+    """Every logged day, with a ``publish_date`` column (empty frame when nothing is logged)."""
+    files = sorted(Path(actions_dir).glob("*.parquet")) if Path(actions_dir).exists() else []
+    frames = [pd.read_parquet(f).assign(publish_date=date.fromisoformat(f.stem)) for f in files]
+    if not frames:
+        return pd.DataFrame(columns=[*COLUMNS, "publish_date"])
+    return pd.concat(frames, ignore_index=True)
