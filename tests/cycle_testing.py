@@ -83,6 +83,30 @@ class CycleHome:
         assert result.success, "\n".join(str(e.event_specific_data.error) for e in failures)
         return result
 
+    def _with_api_store(self) -> tuple[dg.Definitions, dict]:
+        from analytics_assets.definitions import build_defs
+        from analytics_assets.defs.resources import WebhookStoreResource
+
+        store = WebhookStoreResource(path=str(self.root / "api" / "inbound.sqlite3"))
+        return build_defs({**self.resources(), "webhook_store": store}), {"webhook_store": store}
+
+    def tick_api_store_sensor(self, sensor_name: str):
+        """One evaluation of ``sensor_name`` over the API's store (``<home>/api/inbound.sqlite3``)."""
+        defs, resources = self._with_api_store()
+        with dg.build_sensor_context(instance=self.instance, resources=resources) as context:
+            return defs.resolve_sensor_def(sensor_name)(context)
+
+    def ingest_api_store(self, sensor_name: str) -> set[str]:
+        """What the API's store holds past the last load, brought in as Dagster does: one tick of
+        ``sensor_name``, which must request a run, then that run. Returns the assets it materialized."""
+        request = self.tick_api_store_sensor(sensor_name)
+        assert isinstance(request, dg.RunRequest), request
+        defs, _ = self._with_api_store()
+        job = defs.resolve_job_def(defs.resolve_sensor_def(sensor_name).job_name)
+        run = job.execute_in_process(instance=self.instance, tags=request.tags)
+        assert run.success
+        return {e.asset_key.to_user_string() for e in run.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         con = duckdb.connect(str(self.warehouse), read_only=True)
         try:

@@ -112,18 +112,7 @@ def test_served_plan_and_decisions_round_trip_into_the_warehouse(pipeline):
     assert now["status"] == "applied" and now["applied_post_id"] == "post-123"
 
     # the sensor sees the stored decisions and requests a load; its job carries them to the served snapshot
-    from analytics_assets.definitions import build_defs
-    from analytics_assets.defs.resources import WebhookStoreResource
-
-    store = WebhookStoreResource(path=str(home.root / "api" / "inbound.sqlite3"))
-    defs = build_defs({**home.resources(), "webhook_store": store})
-    sensor = defs.resolve_sensor_def("recommendation_feedback_sensor")
-    with dg.build_sensor_context(instance=home.instance, resources={"webhook_store": store}) as context:
-        request = sensor(context)
-    assert isinstance(request, dg.RunRequest), request
-    run = defs.resolve_job_def(sensor.job_name).execute_in_process(instance=home.instance, tags=request.tags)
-    assert run.success
-    materialized = {e.asset_key.to_user_string() for e in run.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    materialized = home.ingest_api_store("recommendation_feedback_sensor")
     assert {"raw_recommendation_feedback", "stg_recommendation_feedback", "fct_recommendations", "serving_snapshot"} <= materialized
 
     served = home.query(
@@ -196,16 +185,7 @@ def test_content_and_boost_recommendations_share_the_table_the_api_and_the_outco
     assert post_row["post_age_hours"] >= 162
     applied = client.post(f"/v1/recommendations/{rec['recommendation_id']}/apply", json={"applied_post_id": post})
     assert applied.status_code == 201, applied.text
-    from analytics_assets.definitions import build_defs
-    from analytics_assets.defs.resources import WebhookStoreResource
-
-    store = WebhookStoreResource(path=str(home.root / "api" / "inbound.sqlite3"))
-    defs = build_defs({**home.resources(), "webhook_store": store})
-    sensor = defs.resolve_sensor_def("recommendation_feedback_sensor")
-    with dg.build_sensor_context(instance=home.instance, resources={"webhook_store": store}) as context:
-        request = sensor(context)
-    assert isinstance(request, dg.RunRequest), request
-    assert defs.resolve_job_def(sensor.job_name).execute_in_process(instance=home.instance, tags=request.tags).success
+    home.ingest_api_store("recommendation_feedback_sensor")
     outcome = home.query("select * from main.fct_recommendation_outcomes where recommendation_id = ?", [rec["recommendation_id"]])
     assert len(outcome) == 1 and outcome["kind"].iloc[0] == "content" and outcome["outcome_post_id"].iloc[0] == post
     o = outcome.iloc[0]

@@ -12,6 +12,14 @@ from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.settings import PROJECT_ROOT
 
 
+def test_the_code_location_loads_as_dagster_loads_it():
+    # what `dagster dev` and the daemon do with the module: every job and sensor built against the repository
+    # (a job defined twice under one name only fails here, not when the Definitions object is made)
+    dg.Definitions.validate_loadable(defs)
+    repository = defs.get_repository_def()
+    assert {"full_pipeline_job", "simulated_loop_job", "privacy_request_job"} <= {j.name for j in repository.get_all_jobs()}
+
+
 def test_every_asset_that_opens_the_warehouse_is_in_the_single_writer_pool():
     # every asset Cycle executes; a dbt source that no asset writes on its own (raw_quarantine, filled by the
     # raw step) is external and opens nothing

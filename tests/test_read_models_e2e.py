@@ -169,18 +169,7 @@ def test_an_acknowledgement_round_trips_into_the_served_insight(pipeline):
     # the API shows it at once, before any run
     assert client.get(f"/v1/insights/{insight['insight_id']}").json()["acknowledged_at"] == first.json()["acknowledged_at"]
 
-    from analytics_assets.definitions import build_defs
-    from analytics_assets.defs.resources import WebhookStoreResource
-
-    store = WebhookStoreResource(path=str(home.root / "api" / "inbound.sqlite3"))
-    defs = build_defs({**home.resources(), "webhook_store": store})
-    sensor = defs.resolve_sensor_def("insight_acknowledgements_sensor")
-    with dg.build_sensor_context(instance=home.instance, resources={"webhook_store": store}) as context:
-        request = sensor(context)
-    assert isinstance(request, dg.RunRequest), request
-    run = defs.resolve_job_def(sensor.job_name).execute_in_process(instance=home.instance, tags=request.tags)
-    assert run.success
-    materialized = {e.asset_key.to_user_string() for e in run.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    materialized = home.ingest_api_store("insight_acknowledgements_sensor")
     assert {"raw_insight_acknowledgements", "account_insights", "serving_snapshot"} <= materialized
     raw = home.query("select * from raw.raw_insight_acknowledgements")
     assert raw["insight_id"].tolist() == [insight["insight_id"]]
@@ -191,8 +180,7 @@ def test_an_acknowledgement_round_trips_into_the_served_insight(pipeline):
     assert acknowledged.iloc[0] == pd.Timestamp(first.json()["acknowledged_at"]).tz_convert(None)
     assert parquet.loc[insight["insight_id"], "acknowledgement_id"] == first.json()["acknowledgement_id"]
     # a second tick finds nothing new
-    with dg.build_sensor_context(instance=home.instance, resources={"webhook_store": store}) as context:
-        assert isinstance(sensor(context), dg.SkipReason)
+    assert isinstance(home.tick_api_store_sensor("insight_acknowledgements_sensor"), dg.SkipReason)
     # an API over the new snapshot with an empty store of its own serves the warehouse's acknowledgement
     from api.local import local_client
 

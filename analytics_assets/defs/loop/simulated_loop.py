@@ -433,12 +433,13 @@ def simulated_loop(context: dg.OpExecutionContext, config: SimulatedLoopConfig) 
     )
 
 
-simulated_loop_job = dg.GraphDefinition(name="simulated_loop", node_defs=[simulated_loop]).to_job(
-    name="simulated_loop_job",
+@dg.job(
     description="The closed loop in the simulator, week by week through the real graph: the simulated account "
     "applies a share of the open recommendations, the week's partitions run (measure, retrain through governance, "
     "recommend), and the figures are logged. Runs other jobs in this instance; `cycle loop` is the same from the CLI.",
 )
+def simulated_loop_job():
+    simulated_loop()
 
 
 # ------------------------------------------------------------------------------------------------- printing
