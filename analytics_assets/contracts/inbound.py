@@ -397,14 +397,16 @@ class AuditStore(InboundStore):
 
 class FirstWinsStore(InboundStore):
     """A table with at most one row per ``KEY`` value (a recommendation's decision, an insight's acknowledgement):
-    the first stored wins, and storing again returns it. Subclasses name ``KEY`` and turn a row into a record."""
+    the first stored wins, and storing again returns it. Subclasses name ``KEY`` and the frozen dataclass of a
+    row, ``RECORD`` (its fields: the columns, ``received_at`` a UTC datetime)."""
 
     KEY: ClassVar[str]
+    RECORD: ClassVar[type]
     _LOOKUP_BATCH = 500  # keys per query: far below SQLite's limit on bound parameters
 
-    @staticmethod
-    def _from_row(row: dict[str, Any]) -> Any:
-        raise NotImplementedError
+    def _from_row(self, row: dict[str, Any]) -> Any:
+        received = datetime.fromisoformat(row.pop("received_at")).replace(tzinfo=timezone.utc)
+        return self.RECORD(received_at=received, **row)
 
     def _store_first(self, record: Any) -> tuple[Any, bool]:
         """Store ``record`` unless its key holds a row already. Returns the stored record (this one, or the one
@@ -456,6 +458,7 @@ class FeedbackStore(FirstWinsStore):
     TABLE = "recommendation_feedback"
     COLUMNS = FEEDBACK_STORE_COLUMNS
     KEY = "recommendation_id"
+    RECORD = FeedbackRecord
 
     def record(self, feedback: FeedbackRecord) -> tuple[FeedbackRecord, bool]:
         """Store ``feedback`` unless its recommendation holds a decision already (``FirstWinsStore``)."""
@@ -470,11 +473,6 @@ class FeedbackStore(FirstWinsStore):
     def decision(self, recommendation_id: str) -> FeedbackRecord | None:
         """The stored decision on ``recommendation_id``, if any."""
         return self.decisions([recommendation_id]).get(recommendation_id)
-
-    @staticmethod
-    def _from_row(row: dict[str, Any]) -> FeedbackRecord:
-        received = datetime.fromisoformat(row.pop("received_at")).replace(tzinfo=timezone.utc)
-        return FeedbackRecord(received_at=received, **row)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -545,6 +543,7 @@ class InsightAcknowledgementStore(FirstWinsStore):
     TABLE = INSIGHT_ACK_TABLE
     COLUMNS = INSIGHT_ACK_COLUMNS
     KEY = "insight_id"
+    RECORD = InsightAcknowledgement
 
     def _create(self, con: sqlite3.Connection) -> None:
         super()._create(con)
@@ -557,11 +556,6 @@ class InsightAcknowledgementStore(FirstWinsStore):
     def acknowledgements(self, insight_ids: Iterable[str]) -> dict[str, InsightAcknowledgement]:
         """The stored acknowledgement of each of ``insight_ids`` that has one (id -> acknowledgement)."""
         return self._stored_for(insight_ids)
-
-    @staticmethod
-    def _from_row(row: dict[str, Any]) -> InsightAcknowledgement:
-        received = datetime.fromisoformat(row.pop("received_at")).replace(tzinfo=timezone.utc)
-        return InsightAcknowledgement(received_at=received, **row)
 
 
 # ---------------------------------------------------------------------------------------------------
