@@ -32,6 +32,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from analytics_assets.contracts.serving import ACCOUNTS
+from analytics_assets.contracts.sqlite_wal import use_wal
 
 SCOPES = ("read", "feedback", "ingest", "admin")
 KEY_PREFIX = "cyk_"
@@ -137,7 +138,7 @@ class AccessRegistry:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-        con.execute("pragma journal_mode=wal")
+        use_wal(con, self.timeout_s)
         con.execute("pragma foreign_keys=on")
         con.executescript(_SCHEMA)  # create if not exists: cheap, and management calls are rare
         return con

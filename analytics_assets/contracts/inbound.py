@@ -53,6 +53,7 @@ from analytics_assets.contracts.privacy import (
     new_request_id as _new_privacy_request_id,
 )
 from analytics_assets.contracts.recommendations import FEEDBACK_COLUMNS, FEEDBACK_DECISIONS
+from analytics_assets.contracts.sqlite_wal import use_wal
 
 PLATFORMS = ("meta", "linkedin")
 
@@ -255,7 +256,7 @@ class InboundStore:
     def _create(self, con: sqlite3.Connection) -> None:
         # WAL: the API appends while the Dagster assets read; FULL sync because a 200 tells the
         # platform the event is safe and it will not send it again.
-        con.execute("pragma journal_mode = wal")
+        use_wal(con, self.timeout_s)
         con.execute("pragma synchronous = full")
         con.executescript(_SCHEMA)  # every table, whichever class creates the file: one schema
         con.execute("insert or ignore into store_info (key, value) values ('store_id', ?)", [uuid.uuid4().hex])

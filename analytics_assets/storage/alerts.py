@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics_assets.contracts.sqlite_wal import use_wal
 from analytics_assets.contracts.warehouse import ALERTS
 from analytics_assets.settings import CycleSettings
 from analytics_assets.storage.warehouse import replace_table
@@ -165,7 +166,7 @@ class AlertStore:
             con.row_factory = sqlite3.Row
             con.execute("pragma busy_timeout = 30000")
             if create:
-                con.execute("pragma journal_mode = wal")
+                use_wal(con, 30)
                 con.executescript(_SCHEMA)
                 if con.execute("select 1 from meta where key = 'store_id'").fetchone() is None:
                     con.execute("insert or ignore into meta (key, value) values ('store_id', ?)", [uuid.uuid4().hex])
