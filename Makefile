@@ -56,8 +56,10 @@ demo: install
 summary: install
 	$(BIN)/cycle summary
 
+# two workers (the CI machine has two cores); a module's tests stay on one worker, so its fixtures are built once
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml

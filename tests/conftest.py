@@ -7,6 +7,14 @@ import pytest
 from cycle_testing import E2E_END, E2E_START, CycleHome, new_home
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Modules holding a slow test run first, in their usual order (a stable sort). ``make test`` spreads whole
+    modules over two workers (``-n 2 --dist loadfile``): started first, the long end-to-end modules overlap with
+    everything else, instead of the last of them running alone while the other worker idles."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> tuple[CycleHome, object]:
     """The whole graph materialized for three partitions of a seeded simulator with malformed records."""
