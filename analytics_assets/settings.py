@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import date
@@ -64,6 +65,9 @@ class CycleSettings(BaseSettings):
         default=None, description="Workspaces, accounts and API keys; default $CYCLE_HOME/api/access.sqlite3"
     )
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow backend; default SQLite under $CYCLE_HOME/mlflow")
+    events_landing_dir: Path | None = Field(
+        default=None, description="Tracked-event files (CSV, JSON lines, Parquet) to import; default $CYCLE_HOME/landing/events"
+    )
 
     # ---- resources of each process (two cores are shared by Dagster, dbt, DuckDB and torch)
     duckdb_threads: int = Field(default=1, ge=1, description="DuckDB threads per warehouse connection and in dbt")
@@ -92,6 +96,13 @@ class CycleSettings(BaseSettings):
     sim_shift_start: date | None = Field(default=None, description="ISO day from which planted behaviour shifts")
     sim_malformed_rate: float = Field(default=0.002, ge=0.0, le=1.0)
     sim_journey_model: Literal["exposure", "funnel"] = "exposure"
+
+    # ---- how platform reports are read
+    meta_conversion_action_types: str = Field(
+        default="omni_purchase,purchase,offsite_conversion.fb_pixel_purchase",
+        description="Meta action types that count as conversions, in priority order, comma-separated: a row's "
+        "conversions and value are those of the first type it reports (Meta repeats a purchase under several)",
+    )
 
     # ---- secrets
     token_encryption_key: SecretStr | None = Field(default=None, description="base64 AES-256 key for platform tokens at rest")
@@ -122,6 +133,22 @@ class CycleSettings(BaseSettings):
             raise ValueError(f"not a rate limit such as '1200/minute;100/second' ({exc})") from None
         return value
 
+    @field_validator("meta_conversion_action_types")
+    @classmethod
+    def _meta_conversion_action_types(cls, value: str) -> str:
+        # the list's shape is checked here; Meta's vocabulary belongs to the parser, which checks each type
+        # when the raw load starts (sources.parsing.parsers.meta_conversion_action_types)
+        types = [t.strip() for t in value.split(",") if t.strip()]
+        if not types:
+            raise ValueError("no action type: give at least one, in priority order")
+        repeated = sorted({t for t in types if types.count(t) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        malformed = [t for t in types if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", t)]
+        if malformed:
+            raise ValueError(f"not an action type: {', '.join(malformed)}")
+        return ",".join(types)
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource
@@ -149,6 +176,11 @@ class CycleSettings(BaseSettings):
     @property
     def inbound_store(self) -> Path:
         return (self.api_store or self.cycle_home / "api" / "store.sqlite3").expanduser().resolve()
+
+    @property
+    def events_landing(self) -> Path:
+        """Where tracked-event files are dropped for import (``defs.ingest.tracked_events``)."""
+        return (self.events_landing_dir or self.cycle_home / "landing" / "events").expanduser().resolve()
 
     @property
     def access(self) -> Path:

@@ -33,6 +33,7 @@ from api.routes import (
 )
 from api.routes import content, experiments, insights
 from api.routes import privacy
+from api.routes import events
 from api.errors import describe
 from api.settings import Settings
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
@@ -134,6 +135,7 @@ ROUTERS = (
     experiments.router,
     content.router,
     privacy.router,
+    events.router,
 )
 
 

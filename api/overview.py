@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import BaseModel, Field, field_serializer, model_validator
 
 from analytics_assets.contracts.serving import OVERVIEW_DAILY
 from api.auth import Reader
@@ -124,14 +124,32 @@ _OVERVIEW_DAILY_SQL = (
 )
 
 
+# metrics that rest on the conversions and conversion value each ad platform reports under its own
+# attribution: summed across platforms, a conversion two platforms both claim counts twice. Cycle's own
+# attribution of tracked conversions is /v1/attribution.
+PLATFORM_REPORTED = frozenset({"revenue_usd", "profit_usd", "margin", "roas", "paid_conversions", "cpa_usd"})
+
+
 class OverviewMetric(BaseModel):
     metric: str = Field(description="Metric name (see the endpoint description).")
+    platform_reported: bool = Field(
+        default=False,
+        description="Whether the metric rests on platform-reported conversions (each ad platform's own attribution, "
+        "summed across platforms) rather than on Cycle's attribution of tracked conversions (/v1/attribution).",
+    )
     current: float | None = Field(description="Value over start..end; null when no day of the range has data.")
     previous: float | None = Field(description="Value over the previous window of equal length.")
     change: float | None = Field(description="current - previous; null when the previous window is incomplete.")
     change_pct: float | None = Field(
         description="change / |previous|; null when previous is null or 0, or the previous window is incomplete."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _label(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "platform_reported" not in data:
+            return {**data, "platform_reported": data.get("metric") in PLATFORM_REPORTED}
+        return data
 
     @field_serializer("current", "previous", "change")
     def _round_value(self, value: float | None) -> float | None:
@@ -168,7 +186,8 @@ router = APIRouter(tags=["analytics"])
     responses=DATA_ERRORS,
 )
 def overview(store: Store, principal: Reader, start: StartParam = None, end: EndParam = None) -> OverviewResponse:
-    """Spend, revenue (platform-reported conversion value), profit, margin, ROAS, conversions, CPA,
+    """Spend, revenue (platform-reported conversion value), profit, margin, ROAS, conversions
+    (platform-reported: each metric says so in `platform_reported`), CPA,
     paid impressions, clicks, CTR, organic impressions, engagements and engagement rate, posts
     published, AI calls and cost, over `start..end` (default: the 7 days ending on the latest day with data)
     and over the window of equal length just before it, with the change. Sums over the days and the

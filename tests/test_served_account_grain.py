@@ -209,6 +209,19 @@ def test_top_posts_are_ranked_within_each_account(home):
         top.sort_values(**order).head(10)["post_id"].tolist()
         == eligible.sort_values(**order).head(10)["post_id"].tolist()
     )
+    # each served post says what it is: its permalink on its platform, an excerpt of its text, its author
+    hosts = {"linkedin": "https://www.linkedin.com/feed/update/urn:li:", "x": "https://x.com/",
+             "reddit": "https://www.reddit.com/r/", "tiktok": "https://www.tiktok.com/@"}
+    assert all(url.startswith(hosts[p]) for p, url in zip(top["platform"], top["post_url"]))
+    assert top["post_excerpt"].str.len().between(1, 280).all() and not top["post_excerpt"].str.contains(r"\s\s|\n").any()
+    assert top.loc[top["platform"] != "linkedin", "author_name"].str.startswith("cycle_brand_").all()
+    from api.local import local_client
+
+    served = local_client(home.serving, home.root / "api-state").get("/v1/posts/top", params={"limit": 5})
+    assert served.status_code == 200, served.text
+    [first, *_] = served.json()["items"]
+    row = top[(top["platform"] == first["platform"]) & (top["post_id"] == first["post_id"])].iloc[0]
+    assert (first["post_url"], first["post_excerpt"]) == (row["post_url"], row["post_excerpt"])
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
@@ -41,6 +42,10 @@ def flagged(tmp_path_factory):
     loaded = home.query("select count(*) n from raw.raw_social_post_snapshots")["n"][0]
     # the first day leaves the hot table (newest partition END, keep 1 day: START is older)
     run(["raw_snapshot_archive"], run_config={"ops": {"raw_snapshot_archive": {"config": {"retention_days": 1}}}})
+    # as if archived before the raw table had the post identity columns: staging reads them as null there
+    archived = home.root / "archive" / "raw_social_post_snapshots" / f"partition_date={START}" / "part-0.parquet"
+    table = pq.read_table(archived)
+    pq.write_table(table.drop_columns(["post_url", "post_excerpt", "author_name"]), archived)
     dbt = run(DBT_KEYS, tags=window)
     return home, dbt, int(loaded)
 
@@ -53,6 +58,13 @@ def test_staging_reads_the_archived_day_so_nothing_is_lost(flagged):
     staged = home.query("select partition_date, count(*) n from main.stg_social_post_snapshots group by 1 order by 1")
     assert list(staged["partition_date"].dt.date) == [START, SPIKE, END]
     assert staged["n"].sum() == loaded
+    # a day archived before the identity columns existed reads them as null; the hot days have them
+    identity = home.query(
+        "select partition_date, count(post_url) urls, count(post_excerpt) excerpts from main.stg_social_post_snapshots "
+        "group by 1 order by 1"
+    )
+    assert identity["urls"].tolist()[0] == 0 and identity["excerpts"].tolist()[0] == 0
+    assert (identity["urls"].iloc[1:] > 0).all() and (identity["excerpts"].iloc[1:] > 0).all()
 
 
 def test_planted_take_offs_are_flagged_and_ordinary_growth_is_not(flagged):

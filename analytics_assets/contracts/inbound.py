@@ -569,7 +569,10 @@ PRIVACY_REQUEST_COLUMNS = (
     "seq", "request_id", "kind", "user_id", "workspace_id", "property_ids", "key_id", "requested_at",
 )
 # the tables of the API's store whose rows can name a person: (table, the columns searched for the user id)
-PRIVACY_SEARCHED_TABLES = {"webhook_events": ("payload",), "recommendation_feedback": ("reason", "applied_details")}
+PRIVACY_SEARCHED_TABLES = {
+    "webhook_events": ("payload",), "recommendation_feedback": ("reason", "applied_details"),
+    "tracked_events": ("event",),  # a tracked event names its visitor (user_id) in its JSON
+}
 _PRIVACY_SCHEMA = f"""
 create table if not exists {PRIVACY_REQUEST_TABLE} (
     seq           integer primary key autoincrement,
@@ -846,6 +849,72 @@ class PrivacyRequestStore(InboundStore):
         return removed
 
 
+
+# ---------------------------------------------------------------------------------------------------
+# Tracked events (POST /v1/events): touchpoints, conversions, AI generations, experiment exposures
+# ---------------------------------------------------------------------------------------------------
+
+TRACKED_EVENTS_TABLE = "tracked_events"
+TRACKED_EVENT_COLUMNS = ("seq", "workspace_id", "event_id", "type", "key_id", "received_at", "event")
+_TRACKED_EVENTS_SCHEMA = f"""
+create table if not exists {TRACKED_EVENTS_TABLE} (
+    seq           integer primary key autoincrement,
+    workspace_id  text not null,
+    event_id      text not null,
+    type          text not null,
+    key_id        text,
+    received_at   text not null,
+    event         text not null,
+    unique (workspace_id, event_id)
+);
+create trigger if not exists {TRACKED_EVENTS_TABLE}_no_update before update on {TRACKED_EVENTS_TABLE}
+begin select raise(abort, '{TRACKED_EVENTS_TABLE} is append-only'); end;
+create trigger if not exists {TRACKED_EVENTS_TABLE}_no_delete before delete on {TRACKED_EVENTS_TABLE}
+begin select raise(abort, '{TRACKED_EVENTS_TABLE} is append-only'); end;
+"""
+
+
+@dataclass(frozen=True)
+class TrackedEventRecord:
+    """One validated tracked event (``contracts.events``) as the API stores it."""
+
+    event_id: str  # chosen by the sender: unique per workspace
+    type: str  # contracts.events.EVENT_TYPES
+    event: str  # the validated event as compact JSON (contracts.events.event_json)
+
+
+class TrackedEventStore(InboundStore):
+    """Append and read tracked events (``tracked_events``), copied into the warehouse by ``raw_tracked_events``.
+    Idempotent: ``(workspace_id, event_id)`` is unique and inserts are ``INSERT OR IGNORE``, so a resent event
+    (or one twice in a batch) is stored once; a batch is stored in one transaction, all or none."""
+
+    TABLE = TRACKED_EVENTS_TABLE
+    COLUMNS = TRACKED_EVENT_COLUMNS
+
+    def _create(self, con: sqlite3.Connection) -> None:
+        super()._create(con)
+        con.executescript(_TRACKED_EVENTS_SCHEMA)  # beside the shared tables, in the same file
+
+    def append(
+        self, events: Iterable[TrackedEventRecord], workspace_id: str, key_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> list[bool]:
+        """Store ``events`` in one transaction; returns, per event, whether it was stored now (False: a duplicate
+        of one stored before or earlier in the batch)."""
+        events = list(events)
+        if not events:
+            return []
+        if not workspace_id:
+            raise ValueError("a tracked event belongs to a workspace")
+        received = _utc_iso(received_at or datetime.now(timezone.utc))
+        sql = f"""insert or ignore into {TRACKED_EVENTS_TABLE}
+                  (workspace_id, event_id, type, key_id, received_at, event) values (?, ?, ?, ?, ?, ?)"""
+        with self._writing() as con:
+            return [
+                con.execute(sql, [workspace_id, e.event_id, e.type, key_id, received, e.event]).rowcount == 1
+                for e in events
+            ]
+
 __all__ = [
     "AUDIT_COLUMNS",
     "EVENT_COLUMNS",
@@ -867,6 +936,9 @@ __all__ = [
     "PrivacyRequest",
     "PrivacyRequestStore",
     "StoreState",
+    "TRACKED_EVENT_COLUMNS",
+    "TrackedEventRecord",
+    "TrackedEventStore",
     "WebhookEvent",
     "WebhookStore",
     "new_acknowledgement_id",

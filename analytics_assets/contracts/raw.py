@@ -60,6 +60,8 @@ def _amount(nullable: bool = False) -> pa.Column:
 
 _id = pa.Column(str, pa.Check.str_length(min_value=1))
 
+POST_EXCERPT_CHARS = 280  # the excerpt of a post's text kept and served (whitespace collapsed)
+
 SOCIAL_POST_SNAPSHOTS = RawTable(
     name="raw_social_post_snapshots",
     columns={
@@ -79,6 +81,10 @@ SOCIAL_POST_SNAPSHOTS = RawTable(
         "clicks": "BIGINT",
         "quotes": "BIGINT",
         "saves": "BIGINT",
+        # the post's identity as its platform shows it (optional: a payload without them still loads)
+        "post_url": "VARCHAR",
+        "post_excerpt": "VARCHAR",
+        "author_name": "VARCHAR",
         **_LOAD_COLUMNS,
     },
     key=("platform", "post_id", "snapshot_at"),
@@ -102,6 +108,10 @@ SOCIAL_POST_SNAPSHOTS = RawTable(
             "clicks": _count(nullable=True),
             "quotes": _count(nullable=True),
             "saves": _count(nullable=True),
+            # a link the API and the UI can show as is: never another scheme (javascript:, data:, a bare path)
+            "post_url": pa.Column(str, pa.Check.str_matches(r"^https://[^\s/]+/\S*$"), nullable=True),
+            "post_excerpt": pa.Column(str, pa.Check.str_length(min_value=1, max_value=POST_EXCERPT_CHARS), nullable=True),
+            "author_name": pa.Column(str, pa.Check.str_length(min_value=1, max_value=200), nullable=True),
         },
         checks=[
             pa.Check(

@@ -31,6 +31,16 @@ class TopPost(BaseModel):
     impressions: int | None
     engagements: int | None
     is_boosted: bool | None
+    post_url: str | None = Field(
+        description="The post's permalink on its platform (https); null when no poll carried what it needs."
+    )
+    post_excerpt: str | None = Field(
+        description="At most 280 characters of the post's text, whitespace collapsed (LinkedIn commentary, X text, "
+        "Reddit title, TikTok description)."
+    )
+    author_name: str | None = Field(
+        description="The account's name as the platform shows it (X and TikTok username, Reddit author); null for LinkedIn."
+    )
 
 
 class TopPostsResponse(BaseModel):
@@ -45,8 +55,16 @@ SELECT CAST(platform AS VARCHAR) AS platform, CAST(account_id AS VARCHAR) AS acc
        CAST(hook_type AS VARCHAR) AS hook_type, CAST(media_type AS VARCHAR) AS media_type,
        CAST(topic AS VARCHAR) AS topic, CAST(engagement_score AS DOUBLE) AS engagement_score,
        CAST(engagement_rate AS DOUBLE) AS engagement_rate, CAST(impressions AS BIGINT) AS impressions,
-       CAST(engagements AS BIGINT) AS engagements, CAST(is_boosted AS BOOLEAN) AS is_boosted
-FROM src
+       CAST(engagements AS BIGINT) AS engagements, CAST(is_boosted AS BOOLEAN) AS is_boosted,
+       CAST(post_url AS VARCHAR) AS post_url, CAST(post_excerpt AS VARCHAR) AS post_excerpt,
+       CAST(author_name AS VARCHAR) AS author_name
+-- a snapshot published before posts had an identity has not got its columns: they read as null
+FROM (
+    SELECT * FROM src
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS post_url, CAST(NULL AS VARCHAR) AS post_excerpt, CAST(NULL AS VARCHAR) AS author_name
+    WHERE false
+) AS src
 WHERE post_id IS NOT NULL
   AND (CAST($platform AS VARCHAR) IS NULL OR platform = CAST($platform AS VARCHAR))
 QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY engagement_score DESC NULLS LAST) = 1

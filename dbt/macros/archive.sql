@@ -37,10 +37,17 @@
   {%- if columns | length == 0 -%}
     {{ return('') }}
   {%- endif -%}
+  {#- a column added to the raw table after a day was archived is in none of that day's files: null there -#}
+  {%- set described = run_query('describe select * from read_parquet(' ~ pattern ~ ', union_by_name = true, hive_partitioning = false)') -%}
+  {%- set archived = described.columns[0].values() | map('lower') | list -%}
   {%- set select -%}
     select
       {%- for column in columns %}
+        {%- if column.name | lower in archived %}
         cast({{ adapter.quote(column.name) }} as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
+        {%- else %}
+        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
+        {%- endif %}
       {%- endfor %}
     from read_parquet({{ pattern }}, union_by_name = true, hive_partitioning = false)
   {%- endset -%}

@@ -79,10 +79,11 @@ def protected_urls(app) -> list[str]:
             continue
         if path.startswith("/v1/privacy/"):  # admin-only GDPR requests and their status: test_api_privacy
             continue
-        # the decisions on recommendations (test_api_feedback) and the acknowledgements of insights
-        # (test_api_read_models) are the only writes
+        # the decisions on recommendations (test_api_feedback), the acknowledgements of insights
+        # (test_api_read_models) and the tracked events (test_api_events) are the only writes
         if "get" not in ops:
-            assert set(ops) == {"post"} and path.startswith(("/v1/recommendations/", "/v1/insights/")), (
+            assert set(ops) == {"post"} and (
+                path.startswith(("/v1/recommendations/", "/v1/insights/")) or path == "/v1/events"), (
                 f"{path}: {sorted(ops)}")
             continue
         assert set(ops) == {"get"}, f"{path}: only the recommendations and insights take writes, found {sorted(ops)}"

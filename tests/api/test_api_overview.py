@@ -106,6 +106,9 @@ def client(tmp_path):
 def assert_metrics(got: list[dict], want: list[dict], *, changes: bool) -> None:
     """The API's metrics are compute_overview's, rounded to 4 decimals (changes null when ``changes`` is off)."""
     assert [m["metric"] for m in got] == [m["metric"] for m in want]
+    # what rests on the ad platforms' own conversion counts says so (summed across platforms, each claims its own)
+    assert {m["metric"] for m in got if m["platform_reported"]} == {
+        "revenue_usd", "profit_usd", "margin", "roas", "paid_conversions", "cpa_usd"}
     for g, w in zip(got, want):
         for field in ("current", "previous", "change", "change_pct"):
             expected = w[field] if changes or field in ("current", "previous") else None

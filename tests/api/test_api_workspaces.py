@@ -297,7 +297,7 @@ query($campaignPlatform: String!, $campaignId: String!, $boostId: String!) {
   }
   overview {
     start end days previousStart previousEnd currentDaysWithData previousDaysWithData previousComplete
-    changeUnavailableReason metrics { metric current previous change changePct }
+    changeUnavailableReason metrics { metric platformReported current previous change changePct }
   }
   attributionModels { windowStart windowEnd models channels { channel models { model conversions conversionValue share } } }
   campaigns(first: 20) {
@@ -305,7 +305,7 @@ query($campaignPlatform: String!, $campaignId: String!, $boostId: String!) {
   }
   topPosts(limit: 20) {
     platform items { rank platform accountId postId publishedAt hookType mediaType topic engagementScore engagementRate
-                     impressions engagements isBoosted }
+                     impressions engagements isBoosted postUrl postExcerpt authorName }
   }
   heatmap { platform cells { platform publishDow publishHour posts avgEngagementScore avgEngagementRate } }
   boosts(first: 1000) { total items { boostId platform accountId postId organicLift spendUsd } }

@@ -36,6 +36,8 @@ import pandas as pd
 
 from analytics_assets.sources.simulator import SimulatorConfig
 from analytics_assets.sources.simulator.core import posts_published_on
+from analytics_assets.sources.simulator.ad_detail import meta_purchase_actions
+from analytics_assets.sources.simulator.post_text import post_text, reddit_permalink
 
 METRICS = ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves")
 CLIENTS = {  # platform -> (client id, client secret) the token endpoints accept
@@ -86,10 +88,29 @@ class Fault:
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    body: Any = None  # the error body, when not the platform's generic one
 
 
 def status(code: int, retry_after: str | None = None) -> Fault:
     return Fault("status", code, {"Retry-After": retry_after} if retry_after is not None else {})
+
+
+def throttled(platform: str, wait_seconds: float, now: float = 0.0) -> Fault:
+    """A throttling answer as the platform sends it, announcing ``wait_seconds`` until access returns in its
+    own headers (``now``: fake-clock epoch seconds, for X's absolute reset time)."""
+    code, body, headers = _throttle_answer(platform, wait_seconds, now)
+    return Fault("status", code, headers, body=body)
+
+
+@dataclass
+class Budget:
+    """A request budget the fake enforces and reports in the platform's usage headers. Meta: a rolling
+    ``window_seconds`` (usage = share of ``calls`` spent in it) that, once spent, blocks for ``regain_seconds``
+    and then starts afresh; X (per endpoint) and Reddit (per client): fixed windows of ``window_seconds``."""
+
+    calls: int
+    window_seconds: float
+    regain_seconds: float = 0.0
 
 
 def slow(seconds: float) -> Fault:
@@ -266,6 +287,12 @@ def _put(record: dict, path: str, value: Any) -> None:
     node[leaf] = value
 
 
+def _text(platform: str, post: dict, max_length: int | None = None) -> str:
+    """The post's text, the same the simulator's native payloads carry."""
+    n = int(post["text_length"]) if max_length is None else min(int(post["text_length"]), max_length)
+    return post_text(platform, post["post_id"], post["hook_type"], post["topic"], n)
+
+
 def _iso_z(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -304,6 +331,10 @@ class FakePlatforms:
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.outages: dict[str, Callable[[dict[str, str], Any], bool]] = {}
         self.issued: list[str] = []  # every token handed out, to look for leaks
+        self.budgets: dict[str, Budget] = {}  # platform -> the budget it enforces (none: no usage headers)
+        self._spent: dict[str, deque[float]] = defaultdict(deque)  # Meta: spend times in the rolling window
+        self._window_calls: dict[tuple[str, float], int] = defaultdict(int)  # X, Reddit: (key, window start) -> calls
+        self._blocked_until: dict[str, float] = {}  # Meta: throttled until (fake-clock epoch seconds)
         self._lock = threading.RLock()
         self.tokens: dict[str, str] = {}
         self.refresh_tokens: dict[str, str] = {}
@@ -457,16 +488,19 @@ class FakePlatforms:
                 elif fault.kind == "expire":
                     self.expire_token(platform)
                 elif fault.kind == "status":
-                    raise Reply(fault.status, _error_body(platform, fault.status), fault.headers)
+                    body = fault.body if fault.body is not None else _error_body(platform, fault.status)
+                    raise Reply(fault.status, body, fault.headers)
             if outage is not None and outage(query, body):
                 entry.outcome = "outage"
                 raise Reply(503, _error_body(platform, 503))
+            usage_headers: dict[str, str] = {}
             if route.endswith(".token"):
                 payload = self._token(platform, method, query, body, h.headers.get("Authorization"))
             else:
                 self._authorize(platform, h.headers.get("Authorization"))
+                usage_headers = self._spend(platform, route)
                 payload = self._serve(platform, route, rest, query, body)
-            self._send(h, 200, json.dumps(payload).encode(), {})
+            self._send(h, 200, json.dumps(payload).encode(), usage_headers)
         except Reply as reply:
             if entry.outcome == "ok":
                 entry.outcome = str(reply.status)
@@ -525,6 +559,38 @@ class FakePlatforms:
                 answer["refresh_token"] = self.refresh_tokens[platform]
             return answer
 
+    # ---- request budgets and usage headers
+    def _spend(self, platform: str, route: str) -> dict[str, str]:
+        """Spend one call of the platform's budget: the usage headers of the answer, or a throttling
+        ``Reply`` (with its headers) when the budget is spent."""
+        budget = self.budgets.get(platform)
+        if budget is None:
+            return {}
+        now = self.clock.time()
+        with self._lock:
+            if platform == "meta_ads":
+                spent = self._spent[platform]
+                while spent and spent[0] <= now - budget.window_seconds:
+                    spent.popleft()
+                blocked = self._blocked_until.get(platform, 0.0)
+                if blocked <= now and len(spent) >= budget.calls:
+                    blocked = self._blocked_until[platform] = now + budget.regain_seconds
+                    spent.clear()  # access regained: the budget starts afresh
+                if blocked > now:
+                    code, body, headers = _throttle_answer(platform, blocked - now, now)
+                    raise Reply(code, body, headers)
+                spent.append(now)
+                return _meta_usage_headers(100.0 * len(spent) / budget.calls, 0.0)
+            key = route if platform == "x" else platform  # X limits each endpoint, Reddit the whole client
+            start = math.floor(now / budget.window_seconds) * budget.window_seconds
+            reset_at = start + budget.window_seconds
+            used = self._window_calls[(key, start)]
+            if used >= budget.calls:
+                code, body, headers = _throttle_answer(platform, reset_at - now, now, limit=budget.calls)
+                raise Reply(code, body, headers)
+            self._window_calls[(key, start)] = used + 1
+            return _window_headers(platform, budget.calls, used + 1, reset_at, now)
+
     # ---- the platforms
     def _serve(self, platform: str, route: str, rest: str, query: dict, body: Any) -> Any:
         now = self.clock.now()
@@ -542,7 +608,7 @@ class FakePlatforms:
         c = self.data.counters(post, now)
         rec = {
             "id": post["post_id"],
-            "text": f"post {post['post_seq']}",
+            "text": _text("x", post),
             "edit_history_tweet_ids": [post["post_id"]],
             "author_id": self.data.account("x", int(post["account_seq"])),
             "created_at": _iso_z(post["published_at"]),
@@ -593,7 +659,7 @@ class FakePlatforms:
         page, _ = self._page(posts, start, int(q.get("count", 10)))
         elements = [
             {"id": p["post_id"], "author": author, "createdAt": _ms(p["published_at"]), "publishedAt": _ms(p["published_at"]),
-             "lastModifiedAt": _ms(p["published_at"]), "lifecycleState": "PUBLISHED", "visibility": "PUBLIC", "commentary": "..."}
+             "lastModifiedAt": _ms(p["published_at"]), "lifecycleState": "PUBLISHED", "visibility": "PUBLIC", "commentary": _text("linkedin", p)}
             for p in page
         ]
         return {"elements": elements, "paging": {"start": start, "count": len(page), "total": len(posts), "links": []}}
@@ -639,7 +705,8 @@ class FakePlatforms:
         rec = {
             "name": post["post_id"],
             "id": post["post_id"][3:],
-            "title": f"post {post['post_seq']}",
+            "title": (title := " ".join(_text("reddit", post, 300).split())),  # one line, at most 300
+            "permalink": reddit_permalink(post["post_id"], title),
             "subreddit": "cycle",
             "author": f"cycle_brand_{seq}",
             "author_fullname": f"t2_cycle{seq}",
@@ -701,6 +768,8 @@ class FakePlatforms:
                 "comment_count": c["comments"],
                 "share_count": c["shares"],
                 "favorites_count": c["saves"],
+                # only the fields asked for, as the Research API answers
+                **({"video_description": _text("tiktok", p)} if "video_description" in q.get("fields", "") else {}),
             }
             videos.append(self.data.apply_drift("tiktok", p["post_id"], rec))
         return {
@@ -750,10 +819,10 @@ class FakePlatforms:
             conv = int(r["conversions"])
             actions = [{"action_type": "link_click", "value": str(_int(r["clicks"])), **{w: str(_int(r["clicks"])) if w.endswith("click") else "0" for w in windows}}]
             values = []
-            if conv:  # Meta leaves out actions that did not happen
-                actions.append({"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(conv), **{w: str(conv) if w.endswith("click") else "0" for w in windows}})
+            if conv:  # Meta leaves out actions that did not happen, and repeats a purchase under each purchase type
+                actions += meta_purchase_actions(str(conv), **{w: str(conv) if w.endswith("click") else "0" for w in windows})
             if r["conversion_value"]:
-                values.append({"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{r['conversion_value']:.2f}"})
+                values += meta_purchase_actions(f"{r['conversion_value']:.2f}")
             rec = {
                 "account_id": account,
                 "account_currency": r["currency"],
@@ -857,6 +926,37 @@ def _route(platform: str, method: str, rest: str) -> str:
         if p == platform and m == method and re.fullmatch(pattern, rest):
             return name
     return f"{platform}.unknown"
+
+
+def _meta_usage_headers(pct: float, regain_seconds: float) -> dict[str, str]:
+    """Meta's X-Business-Use-Case-Usage (keyed by business id; percentages; regain time in whole minutes,
+    rounded up so a client that honours it is let through) and X-App-Usage."""
+    pct = int(round(pct))
+    entry = {"type": "ads_insights", "call_count": pct, "total_cputime": pct // 2, "total_time": pct // 2,
+             "estimated_time_to_regain_access": math.ceil(regain_seconds / 60), "ads_api_access_tier": "standard_access"}
+    return {"X-Business-Use-Case-Usage": json.dumps({"900100": [entry]}),
+            "X-App-Usage": json.dumps({"call_count": min(pct, 100) // 4, "total_cputime": 1, "total_time": 1})}
+
+
+def _window_headers(platform: str, limit: int, used: int, reset_at: float, now: float) -> dict[str, str]:
+    if platform == "x":  # reset: the epoch second the window ends
+        return {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(max(limit - used, 0)),
+                "x-rate-limit-reset": str(math.ceil(reset_at))}
+    # Reddit: remaining as a float, reset in seconds from now
+    return {"X-Ratelimit-Used": str(used), "X-Ratelimit-Remaining": f"{max(limit - used, 0):.1f}",
+            "X-Ratelimit-Reset": str(math.ceil(reset_at - now))}
+
+
+def _throttle_answer(platform: str, wait_seconds: float, now: float, limit: int = 100) -> tuple[int, Any, dict[str, str]]:
+    """(status, body, headers) of a throttling answer announcing ``wait_seconds`` the platform's own way."""
+    if platform == "meta_ads":  # Meta throttles with HTTP 400 and a code; the regain time is in the headers
+        body = {"error": {"message": "(#80000) There have been too many calls from this ad-account. Wait a bit and try again.",
+                          "type": "OAuthException", "code": 80000, "error_subcode": 2446079, "is_transient": True}}
+        return 400, body, _meta_usage_headers(100.0, wait_seconds)
+    if platform in ("x", "reddit"):
+        headers = _window_headers(platform, limit, limit, now + wait_seconds, now)
+        return 429, {"title": "Too Many Requests", "status": 429} if platform == "x" else {"message": "Too Many Requests", "error": 429}, headers
+    return 429, _error_body(platform, 429), {"Retry-After": str(math.ceil(wait_seconds))}
 
 
 def _error_body(platform: str, status: int) -> dict:

@@ -127,6 +127,9 @@ def test_every_client_reads_its_platform_and_feeds_the_existing_parsers(fake, tm
             for metric in ("impressions", "likes", "comments"):
                 assert row[metric] == want[metric], (platform, metric)
             assert row["snapshot_at"] == NOW
+            # every post has its permalink; its text where the client's endpoint carries it (not LinkedIn's statistics)
+            assert parsed.rows["post_url"].str.startswith("https://").all(), platform
+            assert platform == "linkedin" or parsed.rows["post_excerpt"].str.len().between(1, 280).all(), platform
     for platform in AD_RESOURCES:
         with make_client(fake, platform, tmp_path, clock) as client:
             parsed = parse_records(client.fetch_range(DAYS[0], DAYS[1]), AD_MAPPINGS[platform])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from analytics_assets.settings import environ_values, load_settings, parse_int
 from analytics_assets.sources.connectors.http import Classifier, NoAuth, PlatformHttpClient
@@ -21,7 +21,7 @@ from analytics_assets.sources.connectors.platforms.base import AdsClient, Social
 from analytics_assets.sources.connectors.platforms.google_ads import GoogleAdsClient
 from analytics_assets.sources.connectors.platforms.linkedin import LinkedInClient
 from analytics_assets.sources.connectors.platforms.linkedin_ads import LinkedInAdsClient
-from analytics_assets.sources.connectors.platforms.meta import MetaAdsClient
+from analytics_assets.sources.connectors.platforms.meta import DEFAULT_ATTRIBUTION_WINDOWS, MetaAdsClient, check_attribution_windows
 from analytics_assets.sources.connectors.platforms.meta import classify as meta_classify
 from analytics_assets.sources.connectors.platforms.reddit import RedditClient
 from analytics_assets.sources.connectors.platforms.tiktok import TikTokClient
@@ -29,6 +29,7 @@ from analytics_assets.sources.connectors.platforms.tiktok import classify as tik
 from analytics_assets.sources.connectors.platforms.x import XClient
 from analytics_assets.sources.connectors.redaction import register_secret
 from analytics_assets.sources.connectors.resilience import CircuitBreaker, Clock, RetryPolicy, TokenBucket
+from analytics_assets.sources.connectors.throttling import ThrottlePolicy, UsageReader, meta_usage, reddit_usage, x_usage
 from analytics_assets.sources.connectors.tokens import (
     OAuthToken,
     Refresher,
@@ -64,7 +65,17 @@ class PlatformResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = 30.0
     backoff_base_seconds: float = 1.0
-    max_retry_wait_seconds: float = Field(default=900.0, description="longest Retry-After a run honours")
+    max_retry_wait_seconds: float = Field(
+        default=3600.0,
+        description="longest a run waits for a throttled platform (the reset or regain time it announces, else "
+        "Retry-After) or pauses before its limit; a longer wait fails the run, keeping what it committed",
+    )
+    throttle_usage_threshold_pct: float = Field(
+        default=80.0, description="Meta: pause before the next call once a usage header reports this percentage"
+    )
+    throttle_min_remaining_calls: float = Field(
+        default=2.0, description="X, Reddit: pause until the window resets once fewer calls than this remain"
+    )
     breaker_failure_threshold: int = Field(
         default=8, description="consecutive failed attempts that open the breaker (more than one request's retries)"
     )
@@ -87,6 +98,7 @@ class PlatformResource(dg.ConfigurableResource):
 
     _needs_refresh_token: ClassVar[bool] = True
     _classify: ClassVar[Classifier | None] = None
+    _usage_reader: ClassVar[UsageReader | None] = None  # the platform's rate-limit headers, where it sends them
 
     def _headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
@@ -139,6 +151,12 @@ class PlatformResource(dg.ConfigurableResource):
             default_headers=self._headers(),
             classify=type(self)._classify,
             max_rate_limit_wait_seconds=self.max_rate_limit_wait_seconds,
+            usage_reader=type(self)._usage_reader,
+            throttle=ThrottlePolicy(
+                usage_threshold_pct=self.throttle_usage_threshold_pct,
+                min_remaining=self.throttle_min_remaining_calls,
+                max_wait_seconds=self.max_retry_wait_seconds,
+            ),
         )
         http.oauth = oauth
         return http
@@ -205,6 +223,7 @@ class XResource(SocialPlatformResource):
     user_ids: list[str] = []
     rate_limit_requests: int = 900
     rate_limit_period_seconds: float = 900.0
+    _usage_reader: ClassVar[UsageReader | None] = staticmethod(x_usage)
 
     @property
     def is_configured(self) -> bool:
@@ -231,6 +250,7 @@ class RedditResource(SocialPlatformResource):
     user_agent: str = Field(default="server:cycle-analytics:0.1 (by /u/cycle)", description="Reddit requires a unique one")
     rate_limit_requests: int = 100  # 100 queries per minute per OAuth client
     rate_limit_period_seconds: float = 60.0
+    _usage_reader: ClassVar[UsageReader | None] = staticmethod(reddit_usage)
 
     @property
     def is_configured(self) -> bool:
@@ -320,11 +340,20 @@ class MetaAdsResource(AdPlatformResource):
     token_url: str = "https://graph.facebook.com/v23.0/oauth/access_token"
     api_version: str = "v23.0"
     ad_account_ids: list[str] = []
-    attribution_windows: list[str] = ["7d_click", "1d_view"]
+    attribution_windows: list[str] = Field(
+        default=DEFAULT_ATTRIBUTION_WINDOWS,
+        description="action_attribution_windows; 7d_view and 28d_view are retired (2026-01-12) and refused",
+    )
     lookback_days: int = 28
     rate_limit_requests: int = 200  # Graph API: 200 calls per user per hour
     rate_limit_period_seconds: float = HOUR
     _classify: ClassVar[Classifier | None] = staticmethod(meta_classify)
+    _usage_reader: ClassVar[UsageReader | None] = staticmethod(meta_usage)
+
+    @field_validator("attribution_windows")
+    @classmethod
+    def _windows_meta_still_reports(cls, windows: list[str]) -> list[str]:
+        return check_attribution_windows(windows)  # at configuration time, not after a sync fetched nothing
     _needs_refresh_token: ClassVar[bool] = False
 
     @property

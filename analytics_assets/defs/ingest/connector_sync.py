@@ -14,6 +14,7 @@ polled again.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -23,7 +24,14 @@ import pandas as pd
 
 from analytics_assets.sources.connectors.errors import ConnectorError
 from analytics_assets.defs.ingest.connector_resources import AdPlatformResource, SocialPlatformResource
-from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
+from analytics_assets.sources.parsing.parsers import (
+    AD_MAPPINGS,
+    META_CONVERSION_ACTION_TYPES,
+    SOCIAL_MAPPINGS,
+    PlatformMapping,
+    ad_mappings,
+    parse_records,
+)
 from analytics_assets.contracts.raw import AD_CAMPAIGN_METRICS, SOCIAL_POST_SNAPSHOTS
 from analytics_assets.defs.partitions import daily_partitions
 from analytics_assets.storage import connector_state
@@ -99,9 +107,14 @@ def _ad_day_of(native: pd.DataFrame, platform: str) -> pd.Series:
 
 
 def sync_ads(
-    con: duckdb.DuckDBPyConnection, resource: AdPlatformResource, run_days: list[date], log: Any
+    con: duckdb.DuckDBPyConnection,
+    resource: AdPlatformResource,
+    run_days: list[date],
+    log: Any,
+    meta_conversion_types: Sequence[str] = META_CONVERSION_ACTION_TYPES,
 ) -> PlatformReport:
     platform = resource.platform
+    mapping = ad_mappings(meta_conversion_types)[platform]  # validated before anything is fetched
     report = PlatformReport(platform)
     ensure_state_tables(con)
     now = resource.now()
@@ -128,7 +141,7 @@ def sync_ads(
                 log.warning(f"{platform}: stopped at {window[0]}..{window[-1]}: {exc}")
                 break
             requests = client.http.stats.requests - before
-            rows, quarantine = _parse_ad_window(native, platform, window)
+            rows, quarantine = _parse_ad_window(native, platform, window, mapping)
             report.rows += len(rows)
             report.quarantined += len(quarantine)
             if report.preview is None and len(rows):
@@ -158,12 +171,14 @@ def sync_ads(
     return report
 
 
-def _parse_ad_window(native: pd.DataFrame, platform: str, window: list[date]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _parse_ad_window(
+    native: pd.DataFrame, platform: str, window: list[date], mapping: PlatformMapping | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical rows by day (partition = metric day) and quarantine. One parse for the whole window; a
     record dated outside the requested days is quarantined rather than written into a partition this
     fetch does not own, and a quarantined record is filed under the day it describes where readable."""
     loaded_at = _wall_now()
-    parsed = parse_records(native, AD_MAPPINGS[platform], days=window) if len(native) else None
+    parsed = parse_records(native, mapping or AD_MAPPINGS[platform], days=window) if len(native) else None
     rows = parsed.rows if parsed is not None else pd.DataFrame(columns=list(AD_CAMPAIGN_METRICS.columns))
     quarantine = parsed.quarantine if parsed is not None else pd.DataFrame()
     # the same campaign-day twice (a page shifted under offset paging) must not become two rows

@@ -29,6 +29,7 @@ from analytics_assets.defs.ingest.connector_resources import (
 )
 from analytics_assets.defs.ingest.connector_sync import PlatformReport, poll_social, sync_ads
 from analytics_assets.sources.parsing.loader import LoadBatch, parse_day
+from analytics_assets.sources.parsing.parsers import meta_conversion_action_types
 from analytics_assets.contracts.raw import (
     AD_CAMPAIGN_METRICS,
     AD_PLATFORMS,
@@ -43,6 +44,7 @@ from analytics_assets.defs.ingest.raw_checks import check_results, check_specs_f
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import SimulatorResource, WarehouseResource
 from analytics_assets.storage.warehouse import replace_partitions, replace_platform_days
+from analytics_assets.settings import load_settings
 
 
 _DESCRIPTIONS = {
@@ -82,6 +84,12 @@ def _store_simulated_platforms(con, table: RawTable, batch: LoadBatch, connected
     return LoadBatch(table, rows, quarantine)
 
 
+def _meta_conversion_types() -> tuple[str, ...]:
+    """The deployment's Meta conversion action types, in priority order, checked against Meta's vocabulary:
+    an unknown type stops the run before anything is read (it would count no conversion without a word)."""
+    return meta_conversion_action_types(load_settings().meta_conversion_action_types)
+
+
 def _sync_connectors(
     context: dg.AssetExecutionContext, con, tables: list[RawTable], connectors: dict[str, PlatformResource], days: list[date]
 ) -> dict[str, PlatformReport]:
@@ -91,7 +99,9 @@ def _sync_connectors(
     reports: dict[str, PlatformReport] = {}
     for platform, resource in connectors.items():
         if platform in AD_PLATFORMS and AD_CAMPAIGN_METRICS.name in names:
-            reports[platform] = sync_ads(con, resource, days, context.log)
+            reports[platform] = sync_ads(
+                con, resource, days, context.log, meta_conversion_types=_meta_conversion_types()
+            )
         elif platform in ORGANIC_PLATFORMS and SOCIAL_POST_SNAPSHOTS.name in names:
             if days[-1] >= resource.now().date() - timedelta(days=1):
                 reports[platform] = poll_social(con, resource, context.log)
@@ -183,8 +193,9 @@ def _load_simulated(
     if not simulated:  # nothing to simulate when connectors serve every table
         return
     sim = simulator.simulator()
+    meta_conversion_types = _meta_conversion_types()  # before anything is loaded
     for day in days:
-        batches = parse_day(sim.day(day))
+        batches = parse_day(sim.day(day), meta_conversion_types)
         for table in simulated:
             batch = batches[table.name]
             if connected := _connected(table, connectors):

@@ -35,6 +35,16 @@ class RetriesExhausted(ConnectorError):
         super().__init__(platform, message)
 
 
+class ThrottledTooLong(RetriesExhausted):
+    """The platform announced a throttle (or usage near its limit) lasting longer than a run may wait: the
+    run fails with what it committed kept, and the next run resumes once access has returned."""
+
+    def __init__(self, platform: str, message: str, wait_seconds: float, max_wait_seconds: float, status: int | None = None):
+        self.wait_seconds = wait_seconds
+        self.max_wait_seconds = max_wait_seconds
+        super().__init__(platform, message, "rate_limited", 1, status)
+
+
 class AuthError(ConnectorError):
     """Credentials were refused, even after a token refresh, or could not be refreshed."""
 

@@ -1,9 +1,13 @@
 """One synchronous HTTP client for every platform, applying Cycle's error policy.
 
-401 refreshes the token once, then retries; 429 waits for ``Retry-After`` (seconds or HTTP-date) or
-backs off exponentially with jitter, at most 3 retries; 5xx and unreadable bodies at most 2 retries;
-network errors and timeouts at most 5; 404 on a post raises ``PostDeleted``. Every attempt takes a token
-from the platform's bucket and passes its circuit breaker. Counters feed the asset metadata.
+401 refreshes the token once, then retries; a throttled answer (429, or what the platform's classifier calls
+throttling) waits for the time the platform announces in its usage headers (see ``throttling``), else
+``Retry-After`` (seconds or HTTP-date), else backs off exponentially with jitter, at most 3 retries; a
+successful answer whose usage headers report usage near the limit pauses the next call until the window
+resets; any of these waits longer than the throttle policy's maximum raises ``ThrottledTooLong``; 5xx and
+unreadable bodies at most 2 retries; network errors and timeouts at most 5; 404 on a post raises
+``PostDeleted``. Every attempt takes a token from the platform's bucket and passes its circuit breaker.
+Counters (the throttle waits among them) feed the asset metadata.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from analytics_assets.sources.connectors.errors import (
     PostDeleted,
     RateLimitBudgetExhausted,
     RetriesExhausted,
+    ThrottledTooLong,
 )
 from analytics_assets.sources.connectors.redaction import get_logger, redact
 from analytics_assets.sources.connectors.resilience import (
@@ -41,6 +46,7 @@ from analytics_assets.sources.connectors.resilience import (
     TokenBucket,
     parse_retry_after,
 )
+from analytics_assets.sources.connectors.throttling import ThrottlePolicy, Usage, UsageReader
 
 log = get_logger("cycle.connectors.http")
 
@@ -80,6 +86,18 @@ class RequestStats:
     retries: Counter = field(default_factory=Counter)
     token_refreshes: int = 0
     backoff_wait_seconds: float = 0.0
+    throttled_waits: int = 0  # waits on a throttled answer (announced time, Retry-After or back-off)
+    throttle_pauses: int = 0  # pauses before the next call because usage neared the limit
+    throttle_wait_seconds: float = 0.0  # both kinds together
+    peak_usage_pct: float | None = None  # the largest usage percentage the platform reported (Meta)
+    fewest_remaining: float | None = None  # the fewest calls left the platform reported (X, Reddit)
+
+    def note_usage(self, usage: Usage) -> None:
+        if usage.used_pct is not None:
+            self.peak_usage_pct = max(self.peak_usage_pct or 0.0, usage.used_pct)
+        if usage.remaining is not None:
+            seen = self.fewest_remaining
+            self.fewest_remaining = usage.remaining if seen is None else min(seen, usage.remaining)
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -88,6 +106,11 @@ class RequestStats:
             "retries": dict(self.retries),
             "token_refreshes": self.token_refreshes,
             "backoff_wait_seconds": round(self.backoff_wait_seconds, 3),
+            "throttled_waits": self.throttled_waits,
+            "throttle_pauses": self.throttle_pauses,
+            "throttle_wait_seconds": round(self.throttle_wait_seconds, 3),
+            "peak_usage_pct": self.peak_usage_pct,
+            "fewest_remaining_calls": self.fewest_remaining,
         }
 
 
@@ -123,6 +146,8 @@ class PlatformHttpClient:
         classify: Classifier | None = None,
         max_rate_limit_wait_seconds: float = 300.0,
         transport: httpx.BaseTransport | None = None,
+        usage_reader: UsageReader | None = None,
+        throttle: ThrottlePolicy | None = None,
     ):
         self.platform = platform
         self.base_url = base_url.rstrip("/")
@@ -133,6 +158,10 @@ class PlatformHttpClient:
         self.policy = policy or RetryPolicy()
         self.classify = classify
         self.max_rate_limit_wait = max_rate_limit_wait_seconds
+        self.usage_reader = usage_reader
+        self.throttle = throttle or ThrottlePolicy(max_wait_seconds=self.policy.max_wait_seconds)
+        self._resume_at: float | None = None  # no call before this time: usage neared the limit
+        self._resume_reason = ""
         self.stats = RequestStats()
         self.oauth: PlatformHttpClient | None = None  # the token endpoint's client, closed with this one
         self._http = httpx.Client(
@@ -188,6 +217,7 @@ class PlatformHttpClient:
         tries: Counter[str] = Counter()
         refreshes = 0
         while True:
+            self._hold_off(where)
             self.breaker.before_request(self.platform)
             if self.bucket is not None:
                 try:
@@ -200,6 +230,7 @@ class PlatformHttpClient:
             body: Any = None
             parse_error: Exception | None = None
             retry_after: float | None = None
+            usage: Usage | None = None
             try:
                 resp = self._http.request(method, target, params=params, json=json_body, data=data, headers=send_headers)
             except httpx.TimeoutException as exc:
@@ -214,8 +245,11 @@ class PlatformHttpClient:
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     parse_error = exc
                 error_class = (self.classify(resp, body) if self.classify else None) or default_class(status)
+                usage = self._read_usage(resp)
                 if error_class is None and parse_error is None:
                     self.breaker.record_success()
+                    if usage is not None:
+                        self._schedule_pause(usage)
                     return body
                 if error_class is None:  # a 2xx whose body is cut or not JSON: retried like a 5xx
                     error_class = SERVER
@@ -223,7 +257,11 @@ class PlatformHttpClient:
                 else:
                     detail = f"HTTP {status}: {_short(resp)}"
                 if error_class == RATE_LIMITED:
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
+                    # the platform's own announcement first: it says when access returns, Retry-After
+                    # (where sent at all) is often a generic minimum
+                    retry_after = ThrottlePolicy.announced_wait(usage)
+                    if retry_after is None:
+                        retry_after = parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
 
             # the breaker counts only signs of an unhealthy platform; 401/404/429 are answers
             if error_class in (SERVER, NETWORK):
@@ -256,6 +294,17 @@ class PlatformHttpClient:
                     status,
                 )
             wait = retry_after if retry_after is not None else self.policy.backoff(done)
+            if error_class == RATE_LIMITED and wait > self.throttle.max_wait_seconds:
+                announced = usage.header if usage is not None and usage.reset_in else "Retry-After"
+                raise ThrottledTooLong(
+                    self.platform,
+                    f"{where}: throttled ({detail}); {announced} says access returns in {_duration(wait)}, more than "
+                    f"the {_duration(self.throttle.max_wait_seconds)} a run may wait (max_retry_wait_seconds); what "
+                    "was fetched before is kept and the next run resumes from there",
+                    wait,
+                    self.throttle.max_wait_seconds,
+                    status,
+                )
             if wait > self.policy.max_wait_seconds:
                 raise RetriesExhausted(
                     self.platform,
@@ -266,7 +315,11 @@ class PlatformHttpClient:
                 )
             tries[error_class] += 1
             self.stats.retries[error_class] += 1
-            self.stats.backoff_wait_seconds += wait
+            if error_class == RATE_LIMITED:
+                self.stats.throttled_waits += 1
+                self.stats.throttle_wait_seconds += wait
+            else:
+                self.stats.backoff_wait_seconds += wait
             log.warning(
                 "%s: %s failed (%s); retry %d of %d in %.2fs",
                 self.platform,
@@ -277,6 +330,49 @@ class PlatformHttpClient:
                 wait,
             )
             self.clock.sleep(wait)
+
+    # ---- usage headers: pause before the platform throttles
+    def _read_usage(self, resp: httpx.Response) -> Usage | None:
+        if self.usage_reader is None:
+            return None
+        usage = self.usage_reader(resp.headers, self.clock.time())
+        if usage is not None:
+            self.stats.note_usage(usage)
+        return usage
+
+    def _schedule_pause(self, usage: Usage) -> None:
+        """Usage near the limit: the next call waits. Lazily, so a sync whose last call this was ends now."""
+        pause = self.throttle.pause_after(usage)
+        if pause > 0:
+            self._resume_at = max(self._resume_at or 0.0, self.clock.time() + pause)
+            self._resume_reason = usage.describe()
+
+    def _hold_off(self, where: str) -> None:
+        if self._resume_at is None:
+            return
+        wait = self._resume_at - self.clock.time()
+        reason = self._resume_reason
+        if wait <= 0:
+            self._resume_at = None
+            return
+        if wait > self.throttle.max_wait_seconds:  # kept: any later call of this client is refused too
+            raise ThrottledTooLong(
+                self.platform,
+                f"{where}: usage near the limit ({reason}); the pause until access returns is {_duration(wait)}, "
+                f"more than the {_duration(self.throttle.max_wait_seconds)} a run may wait (max_retry_wait_seconds); "
+                "what was fetched before is kept and the next run resumes from there",
+                wait,
+                self.throttle.max_wait_seconds,
+            )
+        self._resume_at = None
+        log.warning("%s: %s; pausing %.0fs before %s", self.platform, reason, wait, where)
+        self.stats.throttle_pauses += 1
+        self.stats.throttle_wait_seconds += wait
+        self.clock.sleep(wait)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f} min ({seconds:.0f}s)"
 
 
 def _short(resp: httpx.Response, limit: int = 200) -> str:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import pandas as pd
 
 from analytics_assets.sources.parsing.parsers import (
-    AD_MAPPINGS,
     AI_GENERATION_MAPPING,
     BOOST_MAPPING,
-    CREATIVE_MAPPINGS,
     EXPERIMENT_OBSERVATION_MAPPING,
+    META_CONVERSION_ACTION_TYPES,
     SOCIAL_MAPPINGS,
     TOUCHPOINT_MAPPING,
     ParseResult,
     PlatformMapping,
+    ad_mappings,
+    creative_mappings,
     parse_records,
 )
 from analytics_assets.contracts.raw import (
@@ -52,9 +54,12 @@ def _finish(table: RawTable, day: date, parsed: list[ParseResult]) -> LoadBatch:
     return LoadBatch(table, rows, quarantine)
 
 
-def parse_day(sim: NativeDay) -> dict[str, LoadBatch]:
-    """Parse every entity of one native day (simulated or fetched); keys are raw table names."""
+def parse_day(sim: NativeDay, meta_conversion_types: Sequence[str] = META_CONVERSION_ACTION_TYPES) -> dict[str, LoadBatch]:
+    """Parse every entity of one native day (simulated or fetched); keys are raw table names. Meta's
+    conversions are those of the first of ``meta_conversion_types`` each row reports (the deployment's
+    ``CYCLE_META_CONVERSION_ACTION_TYPES``)."""
     day = sim.day
+    ads, creatives = ad_mappings(meta_conversion_types), creative_mappings(meta_conversion_types)
 
     def load(table: RawTable, frames: list[pd.DataFrame], mappings: list[PlatformMapping]) -> LoadBatch:
         return _finish(table, day, [parse_records(f, m, days=[day]) for f, m in zip(frames, mappings)])
@@ -64,13 +69,13 @@ def parse_day(sim: NativeDay) -> dict[str, LoadBatch]:
             SOCIAL_POST_SNAPSHOTS, list(sim.social_posts.values()), [SOCIAL_MAPPINGS[p] for p in sim.social_posts]
         ),
         AD_CAMPAIGN_METRICS.name: load(
-            AD_CAMPAIGN_METRICS, list(sim.ad_campaigns.values()), [AD_MAPPINGS[p] for p in sim.ad_campaigns]
+            AD_CAMPAIGN_METRICS, list(sim.ad_campaigns.values()), [ads[p] for p in sim.ad_campaigns]
         ),
         BOOSTS.name: load(BOOSTS, [sim.boosts], [BOOST_MAPPING]),
         TOUCHPOINTS.name: load(TOUCHPOINTS, [sim.touchpoints], [TOUCHPOINT_MAPPING]),
         AI_GENERATIONS.name: load(AI_GENERATIONS, [sim.ai_generations], [AI_GENERATION_MAPPING]),
         EXPERIMENT_OBSERVATIONS.name: load(EXPERIMENT_OBSERVATIONS, [sim.experiment_observations], [EXPERIMENT_OBSERVATION_MAPPING]),
         AD_CREATIVE_METRICS.name: load(
-            AD_CREATIVE_METRICS, list(sim.ad_creatives.values()), [CREATIVE_MAPPINGS[p] for p in sim.ad_creatives]
+            AD_CREATIVE_METRICS, list(sim.ad_creatives.values()), [creatives[p] for p in sim.ad_creatives]
         ),
     }

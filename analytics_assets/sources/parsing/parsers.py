@@ -6,9 +6,11 @@ with the reason. Vectorized: one pass per field, never a Python loop over rows.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from analytics_assets.contracts.raw import (
     AI_GENERATIONS,
     BOOSTS,
     EXPERIMENT_OBSERVATIONS,
+    POST_EXCERPT_CHARS,
     SOCIAL_POST_SNAPSHOTS,
     TOUCHPOINTS,
     RawTable,
@@ -127,18 +130,93 @@ def _f(source: str | None, kind: str = "str", required: bool = True, constant: o
     return Field(source, kind, required, constant)
 
 
-def _social(platform: str, key: str, native: dict[str, tuple[str | None, str, bool]]) -> PlatformMapping:
+def _social(
+    platform: str,
+    key: str,
+    native: dict[str, tuple[str | None, str, bool]],
+    derive: Callable[[pd.DataFrame], pd.DataFrame],
+) -> PlatformMapping:
     meta = {
         "snapshot_at": _f("cycle.polled_at", "iso"),
         "hook_type": _f("cycle.hook_type", required=False),
         "media_type": _f("cycle.media_type", required=False),
         "topic": _f("cycle.topic", required=False),
         "text_length": _f("cycle.text_length", "int", required=False),
+        # derived by ``derive`` from each platform's own fields (_post_identity)
+        "post_url": _f("_post_url", required=False),
+        "post_excerpt": _f("_post_excerpt", required=False),
     }
     fields = {"platform": _f(None, constant=platform)}
     fields.update({col: _f(src, kind, req) for col, (src, kind, req) in native.items()})
     fields.update(meta)
-    return PlatformMapping(SOCIAL_POST_SNAPSHOTS, platform, key, fields)
+    return PlatformMapping(SOCIAL_POST_SNAPSHOTS, platform, key, fields, derive)
+
+
+# ---- post identity: a permalink and an excerpt of the text, from the fields each platform gives
+
+
+def _text(df: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` as text where it is a non-blank string or a number; None elsewhere (absent, null, an object)."""
+    values = df[column] if column in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+    text = values.map(lambda v: str(v) if isinstance(v, (str, int, float)) and not pd.isna(v) else None).astype(object)
+    return text.where(text.map(lambda v: bool(v and v.strip())), None)
+
+
+def _excerpt_of(text: object) -> str | None:
+    if not isinstance(text, str):
+        return None
+    collapsed = " ".join(text.split())  # every run of whitespace (line breaks, tabs, NBSP) becomes one space
+    if len(collapsed) <= POST_EXCERPT_CHARS:
+        return collapsed or None
+    return collapsed[: POST_EXCERPT_CHARS - 1].rstrip() + "\u2026"
+
+
+def post_excerpt(text: pd.Series) -> pd.Series:
+    """At most ``POST_EXCERPT_CHARS`` characters of each text, whitespace collapsed to single spaces; a text
+    cut short ends in an ellipsis. None where there is no text. (A comprehension: str.split beats a regex
+    over long posts several times over.)"""
+    return pd.Series([_excerpt_of(t) for t in text], index=text.index, dtype=object)
+
+
+def _url_part(values: pd.Series, safe: str = "") -> pd.Series:
+    return values.map(lambda v: quote(v, safe=safe) if isinstance(v, str) else None)
+
+
+def _post_identity(url: Callable[[pd.DataFrame], pd.Series], text_field: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def derive(df: pd.DataFrame) -> pd.DataFrame:
+        return df.assign(_post_url=url(df).astype(object), _post_excerpt=post_excerpt(_text(df, text_field)))
+
+    return derive
+
+
+def _linkedin_url(df: pd.DataFrame) -> pd.Series:
+    # a share's or ugcPost's URN is its address on linkedin.com
+    share = _url_part(_text(df, "share"), safe=":")
+    return ("https://www.linkedin.com/feed/update/" + share + "/").where(share.notna(), None)
+
+
+def _x_url(df: pd.DataFrame) -> pd.Series:
+    # the author's handle comes with the `author_id` expansion; without it X's own redirect serves the post
+    post, user = _url_part(_text(df, "id")), _url_part(_text(df, "author.username"))
+    by_user = "https://x.com/" + user + "/status/" + post
+    return by_user.where(user.notna(), "https://x.com/i/web/status/" + post).where(post.notna(), None)
+
+
+def _reddit_url(df: pd.DataFrame) -> pd.Series:
+    # `permalink` is a path on reddit.com; a payload without it still has the post's fullname (t3_<id>)
+    permalink = _text(df, "permalink")
+    relative = permalink.map(lambda p: isinstance(p, str) and p.startswith("/"))
+    from_name = "https://www.reddit.com/comments/" + _url_part(_text(df, "name").str.removeprefix("t3_")) + "/"
+    # anything else is kept as given: the row check names it rather than Cycle guessing a link
+    return ("https://www.reddit.com" + permalink).where(relative, permalink).where(permalink.notna(), from_name)
+
+
+def _tiktok_url(df: pd.DataFrame) -> pd.Series:
+    # the Display API's `share_url`; the Research API has none: the public address of a creator's video
+    user, video = _url_part(_text(df, "username")), _url_part(_text(df, "id"))
+    built = ("https://www.tiktok.com/@" + user + "/video/" + video).where(user.notna() & video.notna(), None)
+    share = _text(df, "share_url")
+    return share.where(share.notna(), built)
 
 
 def _absent() -> tuple[None, str, bool]:
@@ -161,7 +239,10 @@ SOCIAL_MAPPINGS = {
             "clicks": ("totalShareStatistics.clickCount", "int", True),
             "quotes": _absent(),
             "saves": _absent(),
+            # the organization's name is not in a share's payload (it needs an organizations lookup)
+            "author_name": (None, "str", False),
         },
+        _post_identity(_linkedin_url, "commentary"),
     ),
     "x": _social(
         "x",
@@ -177,7 +258,9 @@ SOCIAL_MAPPINGS = {
             "clicks": _absent(),
             "quotes": ("public_metrics.quote_count", "int", True),
             "saves": ("public_metrics.bookmark_count", "int", False),
+            "author_name": ("author.username", "str", False),
         },
+        _post_identity(_x_url, "text"),
     ),
     "reddit": _social(
         "reddit",
@@ -193,7 +276,9 @@ SOCIAL_MAPPINGS = {
             "clicks": _absent(),
             "quotes": _absent(),
             "saves": _absent(),
+            "author_name": ("author", "str", False),
         },
+        _post_identity(_reddit_url, "title"),
     ),
     "tiktok": _social(
         "tiktok",
@@ -209,7 +294,9 @@ SOCIAL_MAPPINGS = {
             "clicks": _absent(),
             "quotes": _absent(),
             "saves": ("favorites_count", "int", False),
+            "author_name": ("username", "str", False),
         },
+        _post_identity(_tiktok_url, "video_description"),
     ),
 }
 
@@ -228,17 +315,99 @@ def _meta_action(action_types: tuple[str, ...]) -> Callable[[pd.Series], pd.Seri
     return extract
 
 
-_META_PURCHASES = ("offsite_conversion.fb_pixel_purchase", "purchase", "omni_purchase")
+# Meta reports one purchase under several action types at once (the pixel's, the website's `purchase`, the
+# cross-channel `omni_purchase`): adding them up counts it two or three times. A row's conversions are those
+# of ONE type, the first of this priority list the row reports (Fivetran's `conversion_action_types`); a
+# deployment sets its own list with CYCLE_META_CONVERSION_ACTION_TYPES.
+META_CONVERSION_ACTION_TYPES: tuple[str, ...] = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase")
+
+# conversion action types of the Insights API a deployment may count (purchases, leads, registrations on
+# each channel); a custom conversion is `offsite_conversion.custom.<id>`
+META_KNOWN_CONVERSION_ACTION_TYPES = frozenset(
+    {
+        "omni_purchase",
+        "purchase",
+        "offsite_conversion.fb_pixel_purchase",
+        "onsite_web_purchase",
+        "onsite_web_app_purchase",
+        "onsite_conversion.purchase",
+        "web_in_store_purchase",
+        "app_custom_event.fb_mobile_purchase",
+        "offline_conversion.purchase",
+        "omni_complete_registration",
+        "complete_registration",
+        "offsite_conversion.fb_pixel_complete_registration",
+        "lead",
+        "offsite_conversion.fb_pixel_lead",
+        "onsite_conversion.lead_grouped",
+    }
+)
+_META_SETTING = "Meta conversion action types (CYCLE_META_CONVERSION_ACTION_TYPES)"
+_META_CUSTOM_CONVERSION = re.compile(r"offsite_conversion\.custom\.\d+")
 
 
-def _derive_meta(df: pd.DataFrame) -> pd.DataFrame:
-    empty = pd.Series([None] * len(df), index=df.index, dtype=object)
-    return df.assign(
-        **{
-            "_conversions": _meta_action(_META_PURCHASES)(df.get("actions", empty)),
-            "_conversion_value": _meta_action(_META_PURCHASES)(df.get("action_values", empty)),
-        }
-    )
+def meta_conversion_action_types(types: Sequence[str] | str) -> tuple[str, ...]:
+    """The validated priority list (a sequence, or a comma-separated string as an env var holds it).
+    Empty, duplicated or unknown types raise ``ValueError`` naming them: a typo would silently count 0."""
+    items = [t.strip() for t in (types.split(",") if isinstance(types, str) else types)]
+    items = [t for t in items if t]
+    if not items:
+        raise ValueError(
+            f"{_META_SETTING}: the list is empty; give at least one, in priority order, e.g. "
+            + ",".join(META_CONVERSION_ACTION_TYPES)
+        )
+    unknown = [t for t in items if t not in META_KNOWN_CONVERSION_ACTION_TYPES and not _META_CUSTOM_CONVERSION.fullmatch(t)]
+    if unknown:
+        raise ValueError(
+            f"{_META_SETTING}: unknown {unknown}; known: {sorted(META_KNOWN_CONVERSION_ACTION_TYPES)} "
+            "or offsite_conversion.custom.<id>"
+        )
+    duplicated = sorted({t for t in items if items.count(t) > 1})
+    if duplicated:
+        raise ValueError(f"{_META_SETTING}: listed more than once: {duplicated}")
+    return tuple(items)
+
+
+def _meta_value(entries: object, action_type: str | None) -> object:
+    """The value ``entries`` (an ``actions`` or ``action_values`` list) report for ``action_type``: 0 when
+    the type is absent (Meta leaves out what did not happen), the native value when it is not a list."""
+    if not isinstance(entries, list):
+        return 0 if entries is None or (isinstance(entries, float) and np.isnan(entries)) else entries
+    if action_type is None:
+        return 0
+    vals = [a.get("value") for a in entries if isinstance(a, dict) and a.get("action_type") == action_type]
+    nums = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
+    return "not-a-number" if nums.isna().any() else float(nums.sum())
+
+
+def _meta_chosen_type(actions: object, priority: tuple[str, ...]) -> str | None:
+    if not isinstance(actions, list):
+        return None
+    present = {a.get("action_type") for a in actions if isinstance(a, dict)}
+    return next((t for t in priority if t in present), None)
+
+
+def meta_conversions_deriver(priority: Sequence[str] = META_CONVERSION_ACTION_TYPES) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Adds ``_conversions`` and ``_conversion_value``: the first type of ``priority`` present in a row's
+    ``actions`` gives its conversions, and the same type's entry of ``action_values`` their value. A row
+    whose ``actions`` hold none of them (a count rounded down to 0 while its value is not) takes the value
+    of the first type of ``priority`` that ``action_values`` reports: still one type, never a sum."""
+    priority = meta_conversion_action_types(priority)
+
+    def derive(df: pd.DataFrame) -> pd.DataFrame:
+        empty = pd.Series([None] * len(df), index=df.index, dtype=object)
+        actions, values = df.get("actions", empty), df.get("action_values", empty)
+        counted = [_meta_chosen_type(a, priority) for a in actions]
+        valued = [t or _meta_chosen_type(v, priority) for t, v in zip(counted, values)]
+        return df.assign(
+            _conversions=pd.Series([_meta_value(a, t) for a, t in zip(actions, counted)], index=df.index, dtype=object),
+            _conversion_value=pd.Series([_meta_value(v, t) for v, t in zip(values, valued)], index=df.index, dtype=object),
+        )
+
+    return derive
+
+
+_derive_meta = meta_conversions_deriver()
 
 
 def _derive_linkedin_ads(df: pd.DataFrame) -> pd.DataFrame:
@@ -369,16 +538,24 @@ def _derive_google_creatives(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**derived)
 
 
-def _derive_meta_creatives(df: pd.DataFrame) -> pd.DataFrame:
-    df = _derive_meta(df)
-    empty = pd.Series([None] * len(df), index=df.index, dtype=object)
-    quartiles = {}
-    for q in ("p25", "p50", "p75", "p100"):
-        actions = df.get(f"video_{q}_watched_actions", empty)
-        # an ad without video has no such field at all: keep it missing rather than 0 views
-        has_value = actions.map(lambda a: isinstance(a, list))
-        quartiles[f"_video_{q}_views"] = _meta_action(("video_view",))(actions).where(has_value, None)
-    return df.assign(**quartiles)
+def meta_creatives_deriver(priority: Sequence[str] = META_CONVERSION_ACTION_TYPES) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    conversions = meta_conversions_deriver(priority)
+
+    def derive(df: pd.DataFrame) -> pd.DataFrame:
+        df = conversions(df)
+        empty = pd.Series([None] * len(df), index=df.index, dtype=object)
+        quartiles = {}
+        for q in ("p25", "p50", "p75", "p100"):
+            actions = df.get(f"video_{q}_watched_actions", empty)
+            # an ad without video has no such field at all: keep it missing rather than 0 views
+            has_value = actions.map(lambda a: isinstance(a, list))
+            quartiles[f"_video_{q}_views"] = _meta_action(("video_view",))(actions).where(has_value, None)
+        return df.assign(**quartiles)
+
+    return derive
+
+
+_derive_meta_creatives = meta_creatives_deriver()
 
 
 def _derive_linkedin_creatives(df: pd.DataFrame) -> pd.DataFrame:
@@ -446,6 +623,19 @@ CREATIVE_MAPPINGS = {
         _derive_linkedin_creatives,
     ),
 }
+
+def ad_mappings(meta_conversion_types: Sequence[str] = META_CONVERSION_ACTION_TYPES) -> dict[str, PlatformMapping]:
+    """The campaign-report mappings with the deployment's Meta conversion action types (validated here)."""
+    return {**AD_MAPPINGS, "meta_ads": replace(AD_MAPPINGS["meta_ads"], derive=meta_conversions_deriver(meta_conversion_types))}
+
+
+def creative_mappings(meta_conversion_types: Sequence[str] = META_CONVERSION_ACTION_TYPES) -> dict[str, PlatformMapping]:
+    """The ad-level report mappings with the deployment's Meta conversion action types (validated here)."""
+    return {
+        **CREATIVE_MAPPINGS,
+        "meta_ads": replace(CREATIVE_MAPPINGS["meta_ads"], derive=meta_creatives_deriver(meta_conversion_types)),
+    }
+
 
 BOOST_MAPPING = PlatformMapping(
     BOOSTS,

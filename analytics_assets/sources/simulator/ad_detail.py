@@ -238,6 +238,15 @@ def google_ads_rows(a: pd.DataFrame, resource: dict, extra: dict | None = None) 
     )
 
 
+# the types Meta reports the same purchases under (in the order Insights list them), each with the same value
+META_PURCHASE_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
+
+
+def meta_purchase_actions(value: str, **windows: str) -> list[dict[str, str]]:
+    """One purchase count or value as Meta reports it: once per purchase action type."""
+    return [{"action_type": t, "value": value, **windows} for t in META_PURCHASE_TYPES]
+
+
 def meta_insights_rows(a: pd.DataFrame, resource: dict, extra: dict | None = None) -> pd.DataFrame:
     """Meta Insights API rows (numbers as strings, conversions inside ``actions``): the account and
     campaign, ``resource``'s fields (the ad, at ad level), the day's delivery, then ``extra`` fields."""
@@ -255,16 +264,12 @@ def meta_insights_rows(a: pd.DataFrame, resource: dict, extra: dict | None = Non
             "clicks": a["clicks"].astype(str),
             "spend": money(a["spend_local"]),
             "reach": a["reach"].astype(str),
+            # one purchase is reported under each of Meta's purchase types at once, as real Insights do
             "actions": [
-                [
-                    {"action_type": "link_click", "value": str(cl)},
-                    {"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(int(cv))},
-                ]
+                [{"action_type": "link_click", "value": str(cl)}, *meta_purchase_actions(str(int(cv)))]
                 for cl, cv in zip(a["clicks"], a["conversions"])
             ],
-            "action_values": [
-                [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": f"{v:.2f}"}] for v in a["value_local"]
-            ],
+            "action_values": [meta_purchase_actions(f"{v:.2f}") for v in a["value_local"]],
             **(extra or {}),
         }
     )

@@ -22,6 +22,7 @@ from analytics_assets.sources.native import NativeDay
 from analytics_assets.sources.simulator import actions as action_log
 from analytics_assets.sources.simulator import ad_detail
 from analytics_assets.sources.simulator import ground_truth as gt
+from analytics_assets.sources.simulator import post_text
 
 # Polling ages (hours after publication): every 2 hours for the first 48 hours, then every 6 hours
 # for the rest of the first week, as Cycle's pollers do.
@@ -384,6 +385,16 @@ def _polls(config: SimulatorConfig, posts: pd.DataFrame, day: date | None = None
     return snap
 
 
+def _texts(platform: str, s: pd.DataFrame, max_length: int | None = None) -> pd.Series:
+    """Each snapshot's post text (post_text.py: its own seed per post, so no existing draw moves)."""
+    posts = s.drop_duplicates("post_id")
+    by_post = {
+        pid: post_text.post_text(platform, pid, hook, topic, int(n) if max_length is None else min(int(n), max_length))
+        for pid, hook, topic, n in zip(posts["post_id"], posts["hook_type"], posts["topic"], posts["text_length"])
+    }
+    return s["post_id"].map(by_post)
+
+
 def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     for platform, s in snap.groupby("platform", sort=False):
@@ -409,6 +420,7 @@ def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "totalShareStatistics.shareCount": s["shares"],
                 "totalShareStatistics.clickCount": s["clicks"],
                 "totalShareStatistics.engagement": (engaged / s["impressions"].where(s["impressions"] > 0)).astype(float),
+                "commentary": _texts(platform, s),  # the post's text, as the Posts API gives it
             }
         elif platform == "x":
             native = {
@@ -421,6 +433,9 @@ def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "public_metrics.retweet_count": s["shares"],
                 "public_metrics.quote_count": s["quotes"],
                 "public_metrics.bookmark_count": s["saves"],
+                "text": _texts(platform, s),
+                # the author from the `includes.users` expansion (user.fields=username), joined onto the post
+                "author.username": "cycle_brand_" + account,
             }
         elif platform == "reddit":
             ratio = np.clip(0.93 - 0.01 * s["account_seq"], 0.5, 1.0)
@@ -434,6 +449,10 @@ def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "upvote_ratio": ratio,
                 "num_comments": s["comments"],
                 "num_crossposts": s["shares"],
+                # a title is one line of at most 300 characters
+                "title": (title := _texts(platform, s, max_length=300).map(lambda t: " ".join(t.split()))),
+                "permalink": [post_text.reddit_permalink(p, t) for p, t in zip(s["post_id"], title)],
+                "author": "cycle_brand_" + account,
             }
         else:  # tiktok (Research API video object)
             native = {
@@ -445,6 +464,7 @@ def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "comment_count": s["comments"],
                 "share_count": s["shares"],
                 "favorites_count": s["saves"],
+                "video_description": _texts(platform, s),
             }
         out[platform] = pd.DataFrame({**native, **meta})
     return out

@@ -49,7 +49,10 @@ select
     ranked.impressions,
     ranked.engagements,
     ranked.post_age_hours,
-    ranked.is_boosted
+    ranked.is_boosted,
+    ranked.post_url,
+    ranked.post_excerpt,
+    ranked.author_name
 
 from ranked
 

@@ -44,6 +44,11 @@ renamed as (
         coalesce(clicks, 0) as clicks,
         coalesce(quotes, 0) as quotes,
         coalesce(saves, 0) as saves,
+        -- what the poll read of the post's identity; null where its payload did not carry it (dim_post keeps
+        -- each post's latest non-null value)
+        post_url,
+        post_excerpt,
+        author_name,
         partition_date,
         loaded_at
 
@@ -72,6 +77,9 @@ select
     -- the one definition of a post's engagements (interactions of every kind, cumulative): the marts and
     -- the Python assets read this column rather than re-adding the counters
     likes + comments + shares + clicks + quotes + saves as engagements,
+    post_url,
+    post_excerpt,
+    author_name,
     partition_date,
     loaded_at
 

@@ -1,6 +1,17 @@
+-- The journeys' events of both sources (cycle_with_tracked_events): the simulator's or a connector's
+-- (raw_touchpoints) and the tracked ones (raw_tracked_touchpoints); event_id stays unique.
+
 with source as (
 
-    select * from {{ source('raw', 'raw_touchpoints') }}
+    {{ cycle_with_tracked_events(
+        'raw_touchpoints', 'raw_tracked_touchpoints',
+        {
+            'property_id': 'string', 'event_id': 'string', 'journey_id': 'string', 'user_id': 'string',
+            'event_at': 'timestamp', 'event_type': 'string', 'utm_source': 'string', 'utm_medium': 'string',
+            'utm_campaign': 'string', 'utm_content': 'string', 'conversion_value': 'double', 'currency': 'string'
+        },
+        happened_at='event_at', keys=['event_id']
+    ) }}
 
 ),
 

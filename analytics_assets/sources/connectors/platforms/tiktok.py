@@ -23,7 +23,7 @@ from analytics_assets.sources.connectors.platforms.base import (
 )
 from analytics_assets.sources.connectors.resilience import AUTH, RATE_LIMITED, SERVER
 
-VIDEO_FIELDS = "id,create_time,username,view_count,like_count,comment_count,share_count,favorites_count"
+VIDEO_FIELDS = "id,create_time,username,video_description,view_count,like_count,comment_count,share_count,favorites_count"
 MAX_DAYS = 30
 ID_BATCH = 100
 
