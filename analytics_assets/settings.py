@@ -87,6 +87,14 @@ class CycleSettings(BaseSettings):
         default=date(2025, 1, 1), description="First daily partition (the newest is always the last complete day)"
     )
 
+    # ---- where the raw tables come from (defs/ingest/raw.py)
+    source_mode: Literal["simulator", "live"] = Field(
+        default="simulator",
+        description="simulator: platforms without a connector, boosts, creatives, journeys, AI usage and experiments "
+        "are simulated (the embedded demo); live: nothing is simulated, an entity without a configured source "
+        "stays empty and its raw check says why",
+    )
+
     # ---- the simulator (the embedded default source)
     sim_seed: int = 7
     sim_posts_per_day: int = Field(default=240, ge=0)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import duckdb
@@ -36,9 +36,19 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
 
 
-class SimulatorResource(dg.ConfigurableResource):
-    """The built-in platform simulator, the default source when no platform credentials are set."""
+class SimulatorDisabledError(RuntimeError):
+    """The simulator was asked for data in live source mode, where nothing may be simulated."""
 
+
+class SimulatorResource(dg.ConfigurableResource):
+    """The built-in platform simulator, the default source when no platform credentials are set.
+
+    In live source mode (``CYCLE_SOURCE_MODE=live``) it refuses to produce anything: live data can never be
+    mixed with invented rows by a code path that forgot to ask which mode it runs in."""
+
+    source_mode: Literal["simulator", "live"] = Field(
+        default="simulator", description="live: the simulator produces nothing (CYCLE_SOURCE_MODE)"
+    )
     seed: int = 7
     posts_per_day: int = 240
     campaigns_per_platform: int = 4
@@ -85,7 +95,16 @@ class SimulatorResource(dg.ConfigurableResource):
             peak_shift_start=date.fromisoformat(self.peak_shift_start) if self.peak_shift_start else None,
         )
 
+    @property
+    def is_live(self) -> bool:
+        return self.source_mode == "live"
+
     def simulator(self) -> PlatformSimulator:
+        if self.is_live:
+            raise SimulatorDisabledError(
+                "The simulator is off in live source mode (CYCLE_SOURCE_MODE=live): an entity without a configured "
+                "source stays empty; set CYCLE_SOURCE_MODE=simulator for the embedded demo"
+            )
         return PlatformSimulator(self.config())
 
 
@@ -138,6 +157,7 @@ def default_resources() -> dict[str, Any]:
             path=str(settings.warehouse), threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
         ),
         "simulator": SimulatorResource(
+            source_mode=settings.source_mode,
             seed=settings.sim_seed,
             posts_per_day=settings.sim_posts_per_day,
             campaigns_per_platform=settings.sim_campaigns_per_platform,

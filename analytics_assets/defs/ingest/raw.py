@@ -8,6 +8,14 @@ A platform with credentials is read through its connector (``analytics_assets/co
 the simulator: ad platforms re-read their restatement window and replace only their own rows of it,
 social polls append snapshots to the day they are taken. A connector that fails fails the run after
 everything fetched so far is committed, so the rerun resumes where it stopped.
+
+The source mode (``CYCLE_SOURCE_MODE``, carried by ``SimulatorResource.source_mode``) decides what serves the
+rest. ``simulator`` (the embedded default): the simulator fills every platform without a connector and every
+entity no connector serves. ``live``: nothing is simulated (the resource itself refuses); each run clears its
+days of every entity without a configured source, so a deployment switched from the demo keeps no invented
+row in the partitions it reloads, and the ``source_is_configured`` check says what to configure. Journeys, AI
+usage and experiments arrive live as tracked events (``defs/ingest/tracked_events.py``, ``raw_tracked_*``).
+Each materialization reports every platform's source.
 """
 
 
@@ -30,20 +38,33 @@ from analytics_assets.defs.ingest.connector_resources import (
 from analytics_assets.defs.ingest.connector_sync import PlatformReport, poll_social, sync_ads
 from analytics_assets.sources.parsing.loader import LoadBatch, parse_day
 from analytics_assets.sources.parsing.parsers import meta_conversion_action_types
+from analytics_assets.contracts.events import TRACKED_TABLES
 from analytics_assets.contracts.raw import (
     AD_CAMPAIGN_METRICS,
+    AD_CREATIVE_METRICS,
     AD_PLATFORMS,
+    AI_GENERATIONS,
+    BOOSTS,
+    EXPERIMENT_OBSERVATIONS,
     ORGANIC_PLATFORMS,
     QUARANTINE_TABLE,
     RAW_SCHEMA,
     RAW_TABLES,
     SOCIAL_POST_SNAPSHOTS,
+    TOUCHPOINTS,
     RawTable,
 )
-from analytics_assets.defs.ingest.raw_checks import check_results, check_specs_for
+from analytics_assets.defs.ingest.raw_checks import (
+    check_results,
+    check_specs_for,
+    missing_source_reason,
+    source_check_result,
+)
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import SimulatorResource, WarehouseResource
-from analytics_assets.storage.warehouse import replace_partitions, replace_platform_days
+from analytics_assets.storage.connector_state import REGISTRY, ensure_state_tables
+from analytics_assets.storage.tracked_events import qualified as tracked_table
+from analytics_assets.storage.warehouse import replace_partitions, replace_platform_days, transaction
 from analytics_assets.settings import load_settings
 
 
@@ -118,6 +139,42 @@ def _connected(table: RawTable, connectors: dict[str, PlatformResource]) -> list
     return [p for p in CONNECTABLE.get(table.name, ()) if p in connectors]
 
 
+# the platforms each table holds rows of (boosts: the ad platform that delivered them); "all": not per platform
+_PLATFORMS = {
+    SOCIAL_POST_SNAPSHOTS.name: ORGANIC_PLATFORMS,
+    AD_CAMPAIGN_METRICS.name: AD_PLATFORMS,
+    AD_CREATIVE_METRICS.name: AD_PLATFORMS,
+    BOOSTS.name: AD_PLATFORMS,
+    AI_GENERATIONS.name: ORGANIC_PLATFORMS,
+    TOUCHPOINTS.name: ("all",),
+    EXPERIMENT_OBSERVATIONS.name: ("all",),
+}
+
+# entities whose live rows arrive as tracked events (POST /v1/events, the landing folder) in their own table
+TRACKED_SOURCES = {t.raw.name: tracked_table(t) for t in TRACKED_TABLES}
+
+CONNECTOR, SIMULATOR, TRACKED, NO_SOURCE = "connector", "simulator", "tracked_events", "none"
+
+
+def table_sources(table: RawTable, connectors: dict[str, PlatformResource], live: bool) -> dict[str, list[str]]:
+    """Each platform of ``table`` by its source in this run: connector, simulator, tracked_events or none."""
+    out: dict[str, list[str]] = {}
+    for platform in _PLATFORMS[table.name]:
+        if platform in _connected(table, connectors):
+            kind = CONNECTOR
+        elif not live:
+            kind = SIMULATOR
+        else:
+            kind = TRACKED if table.name in TRACKED_SOURCES else NO_SOURCE
+        out.setdefault(kind, []).append(platform)
+    return out
+
+
+def _source_reason(table: RawTable, sources: dict[str, list[str]]) -> str | None:
+    unsourced = sources.get(NO_SOURCE, [])
+    return missing_source_reason(table, unsourced, CONNECTABLE.get(table.name, ())) if unsourced else None
+
+
 class RawLoadTally:
     """What one run loaded per raw table, from the simulator and the connectors: the assets' metadata."""
 
@@ -151,18 +208,21 @@ class RawLoadTally:
             self.windows[name] = (self.windows[name][0], max(self.windows[name][1], polled_day))
 
     def metadata(
-        self, table: RawTable, reports: dict[str, PlatformReport], connectors: dict[str, PlatformResource]
+        self,
+        table: RawTable,
+        reports: dict[str, PlatformReport],
+        connectors: dict[str, PlatformResource],
+        live: bool,
     ) -> dict[str, object]:
         name = table.name
+        sources = table_sources(table, connectors, live)
         table_reports = {p: r.metadata() for p, r in reports.items() if p in _connected(table, connectors)}
         connected = (
-            {
-                "connectors": dg.MetadataValue.json(table_reports),
-                "simulated_platforms": [p for p in CONNECTABLE[name] if p not in connectors],
-            }
+            {"connectors": dg.MetadataValue.json(table_reports), "simulated_platforms": sources.get(SIMULATOR, [])}
             if table_reports
             else {}
         )
+        tracked = {"live_source": TRACKED_SOURCES[name]} if name in TRACKED_SOURCES else {}
         preview = self.previews.get(name)
         return {
             "dagster/row_count": self.loaded[name],
@@ -172,6 +232,9 @@ class RawLoadTally:
             "quarantine_reasons": dict(self.reasons[name].most_common(10)) or None,
             "quarantine_table": f"{RAW_SCHEMA}.{QUARANTINE_TABLE}",
             "preview": dg.MetadataValue.md(preview.to_markdown(index=False)) if preview is not None else None,
+            "source_mode": "live" if live else "simulator",
+            "sources": dg.MetadataValue.json(sources),
+            **tracked,
             **connected,
         }
 
@@ -206,6 +269,38 @@ def _load_simulated(
         context.log.info(f"{day}: " + ", ".join(f"{t.name}={len(batches[t.name].rows)}" for t in simulated))
 
 
+def _clear_unsourced(
+    context: dg.AssetExecutionContext,
+    con,
+    tables: list[RawTable],
+    connectors: dict[str, PlatformResource],
+    days: list[date],
+) -> None:
+    """Live mode: empty the run's days of everything no connector serves, quarantine included, so a day
+    loaded by the simulator before the switch keeps none of its invented rows. A connected ad platform
+    re-reads those days itself; of a connected social platform, snapshots of posts its connector never
+    discovered (raw_post_registry) are the simulator's, and go."""
+    empty = pd.DataFrame()
+    for table in tables:
+        absent = [p for p in CONNECTABLE.get(table.name, ()) if p not in connectors]
+        if table.name not in CONNECTABLE:
+            replace_partitions(con, table, empty, empty, days[0], days[-1])
+        elif absent:
+            replace_platform_days(con, table, absent, empty, empty, days)
+        if table is SOCIAL_POST_SNAPSHOTS and (connected := _connected(table, connectors)):
+            ensure_state_tables(con)
+            with transaction(con):
+                con.execute(
+                    f"""delete from {table.qualified_name} s
+                        where s.platform in (select unnest(?::varchar[]))
+                          and s.partition_date in (select unnest(?::date[]))
+                          and not exists (select 1 from {REGISTRY} r where r.platform = s.platform and r.post_id = s.post_id)""",
+                    [connected, days],
+                )
+        cleared = "every row" if table.name not in CONNECTABLE else ", ".join(absent) or "no platform"
+        context.log.info(f"{table.name}: live mode, {days[0]}..{days[-1]} cleared of {cleared} (nothing simulated)")
+
+
 @dg.multi_asset(
     name="raw_platform_data",
     specs=RAW_ASSET_SPECS,
@@ -227,15 +322,20 @@ def raw_platform_data(
     linkedin_ads: LinkedInAdsResource,
 ):
     """Fetch each day of the partition window from the source, validate, quarantine, load. A platform
-    with credentials is read through its connector; the simulator serves every other one."""
+    with credentials is read through its connector; the simulator serves every other one, in simulator
+    mode only: in live mode the rest stays empty and ``source_is_configured`` warns."""
     selected = {k.to_user_string() for k in context.selected_asset_keys}
     tables = [t for name, t in RAW_TABLES.items() if name in selected]
     days = partition_days(context)
     platforms = [linkedin, x, reddit, tiktok, google_ads, meta_ads, linkedin_ads]
     connectors: dict[str, PlatformResource] = {r.platform: r for r in platforms if r.is_configured}
     tally = RawLoadTally(tables, days)
+    live = simulator.is_live
     with warehouse.connect() as con:
-        _load_simulated(context, con, simulator, tables, connectors, days, tally)
+        if live:  # never touches the simulator (which would refuse anyway)
+            _clear_unsourced(context, con, tables, connectors, days)
+        else:
+            _load_simulated(context, con, simulator, tables, connectors, days, tally)
         reports = _sync_connectors(context, con, tables, connectors, days)
     for report in reports.values():
         tally.add_report(report)
@@ -247,8 +347,12 @@ def raw_platform_data(
             metadata={p: dg.MetadataValue.json(r.metadata()) for p, r in reports.items()},
         )
     for table in tables:
-        yield dg.MaterializeResult(asset_key=table.name, metadata=tally.metadata(table, reports, connectors))
+        yield dg.MaterializeResult(asset_key=table.name, metadata=tally.metadata(table, reports, connectors, live))
         start, end = tally.windows[table.name]
         yield from check_results(
             context, warehouse, table, start, end, tally.loaded[table.name], tally.quarantined[table.name]
+        )
+        sources = table_sources(table, connectors, live)
+        yield from source_check_result(
+            context, table, "live" if live else "simulator", sources, _source_reason(table, sources)
         )

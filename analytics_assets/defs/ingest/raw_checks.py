@@ -1,5 +1,5 @@
-"""The raw layer's asset checks: each stored window against the pandera row rules, its natural key and its
-quarantine share."""
+"""The raw layer's asset checks: each stored window against the pandera row rules, its natural key, its
+quarantine share, and whether each of its entities has a source (live mode: an empty table says why)."""
 
 from datetime import date
 
@@ -7,7 +7,10 @@ import dagster as dg
 import pandera.pandas as pa
 
 from analytics_assets.contracts.raw import MAX_QUARANTINE_SHARE, RawTable
+from analytics_assets.defs.ingest.connector_resources import ENV_VARS
 from analytics_assets.defs.resources import WarehouseResource
+
+SOURCE_CHECK = "source_is_configured"
 
 
 def check_specs_for(table: RawTable) -> list[dg.AssetCheckSpec]:
@@ -23,6 +26,55 @@ def check_specs_for(table: RawTable) -> list[dg.AssetCheckSpec]:
             asset=key,
             description=f"At most {MAX_QUARANTINE_SHARE:.0%} of the records were quarantined",
         ),
+        # a warning, never blocking: an absent source is a configuration gap, and an empty table must not stop
+        # the graph (downstream runs on what the configured sources gave)
+        dg.AssetCheckSpec(
+            SOURCE_CHECK,
+            asset=key,
+            description="Every platform of the table has a source: a connector, or the simulator in simulator "
+            "mode (CYCLE_SOURCE_MODE); in live mode an entity without one is empty and this check says what to set",
+        ),
+    ]
+
+
+def _connector_settings(platform: str) -> str:
+    """The variables that configure ``platform``'s connector (what its ``is_configured`` requires): its token,
+    Google's developer token, and the accounts it reads. The README's "Real platforms" lists the alternatives."""
+    names = ENV_VARS[platform]
+    required = [f for f in names if f in ("access_token", "developer_token") or f.endswith(("_ids", "_urns", "usernames"))]
+    return " and ".join(names[f] for f in required)
+
+
+def missing_source_reason(table: RawTable, unsourced: list[str], connectable: tuple[str, ...]) -> str:
+    """Why ``table`` has no rows of ``unsourced`` in live mode, naming what to configure."""
+    if connectable:
+        missing = "; ".join(f"{p}: set {_connector_settings(p)}" for p in unsourced)
+        return (
+            f"Live mode: no connector for {', '.join(unsourced)}, so {table.name} has none of their rows ({missing}; "
+            "see the README's Real platforms)"
+        )
+    return (
+        f"Live mode: Cycle has no live source for {table.name} yet, so it stays empty and nothing downstream of it is "
+        "invented; set CYCLE_SOURCE_MODE=simulator to fill it with simulated demo data"
+    )
+
+
+def source_check_result(
+    context: dg.AssetExecutionContext, table: RawTable, mode: str, sources: dict[str, list[str]], reason: str | None
+) -> list[dg.AssetCheckResult]:
+    """WARN when an entity of ``table`` has no source (live mode); ``reason`` names the setting to configure."""
+    key = dg.AssetKey(table.name)
+    if dg.AssetCheckKey(key, SOURCE_CHECK) not in context.selected_asset_check_keys:
+        return []
+    return [
+        dg.AssetCheckResult(
+            asset_key=key,
+            check_name=SOURCE_CHECK,
+            passed=reason is None,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=reason,
+            metadata={"source_mode": mode, "sources": dg.MetadataValue.json(sources), "reason": reason or ""},
+        )
     ]
 
 

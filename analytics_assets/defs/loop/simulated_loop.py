@@ -401,6 +401,8 @@ class SimulatedLoopConfig(dg.Config):
 def simulated_loop(context: dg.OpExecutionContext, config: SimulatedLoopConfig) -> dg.Output:
     """Run the closed loop in the simulator: the graph's own jobs, one week after another (see the module)."""
     simulator = context.resources.simulator
+    if simulator.is_live:  # the loop acts as the simulated account: it has nothing to act on in live mode
+        raise dg.Failure("the simulated loop runs in simulator source mode only (CYCLE_SOURCE_MODE=live is set)")
     if not simulator.actions_dir:
         raise dg.Failure("the simulator resource has no actions_dir: the simulated account needs its actions log")
     actions_dir = Path(simulator.actions_dir)
