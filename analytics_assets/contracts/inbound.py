@@ -57,6 +57,21 @@ from analytics_assets.contracts.sqlite_wal import use_wal
 
 PLATFORMS = ("meta", "linkedin")
 
+def _append_only_trigger(table: str, verb: str, if_not_exists: bool = True) -> str:
+    """The trigger refusing every ``verb`` (update or delete) on ``table``: the store's tables are append-only, and
+    only a privacy erasure lifts the delete trigger, inside its own transaction (``PrivacyRequestStore._lifting``)."""
+    exists = "if not exists " if if_not_exists else ""
+    return (
+        f"create trigger {exists}{table}_no_{verb} before {verb} on {table} "
+        f"begin select raise(abort, '{table} is append-only'); end;\n"
+    )
+
+
+def _append_only(*tables: str) -> str:
+    """The update and delete triggers of each of ``tables``, to run after the script creating them."""
+    return "".join(_append_only_trigger(t, verb) for t in tables for verb in ("update", "delete"))
+
+
 _SCHEMA = """
 create table if not exists store_info (
     key   text primary key,
@@ -78,10 +93,6 @@ create table if not exists webhook_events (
     payload      text not null,
     unique (platform, event_id)
 );
-create trigger if not exists webhook_events_no_update before update on webhook_events
-begin select raise(abort, 'webhook_events is append-only'); end;
-create trigger if not exists webhook_events_no_delete before delete on webhook_events
-begin select raise(abort, 'webhook_events is append-only'); end;
 create table if not exists api_audit (
     seq            integer primary key autoincrement,
     requested_at   text not null,
@@ -94,10 +105,6 @@ create table if not exists api_audit (
     duration_ms    real not null,
     client_addr    text
 );
-create trigger if not exists api_audit_no_update before update on api_audit
-begin select raise(abort, 'api_audit is append-only'); end;
-create trigger if not exists api_audit_no_delete before delete on api_audit
-begin select raise(abort, 'api_audit is append-only'); end;
 create table if not exists recommendation_feedback (
     seq                integer primary key autoincrement,
     feedback_id        text not null unique,
@@ -112,10 +119,6 @@ create table if not exists recommendation_feedback (
     key_id             text,
     received_at        text not null
 );
-create trigger if not exists recommendation_feedback_no_update before update on recommendation_feedback
-begin select raise(abort, 'recommendation_feedback is append-only'); end;
-create trigger if not exists recommendation_feedback_no_delete before delete on recommendation_feedback
-begin select raise(abort, 'recommendation_feedback is append-only'); end;
 """ % ", ".join(f"'{d}'" for d in FEEDBACK_DECISIONS)
 
 EVENT_COLUMNS = (
@@ -258,7 +261,8 @@ class InboundStore:
         # platform the event is safe and it will not send it again.
         use_wal(con, self.timeout_s)
         con.execute("pragma synchronous = full")
-        con.executescript(_SCHEMA)  # every table, whichever class creates the file: one schema
+        # every table, whichever class creates the file: one schema
+        con.executescript(_SCHEMA + _append_only("webhook_events", "api_audit", "recommendation_feedback"))
         con.execute("insert or ignore into store_info (key, value) values ('store_id', ?)", [uuid.uuid4().hex])
 
     def exists(self) -> bool:
@@ -511,10 +515,6 @@ create table if not exists {INSIGHT_ACK_TABLE} (
     note                text,
     received_at         text not null
 );
-create trigger if not exists {INSIGHT_ACK_TABLE}_no_update before update on {INSIGHT_ACK_TABLE}
-begin select raise(abort, '{INSIGHT_ACK_TABLE} is append-only'); end;
-create trigger if not exists {INSIGHT_ACK_TABLE}_no_delete before delete on {INSIGHT_ACK_TABLE}
-begin select raise(abort, '{INSIGHT_ACK_TABLE} is append-only'); end;
 """
 
 
@@ -548,7 +548,8 @@ class InsightAcknowledgementStore(FirstWinsStore):
 
     def _create(self, con: sqlite3.Connection) -> None:
         super()._create(con)
-        con.executescript(_INSIGHT_ACK_SCHEMA)  # beside the shared tables, in the same file
+        # beside the shared tables, in the same file
+        con.executescript(_INSIGHT_ACK_SCHEMA + _append_only(INSIGHT_ACK_TABLE))
 
     def record(self, ack: InsightAcknowledgement) -> tuple[InsightAcknowledgement, bool]:
         """Store ``ack`` unless its insight was acknowledged already (``FirstWinsStore``)."""
@@ -584,10 +585,6 @@ create table if not exists {PRIVACY_REQUEST_TABLE} (
     key_id        text,
     requested_at  text not null
 );
-create trigger if not exists {PRIVACY_REQUEST_TABLE}_no_update before update on {PRIVACY_REQUEST_TABLE}
-begin select raise(abort, '{PRIVACY_REQUEST_TABLE} is append-only'); end;
-create trigger if not exists {PRIVACY_REQUEST_TABLE}_no_delete before delete on {PRIVACY_REQUEST_TABLE}
-begin select raise(abort, '{PRIVACY_REQUEST_TABLE} is append-only'); end;
 create table if not exists privacy_request_events (
     seq          integer primary key autoincrement,
     request_id   text not null,
@@ -596,10 +593,6 @@ create table if not exists privacy_request_events (
     detail       text,
     export_path  text
 );
-create trigger if not exists privacy_request_events_no_update before update on privacy_request_events
-begin select raise(abort, 'privacy_request_events is append-only'); end;
-create trigger if not exists privacy_request_events_no_delete before delete on privacy_request_events
-begin select raise(abort, 'privacy_request_events is append-only'); end;
 create table if not exists privacy_store_erasures (
     seq         integer primary key autoincrement,
     request_id  text not null,
@@ -640,7 +633,8 @@ class PrivacyRequestStore(InboundStore):
 
     def _create(self, con: sqlite3.Connection) -> None:
         super()._create(con)
-        con.executescript(_PRIVACY_SCHEMA)  # beside the shared tables, in the same file
+        # beside the shared tables, in the same file
+        con.executescript(_PRIVACY_SCHEMA + _append_only(PRIVACY_REQUEST_TABLE, "privacy_request_events"))
 
     def submit(
         self,
@@ -820,9 +814,7 @@ class PrivacyRequestStore(InboundStore):
         trigger = f"{table}_no_{verb}"
         con.execute(f"drop trigger if exists {trigger}")
         change()
-        con.execute(
-            f"create trigger {trigger} before {verb} on {table} begin select raise(abort, '{table} is append-only'); end"
-        )
+        con.execute(_append_only_trigger(table, verb, if_not_exists=False))
 
     def erase_naming(self, user_id: str, request_id: str) -> dict[str, int]:
         """Delete every row of the searched tables that names ``user_id``, in one transaction recorded in
@@ -867,10 +859,6 @@ create table if not exists {TRACKED_EVENTS_TABLE} (
     event         text not null,
     unique (workspace_id, event_id)
 );
-create trigger if not exists {TRACKED_EVENTS_TABLE}_no_update before update on {TRACKED_EVENTS_TABLE}
-begin select raise(abort, '{TRACKED_EVENTS_TABLE} is append-only'); end;
-create trigger if not exists {TRACKED_EVENTS_TABLE}_no_delete before delete on {TRACKED_EVENTS_TABLE}
-begin select raise(abort, '{TRACKED_EVENTS_TABLE} is append-only'); end;
 """
 
 
@@ -893,7 +881,8 @@ class TrackedEventStore(InboundStore):
 
     def _create(self, con: sqlite3.Connection) -> None:
         super()._create(con)
-        con.executescript(_TRACKED_EVENTS_SCHEMA)  # beside the shared tables, in the same file
+        # beside the shared tables, in the same file
+        con.executescript(_TRACKED_EVENTS_SCHEMA + _append_only(TRACKED_EVENTS_TABLE))
 
     def append(
         self, events: Iterable[TrackedEventRecord], workspace_id: str, key_id: str | None = None,
