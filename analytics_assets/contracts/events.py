@@ -33,6 +33,7 @@ from analytics_assets.contracts.raw import (
     TOUCHPOINTS,
     RawTable,
 )
+from analytics_assets.contracts.text import valid_unicode
 
 EVENT_TYPES = ("touchpoint", "conversion", "ai_generation", "experiment_exposure")
 # A timestamp outside [EARLIEST_TIMESTAMP, now + MAX_CLOCK_SKEW] is a client's clock or unit error (seconds
@@ -61,10 +62,7 @@ def naive_utc(ts: datetime) -> datetime:
 def _printable(value: Any) -> Any:
     # JSON escapes can spell lone surrogates and control characters, which no id or label should hold
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("is not valid Unicode (a lone surrogate such as \\ud800)") from None
+        valid_unicode(value)
         if any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise ValueError("holds a control character")
     return value

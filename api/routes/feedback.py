@@ -45,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from analytics_assets.contracts.inbound import FeedbackRecord, FeedbackStore, new_feedback_id
 from analytics_assets.contracts.recommendations import FEEDBACK_DECISIONS, served_status
 from analytics_assets.contracts.serving import RECOMMENDATIONS
+from analytics_assets.contracts.text import valid_unicode
 from api.auth import Principal, require
 from api.request_body import read_limited
 from api.routes.common import DATA_ERRORS, Store, build
@@ -76,22 +77,12 @@ RecommendationIdPath = Annotated[
 # ---------------------------------------------------------------------------------------------------
 
 
-def _unicode(value: str | None) -> str | None:
-    # JSON escapes can spell lone surrogates ("\ud800"), which no UTF-8 store can hold
-    if value is not None:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("is not valid Unicode (a lone surrogate such as \\ud800)") from None
-    return value
-
-
 class DismissRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=MAX_REASON_CHARS, description="Why, in the user's words.")
 
-    _valid_unicode = field_validator("reason")(_unicode)
+    _valid_unicode = field_validator("reason")(valid_unicode)
 
 
 class ApplyRequest(DismissRequest):
@@ -105,7 +96,7 @@ class ApplyRequest(DismissRequest):
         f"{MAX_DETAILS_BYTES} bytes as compact JSON.",
     )
 
-    _valid_post_id = field_validator("applied_post_id")(_unicode)
+    _valid_post_id = field_validator("applied_post_id")(valid_unicode)
 
     @field_validator("details")
     @classmethod

@@ -42,6 +42,7 @@ from analytics_assets.contracts.inbound import (
     new_acknowledgement_id,
 )
 from analytics_assets.contracts.serving import INSIGHTS
+from analytics_assets.contracts.text import valid_unicode
 from api.auth import Principal, Reader, require
 from api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, paginate
 from api.request_body import read_limited
@@ -111,15 +112,7 @@ class AcknowledgeRequest(BaseModel):
 
     note: str | None = Field(None, max_length=MAX_NOTE_CHARS, description="What the workspace makes of it.")
 
-    @field_validator("note")
-    @classmethod
-    def _unicode(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("is not valid Unicode (a lone surrogate such as \\ud800)") from None
-        return value
+    _valid_unicode = field_validator("note")(valid_unicode)
 
 
 class AcknowledgementResponse(BaseModel):
