@@ -112,7 +112,12 @@ def _meta_conversion_types() -> tuple[str, ...]:
 
 
 def _sync_connectors(
-    context: dg.AssetExecutionContext, con, tables: list[RawTable], connectors: dict[str, PlatformResource], days: list[date]
+    context: dg.AssetExecutionContext,
+    con,
+    tables: list[RawTable],
+    connectors: dict[str, PlatformResource],
+    days: list[date],
+    meta_conversion_types: tuple[str, ...],
 ) -> dict[str, PlatformReport]:
     """Ads: re-read the restatement window and the run's unfinished days. Social: poll the due posts, only
     when the run reaches the latest partition (a live API cannot give a past day's snapshots)."""
@@ -120,9 +125,7 @@ def _sync_connectors(
     reports: dict[str, PlatformReport] = {}
     for platform, resource in connectors.items():
         if platform in AD_PLATFORMS and AD_CAMPAIGN_METRICS.name in names:
-            reports[platform] = sync_ads(
-                con, resource, days, context.log, meta_conversion_types=_meta_conversion_types()
-            )
+            reports[platform] = sync_ads(con, resource, days, context.log, meta_conversion_types=meta_conversion_types)
         elif platform in ORGANIC_PLATFORMS and SOCIAL_POST_SNAPSHOTS.name in names:
             if days[-1] >= resource.now().date() - timedelta(days=1):
                 reports[platform] = poll_social(con, resource, context.log)
@@ -247,6 +250,7 @@ def _load_simulated(
     connectors: dict[str, PlatformResource],
     days: list[date],
     tally: RawLoadTally,
+    meta_conversion_types: tuple[str, ...],
 ) -> None:
     """Simulate, parse and store each day of every selected table the connectors do not serve entirely; of a
     table they serve in part, only the platforms without a connector."""
@@ -256,7 +260,6 @@ def _load_simulated(
     if not simulated:  # nothing to simulate when connectors serve every table
         return
     sim = simulator.simulator()
-    meta_conversion_types = _meta_conversion_types()  # before anything is loaded
     for day in days:
         batches = parse_day(sim.day(day), meta_conversion_types)
         for table in simulated:
@@ -331,12 +334,13 @@ def raw_platform_data(
     connectors: dict[str, PlatformResource] = {r.platform: r for r in platforms if r.is_configured}
     tally = RawLoadTally(tables, days)
     live = simulator.is_live
+    meta_conversion_types = _meta_conversion_types()  # once, before anything is read
     with warehouse.connect() as con:
         if live:  # never touches the simulator (which would refuse anyway)
             _clear_unsourced(context, con, tables, connectors, days)
         else:
-            _load_simulated(context, con, simulator, tables, connectors, days, tally)
-        reports = _sync_connectors(context, con, tables, connectors, days)
+            _load_simulated(context, con, simulator, tables, connectors, days, tally, meta_conversion_types)
+        reports = _sync_connectors(context, con, tables, connectors, days, meta_conversion_types)
     for report in reports.values():
         tally.add_report(report)
     failed = {p: r.error for p, r in reports.items() if r.error}
