@@ -37,6 +37,9 @@ class RawTable:
     # loaded into (a record filed under another day would be deleted by the wrong rerun); None: the
     # source decides (a journey is filed under the day it ended)
     day_column: str | None = None
+    # the column naming the platform a row comes from: a connector replaces only its own platform's rows
+    # (``storage.warehouse.replace_platform_days``); boosts are per ad platform, which delivered them
+    platform_column: str = "platform"
 
     @property
     def qualified_name(self) -> str:
@@ -203,6 +206,7 @@ AD_CREATIVE_METRICS = RawTable(
         "account_id": "VARCHAR",
         "campaign_id": "VARCHAR",
         "ad_id": "VARCHAR",
+        "ad_name": "VARCHAR",  # the ad's name in the platform's UI (optional: not every report carries it)
         "creative_format": "VARCHAR",
         "metric_date": "DATE",
         **_AD_DELIVERY_COLUMNS,
@@ -218,6 +222,7 @@ AD_CREATIVE_METRICS = RawTable(
             "account_id": _id,
             "campaign_id": _id,
             "ad_id": _id,
+            "ad_name": pa.Column(str, nullable=True),
             "creative_format": pa.Column(str, nullable=True),
             **_ad_delivery_rules(),
             **{q: _count(nullable=True) for q in _VIDEO_QUARTILES},
@@ -260,6 +265,7 @@ BOOSTS = RawTable(
     key=("boost_id", "boost_date"),
     partition_column="partition_date",
     day_column="boost_date",
+    platform_column="ad_platform",
     row_schema=pa.DataFrameSchema(
         {
             "boost_id": _id,

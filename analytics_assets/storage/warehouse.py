@@ -167,7 +167,7 @@ def replace_platform_days(
     ensure_raw_tables(con, [table])
     with transaction(con):
         con.execute(
-            f"delete from {table.qualified_name} where platform in (select unnest(?::varchar[])) "
+            f"delete from {table.qualified_name} where {table.platform_column} in (select unnest(?::varchar[])) "
             f"and {table.partition_column} in (select unnest(?::date[]))",
             [platforms, days],
         )

@@ -7,7 +7,10 @@ and ``token_url`` pointed here. It stops itself after ``max_lifetime_seconds``.
 The posts come from the simulator (with their lifetime counters and growth curves), the ad campaigns'
 final metrics by day from a seeded generator here; both are rendered per request at the fake clock's
 time: post counters grow with age, and ad metrics of a day keep changing for ``settle_days`` days after
-it (restatement) before they are final.
+it (restatement) before they are final. Each campaign has two or three ads (creatives, with names and
+formats, video ones with quartiles) whose days split the campaign's day as reported, exactly (counts and
+cents). With ``boost_share``, that share of the LinkedIn organic posts is boosted: a LinkedIn Ads campaign
+of a few days whose one creative references the post.
 
 Faults are scripted per route and consumed one per request: 429 with or without ``Retry-After``, 5xx,
 slow answers (longer than the client's timeout), dropped connections, malformed JSON, an expired
@@ -34,6 +37,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 import numpy as np
 import pandas as pd
 
+from analytics_assets.contracts.raw import POST_EXCERPT_CHARS
 from analytics_assets.sources.simulator import SimulatorConfig
 from analytics_assets.sources.simulator.core import posts_published_on
 from analytics_assets.sources.simulator.ad_detail import meta_purchase_actions
@@ -151,6 +155,33 @@ _AD_ACCOUNTS = {  # platform -> [(account id as the platform writes it, currency
 _CAMPAIGN_BASE = {"google_ads": 6_100_000_000, "meta_ads": 23_850_000_000_000_000, "linkedin_ads": 512_000_000}
 
 
+# each platform's ad formats, in turn across a campaign's ads (LinkedIn: the kind of content, a text ad or
+# a post made for the ad, whose ad type its adContext gives)
+_AD_FORMATS = {
+    "google_ads": ("RESPONSIVE_SEARCH_AD", "VIDEO_RESPONSIVE_AD", "RESPONSIVE_DISPLAY_AD"),
+    "meta_ads": ("PHOTO", "VIDEO", "SHARE"),
+    "linkedin_ads": ("SINGLE_IMAGE", "VIDEO", "TEXT_AD", "CAROUSEL"),
+}
+_VIDEO = {"VIDEO_RESPONSIVE_AD", "VIDEO"}
+_DSC_TYPE = {"SINGLE_IMAGE": "STANDARD", "VIDEO": "VIDEO", "CAROUSEL": "CAROUSEL"}
+_BOOST_CAMPAIGN_BASE, _BOOST_ACCOUNT, _BOOST_DAYS = 512_500_000, ("5001000", "USD"), 3
+DELIVERY = ("impressions", "clicks", "conversions", "spend", "conversion_value")
+
+
+def _split_exact(total: int, weights: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """``total`` split into integers proportional to ``weights`` (``fallback`` when they are all 0), largest
+    remainder: the parts add up exactly, and a part whose weight is 0 stays 0."""
+    w = weights if weights.sum() > 0 else fallback
+    if total <= 0:
+        return np.zeros(len(w), dtype=np.int64)
+    share = w / w.sum() * total
+    out = np.floor(share).astype(np.int64)
+    rest = total - int(out.sum())
+    if rest:
+        out[np.argsort(-(share - out), kind="stable")[:rest]] += 1
+    return out
+
+
 def _ad_truth(seed: int, days: list[date], campaigns_per_platform: int) -> pd.DataFrame:
     """Final campaign-day metrics, canonical units (spend in the account currency), seeded per day."""
     rows = []
@@ -186,13 +217,19 @@ class FakeDataset:
     """What the platforms know: the simulator's posts with their lifetime counters and growth curves, and
     ad campaigns' final metrics by day."""
 
-    def __init__(self, config: SimulatorConfig, post_days: list[date], ad_days: list[date], settle_days: int = 3):
+    def __init__(
+        self, config: SimulatorConfig, post_days: list[date], ad_days: list[date], settle_days: int = 3, boost_share: float = 0.0
+    ):
         self.config = config
         self.settle_days = settle_days
         posts = pd.concat([posts_published_on(config, d) for d in post_days], ignore_index=True)
         self.posts = posts.assign(published_at=pd.to_datetime(posts["published_at"]))
         self.posts_by_key = {(p, i): r for p, i, r in zip(self.posts["platform"], self.posts["post_id"], self.posts.to_dict("records"))}
-        self.ads = _ad_truth(config.seed, ad_days, config.campaigns_per_platform)
+        self.boosts = self._boost_flights(boost_share)
+        self.ads = pd.concat(
+            [_ad_truth(config.seed, ad_days, config.campaigns_per_platform), self._boost_days(ad_days)], ignore_index=True
+        )
+        self.creatives = self._creative_catalog()
         self.deleted: set[tuple[str, str]] = set()
         self.drift: dict[tuple[str, str], dict[str, Any]] = {}  # (platform, record key) -> ops
 
@@ -245,7 +282,9 @@ class FakeDataset:
             a = a[a["account_id"] == account]
         a = a.copy()
         f = np.array([_settled((now.date() - d).days, self.settle_days) for d in a["metric_date"]])
-        for col in ("impressions", "clicks", "conversions", "reach"):
+        for col in ("impressions", "clicks", "conversions", "reach", "engagements"):
+            if col not in a:  # engagements: only boosts' campaigns have them
+                continue
             vals = pd.to_numeric(a[col], errors="coerce").to_numpy(dtype=float)
             a[col] = np.where(np.isnan(vals), np.nan, np.floor(vals * f))
         for col in ("spend", "conversion_value"):
@@ -255,6 +294,144 @@ class FakeDataset:
     def final_ads(self, platform: str, start: date, end: date) -> pd.DataFrame:
         far_future = datetime.combine(end + timedelta(days=self.settle_days + 1), datetime.min.time())
         return self.ad_rows(platform, start, end, far_future)
+
+    # ---- boosts: LinkedIn organic posts promoted as LinkedIn Ads campaigns
+    def _boost_flights(self, share: float) -> pd.DataFrame:
+        li = self.posts[self.posts["platform"] == "linkedin"].sort_values("post_id").reset_index(drop=True)
+        rng = np.random.default_rng([self.config.seed, 77])
+        chosen = li[rng.random(len(li)) < share].reset_index(drop=True)
+        start = pd.to_datetime(chosen["published_at"]).dt.normalize() + pd.Timedelta(days=1)
+        campaign = [str(_BOOST_CAMPAIGN_BASE + k) for k in range(len(chosen))]
+        return pd.DataFrame(
+            {
+                "campaign_id": campaign,
+                "creative_id": [f"{c}01" for c in campaign],
+                "post_id": chosen["post_id"],
+                "account_seq": chosen["account_seq"],
+                "start_date": start.dt.date,
+                "end_date": (start + pd.Timedelta(days=_BOOST_DAYS - 1)).dt.date,
+                "daily_budget": [float(rng.choice([20.0, 35.0, 50.0])) for _ in range(len(chosen))],
+            }
+        )
+
+    def _boost_days(self, ad_days: list[date]) -> pd.DataFrame:
+        rows = []
+        account, currency = _BOOST_ACCOUNT
+        for b in self.boosts.to_dict("records"):
+            for d in ad_days:
+                if not b["start_date"] <= d <= b["end_date"]:
+                    continue
+                rng = np.random.default_rng([self.config.seed, 78, int(b["campaign_id"]), d.toordinal()])
+                impressions = int(rng.integers(1_500, 9_000))
+                clicks = int(rng.binomial(impressions, rng.uniform(0.005, 0.02)))
+                rows.append(
+                    {
+                        "platform": "linkedin_ads", "account_id": account, "campaign_id": b["campaign_id"],
+                        "campaign_name": f"Boost | {b['post_id']}", "metric_date": d, "currency": currency,
+                        "impressions": impressions, "clicks": clicks,
+                        "spend": round(b["daily_budget"] * float(rng.uniform(0.6, 1.0)), 2),
+                        "conversions": 0.0, "conversion_value": 0.0, "reach": np.nan,
+                        "engagements": clicks + int(rng.integers(5, 120)),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def boost_of(self, campaign_id: str) -> dict | None:
+        b = self.boosts[self.boosts["campaign_id"] == campaign_id]
+        return b.iloc[0].to_dict() if len(b) else None
+
+    def final_boosts(self, start: date, end: date) -> pd.DataFrame:
+        """The raw_boosts rows of ``start..end`` once every day is final."""
+        a = self.final_ads("linkedin_ads", start, end)
+        a = a[a["campaign_id"].isin(set(self.boosts["campaign_id"]))].merge(self.boosts, on="campaign_id")
+        return pd.DataFrame(
+            {
+                "boost_id": "li_" + a["creative_id"], "organic_platform": "linkedin", "post_id": a["post_id"],
+                "ad_platform": "linkedin_ads", "campaign_id": a["campaign_id"], "boost_date": a["metric_date"],
+                "start_date": a["start_date"], "end_date": a["end_date"], "currency": a["currency"],
+                "daily_budget": a["daily_budget"], "spend": a["spend"], "paid_impressions": a["impressions"].astype(int),
+                "paid_engagements": a["engagements"].astype(int), "paid_clicks": a["clicks"].astype(int),
+            }
+        )
+
+    # ---- ads (creatives): two or three per campaign, a boost's one creative being its post
+    def _creative_catalog(self) -> pd.DataFrame:
+        rows = []
+        campaigns = self.ads.drop_duplicates("campaign_id")[["platform", "account_id", "campaign_id", "campaign_name"]]
+        for c in campaigns.to_dict("records"):
+            boost = self.boost_of(c["campaign_id"]) if c["platform"] == "linkedin_ads" else None
+            if boost is not None:
+                rows.append({**c, "ad_id": boost["creative_id"], "ad_name": f"{c['campaign_name']} | SPONSORED_UPDATE 1",
+                             "creative_format": "SPONSORED_UPDATE", "weight": 1.0, "post_id": boost["post_id"]})
+                continue
+            rng = np.random.default_rng([self.config.seed, 79, int(c["campaign_id"]) % 2**32])
+            n = int(rng.integers(2, 4))
+            weights = rng.dirichlet(np.full(n, 2.0))
+            formats = _AD_FORMATS[c["platform"]]
+            offset = int(c["campaign_id"]) % len(formats)
+            for j in range(n):
+                fmt = formats[(offset + j) % len(formats)]
+                rows.append({**c, "ad_id": f"{c['campaign_id']}{j + 1:02d}", "ad_name": f"{c['campaign_name']} | {fmt} {j + 1}",
+                             "creative_format": fmt, "weight": float(weights[j]), "post_id": None})
+        return pd.DataFrame(rows)
+
+    def creative_rows(self, platform: str, start: date, end: date, now: datetime, account: str | None = None) -> pd.DataFrame:
+        """Ad-days as the platform reports them at ``now``: each campaign-day of ``ad_rows`` split exactly
+        over its ads (impressions by daily weights, clicks by impressions, conversions by clicks, cents of
+        spend by impressions and of value by conversions), video ads with quartile views."""
+        frames = []
+        for r in self.ad_rows(platform, start, end, now, account).to_dict("records"):
+            ads = self.creatives[self.creatives["campaign_id"] == r["campaign_id"]].reset_index(drop=True)
+            rng = np.random.default_rng([self.config.seed, 80, int(r["campaign_id"]) % 2**32, r["metric_date"].toordinal()])
+            w = ads["weight"].to_numpy() * rng.lognormal(0, 0.25, len(ads))
+            imp = _split_exact(_int(r["impressions"]), w, w)
+            clicks = _split_exact(_int(r["clicks"]), imp.astype(float), w)
+            conv = _split_exact(_int(r["conversions"]), clicks.astype(float), w)
+            spend = _split_exact(int(round(r["spend"] * 100)), imp.astype(float), w) / 100
+            value = _split_exact(int(round(r["conversion_value"] * 100)), conv.astype(float), clicks.astype(float) + w) / 100
+            engagements = _split_exact(_int(r.get("engagements")), clicks.astype(float), w) if not pd.isna(r.get("engagements")) else clicks
+            video = ads["creative_format"].isin(_VIDEO).to_numpy()
+            p25 = np.floor(imp * 0.5).astype(np.int64)
+            p50 = np.floor(p25 * 0.75).astype(np.int64)
+            p75 = np.floor(p50 * 0.8).astype(np.int64)
+            p100 = np.floor(p75 * 0.7).astype(np.int64)
+            frame = ads[["platform", "account_id", "campaign_id", "campaign_name", "ad_id", "ad_name", "creative_format", "post_id"]].assign(
+                metric_date=r["metric_date"], currency=r["currency"], impressions=imp, clicks=clicks,
+                conversions=conv.astype(float), spend=spend, conversion_value=value, engagements=engagements,
+                reach=np.floor(imp / 1.3).astype(np.int64) if platform == "meta_ads" else np.nan,
+            )
+            for q, views in (("p25", p25), ("p50", p50), ("p75", p75), ("p100", p100)):
+                frame[f"video_{q}_views"] = pd.array([int(v) if vid else pd.NA for v, vid in zip(views, video)], dtype="Int64")
+            frames.append(frame)
+        cols = ["platform", "ad_id", "metric_date"]
+        return pd.concat(frames, ignore_index=True).sort_values(cols).reset_index(drop=True) if frames else pd.DataFrame()
+
+    def final_creatives(self, platform: str, start: date, end: date) -> pd.DataFrame:
+        far_future = datetime.combine(end + timedelta(days=self.settle_days + 1), datetime.min.time())
+        return self.creative_rows(platform, start, end, far_future)
+
+    def identity(self, platform: str, post_id: str) -> dict[str, str | None]:
+        """The permalink, text excerpt and author name a post's payloads give (written from what the routes below
+        serve, not from Cycle's parsers). No author where the payload names none: a LinkedIn share carries its
+        organization's URN only, a tweet its author's id (no ``author_id`` expansion is asked for)."""
+        post = self.posts_by_key[(platform, post_id)]
+        handle = f"cycle_brand_{int(post['account_seq'])}"
+        if platform == "linkedin":
+            url, text, author = f"https://www.linkedin.com/feed/update/{post_id}/", _text("linkedin", post), None
+        elif platform == "x":
+            url, text, author = f"https://x.com/i/web/status/{post_id}", _text("x", post), None
+        elif platform == "reddit":
+            text = " ".join(_text("reddit", post, 300).split())  # the title, as _thing serves it
+            url, author = "https://www.reddit.com" + reddit_permalink(post_id, text), handle
+        else:
+            url, text, author = f"https://www.tiktok.com/@{handle}/video/{post_id}", _text("tiktok", post), handle
+        words = " ".join(text.split())
+        excerpt = words if len(words) <= POST_EXCERPT_CHARS else words[: POST_EXCERPT_CHARS - 1].rstrip() + "\u2026"
+        return {"post_url": url, "post_excerpt": excerpt or None, "author_name": author}
+
+    def dark_post(self, ad_id: str) -> str:
+        """The post LinkedIn made for a sponsored-content ad (direct sponsored content, never in a feed)."""
+        return f"urn:li:share:69{int(ad_id) % 10**16:017d}"
 
     def apply_drift(self, platform: str, key: str, record: dict) -> dict:
         ops = self.drift.get((platform, key))
@@ -783,6 +960,8 @@ class FakePlatforms:
         customer = rest.split("/")[2]
         m = re.search(r"segments\.date BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'", body["query"])
         start, end = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+        if "FROM ad_group_ad" in body["query"]:
+            return self._google_ads_ad_stream(customer, start, end, now)
         rows = self.data.ad_rows("google_ads", start, end, now, account=customer)
         results = []
         for r in rows.to_dict("records"):
@@ -808,12 +987,73 @@ class FakePlatforms:
         chunks = [results[i : i + self.page_size] for i in range(0, len(results), self.page_size)] or [[]]
         return [{"results": c, "fieldMask": mask, "requestId": secrets.token_hex(6)} if c else {"fieldMask": mask} for c in chunks]
 
+    def _google_ads_ad_stream(self, customer: str, start: date, end: date, now: datetime) -> list:
+        """``FROM ad_group_ad`` rows: the ad with its campaign's metrics; quartile rates only for video ads."""
+        results = []
+        for r in self.data.creative_rows("google_ads", start, end, now, account=customer).to_dict("records"):
+            imps = _int(r["impressions"])
+            metrics = {
+                "impressions": str(imps),
+                "clicks": str(_int(r["clicks"])),
+                "costMicros": str(int(round(r["spend"] * 1_000_000))),
+                "conversions": float(r["conversions"]),
+                "conversionsValue": float(r["conversion_value"]),
+            }
+            if r["creative_format"] in _VIDEO:
+                for q in ("25", "50", "75", "100"):
+                    metrics[f"videoQuartileP{q}Rate"] = int(r[f"video_p{q}_views"]) / imps if imps else 0.0
+            metrics = {k: v for k, v in metrics.items() if v not in ("0", 0.0)}  # proto3 JSON leaves out zeros
+            rec = {
+                "customer": {"resourceName": f"customers/{customer}", "id": customer, "currencyCode": r["currency"]},
+                "campaign": {"resourceName": f"customers/{customer}/campaigns/{r['campaign_id']}", "id": r["campaign_id"],
+                             "name": r["campaign_name"]},
+                "adGroup": {"resourceName": f"customers/{customer}/adGroups/{r['campaign_id']}9", "id": f"{r['campaign_id']}9"},
+                "adGroupAd": {"resourceName": f"customers/{customer}/adGroupAds/{r['campaign_id']}9~{r['ad_id']}",
+                              "ad": {"resourceName": f"customers/{customer}/ads/{r['ad_id']}", "id": r["ad_id"],
+                                     "name": r["ad_name"], "type": r["creative_format"]}},
+                "metrics": metrics,
+                "segments": {"date": r["metric_date"].isoformat()},
+            }
+            results.append(self.data.apply_drift("google_ads", f"{r['ad_id']}|{r['metric_date']}", rec))
+        mask = ("customer.id,customer.currencyCode,campaign.id,campaign.name,adGroup.id,adGroupAd.ad.id,adGroupAd.ad.name,"
+                "adGroupAd.ad.type,segments.date,metrics.impressions,metrics.clicks,metrics.costMicros,metrics.conversions,"
+                "metrics.conversionsValue,metrics.videoQuartileP25Rate,metrics.videoQuartileP50Rate,"
+                "metrics.videoQuartileP75Rate,metrics.videoQuartileP100Rate")
+        chunks = [results[i : i + self.page_size] for i in range(0, len(results), self.page_size)] or [[]]
+        return [{"results": c, "fieldMask": mask, "requestId": secrets.token_hex(6)} if c else {"fieldMask": mask} for c in chunks]
+
     # Meta
+    def _meta_paged(self, rest: str, q: dict, records: list) -> dict:
+        offset = int(base64.b64decode(q["after"]).decode()) if q.get("after") else 0
+        page, nxt = self._page(records, offset, int(q.get("limit", 25)))
+        paging: dict[str, Any] = {"cursors": {"before": base64.b64encode(str(offset).encode()).decode(),
+                                              "after": base64.b64encode(str(offset + len(page)).encode()).decode()}}
+        if nxt is not None:
+            # like Meta, the next link repeats every parameter, the access token included
+            nq = {**q, "after": paging["cursors"]["after"], "access_token": self.tokens["meta_ads"]}
+            paging["next"] = f"{self.url('meta')}/{rest}?{urlencode(nq)}"
+        return {"data": page, "paging": paging}
+
+    def _meta_ads_ads(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        """The account's ads with their creative; a SHARE ad promotes a page post that already existed."""
+        account = rest.split("/")[1].removeprefix("act_")
+        ads = self.data.creatives[(self.data.creatives["platform"] == "meta_ads") & (self.data.creatives["account_id"] == account)]
+        records = []
+        for a in ads.sort_values("ad_id").to_dict("records"):
+            story = f"1040{account}_{a['ad_id']}"
+            creative = {"object_type": a["creative_format"], "effective_object_story_id": story, "id": f"9{a['ad_id']}"}
+            if a["creative_format"] == "SHARE":
+                creative["object_story_id"] = story
+            records.append({"id": a["ad_id"], "name": a["ad_name"], "creative": creative})
+        return self._meta_paged(rest, q, records)
+
     def _meta_ads_insights(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
         account = rest.split("/")[1].removeprefix("act_")
         tr = json.loads(q["time_range"])
         windows = json.loads(q.get("action_attribution_windows", '["7d_click","1d_view"]'))
-        rows = self.data.ad_rows("meta_ads", date.fromisoformat(tr["since"]), date.fromisoformat(tr["until"]), now, account=account)
+        since, until = date.fromisoformat(tr["since"]), date.fromisoformat(tr["until"])
+        ad_level = q.get("level") == "ad"
+        rows = (self.data.creative_rows if ad_level else self.data.ad_rows)("meta_ads", since, until, now, account=account)
         records = []
         for r in rows.to_dict("records"):
             conv = int(r["conversions"])
@@ -837,16 +1077,15 @@ class FakePlatforms:
                 "actions": actions,
                 **({"action_values": values} if values else {}),
             }
-            records.append(self.data.apply_drift("meta_ads", f"{r['campaign_id']}|{r['metric_date']}", rec))
-        offset = int(base64.b64decode(q["after"]).decode()) if q.get("after") else 0
-        page, nxt = self._page(records, offset, int(q.get("limit", 25)))
-        paging: dict[str, Any] = {"cursors": {"before": base64.b64encode(str(offset).encode()).decode(),
-                                              "after": base64.b64encode(str(offset + len(page)).encode()).decode()}}
-        if nxt is not None:
-            # like Meta, the next link repeats every parameter, the access token included
-            nq = {**q, "after": paging["cursors"]["after"], "access_token": self.tokens["meta_ads"]}
-            paging["next"] = f"{self.url('meta')}/{rest}?{urlencode(nq)}"
-        return {"data": page, "paging": paging}
+            if ad_level:
+                rec.update({"adset_id": f"{r['campaign_id']}9", "adset_name": f"{r['campaign_name']} | Ad set",
+                            "ad_id": r["ad_id"], "ad_name": r["ad_name"]})
+                if r["creative_format"] in _VIDEO:  # present only for ads with video
+                    rec.update({f"video_{q}_watched_actions": [{"action_type": "video_view", "value": str(int(r[f"video_{q}_views"]))}]
+                                for q in ("p25", "p50", "p75", "p100")})
+            key = r["ad_id"] if ad_level else r["campaign_id"]
+            records.append(self.data.apply_drift("meta_ads", f"{key}|{r['metric_date']}", rec))
+        return self._meta_paged(rest, q, records)
 
     # LinkedIn Ads
     def _linkedin_ads_account(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
@@ -863,16 +1102,61 @@ class FakePlatforms:
         campaigns = rows.drop_duplicates("campaign_id").sort_values("campaign_id").to_dict("records")
         start = int(q.get("start", 0))
         page, _ = self._page(campaigns, start, int(q.get("count", 10)))
-        return {
-            "elements": [{"id": int(c["campaign_id"]), "name": c["campaign_name"], "account": f"urn:li:sponsoredAccount:{account}",
-                          "status": "ACTIVE", "type": "SPONSORED_UPDATES"} for c in page],
-            "paging": {"start": start, "count": len(page), "total": len(campaigns), "links": []},
-        }
+        elements = []
+        for c in page:
+            boost = self.data.boost_of(c["campaign_id"])
+            schedule = {"start": _ms(datetime.combine(c["metric_date"], datetime.min.time()))}
+            budget = "100.00"
+            if boost is not None:  # a boost's flight: its first day at 00:00 UTC to the day after its last
+                schedule = {"start": _ms(datetime.combine(boost["start_date"], datetime.min.time())),
+                            "end": _ms(datetime.combine(boost["end_date"] + timedelta(days=1), datetime.min.time()))}
+                budget = f"{boost['daily_budget']:.2f}"
+            elements.append({"id": int(c["campaign_id"]), "name": c["campaign_name"], "account": f"urn:li:sponsoredAccount:{account}",
+                             "status": "ACTIVE", "type": "SPONSORED_UPDATES", "runSchedule": schedule,
+                             "dailyBudget": {"amount": budget, "currencyCode": c["currency"]}})
+        return {"elements": elements, "paging": {"start": start, "count": len(page), "total": len(campaigns), "links": []}}
+
+    def _linkedin_ads_creatives(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        """``q=criteria`` with ``pageSize`` and ``pageToken`` paging: a creative's content is a text ad, a post
+        made for the ad (direct sponsored content) or, for a boost, the organic post itself."""
+        account = rest.split("/")[2]
+        ads = self.data.creatives[(self.data.creatives["platform"] == "linkedin_ads") & (self.data.creatives["account_id"] == account)]
+        items = []
+        for a in ads.sort_values("ad_id").to_dict("records"):
+            if a["creative_format"] == "TEXT_AD":
+                content: dict = {"textAd": {"headline": a["ad_name"][:25], "description": "Cycle", "landingPage": "https://cycle.example"}}
+            else:
+                content = {"reference": a["post_id"] or self.data.dark_post(a["ad_id"])}
+            items.append({"id": f"urn:li:sponsoredCreative:{a['ad_id']}", "campaign": f"urn:li:sponsoredCampaign:{a['campaign_id']}",
+                          "account": f"urn:li:sponsoredAccount:{account}", "name": a["ad_name"], "intendedStatus": "ACTIVE",
+                          "isServing": True, "content": content})
+        offset = int(q.get("pageToken") or 0)
+        page, nxt = self._page(items, offset, int(q.get("pageSize", 100)))
+        return {"elements": page, "metadata": {"nextPageToken": str(nxt)} if nxt is not None else {}}
+
+    def _linkedin_ads_posts(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        """BATCH_GET of posts: the organic ones the company page published, the dark ones made for ads."""
+        dark = {self.data.dark_post(a): f for a, f in zip(self.data.creatives["ad_id"], self.data.creatives["creative_format"])
+                if f in _DSC_TYPE}
+        results, errors = {}, {}
+        for urn in _restli_list(q.get("ids", "")):
+            if urn in dark:
+                results[urn] = {"id": urn, "lifecycleState": "PUBLISHED", "distribution": {"feedDistribution": "NONE"},
+                                "adContext": {"isDsc": True, "dscAdType": _DSC_TYPE[dark[urn]], "dscStatus": "ACTIVE"}}
+            elif (post := self.data.post("linkedin", urn)) is not None:
+                results[urn] = {"id": urn, "author": self.data.account("linkedin", int(post["account_seq"])),
+                                "lifecycleState": "PUBLISHED", "distribution": {"feedDistribution": "MAIN_FEED"},
+                                "publishedAt": _ms(post["published_at"])}
+            else:
+                errors[urn] = {"status": 404, "message": "Not Found"}
+        return {"results": results, "statuses": {u: 200 for u in results}, "errors": errors}
 
     def _linkedin_ads_analytics(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
         dr = re.findall(r"year:(\d+),month:(\d+),day:(\d+)", q["dateRange"])
         start, end = (date(int(y), int(m), int(d)) for y, m, d in dr)
         account = _restli_list(q["accounts"])[0].rsplit(":", 1)[-1]
+        if q.get("q") == "statistics":  # pivots=List(CAMPAIGN,CREATIVE)
+            return self._linkedin_ads_statistics(account, start, end, now)
         rows = self.data.ad_rows("linkedin_ads", start, end, now, account=account)
         elements = []
         for r in rows.to_dict("records"):
@@ -888,6 +1172,30 @@ class FakePlatforms:
                 "conversionValueInLocalCurrency": f"{r['conversion_value']:.2f}",
             }
             elements.append(self.data.apply_drift("linkedin_ads", f"{r['campaign_id']}|{d}", rec))
+        return {"elements": elements, "paging": {"start": 0, "count": 10, "links": []}}
+
+    def _linkedin_ads_statistics(self, account: str, start: date, end: date, now: datetime) -> dict:
+        elements = []
+        for r in self.data.creative_rows("linkedin_ads", start, end, now, account=account).to_dict("records"):
+            d = r["metric_date"]
+            part = {"year": d.year, "month": d.month, "day": d.day}
+            video = r["creative_format"] == "VIDEO"
+            rec = {
+                "pivotValues": [f"urn:li:sponsoredCampaign:{r['campaign_id']}", f"urn:li:sponsoredCreative:{r['ad_id']}"],
+                "dateRange": {"start": part, "end": part},
+                "impressions": _int(r["impressions"]),
+                "clicks": _int(r["clicks"]),
+                "costInLocalCurrency": f"{r['spend']:.2f}",
+                "externalWebsiteConversions": _int(r["conversions"]),
+                "conversionValueInLocalCurrency": f"{r['conversion_value']:.2f}",
+                "totalEngagements": _int(r["engagements"]),
+                # LinkedIn reports 0 completions for ads without video
+                "videoFirstQuartileCompletions": int(r["video_p25_views"]) if video else 0,
+                "videoMidpointCompletions": int(r["video_p50_views"]) if video else 0,
+                "videoThirdQuartileCompletions": int(r["video_p75_views"]) if video else 0,
+                "videoCompletions": int(r["video_p100_views"]) if video else 0,
+            }
+            elements.append(self.data.apply_drift("linkedin_ads", f"{r['ad_id']}|{d}", rec))
         return {"elements": elements, "paging": {"start": 0, "count": 10, "links": []}}
 
 
@@ -914,10 +1222,13 @@ _ROUTES: list[tuple[str, str, str, str]] = [  # platform, method, path regex, ro
     ("google_ads", "POST", r"v\d+/customers/\d+/googleAds:searchStream", "google_ads.search_stream"),
     ("meta_ads", "GET", r"v[\d.]+/oauth/access_token", "meta_ads.token"),
     ("meta_ads", "GET", r"v[\d.]+/act_\d+/insights", "meta_ads.insights"),
+    ("meta_ads", "GET", r"v[\d.]+/act_\d+/ads", "meta_ads.ads"),
     ("linkedin_ads", "POST", r"oauth/v2/accessToken", "linkedin_ads.token"),
     ("linkedin_ads", "GET", r"rest/adAccounts/\d+", "linkedin_ads.account"),
     ("linkedin_ads", "GET", r"rest/adAccounts/\d+/adCampaigns", "linkedin_ads.campaigns"),
     ("linkedin_ads", "GET", r"rest/adAnalytics", "linkedin_ads.analytics"),
+    ("linkedin_ads", "GET", r"rest/adAccounts/\d+/creatives", "linkedin_ads.creatives"),
+    ("linkedin_ads", "GET", r"rest/posts", "linkedin_ads.posts"),
 ]
 
 

@@ -31,7 +31,9 @@ pytestmark = pytest.mark.slow
 DAY = date(2026, 10, 11)
 AS_OF = datetime(2026, 10, 12, 10, 0)  # the partition is the latest: the social connectors poll
 ALL = list(RAW_TABLES)
-NO_LIVE_SOURCE = ["raw_boosts", "raw_ad_creative_metrics"]
+CONNECTED = ["raw_social_post_snapshots", "raw_ad_campaign_metrics", "raw_ad_creative_metrics"]
+# boosts: LinkedIn Ads discovers them; no connector can for the other ad platforms (the check says why)
+BOOST_SOURCES = {"connector": ["linkedin_ads"], "none": ["google_ads", "meta_ads"]}
 TRACKED = {
     "raw_touchpoints": "raw.raw_tracked_touchpoints",
     "raw_ai_generations": "raw.raw_tracked_ai_generations",
@@ -122,13 +124,12 @@ def test_live_run_never_touches_the_simulator_and_succeeds(switched):
 def test_live_raw_tables_hold_only_connector_rows(switched):
     home, _, before, live, _, data = switched
     after = _counts(home)
-    # the connectors' tables are refilled from the platforms; every other entity lost its simulated day
-    assert after["raw_social_post_snapshots"] > 0 and after["raw_ad_campaign_metrics"] > 0
-    assert {t: after[t] for t in ALL if t not in ("raw_social_post_snapshots", "raw_ad_campaign_metrics")} == {
-        t: 0 for t in ALL if t not in ("raw_social_post_snapshots", "raw_ad_campaign_metrics")
-    }
+    # the connectors' tables are refilled from the platforms; every other entity lost its simulated day (the fake
+    # boosts no post here: the simulator's LinkedIn boosts are gone, and none came from LinkedIn Ads)
+    assert all(after[t] > 0 for t in CONNECTED), after
+    assert {t: after[t] for t in ALL if t not in CONNECTED} == {t: 0 for t in ALL if t not in CONNECTED}
     quarantine = home.query("select source_table, count(*) n from raw.raw_quarantine where partition_date = ? group by 1", [DAY])
-    assert set(quarantine["source_table"]) <= {"raw_social_post_snapshots", "raw_ad_campaign_metrics"}
+    assert set(quarantine["source_table"]) <= set(CONNECTED)
     # every snapshot is of a post a connector discovered: none of the simulator's survived the switch
     stray = home.query(
         "select count(*) n from raw.raw_social_post_snapshots s where not exists "
@@ -137,9 +138,12 @@ def test_live_raw_tables_hold_only_connector_rows(switched):
     assert stray["n"][0] == 0
     # the ad day holds exactly the platforms' campaigns (the simulator's campaigns of that day are gone)
     ads = home.query("select platform, campaign_id from raw.raw_ad_campaign_metrics where metric_date = ?", [DAY])
+    creatives = home.query("select platform, ad_id from raw.raw_ad_creative_metrics where metric_date = ?", [DAY])
     for platform in AD_PLATFORMS:
         truth = set(data.ad_rows(platform, DAY, DAY, AS_OF)["campaign_id"].astype(str))
         assert set(ads[ads["platform"] == platform]["campaign_id"]) == truth and truth
+        truth = set(data.creative_rows(platform, DAY, DAY, AS_OF)["ad_id"].astype(str))
+        assert set(creatives[creatives["platform"] == platform]["ad_id"]) == truth and truth
     social = home.query("select distinct platform from raw.raw_social_post_snapshots")
     assert set(social["platform"]) == set(ORGANIC_PLATFORMS)
 
@@ -147,12 +151,13 @@ def test_live_raw_tables_hold_only_connector_rows(switched):
 def test_live_metadata_names_each_entitys_source(switched):
     _, _, _, live, _, _ = switched
     assert _meta(live, "raw_social_post_snapshots")["sources"] == {"connector": list(ORGANIC_PLATFORMS)}
-    ads = _meta(live, "raw_ad_campaign_metrics")
-    assert ads["sources"] == {"connector": list(AD_PLATFORMS)} and ads["simulated_platforms"] == []
-    for table in NO_LIVE_SOURCE:
-        meta = _meta(live, table)
-        assert meta["source_mode"] == "live" and meta["sources"] == {"none": list(AD_PLATFORMS)}
-        assert meta["dagster/row_count"] == 0
+    for table in ("raw_ad_campaign_metrics", "raw_ad_creative_metrics"):
+        ads = _meta(live, table)
+        assert ads["sources"] == {"connector": list(AD_PLATFORMS)} and ads["simulated_platforms"] == []
+        assert ads["dagster/row_count"] > 0
+    boosts = _meta(live, "raw_boosts")
+    assert boosts["source_mode"] == "live" and boosts["sources"] == BOOST_SOURCES
+    assert boosts["dagster/row_count"] == 0 and boosts["untracked_boosted_posts"]["meta_ads"] > 0
     for table, where in TRACKED.items():
         meta = _meta(live, table)
         assert set(meta["sources"]) == {"tracked_events"} and meta["live_source"] == where
@@ -160,11 +165,12 @@ def test_live_metadata_names_each_entitys_source(switched):
 
 def test_entities_without_a_live_source_warn_with_the_reason(switched):
     _, _, _, live, _, _ = switched
-    for table in NO_LIVE_SOURCE:
-        check = _source_check(live, table)
-        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-        assert "no live source" in check.description and "CYCLE_SOURCE_MODE=simulator" in check.description
-    for table in ["raw_social_post_snapshots", "raw_ad_campaign_metrics", *TRACKED]:
+    check = _source_check(live, "raw_boosts")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "no google_ads rows and no connector can give them: Google Ads does not promote organic" in check.description
+    assert "no meta_ads rows" in check.description and "Cycle tracks no such organic posts" in check.description
+    assert "linkedin_ads" not in check.description  # its connector is configured
+    for table in [*CONNECTED, *TRACKED]:
         assert _source_check(live, table).passed
     # the blocking checks pass on the empty tables: an absent source never stops the graph
     blocking = [
@@ -188,6 +194,10 @@ def test_live_mode_without_connectors_is_empty_and_names_each_connectors_setting
     ads = _source_check(result, "raw_ad_campaign_metrics")
     assert not ads.passed and "CYCLE_META_ACCESS_TOKEN and CYCLE_META_AD_ACCOUNT_IDS" in ads.description
     assert _meta(result, "raw_ad_campaign_metrics")["sources"] == {"none": list(AD_PLATFORMS)}
+    assert _meta(result, "raw_ad_creative_metrics")["sources"] == {"none": list(AD_PLATFORMS)}
+    boosts = _source_check(result, "raw_boosts")
+    assert "linkedin_ads: set CYCLE_LINKEDIN_ADS_ACCESS_TOKEN" in boosts.description
+    assert "Cycle tracks no such organic posts" in boosts.description
 
 
 def test_the_simulator_resource_refuses_in_live_mode():

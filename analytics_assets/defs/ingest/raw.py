@@ -35,7 +35,7 @@ from analytics_assets.defs.ingest.connector_resources import (
     TikTokResource,
     XResource,
 )
-from analytics_assets.defs.ingest.connector_sync import PlatformReport, poll_social, sync_ads
+from analytics_assets.defs.ingest.connector_sync import AD_ENTITY_BY_TABLE, PlatformReport, poll_social, sync_ad_entities
 from analytics_assets.sources.parsing.loader import LoadBatch, parse_day
 from analytics_assets.sources.parsing.parsers import meta_conversion_action_types
 from analytics_assets.contracts.events import TRACKED_TABLES
@@ -64,7 +64,7 @@ from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, p
 from analytics_assets.defs.resources import SimulatorResource, WarehouseResource
 from analytics_assets.storage.connector_state import REGISTRY, ensure_state_tables
 from analytics_assets.storage.tracked_events import qualified as tracked_table
-from analytics_assets.storage.warehouse import replace_partitions, replace_platform_days, transaction
+from analytics_assets.storage.warehouse import ensure_raw_tables, replace_partitions, replace_platform_days, transaction
 from analytics_assets.settings import load_settings
 
 
@@ -98,7 +98,7 @@ RAW_ASSET_SPECS = [
 
 def _store_simulated_platforms(con, table: RawTable, batch: LoadBatch, connected: list[str], day: date) -> LoadBatch:
     """Write the simulator's rows of the platforms without a connector, leaving the connectors' rows."""
-    rows = batch.rows[~batch.rows["platform"].isin(connected)] if len(batch.rows) else batch.rows
+    rows = batch.rows[~batch.rows[table.platform_column].isin(connected)] if len(batch.rows) else batch.rows
     quarantine = batch.quarantine[~batch.quarantine["platform"].isin(connected)] if len(batch.quarantine) else batch.quarantine
     simulated = [p for p in CONNECTABLE[table.name] if p not in connected]
     replace_platform_days(con, table, simulated, rows, quarantine, [day])
@@ -118,24 +118,36 @@ def _sync_connectors(
     connectors: dict[str, PlatformResource],
     days: list[date],
     meta_conversion_types: tuple[str, ...],
-) -> dict[str, PlatformReport]:
-    """Ads: re-read the restatement window and the run's unfinished days. Social: poll the due posts, only
-    when the run reaches the latest partition (a live API cannot give a past day's snapshots)."""
+) -> dict[tuple[str, str], PlatformReport]:
+    """Reports by (platform, table). Ads: re-read the restatement window and the run's unfinished days of
+    each selected entity the platform serves. Social: poll the due posts, only when the run reaches the
+    latest partition (a live API cannot give a past day's snapshots)."""
     names = {t.name for t in tables}
-    reports: dict[str, PlatformReport] = {}
+    reports: dict[tuple[str, str], PlatformReport] = {}
     for platform, resource in connectors.items():
-        if platform in AD_PLATFORMS and AD_CAMPAIGN_METRICS.name in names:
-            reports[platform] = sync_ads(con, resource, days, context.log, meta_conversion_types=meta_conversion_types)
+        if platform in AD_PLATFORMS:
+            served = [n for n in AD_ENTITY_BY_TABLE if n in names and platform in CONNECTABLE[n]]
+            for report in sync_ad_entities(con, resource, days, context.log, served, meta_conversion_types):
+                reports[(platform, report.table)] = report
         elif platform in ORGANIC_PLATFORMS and SOCIAL_POST_SNAPSHOTS.name in names:
             if days[-1] >= resource.now().date() - timedelta(days=1):
-                reports[platform] = poll_social(con, resource, context.log)
+                reports[(platform, SOCIAL_POST_SNAPSHOTS.name)] = poll_social(con, resource, context.log)
             else:
                 context.log.info(f"{platform}: window ends {days[-1]}; past snapshots cannot be polled, nothing to do")
     return reports
 
 
-# the tables a connector can serve, and through which platforms (the other tables come from the simulator)
-CONNECTABLE = {SOCIAL_POST_SNAPSHOTS.name: ORGANIC_PLATFORMS, AD_CAMPAIGN_METRICS.name: AD_PLATFORMS}
+# the tables a connector can serve, and through which platforms (the other tables come from the simulator):
+# boosts only through LinkedIn Ads, the one ad platform whose boosted posts are organic posts Cycle tracks
+CONNECTABLE = {
+    SOCIAL_POST_SNAPSHOTS.name: ORGANIC_PLATFORMS,
+    **{name: entity.platforms for name, entity in AD_ENTITY_BY_TABLE.items()},
+}
+
+
+def _report_label(platform: str, table: str) -> str:
+    """A report's name in a failure's metadata: the platform for its first entity, as before ad levels and boosts."""
+    return platform if table in (SOCIAL_POST_SNAPSHOTS.name, AD_CAMPAIGN_METRICS.name) else f"{platform}.{table}"
 
 
 def _connected(table: RawTable, connectors: dict[str, PlatformResource]) -> list[str]:
@@ -194,13 +206,13 @@ class RawLoadTally:
         name = batch.table.name
         self.loaded[name] += len(batch.rows)
         self.quarantined[name] += batch.quarantined
-        if "platform" in batch.rows:
-            self.per_platform[name].update(batch.rows["platform"].value_counts().to_dict())
+        if batch.table.platform_column in batch.rows:
+            self.per_platform[name].update(batch.rows[batch.table.platform_column].value_counts().to_dict())
         self.reasons[name].update(batch.quarantine["reason"].str.split(":").str[0].value_counts().to_dict())
         self.previews.setdefault(name, batch.rows.head(5))
 
     def add_report(self, report: PlatformReport) -> None:
-        name = SOCIAL_POST_SNAPSHOTS.name if report.platform in ORGANIC_PLATFORMS else AD_CAMPAIGN_METRICS.name
+        name = report.table
         self.loaded[name] += report.rows
         self.quarantined[name] += report.quarantined
         self.per_platform[name][report.platform] += report.rows
@@ -213,19 +225,25 @@ class RawLoadTally:
     def metadata(
         self,
         table: RawTable,
-        reports: dict[str, PlatformReport],
+        reports: dict[tuple[str, str], PlatformReport],
         connectors: dict[str, PlatformResource],
         live: bool,
     ) -> dict[str, object]:
         name = table.name
         sources = table_sources(table, connectors, live)
-        table_reports = {p: r.metadata() for p, r in reports.items() if p in _connected(table, connectors)}
+        table_reports = {p: r.metadata() for (p, t), r in reports.items() if t == name}
         connected = (
             {"connectors": dg.MetadataValue.json(table_reports), "simulated_platforms": sources.get(SIMULATOR, [])}
             if table_reports
             else {}
         )
         tracked = {"live_source": TRACKED_SOURCES[name]} if name in TRACKED_SOURCES else {}
+        if name == BOOSTS.name:
+            # boosted posts an ad platform reported that Cycle cannot measure (Meta: Facebook/Instagram page
+            # posts, which Cycle does not track), seen while reading that platform's ads
+            untracked = {p: r.details["untracked_boosted_posts"] for (p, _), r in reports.items()
+                         if "untracked_boosted_posts" in r.details}
+            tracked = {**tracked, **({"untracked_boosted_posts": dg.MetadataValue.json(untracked)} if untracked else {})}
         preview = self.previews.get(name)
         return {
             "dagster/row_count": self.loaded[name],
@@ -285,13 +303,15 @@ def _clear_unsourced(
     discovered (raw_post_registry) are the simulator's, and go."""
     empty = pd.DataFrame()
     for table in tables:
-        absent = [p for p in CONNECTABLE.get(table.name, ()) if p not in connectors]
+        # every platform of the table no connector serves (of boosts: also the ones no connector can serve)
+        absent = [p for p in _PLATFORMS[table.name] if p not in _connected(table, connectors)]
         if table.name not in CONNECTABLE:
             replace_partitions(con, table, empty, empty, days[0], days[-1])
         elif absent:
             replace_platform_days(con, table, absent, empty, empty, days)
         if table is SOCIAL_POST_SNAPSHOTS and (connected := _connected(table, connectors)):
             ensure_state_tables(con)
+            ensure_raw_tables(con, [table])  # a new warehouse whose every social platform is connected
             with transaction(con):
                 con.execute(
                     f"""delete from {table.qualified_name} s
@@ -343,12 +363,12 @@ def raw_platform_data(
         reports = _sync_connectors(context, con, tables, connectors, days, meta_conversion_types)
     for report in reports.values():
         tally.add_report(report)
-    failed = {p: r.error for p, r in reports.items() if r.error}
+    failed = {k: r.error for k, r in reports.items() if r.error}
     if failed:
         # what was fetched is committed (and in the ledger); the rerun resumes from there
         raise dg.Failure(
-            description="Platform connectors failed: " + "; ".join(failed.values()),
-            metadata={p: dg.MetadataValue.json(r.metadata()) for p, r in reports.items()},
+            description="Platform connectors failed: " + "; ".join(dict.fromkeys(failed.values())),
+            metadata={_report_label(p, t): dg.MetadataValue.json(r.metadata()) for (p, t), r in reports.items()},
         )
     for table in tables:
         yield dg.MaterializeResult(asset_key=table.name, metadata=tally.metadata(table, reports, connectors, live))

@@ -45,14 +45,30 @@ def _connector_settings(platform: str) -> str:
     return " and ".join(names[f] for f in required)
 
 
+# why a platform's connector cannot serve a table at all, whatever is configured
+UNSERVABLE = {
+    ("raw_boosts", "meta_ads"): "a Meta boost promotes a Facebook or Instagram page post, and Cycle tracks no such "
+    "organic posts (their count is in the asset's untracked_boosted_posts)",
+    ("raw_boosts", "google_ads"): "Google Ads does not promote organic social posts",
+}
+
+
 def missing_source_reason(table: RawTable, unsourced: list[str], connectable: tuple[str, ...]) -> str:
-    """Why ``table`` has no rows of ``unsourced`` in live mode, naming what to configure."""
+    """Why ``table`` has no rows of ``unsourced`` in live mode, naming what to configure (or why nothing can)."""
     if connectable:
-        missing = "; ".join(f"{p}: set {_connector_settings(p)}" for p in unsourced)
-        return (
-            f"Live mode: no connector for {', '.join(unsourced)}, so {table.name} has none of their rows ({missing}; "
-            "see the README's Real platforms)"
-        )
+        configurable = [p for p in unsourced if p in connectable]
+        reasons = []
+        if configurable:
+            missing = "; ".join(f"{p}: set {_connector_settings(p)}" for p in configurable)
+            reasons.append(
+                f"Live mode: no connector for {', '.join(configurable)}, so {table.name} has none of their rows "
+                f"({missing}; see the README's Real platforms)"
+            )
+        for p in unsourced:
+            if p not in connectable:
+                why = UNSERVABLE.get((table.name, p), "its API reports none")
+                reasons.append(f"Live mode: {table.name} has no {p} rows and no connector can give them: {why}")
+        return ". ".join(reasons)
     return (
         f"Live mode: Cycle has no live source for {table.name} yet, so it stays empty and nothing downstream of it is "
         "invented; set CYCLE_SOURCE_MODE=simulator to fill it with simulated demo data"

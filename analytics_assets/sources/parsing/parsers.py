@@ -589,6 +589,7 @@ CREATIVE_MAPPINGS = {
         {
             **_AD_IDS["google_ads"],
             "ad_id": _f("adGroupAd.ad.id"),
+            "ad_name": _f("adGroupAd.ad.name", required=False),
             "creative_format": _f("adGroupAd.ad.type", required=False),
             **_AD_DELIVERY["google_ads"],
             **{col: _f(f"_{col}", "int", required=False) for col in _GOOGLE_QUARTILE_RATES},
@@ -601,6 +602,7 @@ CREATIVE_MAPPINGS = {
         {
             **_AD_IDS["meta_ads"],
             "ad_id": _f("ad_id"),
+            "ad_name": _f("ad_name", required=False),
             "creative_format": _f("creative.object_type", required=False),
             **_AD_DELIVERY["meta_ads"],
             **{f"video_{q}_views": _f(f"_video_{q}_views", "int", required=False) for q in ("p25", "p50", "p75", "p100")},
@@ -613,6 +615,7 @@ CREATIVE_MAPPINGS = {
         {
             **_AD_IDS["linkedin_ads"],
             "ad_id": _f("_creative_id"),
+            "ad_name": _f("cycle.creative_name", required=False),
             "creative_format": _f("cycle.creative_type", required=False),
             **_AD_DELIVERY["linkedin_ads"],
             "video_p25_views": _f("videoFirstQuartileCompletions", "int", required=False),
@@ -658,6 +661,63 @@ BOOST_MAPPING = PlatformMapping(
         "paid_clicks": _f("delivery.clicks", "int"),
     },
 )
+
+
+
+def _derive_linkedin_boosts(df: pd.DataFrame) -> pd.DataFrame:
+    """A boost's id from its creative, and its flight as UTC days from the campaign's ``runSchedule`` (epoch
+    ms; ``end`` is the instant delivery stops, so a flight ending at midnight ends the day before). A value
+    that is not an epoch stays as given, for the date converter to report."""
+
+    def day(values: pd.Series | None, exclusive: bool) -> pd.Series:
+        if values is None:
+            return pd.Series([None] * len(df), index=df.index, dtype=object)
+        ms = pd.to_numeric(values, errors="coerce")
+        ts = pd.to_datetime(ms - (1 if exclusive else 0), unit="ms", errors="coerce")
+        return ts.dt.strftime("%Y-%m-%d").astype(object).where(ts.notna(), values.where(ms.isna()))
+
+    df = _derive_linkedin_creatives(df)
+    return df.assign(
+        _boost_id=("li_" + df["_creative_id"].astype(str)).where(df["_creative_id"].notna(), None),
+        _start_date=day(df.get("cycle.run_start"), exclusive=False),
+        _end_date=day(df.get("cycle.run_end"), exclusive=True),
+    )
+
+
+# LinkedIn Ads boosts: the creative-level delivery (adAnalytics pivot CREATIVE) of sponsored creatives whose
+# ``content.reference`` is an organic post of the company page, joined by the client with that post's URN, the
+# campaign's flight and daily budget and the account's currency (``cycle.*``)
+LINKEDIN_BOOST_MAPPING = PlatformMapping(
+    BOOSTS,
+    "linkedin_ads",
+    "_boost_id",
+    {
+        "boost_id": _f("_boost_id"),
+        "organic_platform": _f(None, constant="linkedin"),
+        "post_id": _f("cycle.post_urn"),
+        "ad_platform": _f(None, constant="linkedin_ads"),
+        "campaign_id": _f("_campaign_id"),
+        "boost_date": _f("_date", "date"),
+        "start_date": _f("_start_date", "date"),
+        "end_date": _f("_end_date", "date"),
+        "currency": _f("cycle.currency"),
+        "daily_budget": _f("cycle.daily_budget", "float"),
+        "spend": _f("costInLocalCurrency", "float"),
+        "paid_impressions": _f("impressions", "int"),
+        "paid_engagements": _f("totalEngagements", "int"),
+        "paid_clicks": _f("clicks", "int"),
+    },
+    _derive_linkedin_boosts,
+)
+
+# the ad platforms whose reports Cycle discovers boosts of organic posts it tracks in
+BOOST_MAPPINGS = {"linkedin_ads": LINKEDIN_BOOST_MAPPING}
+
+
+def boost_mappings(meta_conversion_types: Sequence[str] = META_CONVERSION_ACTION_TYPES) -> dict[str, PlatformMapping]:
+    """The boost mappings by ad platform (the same signature as the other ad entities' mappings)."""
+    return dict(BOOST_MAPPINGS)
+
 
 TOUCHPOINT_MAPPING = PlatformMapping(
     TOUCHPOINTS,

@@ -143,6 +143,7 @@ def creative_days(campaign_day: pd.DataFrame, seed: int, day: date) -> pd.DataFr
         p75 = rng.binomial(p50, r75)
         p100 = rng.binomial(p75, r100)
         frame = cr[["platform", "campaign_id", "ad_id", "creative_format"]].assign(
+            ad_name=ad_names(c.campaign_name, cr["creative_format"]),
             account_id=c.account_id,
             campaign_name=c.campaign_name,
             currency=c.currency,
@@ -170,6 +171,7 @@ def boost_creative_days(boost_rows: pd.DataFrame) -> pd.DataFrame:
             "campaign_id": b["campaign_id"],
             "ad_id": b["campaign_id"].astype(str) + "00",
             "creative_format": gt.BOOST_CREATIVE_FORMAT,
+            "ad_name": "Boost | " + b["post_id"] + f" | {gt.BOOST_CREATIVE_FORMAT} 1",  # as ad_names names it
             "account_id": "LI-BOOST",
             "campaign_name": "Boost | " + b["post_id"],
             "currency": b["currency"],
@@ -186,6 +188,12 @@ def boost_creative_days(boost_rows: pd.DataFrame) -> pd.DataFrame:
             "video_p100": pd.array([pd.NA] * len(b), dtype="Int64"),
         }
     )
+
+
+def ad_names(campaign_name: str, formats: pd.Series) -> list[str]:
+    """Ads' names as advertisers write them, "<campaign name> | <format> <n>" (n counts the campaign's ads
+    from 1). Derived, never drawn: adding names leaves every random stream, and so every number, as it was."""
+    return [f"{campaign_name} | {fmt} {j + 1}" for j, fmt in enumerate(formats)]
 
 
 def boost_reach(impressions: pd.Series) -> pd.Series:
@@ -315,7 +323,7 @@ def native_creatives(creatives: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 .where(quartiles[f"video_p{q}"].notna())
                 for q in (25, 50, 75, 100)
             }
-            ad = {"adGroupAd.ad.id": a["ad_id"], "adGroupAd.ad.type": a["creative_format"]}
+            ad = {"adGroupAd.ad.id": a["ad_id"], "adGroupAd.ad.name": a["ad_name"], "adGroupAd.ad.type": a["creative_format"]}
             out[platform] = google_ads_rows(a, ad, rates)
         elif platform == "meta_ads":
 
@@ -324,7 +332,7 @@ def native_creatives(creatives: pd.DataFrame) -> dict[str, pd.DataFrame]:
                     [{"action_type": "video_view", "value": str(int(v))}] if not pd.isna(v) else np.nan for v in values
                 ]
 
-            ad = {"ad_id": a["ad_id"], "creative.object_type": a["creative_format"]}
+            ad = {"ad_id": a["ad_id"], "ad_name": a["ad_name"], "creative.object_type": a["creative_format"]}
             watched = {f"video_p{q}_watched_actions": video_actions(quartiles[f"video_p{q}"]) for q in (25, 50, 75, 100)}
             out[platform] = meta_insights_rows(a, ad, watched)
         else:  # LinkedIn adAnalytics, pivots CAMPAIGN + CREATIVE, timeGranularity DAILY
@@ -337,6 +345,7 @@ def native_creatives(creatives: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "videoMidpointCompletions": quartiles["video_p50"],
                 "videoThirdQuartileCompletions": quartiles["video_p75"],
                 "videoCompletions": quartiles["video_p100"],
+                "cycle.creative_name": a["ad_name"],
                 "cycle.creative_type": a["creative_format"],
             }
             out[platform] = linkedin_analytics_rows(a, pivots, video)

@@ -11,6 +11,8 @@ renamed as (
         account_id,
         campaign_id,
         ad_id,
+        -- the name the advertiser gave the ad (null where the report carries none)
+        nullif(trim(ad_name), '') as ad_name,
         lower(creative_format) as creative_format,
         -- the platforms' own format names mapped onto the media types of organic posts
         case

@@ -2,7 +2,8 @@
 ``pandas.json_normalize`` flattens the documented payload, so the existing parsers read them unchanged.
 
 Social clients list an account's posts (``discover``) and look up the current counters of given posts
-(``fetch_metrics``); ad clients read campaign-by-day rows for a date range (``fetch_range``).
+(``fetch_metrics``); ad clients read campaign-by-day and ad-by-day rows for a date range (``fetch_range``, ``fetch_creatives``),
+and LinkedIn Ads the days of boosted organic posts (``fetch_boosts``).
 Fields a client does not know are kept as columns: they reach the quarantine payload if a record is bad.
 """
 
@@ -120,6 +121,19 @@ class SocialClient(_Client):
 
 
 class AdsClient(_Client):
+    """An ad platform's reports for a date range: campaign by day (``fetch_range``), ad by day
+    (``fetch_creatives``) and, where the platform lets Cycle tell them, the days of boosted organic posts
+    (``fetch_boosts``)."""
 
     def fetch_range(self, start: date, end: date) -> pd.DataFrame:
         raise NotImplementedError
+
+    def fetch_creatives(self, start: date, end: date) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def fetch_boosts(self, start: date, end: date) -> pd.DataFrame:
+        raise NotImplementedError(f"{self.platform}: boosts of tracked organic posts are not discoverable")
+
+    def entity_details(self) -> dict[str, dict[str, Any]]:
+        """What a run learned beyond the rows, by entity, for the asset's metadata."""
+        return {}

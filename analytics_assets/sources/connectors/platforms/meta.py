@@ -1,9 +1,10 @@
-"""Meta Marketing API: campaign insights by day (``GET /{version}/act_{id}/insights`` with
-``level=campaign``, ``time_increment=1``, a ``time_range`` and the configured
+"""Meta Marketing API: campaign and ad insights by day (``GET /{version}/act_{id}/insights`` with
+``level=campaign`` or ``level=ad``, ``time_increment=1``, a ``time_range`` and the configured
 ``action_attribution_windows``), paged by ``paging.next`` (the ``paging.cursors.after`` cursor).
 Errors come in an ``error`` object whose ``code`` says more than the HTTP status: 190 is an expired or
 invalid token, 4/17/32/613/80000-80014 are throttling; how long a throttle lasts comes in the usage headers
-(``throttling.meta_usage``).
+(``throttling.meta_usage``). At ad level each ad's creative type is joined from the account's ads
+(``GET /{version}/act_{id}/ads``, read once per run).
 
 Attribution windows: since 2026-01-12 the Ads Insights API no longer returns the 7-day and 28-day view windows
 (``7d_view``, ``28d_view``); a deployment asking for them would silently get no view-through conversions, so
@@ -27,6 +28,17 @@ FIELDS = (
     "account_id,account_currency,campaign_id,campaign_name,date_start,date_stop,"
     "impressions,clicks,spend,reach,actions,action_values"
 )
+# ad level: the ad and its ad set, the same delivery, and the video quartiles (``video_p*_watched_actions``,
+# present only for ads with video)
+AD_FIELDS = (
+    "account_id,account_currency,campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,date_start,date_stop,"
+    "impressions,clicks,spend,reach,actions,action_values,video_p25_watched_actions,video_p50_watched_actions,"
+    "video_p75_watched_actions,video_p100_watched_actions"
+)
+# Insights do not carry the creative: its type comes from the ads listing, joined by ad id. ``object_story_id``
+# is set when an ad promotes an existing page post (a boost); Cycle tracks no Facebook or Instagram posts, so
+# those are only counted (``untracked_boosted_posts``), never attached to an invented post.
+AD_LISTING_FIELDS = "id,name,creative{object_type,object_story_id,effective_object_story_id}"
 _THROTTLING = {4, 17, 32, 613} | set(range(80000, 80015))
 
 # what ``action_attribution_windows`` still accepts: click windows, 1-day engaged view, 1-day view, and the
@@ -100,24 +112,66 @@ class MetaAdsClient(AdsClient):
         self.api_version = api_version
         self.attribution_windows = check_attribution_windows(attribution_windows or DEFAULT_ATTRIBUTION_WINDOWS)
         self.page_size = page_size
+        self._ads_by_account: dict[str, dict[str, dict]] = {}  # per run
 
     def fetch_range(self, start: date, end: date) -> pd.DataFrame:
         rows: list[dict] = []
         for account in self.accounts:
-            url = f"/{self.api_version}/act_{account}/insights"
-            params: dict | None = {
-                "level": "campaign",
-                "fields": FIELDS,
-                "time_range": json.dumps({"since": start.isoformat(), "until": end.isoformat()}),
-                "time_increment": 1,
-                "action_attribution_windows": json.dumps(self.attribution_windows),
-                "limit": self.page_size,
-            }
+            rows += self._insights(account, "campaign", FIELDS, start, end)
+        return flatten(rows, max_level=0)
+
+    def fetch_creatives(self, start: date, end: date) -> pd.DataFrame:
+        rows: list[dict] = []
+        for account in self.accounts:
+            ads = self._ads(account)
+            for r in self._insights(account, "ad", AD_FIELDS, start, end):
+                creative = (ads.get(str(r.get("ad_id"))) or {}).get("creative")
+                object_type = creative.get("object_type") if isinstance(creative, dict) else None
+                rows.append({**r, "creative.object_type": object_type})
+        return flatten(rows, max_level=0)
+
+    def entity_details(self) -> dict[str, dict]:
+        if not self._ads_by_account:
+            return {}
+        stories = {
+            str(c["object_story_id"])
+            for ads in self._ads_by_account.values()
+            for ad in ads.values()
+            if isinstance(c := ad.get("creative"), dict) and c.get("object_story_id")
+        }
+        return {"ad_creatives": {"untracked_boosted_posts": len(stories)}}
+
+    def _insights(self, account: str, level: str, fields: str, start: date, end: date) -> list[dict]:
+        rows: list[dict] = []
+        url = f"/{self.api_version}/act_{account}/insights"
+        params: dict | None = {
+            "level": level,
+            "fields": fields,
+            "time_range": json.dumps({"since": start.isoformat(), "until": end.isoformat()}),
+            "time_increment": 1,
+            "action_attribution_windows": json.dumps(self.attribution_windows),
+            "limit": self.page_size,
+        }
+        while True:
+            body = self.http.request_json("GET", url, params=params) or {}
+            rows += [r for r in body.get("data") or [] if isinstance(r, dict)]
+            nxt = (body.get("paging") or {}).get("next")
+            if not nxt:
+                return rows
+            url, params = without_token(nxt), None
+
+    def _ads(self, account: str) -> dict[str, dict]:
+        """The account's ads by id (with their creative), read once per run: a few pages per account."""
+        if account not in self._ads_by_account:
+            ads: dict[str, dict] = {}
+            url = f"/{self.api_version}/act_{account}/ads"
+            params: dict | None = {"fields": AD_LISTING_FIELDS, "limit": self.page_size}
             while True:
                 body = self.http.request_json("GET", url, params=params) or {}
-                rows += [r for r in body.get("data") or [] if isinstance(r, dict)]
+                ads.update({str(a["id"]): a for a in body.get("data") or [] if isinstance(a, dict) and a.get("id")})
                 nxt = (body.get("paging") or {}).get("next")
                 if not nxt:
                     break
                 url, params = without_token(nxt), None
-        return flatten(rows, max_level=0)
+            self._ads_by_account[account] = ads
+        return self._ads_by_account[account]
