@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install demo test dev api summary benchmark benchmark-loop loop bench-api chaos clean help
+.PHONY: install demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api chaos clean help
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -26,6 +26,7 @@ help:
 	@echo "make api       FastAPI service (http://127.0.0.1:8000/docs)"
 	@echo "make benchmark speed figures as ratios against in-process baselines"
 	@echo "make benchmark-loop  8 weeks of posting on the planted truth, peak hours moved at week 5: Cycle vs random, static heatmap, oracle (~1 min)"
+	@echo "make benchmark-ml    the ML models against their baselines and goals on the simulator, a section per model (drift: 10 seeds, ~10 min on one core)"
 	@echo "make loop      the closed loop in the simulator through the real graph: 8 weeks, half the advice applied, peaks moved at week 5"
 	@echo "make bench-api the API under Locust at 1,000 req/s, 30 days and 3 years of history, cache on and off (after make demo)"
 	@echo "make chaos     inject the known faults in sequence and print what each did to the data (goal: all 0)"
@@ -74,6 +75,11 @@ benchmark: install
 # the same simulated posts (common random numbers); figures beside their goals, PASS/MISS; ~1 min on one core
 benchmark-loop: install
 	$(BIN)/python -m benchmarks.loop
+
+# each ML model against its baselines and goal on the simulator's planted truth, one section per model
+# (benchmarks/ml.py: `python -m benchmarks.ml drift` runs one); exit 1 when a goal is missed
+benchmark-ml: install
+	$(BIN)/python -m benchmarks.ml
 
 # the same loop through the Dagster graph, the API's decisions and the simulator's closed-loop mode (cycle loop)
 loop: install

@@ -1,4 +1,5 @@
-"""Feature drift between a reference window (training data) and recent posts.
+"""Feature drift between a reference window (training data) and recent posts, and the loop around it: the
+champion's reference window, where a shift began, and when to ask for one retrain per shift.
 
 Wraps Evidently's ``DataDriftPreset`` (evidently >= 0.7 API). Evidently is
 imported lazily: it takes seconds to import.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from typing import Any, Sequence
 
 import numpy as np
@@ -240,3 +242,99 @@ def detect_feature_drift(
         "Feature drift: %s (share %.2f, drifted %s)", result.dataset_drift, share, drifted_columns
     )
     return result
+
+
+# ---- the drift loop: which reference, which window, when a shift has begun, when to retrain ----------------
+
+DRIFT_WINDOW_DAYS = 3  # recent days of posts compared with the champion's reference
+#: the champion's metric naming the first day of the behaviour its reference describes (set by a retrain that a
+#: drift triggered: the shift's onset; carried over by later retrains so a weekly one does not bring back the
+#: pre-shift days)
+REFERENCE_START_METRIC = "drift_reference_start"
+#: the run tag by which the drift sensor hands the shift's onset to the retrain it requests
+DRIFT_ONSET_TAG = "cycle/drift_onset"
+
+
+def _iso_date(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value not in (None, "") else None
+
+
+def reference_window(metrics: dict[str, Any]) -> tuple[date, date]:
+    """The days of the champion's training data the drift monitor compares new posts with.
+
+    Its whole training window, except after a behaviour shift: then only the days since the shift's onset that
+    it was trained on (``drift_reference_start``). Against the whole window a retrain on shifted data would
+    still drift (the old days outnumber the new for weeks), and the sensor would ask for a retrain every day.
+    """
+    start = _iso_date(metrics.get("model_data_start_date") or metrics.get("train_start_date"))
+    end = _iso_date(metrics.get("model_data_end_date") or metrics.get("train_end_date"))
+    if start is None or end is None:
+        raise ValueError("The champion's metrics name no training window (model_data_start_date/end_date)")
+    since = _iso_date(metrics.get(REFERENCE_START_METRIC))
+    if since is not None and start < since <= end:
+        start = since
+    return start, end
+
+
+def reference_start_for_retrain(
+    data_start: date, data_end: date, drift_onset: date | None, champion_metrics: dict[str, Any] | None
+) -> date | None:
+    """``drift_reference_start`` of a model trained on ``data_start..data_end``: the onset of the shift that
+    asked for it when its data covers that day, else the champion's own (a weekly retrain after a shift keeps
+    describing the shifted behaviour), else None (the whole window)."""
+    inherited = _iso_date((champion_metrics or {}).get(REFERENCE_START_METRIC))
+    for candidate in (drift_onset, inherited):
+        if candidate is not None and data_start < candidate <= data_end:
+            return candidate
+    return None
+
+
+def window_posts(posts: pd.DataFrame, day: date, window_days: int = DRIFT_WINDOW_DAYS) -> pd.DataFrame:
+    """The posts published in the ``window_days`` days up to ``day`` (``published_date`` column, dates)."""
+    start = day - timedelta(days=window_days - 1)
+    return posts[(posts["published_date"] >= start) & (posts["published_date"] <= day)]
+
+
+def drift_onset(
+    reference: pd.DataFrame, posts: pd.DataFrame, day: date, window_days: int = DRIFT_WINDOW_DAYS, **tests: Any
+) -> date:
+    """The first day of the drifted window up to ``day`` whose own posts drift from ``reference``: where the
+    shift began (the retrain's new reference starts there). The window's first day when no single day has
+    enough posts, or drifts on its own (a slow drift that only the pooled window shows)."""
+    start = day - timedelta(days=window_days - 1)
+    for offset in range(window_days):
+        one_day = posts[posts["published_date"] == start + timedelta(days=offset)]
+        if len(one_day) < MIN_CURRENT_ROWS:
+            continue
+        if detect_feature_drift(reference, one_day, **tests).dataset_drift:
+            return start + timedelta(days=offset)
+    return start
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """What the drift sensor does with one evaluation: a run key to request (None: nothing) and why."""
+
+    run_key: str | None
+    reason: str
+
+
+def drift_retrain_decision(
+    dataset_drift: bool, onset: date | None, trainable_through: date | None, champion_version: str | None
+) -> RetrainDecision:
+    """One retrain per shift: keyed by the champion it replaces (Dagster runs a run key once per sensor), and
+    only once the shifted posts have outcomes to learn from (``ml_training_dataset`` keeps posts 24 h old, so
+    a shift seen on its first day waits a day). A retrain kept out by the gate is not asked for again: the
+    champion stays, its drift stays reported, and the weekly schedule and the live-accuracy sensor remain."""
+    if not dataset_drift:
+        return RetrainDecision(None, "No drift")
+    if onset is None or champion_version is None:
+        return RetrainDecision(None, "Drift reported without its onset or champion: nothing to retrain against")
+    if trainable_through is None or trainable_through < onset:
+        shown = trainable_through.isoformat() if trainable_through else "nothing"
+        return RetrainDecision(
+            None,
+            f"Drift since {onset.isoformat()}: its posts have no outcomes yet (training data through {shown}); "
+            "the retrain is requested once they do",
+        )
+    return RetrainDecision(f"drift-v{champion_version}", f"Drift since {onset.isoformat()}: retrain champion v{champion_version}")

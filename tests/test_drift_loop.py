@@ -1,5 +1,7 @@
 """The drift loop: the monitor compares new days with the champion's training window, and the sensor
-requests a retrain on a behaviour shift injected by the simulator, and stays quiet without one."""
+requests a retrain on a behaviour shift injected by the simulator, and stays quiet without one. (That the
+retrained champion settles, and one request per shift over seeds: tests/ml/test_drift_loop_policy.py and
+benchmarks/drift.py.)"""
 
 from __future__ import annotations
 
@@ -58,6 +60,11 @@ def test_drift_sensor_quiet_on_unshifted_days_and_requests_retrain_on_a_shift(pi
     assert request.job_name in (None, "engagement_model_training_job")
     assert request.tags["cycle/trigger"] == "feature_drift"
     assert shifted_end.isoformat() in request.tags["cycle/drifted_days"]
+    # the shift's own day drifts on its own (its posts' features are known at publication): the retrain's drift
+    # reference starts there, and the request is keyed by the champion it replaces (one request per shift)
+    assert drift.metadata["drift_onset"].value == shift_start.isoformat()
+    assert request.tags["cycle/drift_onset"] == shift_start.isoformat()
+    assert request.run_key == f"drift-v{drift.metadata['champion_version'].value}"
 
     # the same materialization is not acted on twice
     again = _tick(home, home.defs(), cursor=fired.cursor)

@@ -27,6 +27,8 @@ BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"
 BOOST_COUNTERFACTUAL_TRAJECTORY = f"{ANALYSIS_SCHEMA}.boost_counterfactual_trajectory"
 EXPERIMENT_RESULTS = f"{ANALYSIS_SCHEMA}.experiment_results"
 INSIGHTS = f"{ANALYSIS_SCHEMA}.insights"
+# the dated anomalies of the daily campaign and platform series (ml.anomalies), one row per series and flagged day
+METRIC_ANOMALIES = f"{ANALYSIS_SCHEMA}.metric_anomalies"
 
 ALERTS = f"{OPS_SCHEMA}.alerts"
 

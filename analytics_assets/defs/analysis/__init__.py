@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from analytics_assets.defs.analysis.anomalies import metric_anomalies
 from analytics_assets.defs.analysis.attribution import agg_attribution_model_comparison
 from analytics_assets.defs.analysis.boosts import boost_effectiveness
 from analytics_assets.defs.analysis.experiments import account_experiments, experiment_results
@@ -10,6 +11,6 @@ from analytics_assets.defs.analysis.insights import account_insights, insights
 defs = dg.Definitions(
     assets=[
         agg_attribution_model_comparison, boost_effectiveness, experiment_results, insights, account_experiments,
-        account_insights,
+        account_insights, metric_anomalies,
     ]
 )

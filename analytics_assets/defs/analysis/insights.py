@@ -19,6 +19,7 @@ from analytics_assets.contracts.warehouse import (
     EXPERIMENT_RESULTS,
     FEATURE_DRIFT_REPORTS,
     INSIGHTS,
+    METRIC_ANOMALIES,
     POSTING_SLOTS,
     table_metadata,
 )
@@ -71,11 +72,21 @@ def _quality_findings(con, start, end) -> list[Finding]:
     return quality_findings(quarantine, drift[0] if drift else None, flags[0], flags[1], MAX_QUARANTINE_SHARE)
 
 
+def _window_anomalies(con, start, end) -> pd.DataFrame:
+    """The dated anomalies of the window (metric_anomalies; none yet when it has never run)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema || '.' || table_name = ?", [METRIC_ANOMALIES]
+    ).fetchone()[0]
+    if not exists:
+        return pd.DataFrame()
+    return con.execute(f"select * from {METRIC_ANOMALIES} where metric_date between ? and ?", [start, end]).df()
+
+
 @dg.asset(
     deps=[
         "ml_training_dataset",
         "fct_campaign_performance",
-        "agg_platform_daily",
+        "metric_anomalies",
         "boost_effectiveness",
         "experiment_results",
         "fct_snapshot_delta_flags",
@@ -89,7 +100,8 @@ def _quality_findings(con, start, end) -> list[Finding]:
     "policy's, as /v1/optimal-hours and the slot recommendations) and content "
     "types, platform differences, when and what to boost, A/B winners (audiences, budgets, creatives), anomalies "
     "and warnings. Segment effects are Welch tests on log values with Benjamini-Hochberg control, reported only "
-    "when significant and at least min_effect; anomalies are robust z-scores. Writes analysis.insights.",
+    "when significant and at least min_effect; anomalies are the dated ones of metric_anomalies (per campaign or "
+    "platform and kind, naming the days and series). Writes analysis.insights.",
     metadata=table_metadata(INSIGHTS),
 )
 def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -123,11 +135,7 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
                 window,
             ).df(),
             experiments=con.execute(f"select * from {EXPERIMENT_RESULTS} where end_date between ? and ?", window).df(),
-            platform_daily=con.execute(
-                """select metric_date, platform, impressions from main.agg_platform_daily
-                   where channel_type = 'organic' and metric_date between ? and ?""",
-                [start - timedelta(days=14), end],
-            ).df(),
+            metric_anomalies=_window_anomalies(con, start, end),
             posting_slots=con.execute(
                 f"""select platform, publish_dow, publish_hour, posterior_mean_log, posterior_sd_log, n_seen_at_hour,
                           model_version from {POSTING_SLOTS}"""

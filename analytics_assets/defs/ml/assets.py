@@ -20,6 +20,7 @@ from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import MlflowResource, WarehouseResource
 from analytics_assets.storage.warehouse import replace_rows
+from ml.drift import DRIFT_ONSET_TAG, DRIFT_WINDOW_DAYS, REFERENCE_START_METRIC
 
 TRAINING_TABLE = "main.ml_training_dataset"
 DRIFT_TABLE = FEATURE_DRIFT_REPORTS
@@ -34,7 +35,6 @@ DRIFT_COLUMNS = {
     "dataset_drift": "BOOLEAN",
     "drifted_columns": "VARCHAR",
 }
-DRIFT_WINDOW_DAYS = 3  # recent days compared with the training reference
 
 
 def champion_model(mlflow_store: MlflowResource):
@@ -85,13 +85,28 @@ def _model_result(
     )
 
 
+def _drift_reference_start(context: dg.AssetExecutionContext, metrics: dict, champion) -> date | None:
+    """Where the new model's drift reference starts: the onset of the shift whose drift asked for this run
+    (the sensor's ``cycle/drift_onset`` tag), else the champion's, else None (its whole training window)."""
+    from ml.drift import reference_start_for_retrain
+
+    onset = context.run.tags.get(DRIFT_ONSET_TAG)
+    return reference_start_for_retrain(
+        date.fromisoformat(str(metrics["model_data_start_date"])),
+        date.fromisoformat(str(metrics["model_data_end_date"])),
+        date.fromisoformat(onset) if onset else None,
+        champion.metrics if champion is not None else None,
+    )
+
+
 @dg.asset(
     deps=["ml_training_dataset"],
     group_name="ml",
     kinds={"pytorch", "mlflow"},
     pool=WAREHOUSE_POOL,
     description="Engagement-score model (wide & deep, PyTorch) trained on all posts, evaluated on a "
-    "time-ordered holdout against a per-platform baseline, registered in MLflow as the challenger; the champion "
+    "time-ordered holdout against a per-platform mean and a ridge regression on the same features (`holdout/ridge_*`, "
+    "`holdout/rmse_improvement_vs_ridge`), registered in MLflow as the challenger; the champion "
     "alias moves to it only when its log-scale RMSE beats the champion's by the margin of ml/governance.py on "
     "the holdout and on the posts neither model saw. `promotion` and `gate/*` record the decision.",
 )
@@ -128,6 +143,9 @@ def engagement_model(
         )
     result = train_engagement_model(dataset, config)
     result.metrics["dataset_fingerprint"] = fingerprint
+    reference_start = _drift_reference_start(context, result.metrics, champion)
+    if reference_start is not None:
+        result.metrics[REFERENCE_START_METRIC] = reference_start.isoformat()
     decision = evaluate_challenger(result, champion, dataset)
     info = log_and_register(
         result,
@@ -149,47 +167,67 @@ def engagement_model(
     )
 
 
+# the posts' content features, known at publication: the drift window reads them from dim_post, so a shift shows
+# on its first day (ml_training_dataset only has posts whose outcomes are 24 h old)
+PUBLISHED_FEATURES_SQL = """
+    select post_id, platform, published_date, publish_hour, publish_dow,
+        coalesce(hook_type, 'unknown') as hook_type, coalesce(media_type, 'unknown') as media_type,
+        coalesce(topic, 'unknown') as topic, text_length
+    from main.dim_post
+    where published_date between ? and ?
+"""
+
+
+def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["published_date"] = pd.to_datetime(frame["published_date"]).dt.date
+    return frame
+
+
 @dg.asset(
-    deps=["ml_training_dataset"],
+    deps=["ml_training_dataset", "dim_post"],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="ml",
     kinds={"evidently", "duckdb"},
     pool=WAREHOUSE_POOL,
     metadata=table_metadata(DRIFT_TABLE),
-    description=f"Evidently data drift of the posts of the {DRIFT_WINDOW_DAYS} days up to the partition "
-    "against the champion model's training window. `dataset_drift` drives the retrain sensor.",
+    description=f"Evidently data drift of the posts published in the {DRIFT_WINDOW_DAYS} days up to the partition "
+    "(their content features, known at publication) against the champion's reference: its training window, or "
+    "after a shift only the days since the shift's onset. `latest_dataset_drift`, `drift_onset` and "
+    "`trainable_through` drive the retrain sensor (one retrain per shift).",
 )
 def ml_feature_drift(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
 ) -> dg.MaterializeResult:
-    from ml.drift import DEFAULT_DRIFT_COLUMNS, detect_feature_drift
+    from ml.drift import DEFAULT_DRIFT_COLUMNS, detect_feature_drift, drift_onset, reference_window, window_posts
 
     days = partition_days(context)
     champion = champion_model(mlflow_store)
-    reports = []
+    reports, onsets, trainable_through = [], {}, None
     if champion is None:
         context.log.warning("No champion model yet: nothing to compare with, drift not evaluated.")
     else:
-        version, metrics = champion.version, champion.metrics
-        # the champion was refit on everything up to model_data_end_date: that is its reference
-        ref_start = date.fromisoformat(str(metrics.get("model_data_start_date", metrics["train_start_date"])))
-        ref_end = date.fromisoformat(str(metrics.get("model_data_end_date", metrics["train_end_date"])))
+        version = champion.version
+        ref_start, ref_end = reference_window(champion.metrics)
         with warehouse.connect() as con:
-            posts = con.execute(
-                f"select * from {TRAINING_TABLE} where published_date between ? and ?",
-                [min(ref_start, days[0] - timedelta(days=DRIFT_WINDOW_DAYS - 1)), max(ref_end, days[-1])],
-            ).df()
-        posts["published_date"] = pd.to_datetime(posts["published_date"]).dt.date
-        reference = posts[(posts["published_date"] >= ref_start) & (posts["published_date"] <= ref_end)]
+            reference = _as_dates(
+                con.execute(
+                    f"select * from {TRAINING_TABLE} where published_date between ? and ?", [ref_start, ref_end]
+                ).df()
+            )
+            posts = _as_dates(
+                con.execute(PUBLISHED_FEATURES_SQL, [days[0] - timedelta(days=DRIFT_WINDOW_DAYS - 1), days[-1]]).df()
+            )
+            trainable_through = con.execute(f"select max(published_date) from {TRAINING_TABLE}").fetchone()[0]
         for day in days:
-            window_start = day - timedelta(days=DRIFT_WINDOW_DAYS - 1)
-            current = posts[(posts["published_date"] >= window_start) & (posts["published_date"] <= day)]
+            current = window_posts(posts, day)
             try:
                 drift = detect_feature_drift(reference, current, DEFAULT_DRIFT_COLUMNS)
             except ValueError as exc:  # too little data that day: report it, do not guess
                 context.log.warning(f"{day}: drift not evaluated: {exc}")
                 continue
+            if drift.dataset_drift:
+                onsets[day] = drift_onset(reference, posts, day)
             reports.append(
                 {
                     "partition_date": day,
@@ -215,6 +253,12 @@ def ml_feature_drift(
             "drifted_days": [r["partition_date"].isoformat() for r in reports if r["dataset_drift"]],
             "latest_drift_share": latest["drift_share"] if latest else None,
             "latest_drifted_columns": latest["drifted_columns"] if latest else None,
+            "latest_dataset_drift": bool(latest["dataset_drift"]) if latest else False,
+            # where the latest day's shift began (its first day that drifts alone) and the newest published day
+            # with outcomes: the sensor retrains once the shifted posts can be learned from
+            "drift_onset": onsets[latest["partition_date"]].isoformat() if latest and latest["dataset_drift"] else None,
+            "trainable_through": trainable_through.isoformat() if trainable_through else None,
+            "reference_start": latest["reference_start"].isoformat() if latest else None,
             "champion_version": latest["model_version"] if latest else None,
             "evaluated_days": len(reports),
         }

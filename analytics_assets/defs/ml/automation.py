@@ -1,4 +1,4 @@
-"""When the engagement model retrains: weekly, when the drift monitor finds the features moved, when the
+"""When the engagement model retrains: weekly, once per behaviour shift the drift monitor finds, when the
 champion's error on the posts it never saw reaches +50% of its holdout error, and when 1,000 such posts arrived.
 
 The last two read the latest ``ml_champion_live_accuracy`` materialization's metadata from the instance (never
@@ -7,9 +7,11 @@ run keys, remembered in the sensor's cursor (and deduplicated by the daemon too)
 """
 
 import json
+from datetime import date
 
 import dagster as dg
 
+from ml.drift import DRIFT_ONSET_TAG, drift_retrain_decision
 from ml.governance import NEW_POSTS_RETRAIN_THRESHOLD, RETRAIN_ERROR_RATIO
 
 MODEL_KEY = dg.AssetKey("engagement_model")
@@ -37,23 +39,32 @@ engagement_model_weekly_schedule = dg.ScheduleDefinition(
     name="engagement_drift_sensor",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests a retrain when the drift monitor finds the recent features drifted from the "
-    "champion's training data.",
+    description="Requests one retrain per behaviour shift: when the drift monitor finds the latest posts drifted "
+    "from the champion's reference and the shifted posts have outcomes to learn from (run key per champion).",
 )
 def engagement_drift_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
     materialization = asset_event.asset_materialization
-    metadata = materialization.metadata if materialization else {}
-    drift = metadata.get("dataset_drift")
-    if drift is None or not drift.value:
-        return dg.SkipReason(f"No drift in {materialization.partition if materialization else '?'}")
-    days = metadata.get("drifted_days")
-    champion = metadata.get("champion_version")
+    metadata = {key: value.value for key, value in (materialization.metadata if materialization else {}).items()}
+    partition = materialization.partition if materialization else "?"
+    # the latest evaluated day decides: a window whose earlier days drifted but whose newest no longer does has
+    # settled (materializations written before latest_dataset_drift existed only carry dataset_drift)
+    drifted = metadata.get("latest_dataset_drift", metadata.get("dataset_drift"))
+    onset, trainable = metadata.get("drift_onset"), metadata.get("trainable_through")
+    decision = drift_retrain_decision(
+        bool(drifted),
+        date.fromisoformat(onset) if onset else None,
+        date.fromisoformat(trainable) if trainable else None,
+        metadata.get("champion_version"),
+    )
+    if decision.run_key is None:
+        return dg.SkipReason(f"{decision.reason} in {partition}")
     return dg.RunRequest(
-        run_key=f"drift-{asset_event.run_id}-{materialization.partition}",
+        run_key=decision.run_key,
         tags={
             "cycle/trigger": "feature_drift",
-            "cycle/drifted_days": ",".join(days.value) if days else "",
-            "cycle/champion_version": str(champion.value) if champion else "",
+            "cycle/drifted_days": ",".join(metadata.get("drifted_days") or []),
+            "cycle/champion_version": str(metadata["champion_version"]),
+            DRIFT_ONSET_TAG: onset,
         },
     )
 

@@ -21,6 +21,7 @@ import pandas as pd
 from analytics_assets.sources.native import NativeDay
 from analytics_assets.sources.simulator import actions as action_log
 from analytics_assets.sources.simulator import ad_detail
+from analytics_assets.sources.simulator import anomalies as planted
 from analytics_assets.sources.simulator import ground_truth as gt
 from analytics_assets.sources.simulator import post_text
 
@@ -72,6 +73,8 @@ class SimulatorConfig:
     # (``shift_start`` moves the content mix and posting hours too)
     peak_shift_hours: int = 0
     peak_shift_start: date | None = None
+    # labeled anomalies planted in the daily campaign and platform series (anomalies.py; None: none, the default)
+    anomalies: planted.AnomalyPlan | None = None
 
     def __post_init__(self) -> None:
         if self.journey_model not in gt.JOURNEY_MODELS:
@@ -382,7 +385,7 @@ def _polls(config: SimulatorConfig, posts: pd.DataFrame, day: date | None = None
     for metric in ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves"):
         total = pd.to_numeric(snap[f"{metric}_total"], errors="coerce")
         snap[metric] = np.floor(total * frac).astype("Int64")
-    return snap
+    return planted.add_viral_bursts(config, snap)
 
 
 def _texts(platform: str, s: pd.DataFrame, max_length: int | None = None) -> pd.Series:
@@ -522,7 +525,7 @@ def _ad_day(config: SimulatorConfig, day: date) -> pd.DataFrame:
     c["conversions"] = conversions
     c["value_local"] = np.round(value_usd / c["currency"].map(gt.USD_PER_UNIT), 2)
     c["reach"] = np.round(impressions / c["frequency"]).astype(np.int64)
-    return c
+    return planted.apply_to_ad_day(config, day, c)
 
 
 def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -1070,6 +1073,11 @@ class PlatformSimulator:
         without generating the other entities)."""
         days = pd.date_range(start, end, freq="D").date
         return pd.concat([_experiment_observations(self.config, d) for d in days], ignore_index=True)
+
+    def anomalies(self, start: date, end: date) -> pd.DataFrame:
+        """The anomalies planted on ``start..end`` (``SimulatorConfig.anomalies``): kind, platform, campaign_id,
+        metric_date, magnitude; empty without a plan."""
+        return planted.planted_anomalies(self.config, start, end, lambda day: _ad_day(self.config, day))
 
     @staticmethod
     def strongest_posting_hour(platform: str) -> int:
