@@ -13,6 +13,7 @@ from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
 from analytics_assets.defs import alerts, analysis, ingest, loop, ml, pipeline, privacy, serving, transform
 from analytics_assets.defs.automation_catalog import AutomationCatalogResource
+from analytics_assets.defs.catalog import describe_assets
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import default_resources
 
@@ -26,6 +27,11 @@ AUTOMATION_CATALOG = AutomationCatalogResource.for_definitions(DOMAINS)
 
 
 def build_defs(resources: dict[str, Any] | None = None) -> dg.Definitions:
+    # owners, the daily assets' freshness policy and code references, as the UI shows them (defs/catalog.py)
+    return describe_assets(_merged(resources), daily=pipeline.daily_pipeline_job.selection)
+
+
+def _merged(resources: dict[str, Any] | None) -> dg.Definitions:
     return dg.Definitions.merge(
         *DOMAINS,
         dg.Definitions(

@@ -26,6 +26,7 @@ from api import __version__
 from api.audit import install as install_audit
 from api.auth import access_control
 from api.cache import install as install_cache
+from api.docs import install as install_docs
 from api.graphql import install as install_graphql
 from api.overview import router as overview_router
 from api.routes import (
@@ -47,7 +48,9 @@ warehouse.
 
 Every route under `/v1` needs an API key (`Authorization: Bearer cyk_...` or `X-API-Key: cyk_...`; create
 one with `cycle keys create`). A key belongs to one workspace, which owns a set of accounts; it reads only
-their rows. Only `/v1/livez` answers without a key, with the status word alone.
+their rows. Without a key, only `/v1/livez` answers (with the status word alone) and these docs: Swagger UI
+at `/v1/docs`, ReDoc at `/v1/redoc` and the schema at `/v1/openapi.json`, all served by the API itself, so
+they work offline.
 
 * `401`: missing, invalid or revoked key. `403`: the key lacks the route's scope.
 * `404`: nothing of that id in the key's workspace (another workspace's id gets the same answer), or
@@ -171,7 +174,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url=f"{V1}/openapi.json",
-        docs_url=f"{V1}/docs",
+        docs_url=None,  # Swagger UI and ReDoc from the API's own files (api/docs.py), never a CDN
         redoc_url=None,
         openapi_tags=[
             {"name": "status", "description": "Freshness of the published data."},
@@ -213,6 +216,7 @@ def create_app(
                 route.path, route.endpoint, methods=list(route.methods), response_model=route.response_model,
                 include_in_schema=False, deprecated=True, dependencies=cached if router in CACHED else None,
             )
+    install_docs(app, V1)  # /v1/docs and /v1/redoc, offline
     install_graphql(app)  # /v1/graphql: the same handlers, keys and scopes (outside the OpenAPI schema)
     install_webhooks(app, WebhookSettings.from_env(store_path=inbound))
     install_audit(app, inbound)  # every request, answered or refused, leaves a record (no secrets)

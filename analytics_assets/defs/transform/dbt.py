@@ -3,8 +3,9 @@
 Each partition window reaches dbt as the env vars ``CYCLE_DBT_MIN_DATE``/``CYCLE_DBT_MAX_DATE`` (what the
 vars ``min_date``/``max_date`` give a hand-run ``dbt build``); incremental models replace exactly those days
 (delete+insert on the date key), and a backfill runs as one dbt invocation. dbt data tests become Dagster
-asset checks. How each invocation is prepared
-(environment, target folder, partial parse) is ``dbt_invocation``.
+asset checks, each described in words (``dbt_checks``); each built table's materialization carries its row
+count and column types. How each invocation is prepared (environment, target folder, partial parse, table
+metadata) is ``dbt_invocation``.
 """
 
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions
 from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.defs.transform.dbt_checks import describe_test
 from analytics_assets.defs.transform.dbt_invocation import DBT_PROJECT_DIR, run_dbt_build
 
 # The manifest is prepared by `make install` / `make dev` (dbt parse), never at import time.
@@ -37,8 +39,19 @@ class CycleDbtTranslator(DagsterDbtTranslator):
         folder = fqn[-2] if len(fqn) >= 3 else "dbt"
         return folder if folder in ("staging", "intermediate", "attribution") else "marts"
 
+    def get_asset_check_spec(
+        self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        # the generated name is cut short: the description says what the test checks
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
 
-dbt_translator = CycleDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+# checks from the data tests; each model's page links its SQL file (the "code references" of the UI)
+TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True)
+dbt_translator = CycleDbtTranslator(settings=TRANSLATOR_SETTINGS)
 
 
 # the closed loop's models (models/loop) read what the ML assets write, so they are an asset of their own
@@ -72,7 +85,7 @@ class CycleLoopDbtTranslator(CycleDbtTranslator):
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    dagster_dbt_translator=CycleLoopDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    dagster_dbt_translator=CycleLoopDbtTranslator(settings=TRANSLATOR_SETTINGS),
     select=LOOP_SELECTION,
     name="cycle_dbt_loop_models",
     pool=WAREHOUSE_POOL,

@@ -1,4 +1,5 @@
-"""How one dbt invocation is prepared: its environment, its target folder and its partial parse.
+"""How one dbt invocation is prepared: its environment, its target folder and its partial parse; and the
+table metadata (row count, column types) its built models' events carry.
 
 dbt runs in a subprocess that reads the warehouse and the partition window from env vars its profile and
 macros name. They are set only while the subprocess starts (``settings.scoped_environ``), never for the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -22,9 +24,12 @@ import uuid
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DbtCliInvocation, DbtCliResource
+from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
+from dagster_shared.record import replace
 
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.settings import PROJECT_ROOT, environ_values, scoped_environ
@@ -127,7 +132,90 @@ def run_dbt_build(
     with scoped_environ(env):
         invocation = dbt.cli(["build"], context=context, target_path=target)
     try:
-        yield from invocation.stream()
+        yield from with_table_metadata(invocation)
     finally:
+        release_adapter(invocation)
         _save_partial_parse(target_dir, key)
         _prune_invocation_targets(target_dir.parent, context.op_execution_context.op.name)
+
+
+# Each built table's row count and column types go on its materialization (dagster/row_count and
+# dagster/column_schema, which the UI shows on the asset page and plots over time), read by dagster-dbt
+# through the dbt adapter in this process once dbt's process has ended: on DuckDB its write lock would
+# refuse a second connection until then. The adapter opens the file read-only while the step still holds its
+# slot of the warehouse pool, so no writer can be in it. Views are not counted (counting one runs its query).
+# Only built models and seeds are asked: dagster-dbt would also look up columns for every test's event, eight
+# times the work for an empty schema on each check. Column lineage is left out: it re-reads every parent's
+# columns and parses each model with sqlglot, for a graph the asset lineage already shows.
+METADATA_THREADS = 2  # one-row queries; more threads only contend for the 2 cores
+BUILT = (dg.Output, dg.AssetMaterialization)
+COLUMN_SCHEMA = "dagster/column_schema"
+
+
+def with_table_metadata(invocation: DbtCliInvocation) -> Iterator[object]:
+    """The invocation's events in dbt's order, each built table's with its row count and column types. When
+    dbt fails, what it built is still yielded (with its metadata) before the failure is raised."""
+    invocation.postprocessing_threadpool_num_threads = METADATA_THREADS
+    events: list[object] = []
+    failure: Exception | None = None
+    try:
+        events.extend(invocation.stream())
+    except Exception as error:  # noqa: BLE001 - raised again below, after the events it did produce
+        failure = error
+    _use_run_manifest(invocation)
+    built = iter(
+        DbtEventIterator(iter([e for e in events if isinstance(e, BUILT)]), invocation)
+        .fetch_row_counts()
+        .fetch_column_metadata(with_column_lineage=False)
+    )
+    duckdb = invocation.manifest.get("metadata", {}).get("adapter_type") == "duckdb"
+    for event in events:
+        if isinstance(event, BUILT):
+            event = next(built)
+            yield _with_duckdb_strings(event) if duckdb else event
+        else:
+            yield event
+    if failure is not None:
+        raise failure
+
+
+# dbt renders a string column whose size it does not know as "character varying(256)"; DuckDB's strings
+# have no size (VARCHAR(n) is VARCHAR), so that would be a limit the table does not have
+_SIZED_STRING = re.compile(r"character varying\(\d+\)", re.IGNORECASE)
+
+
+def _with_duckdb_strings(event: Any) -> Any:
+    schema = event.metadata.get(COLUMN_SCHEMA)
+    if schema is None:
+        return event
+    columns = [
+        replace(c, type="VARCHAR") if _SIZED_STRING.fullmatch(c.type or "") else c for c in schema.value.columns
+    ]
+    table = dg.TableSchema(columns=columns, constraints=schema.value.constraints)
+    return event.with_metadata({**event.metadata, COLUMN_SCHEMA: dg.MetadataValue.table_schema(table)})
+
+
+def _use_run_manifest(invocation: DbtCliInvocation) -> None:
+    """Look the built tables up by the names this run gave them. The manifest Dagster loaded at import names
+    each relation after the warehouse of the `dbt parse` that wrote it (DuckDB's database is the file's
+    stem: "warehouse" for $CYCLE_HOME/warehouse.duckdb, anything for another path), while the run's own
+    manifest, parsed with the run's profile, names the file it built in."""
+    written = invocation.target_path / "manifest.json"
+    with contextlib.suppress(FileNotFoundError):  # dbt failed before parsing: nothing was built
+        invocation.manifest = json.loads(written.read_text())
+
+
+def release_adapter(invocation: DbtCliInvocation) -> None:
+    """Close the adapter's hold on the warehouse. dbt-duckdb keeps the database open in the process until
+    its environment is closed, and DuckDB refuses a connection to a file that the process still has open
+    with another configuration (the adapter's is read-only): a later step run in the same process
+    (``execute_in_process``, ``materialize``, ``cycle demo``) could not open the warehouse."""
+    adapter = invocation.adapter
+    if adapter is None:
+        return
+    adapter.cleanup_connections()
+    manager = type(adapter.connections)
+    environment = getattr(manager, "_ENV", None)  # dbt-duckdb's one environment per process
+    if environment is not None:
+        environment.close()
+        manager.close_all_connections()
