@@ -22,6 +22,7 @@ Goal: one retrain request per shift and no false alarm (no drifted day, no reque
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -173,11 +174,7 @@ def run(args: argparse.Namespace) -> bool:
     return report(list(range(1, args.drift_seeds + 1)), args.drift_days, args.drift_posts_per_day)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(ap)
-    return 0 if run(ap.parse_args(argv)) else 1
+if __name__ == "__main__":  # the runner's options and summary, for this section only
+    from benchmarks.ml import main
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["drift", *sys.argv[1:]]))

@@ -109,24 +109,27 @@ def segment_tests(
             a, b = logv[inside], logv[~inside]
             if len(a) < min_n or len(b) < min_n:
                 continue
-            diff, lo, hi, p = _welch(a, b, confidence)
-            rows.append(
-                {
-                    "group": group,
-                    "level": level,
-                    "n": int(len(a)),
-                    "n_rest": int(len(b)),
-                    "mean": float(np.exp(a.mean())),
-                    "mean_rest": float(np.exp(b.mean())),
-                    "effect": math.expm1(diff),
-                    "ci_low": math.expm1(lo),
-                    "ci_high": math.expm1(hi),
-                    "p_value": p,
-                }
-            )
+            rows.append(_effect_row(group, level, a, b, *_welch(a, b, confidence)))
     return pd.DataFrame(
         rows, columns=["group", "level", "n", "n_rest", "mean", "mean_rest", "effect", "ci_low", "ci_high", "p_value"]
     )
+
+
+def _effect_row(group, level, a: np.ndarray, b: np.ndarray, diff: float, lo: float, hi: float, p: float) -> dict:
+    """One level's row: its logs ``a`` against the rest's ``b``, the log difference with its interval, as
+    multiplicative effects."""
+    return {
+        "group": group,
+        "level": level,
+        "n": int(len(a)),
+        "n_rest": int(len(b)),
+        "mean": float(np.exp(a.mean())),
+        "mean_rest": float(np.exp(b.mean())),
+        "effect": math.expm1(diff),
+        "ci_low": math.expm1(lo),
+        "ci_high": math.expm1(hi),
+        "p_value": p,
+    }
 
 
 def stratified_tests(
@@ -161,21 +164,8 @@ def stratified_tests(
         diff = float(np.dot(w, diffs) / w.sum())
         se = float(1.0 / np.sqrt(w.sum()))
         a, b = np.concatenate(inside_logs), np.concatenate(rest_logs)
-        rows.append(
-            {
-                "group": None,
-                "level": level,
-                "n": int(len(a)),
-                "n_rest": int(len(b)),
-                "mean": float(np.exp(a.mean())),
-                "mean_rest": float(np.exp(b.mean())),
-                "effect": math.expm1(diff),
-                "ci_low": math.expm1(diff - z * se),
-                "ci_high": math.expm1(diff + z * se),
-                "p_value": float(2 * stats.norm.sf(abs(diff) / se)),
-                "strata": len(diffs),
-            }
-        )
+        p_value = float(2 * stats.norm.sf(abs(diff) / se))
+        rows.append({**_effect_row(None, level, a, b, diff, diff - z * se, diff + z * se, p_value), "strata": len(diffs)})
     return pd.DataFrame(rows, columns=columns)
 
 

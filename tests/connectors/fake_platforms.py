@@ -40,7 +40,7 @@ import pandas as pd
 from analytics_assets.contracts.raw import POST_EXCERPT_CHARS
 from analytics_assets.sources.simulator import SimulatorConfig
 from analytics_assets.sources.simulator.core import posts_published_on
-from analytics_assets.sources.simulator.ad_detail import meta_purchase_actions
+from analytics_assets.sources.simulator.ad_detail import meta_purchase_actions, split_exact
 from analytics_assets.sources.simulator.post_text import post_text, reddit_permalink
 
 METRICS = ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves")
@@ -166,20 +166,6 @@ _VIDEO = {"VIDEO_RESPONSIVE_AD", "VIDEO"}
 _DSC_TYPE = {"SINGLE_IMAGE": "STANDARD", "VIDEO": "VIDEO", "CAROUSEL": "CAROUSEL"}
 _BOOST_CAMPAIGN_BASE, _BOOST_ACCOUNT, _BOOST_DAYS = 512_500_000, ("5001000", "USD"), 3
 DELIVERY = ("impressions", "clicks", "conversions", "spend", "conversion_value")
-
-
-def _split_exact(total: int, weights: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """``total`` split into integers proportional to ``weights`` (``fallback`` when they are all 0), largest
-    remainder: the parts add up exactly, and a part whose weight is 0 stays 0."""
-    w = weights if weights.sum() > 0 else fallback
-    if total <= 0:
-        return np.zeros(len(w), dtype=np.int64)
-    share = w / w.sum() * total
-    out = np.floor(share).astype(np.int64)
-    rest = total - int(out.sum())
-    if rest:
-        out[np.argsort(-(share - out), kind="stable")[:rest]] += 1
-    return out
 
 
 def _ad_truth(seed: int, days: list[date], campaigns_per_platform: int) -> pd.DataFrame:
@@ -384,12 +370,12 @@ class FakeDataset:
             ads = self.creatives[self.creatives["campaign_id"] == r["campaign_id"]].reset_index(drop=True)
             rng = np.random.default_rng([self.config.seed, 80, int(r["campaign_id"]) % 2**32, r["metric_date"].toordinal()])
             w = ads["weight"].to_numpy() * rng.lognormal(0, 0.25, len(ads))
-            imp = _split_exact(_int(r["impressions"]), w, w)
-            clicks = _split_exact(_int(r["clicks"]), imp.astype(float), w)
-            conv = _split_exact(_int(r["conversions"]), clicks.astype(float), w)
-            spend = _split_exact(int(round(r["spend"] * 100)), imp.astype(float), w) / 100
-            value = _split_exact(int(round(r["conversion_value"] * 100)), conv.astype(float), clicks.astype(float) + w) / 100
-            engagements = _split_exact(_int(r.get("engagements")), clicks.astype(float), w) if not pd.isna(r.get("engagements")) else clicks
+            imp = split_exact(_int(r["impressions"]), w, w)
+            clicks = split_exact(_int(r["clicks"]), imp.astype(float), w)
+            conv = split_exact(_int(r["conversions"]), clicks.astype(float), w)
+            spend = split_exact(int(round(r["spend"] * 100)), imp.astype(float), w) / 100
+            value = split_exact(int(round(r["conversion_value"] * 100)), conv.astype(float), clicks.astype(float) + w) / 100
+            engagements = split_exact(_int(r.get("engagements")), clicks.astype(float), w) if not pd.isna(r.get("engagements")) else clicks
             video = ads["creative_format"].isin(_VIDEO).to_numpy()
             p25 = np.floor(imp * 0.5).astype(np.int64)
             p50 = np.floor(p25 * 0.75).astype(np.int64)

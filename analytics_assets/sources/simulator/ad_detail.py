@@ -103,8 +103,12 @@ def creative_catalog(campaigns_frame_key: tuple, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _split_exact(total: int, weights: np.ndarray) -> np.ndarray:
-    """``total`` split into integers proportional to ``weights`` (largest remainder; sums exactly)."""
+def split_exact(total: int, weights: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+    """``total`` split into integers proportional to ``weights`` (``fallback``, when given, if they are all 0),
+    largest remainder: the parts add up exactly, and a part whose weight is 0 stays 0. Zeros when there is
+    nothing to split or no weight to split it by."""
+    if fallback is not None and weights.sum() <= 0:
+        weights = fallback
     if total <= 0 or weights.sum() <= 0:
         return np.zeros(len(weights), dtype=np.int64)
     share = weights / weights.sum() * total
@@ -132,8 +136,8 @@ def creative_days(campaign_day: pd.DataFrame, seed: int, day: date) -> pd.DataFr
         conversions = (
             rng.multivariate_hypergeometric(clicks, int(c.conversions)) if c.conversions > 0 else np.zeros(n, np.int64)
         )
-        spend_cents = _split_exact(int(round(c.spend_local * 100)), impressions.astype(float))
-        value_cents = _split_exact(int(round(c.value_local * 100)), conversions.astype(float))
+        spend_cents = split_exact(int(round(c.spend_local * 100)), impressions.astype(float))
+        value_cents = split_exact(int(round(c.value_local * 100)), conversions.astype(float))
         frequency = np.maximum(c.frequency * cr["frequency_factor"].to_numpy(), 1.0)
         reach = np.where(impressions > 0, np.maximum(np.round(impressions / frequency), 1), 0).astype(np.int64)
         is_video = cr["creative_format"].isin(gt.VIDEO_FORMATS).to_numpy()
