@@ -66,7 +66,7 @@ def _compare_property(
 ) -> tuple["PathData", pd.DataFrame, list[str]]:
     """One property's comparison: its paths (``touches``: one row per path and position, of this property
     only) and every model's credits on them, with the fit warnings the models raised."""
-    from ml.attribution import AttributionFitWarning, attribute, paths_from_journeys
+    from ml.attribution import AttributionFitWarning, PathDataError, attribute, paths_from_journeys
 
     outcomes = touches.drop_duplicates("path_id")[["path_id", "converted", "value"]]
     data = paths_from_journeys(
@@ -77,8 +77,18 @@ def _compare_property(
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AttributionFitWarning)
-        credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
-    fit_warnings = [str(w.message) for w in caught if issubclass(w.category, AttributionFitWarning)]
+        try:
+            credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game=config.shapley_game)
+            fallback = []
+        except PathDataError as exc:
+            # a property's first days of tracking (a few journeys, each channel seen once or twice) can leave the
+            # incremental game nothing to share: the path-subsets game still credits every conversion, so the
+            # comparison is kept (and says so) instead of failing the whole graph's run
+            if config.shapley_game != "incremental":
+                raise
+            credits = attribute(data, order=config.markov_order, seed=config.seed, shapley_game="path_subsets")
+            fallback = [f"Shapley: the path_subsets game instead of the incremental one ({exc})"]
+    fit_warnings = [str(w.message) for w in caught if issubclass(w.category, AttributionFitWarning)] + fallback
     return data, credits, fit_warnings
 
 
