@@ -398,14 +398,14 @@ class FakeDataset:
 
     def identity(self, platform: str, post_id: str) -> dict[str, str | None]:
         """The permalink, text excerpt and author name a post's payloads give (written from what the routes below
-        serve, not from Cycle's parsers). No author where the payload names none: a LinkedIn share carries its
-        organization's URN only, a tweet its author's id (no ``author_id`` expansion is asked for)."""
+        serve, not from Cycle's parsers): a LinkedIn organization's ``localizedName`` (``/rest/organizations``),
+        an X author's ``username`` (the ``author_id`` expansion), Reddit's and TikTok's handles."""
         post = self.posts_by_key[(platform, post_id)]
         handle = f"cycle_brand_{int(post['account_seq'])}"
         if platform == "linkedin":
-            url, text, author = f"https://www.linkedin.com/feed/update/{post_id}/", _text("linkedin", post), None
+            url, text, author = f"https://www.linkedin.com/feed/update/{post_id}/", _text("linkedin", post), org_name(int(post["account_seq"]))
         elif platform == "x":
-            url, text, author = f"https://x.com/i/web/status/{post_id}", _text("x", post), None
+            url, text, author = f"https://x.com/{handle}/status/{post_id}", _text("x", post), handle
         elif platform == "reddit":
             text = " ".join(_text("reddit", post, 300).split())  # the title, as _thing serves it
             url, author = "https://www.reddit.com" + reddit_permalink(post_id, text), handle
@@ -414,6 +414,14 @@ class FakeDataset:
         words = " ".join(text.split())
         excerpt = words if len(words) <= POST_EXCERPT_CHARS else words[: POST_EXCERPT_CHARS - 1].rstrip() + "\u2026"
         return {"post_url": url, "post_excerpt": excerpt or None, "author_name": author}
+
+    def content(self, platform: str, post_id: str) -> dict[str, Any]:
+        """What the payloads say of a post's content: the text served, its length and the post's media (the
+        simulator's truth; the routes below describe it in each platform's own fields)."""
+        post = self.posts_by_key[(platform, post_id)]
+        text = " ".join(_text("reddit", post, 300).split()) if platform == "reddit" else _text(platform, post)
+        return {"text": text, "text_length": len(text), "media_type": post["media_type"],
+                "hook_type": post["hook_type"], "topic": post["topic"]}
 
     def dark_post(self, ad_id: str) -> str:
         """The post LinkedIn made for a sponsored-content ad (direct sponsored content, never in a feed)."""
@@ -454,6 +462,52 @@ def _text(platform: str, post: dict, max_length: int | None = None) -> str:
     """The post's text, the same the simulator's native payloads carry."""
     n = int(post["text_length"]) if max_length is None else min(int(post["text_length"]), max_length)
     return post_text(platform, post["post_id"], post["hook_type"], post["topic"], n)
+
+
+def org_name(seq: int) -> str:
+    """A LinkedIn organization's ``localizedName``."""
+    return f"Cycle Brand {seq} Inc."
+
+
+def _media_key(post: dict, k: int) -> str:
+    return f"{3 if post['media_type'] != 'video' else 7}_{post['post_id']}{k}"
+
+
+def _x_media(post: dict) -> tuple[dict, list[dict]]:
+    """The tweet's ``attachments``/``entities`` fields and its ``includes.media`` objects, by the post's media."""
+    kind = post["media_type"]
+    if kind == "link":
+        url = f"https://t.co/{post['post_id'][-8:]}"
+        return {"entities": {"urls": [{"start": 0, "end": 23, "url": url, "expanded_url": "https://cycle.example/read",
+                                       "display_url": "cycle.example/read"}]}}, []
+    count = {"image": 1, "video": 1, "carousel": 3}.get(kind, 0)
+    if not count:
+        return {}, []
+    media = [{"media_key": _media_key(post, k), "type": "video" if kind == "video" else "photo"} for k in range(count)]
+    return {"attachments": {"media_keys": [m["media_key"] for m in media]}}, media
+
+
+def _linkedin_content(post: dict) -> dict:
+    """The Posts API ``content`` of the post's media (none for a text-only post)."""
+    digits = post["post_id"].rsplit(":", 1)[-1]
+    return {
+        "image": {"content": {"media": {"id": f"urn:li:image:C4E{digits}", "altText": "chart"}}},
+        "video": {"content": {"media": {"id": f"urn:li:video:C5D{digits}", "title": "clip"}}},
+        "carousel": {"content": {"multiImage": {"images": [{"id": f"urn:li:image:C4E{digits}{k}"} for k in range(3)]}}},
+        "link": {"content": {"article": {"source": "https://cycle.example/read", "title": "Read more"}}},
+    }.get(post["media_type"], {})
+
+
+def _reddit_media(post: dict) -> dict:
+    """A submission's media fields: a self post, an image, a hosted video, a link (gallery for a carousel)."""
+    kind = post["media_type"]
+    return {
+        "text": {"is_self": True, "is_video": False, "post_hint": "self"},
+        "image": {"is_self": False, "is_video": False, "post_hint": "image", "url": "https://i.redd.it/cycle.png"},
+        "video": {"is_self": False, "is_video": True, "post_hint": "hosted:video", "url": "https://v.redd.it/cycle"},
+        "carousel": {"is_self": False, "is_video": False, "is_gallery": True, "url": "https://www.reddit.com/gallery/cycle"},
+        "link": {"is_self": False, "is_video": False, "post_hint": "link", "url": "https://cycle.example/read"},
+    }.get(kind, {"is_self": False, "is_video": False})
 
 
 def _iso_z(ts: datetime) -> str:
@@ -767,7 +821,7 @@ class FakePlatforms:
         return page, (nxt if nxt < len(items) else None)
 
     # X
-    def _tweet(self, post: dict, now: datetime) -> dict:
+    def _tweet(self, post: dict, now: datetime, tweet_fields: str = "") -> dict:
         c = self.data.counters(post, now)
         rec = {
             "id": post["post_id"],
@@ -784,7 +838,27 @@ class FakePlatforms:
                 "impression_count": c["impressions"],
             },
         }
+        fields, _ = _x_media(post)
+        rec.update({k: v for k, v in fields.items() if k in tweet_fields.split(",")})  # only the fields asked for
         return self.data.apply_drift("x", post["post_id"], rec)
+
+    @staticmethod
+    def _x_includes(q: dict, tweets: list[dict], posts: list[dict]) -> dict:
+        """``includes`` of the expansions asked for: the authors (``user.fields``) and the media (``media.fields``)."""
+        asked = set(q.get("expansions", "").split(","))
+        includes: dict[str, list] = {}
+        if "author_id" in asked and tweets:
+            users = {}
+            for t in tweets:
+                seq = int(t["author_id"]) - 141000
+                user = {"id": t["author_id"], "name": f"Cycle Brand {seq}", "username": f"cycle_brand_{seq}"}
+                users[t["author_id"]] = {k: v for k, v in user.items() if k == "id" or k in q.get("user.fields", "").split(",")}
+            includes["users"] = list(users.values())
+        if "attachments.media_keys" in asked:
+            media = [m for p in posts for m in _x_media(p)[1]]
+            if media:
+                includes["media"] = [{k: v for k, v in m.items() if k == "media_key" or k in q.get("media.fields", "").split(",")} for m in media]
+        return {"includes": includes} if includes else {}
 
     def _x_user_tweets(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
         user = rest.split("/")[2]
@@ -795,10 +869,13 @@ class FakePlatforms:
         meta: dict[str, Any] = {"result_count": len(page)}
         if nxt is not None:
             meta["next_token"] = str(nxt)
-        return {"data": [self._tweet(p, now) for p in page], "meta": meta} if page else {"meta": meta}
+        if not page:
+            return {"meta": meta}
+        tweets = [self._tweet(p, now, q.get("tweet.fields", "")) for p in page]
+        return {"data": tweets, **self._x_includes(q, tweets, page), "meta": meta}
 
     def _x_tweets(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
-        data, errors = [], []
+        data, errors, found = [], [], []
         for tid in q.get("ids", "").split(","):
             post = self.data.post("x", tid)
             if post is None:
@@ -806,10 +883,12 @@ class FakePlatforms:
                                "resource_type": "tweet", "parameter": "ids", "resource_id": tid,
                                "type": "https://api.twitter.com/2/problems/resource-not-found"})
             else:
-                data.append(self._tweet(post, now))
+                data.append(self._tweet(post, now, q.get("tweet.fields", "")))
+                found.append(post)
         out: dict[str, Any] = {}
         if data:
             out["data"] = data
+            out.update(self._x_includes(q, data, found))
         if errors:
             out["errors"] = errors
         return out
@@ -822,7 +901,8 @@ class FakePlatforms:
         page, _ = self._page(posts, start, int(q.get("count", 10)))
         elements = [
             {"id": p["post_id"], "author": author, "createdAt": _ms(p["published_at"]), "publishedAt": _ms(p["published_at"]),
-             "lastModifiedAt": _ms(p["published_at"]), "lifecycleState": "PUBLISHED", "visibility": "PUBLIC", "commentary": _text("linkedin", p)}
+             "lastModifiedAt": _ms(p["published_at"]), "lifecycleState": "PUBLISHED", "visibility": "PUBLIC", "commentary": _text("linkedin", p),
+             **_linkedin_content(p)}
             for p in page
         ]
         return {"elements": elements, "paging": {"start": start, "count": len(page), "total": len(posts), "links": []}}
@@ -853,6 +933,14 @@ class FakePlatforms:
             elements.append(self.data.apply_drift("linkedin", urn, rec))
         return {"elements": elements, "paging": {"start": 0, "count": len(elements), "links": []}}
 
+    def _linkedin_organizations(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
+        org_id = int(unquote(rest.split("/")[2]))
+        seq = org_id - 80000
+        if not 0 <= seq < 5:
+            raise Reply(404, {"status": 404, "serviceErrorCode": 100, "code": "NOT_FOUND", "message": "Not Found"})
+        return {"id": org_id, "localizedName": org_name(seq), "vanityName": f"cycle-brand-{seq}",
+                "name": {"localized": {"en_US": org_name(seq)}, "preferredLocale": {"country": "US", "language": "en"}}}
+
     def _linkedin_social_actions(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
         urn = unquote(rest.split("/", 2)[2])
         post = self.data.post("linkedin", urn)
@@ -881,6 +969,7 @@ class FakePlatforms:
             "num_crossposts": c["shares"],
             "view_count": c["impressions"],
             "removed_by_category": None,
+            **_reddit_media(post),
         }
         return {"kind": "t3", "data": self.data.apply_drift("reddit", post["post_id"], rec)}
 
@@ -1198,6 +1287,7 @@ _ROUTES: list[tuple[str, str, str, str]] = [  # platform, method, path regex, ro
     ("linkedin", "GET", r"rest/posts", "linkedin.posts"),
     ("linkedin", "GET", r"rest/organizationalEntityShareStatistics", "linkedin.share_statistics"),
     ("linkedin", "GET", r"rest/socialActions/.+", "linkedin.social_actions"),
+    ("linkedin", "GET", r"rest/organizations/\d+", "linkedin.organizations"),
     ("reddit", "POST", r"api/v1/access_token", "reddit.token"),
     ("reddit", "GET", r"user/[^/]+/submitted", "reddit.submitted"),
     ("reddit", "GET", r"api/info", "reddit.info"),

@@ -112,6 +112,49 @@ def test_circuit_breaker_opens_half_opens_and_closes():
 # ------------------------------------------------------------------------------ documented payloads
 
 
+def test_posts_carry_their_identity_and_content_from_the_payloads(fake, tmp_path, clock, dataset):
+    """Author, permalink, excerpt, text length and media equal the platforms' truth; hook and topic are read
+    from the text (null where unsure, right where said on these texts); LinkedIn's organizations are looked
+    up once per run each."""
+    said = right = total = 0
+    for platform in SOCIAL_RESOURCES:
+        with make_client(fake, platform, tmp_path, clock) as client:
+            found = client.discover(NOW - timedelta(days=3), NOW)
+            rows = parse_records(client.fetch_metrics(found.posts, NOW).native, SOCIAL_MAPPINGS[platform]).rows
+        assert len(rows) == len(dataset.visible_posts(platform, NOW)) > 0, platform
+        for row in rows.to_dict("records"):
+            identity, content = dataset.identity(platform, row["post_id"]), dataset.content(platform, row["post_id"])
+            assert (row["post_url"], row["post_excerpt"], row["author_name"]) == (
+                identity["post_url"], identity["post_excerpt"], identity["author_name"]), (platform, row["post_id"])
+            assert (row["text_length"], row["media_type"]) == (content["text_length"], content["media_type"]), (platform, row["post_id"])
+            for feature in ("hook_type", "topic"):
+                total += 1
+                if row[feature] is not None:
+                    said += 1
+                    right += row[feature] == content[feature]
+    assert said >= 0.9 * total and right == said, (said, right, total)
+    organizations = fake.requests("linkedin.organizations")
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in organizations) == sorted(
+        {u.rsplit(":", 1)[-1] for u in dataset.accounts("linkedin")} & {
+            u.rsplit(":", 1)[-1] for u in dataset.visible_posts("linkedin", NOW)["account_seq"].map(lambda s: dataset.account("linkedin", int(s)))})
+    assert {r.query.get("expansions") for r in fake.requests(platform="x") if r.route != "x.token"} == {"author_id,attachments.media_keys"}
+
+
+def test_linkedin_without_its_listing_or_organization_name_keeps_the_counters(fake, tmp_path, clock, dataset):
+    """A share this run did not list has no text nor media (null, not a guess); an organization lookup that
+    fails leaves the name null, once, and the statistics still load."""
+    fake.outage("linkedin.organizations")
+    with make_client(fake, "linkedin", tmp_path, clock) as client:
+        posts = client.discover(NOW - timedelta(days=3), NOW).posts
+        client._listed.clear()  # as if the share had not been listed this run
+        rows = parse_records(client.fetch_metrics(posts, NOW).native, SOCIAL_MAPPINGS["linkedin"]).rows
+    assert len(rows) == len(posts) > 0
+    assert rows[["post_excerpt", "author_name", "text_length", "hook_type", "topic", "media_type"]].isna().all().all()
+    assert rows["impressions"].notna().all() and rows["post_url"].notna().all()
+    lookups = fake.requests("linkedin.organizations")
+    assert len({r.path for r in lookups}) == posts["account_id"].nunique()  # each organization tried in one call (with its retries)
+
+
 def test_every_client_reads_its_platform_and_feeds_the_existing_parsers(fake, tmp_path, clock, dataset):
     for platform in SOCIAL_RESOURCES:
         with make_client(fake, platform, tmp_path, clock) as client:
@@ -127,9 +170,10 @@ def test_every_client_reads_its_platform_and_feeds_the_existing_parsers(fake, tm
             for metric in ("impressions", "likes", "comments"):
                 assert row[metric] == want[metric], (platform, metric)
             assert row["snapshot_at"] == NOW
-            # every post has its permalink; its text where the client's endpoint carries it (not LinkedIn's statistics)
+            # every post has its permalink, its text (LinkedIn's joined from the listing) and its author
             assert parsed.rows["post_url"].str.startswith("https://").all(), platform
-            assert platform == "linkedin" or parsed.rows["post_excerpt"].str.len().between(1, 280).all(), platform
+            assert parsed.rows["post_excerpt"].str.len().between(1, 280).all(), platform
+            assert parsed.rows["author_name"].notna().all(), platform
     for platform in AD_RESOURCES:
         with make_client(fake, platform, tmp_path, clock) as client:
             parsed = parse_records(client.fetch_range(DAYS[0], DAYS[1]), AD_MAPPINGS[platform])

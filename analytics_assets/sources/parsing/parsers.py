@@ -27,6 +27,7 @@ from analytics_assets.contracts.raw import (
     TOUCHPOINTS,
     RawTable,
 )
+from analytics_assets.sources.parsing.content_features import content_features
 
 # kind -> converter(values, missing mask) -> (parsed values, unparsable mask, reason). The missing mask
 # is computed once per field by the caller: a value that is absent is not also "unparsable".
@@ -138,10 +139,12 @@ def _social(
 ) -> PlatformMapping:
     meta = {
         "snapshot_at": _f("cycle.polled_at", "iso"),
-        "hook_type": _f("cycle.hook_type", required=False),
-        "media_type": _f("cycle.media_type", required=False),
-        "topic": _f("cycle.topic", required=False),
-        "text_length": _f("cycle.text_length", "int", required=False),
+        # Cycle's own record of a post it published (``cycle.*``) where the batch carries one, else what
+        # ``derive`` reads in the platform's payload (_content_features)
+        "hook_type": _f("_hook_type", required=False),
+        "media_type": _f("_media_type", required=False),
+        "topic": _f("_topic", required=False),
+        "text_length": _f("_text_length", "int", required=False),
         # derived by ``derive`` from each platform's own fields (_post_identity)
         "post_url": _f("_post_url", required=False),
         "post_excerpt": _f("_post_excerpt", required=False),
@@ -182,11 +185,105 @@ def _url_part(values: pd.Series, safe: str = "") -> pd.Series:
     return values.map(lambda v: quote(v, safe=safe) if isinstance(v, str) else None)
 
 
-def _post_identity(url: Callable[[pd.DataFrame], pd.Series], text_field: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def _content_features(df: pd.DataFrame, text: pd.Series, media: Callable[[pd.DataFrame], pd.Series]) -> pd.DataFrame:
+    """hook, media, topic and text length: Cycle's own ``cycle.*`` fields where the batch has them (the
+    simulator's posts, which carry their truth), else read from the payload: the text's length, hook and
+    topic by the rules of ``content_features`` (null where unsure), the media from the platform's fields."""
+    own = {name: f"cycle.{name}" for name in ("hook_type", "media_type", "topic", "text_length")}
+    if all(col in df.columns for col in own.values()):
+        return df.assign(**{f"_{name}": df[col] for name, col in own.items()})
+    read = content_features(text).set_index(df.index)
+    return df.assign(
+        _hook_type=read["hook_type"], _topic=read["topic"], _text_length=read["text_length"], _media_type=media(df).astype(object)
+    )
+
+
+def _post_identity(
+    url: Callable[[pd.DataFrame], pd.Series], text_field: str, media: Callable[[pd.DataFrame], pd.Series]
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def derive(df: pd.DataFrame) -> pd.DataFrame:
-        return df.assign(_post_url=url(df).astype(object), _post_excerpt=post_excerpt(_text(df, text_field)))
+        text = _text(df, text_field)
+        df = df.assign(_post_url=url(df).astype(object), _post_excerpt=post_excerpt(text))
+        return _content_features(df, text, media)
 
     return derive
+
+
+# ---- media: each platform's own words for what a post carries, in the contract's vocabulary
+# (text, image, video, carousel, link); None where the payload does not say
+
+
+def _column(df: pd.DataFrame, column: str) -> pd.Series:
+    return df[column] if column in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def _present(values: pd.Series) -> pd.Series:
+    """True where a value is there: a non-empty list or dict, a non-blank string, a number, True."""
+    def there(v: object) -> bool:
+        if isinstance(v, (list, tuple, dict, str)):
+            return len(v) > 0 and (not isinstance(v, str) or bool(v.strip()))
+        return v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not False
+
+    return values.map(there)
+
+
+def _any_column(df: pd.DataFrame, prefix: str) -> pd.Series:
+    """True where any flattened column under ``prefix`` (``prefix`` itself or ``prefix.*``) holds a value."""
+    cols = [c for c in df.columns if c == prefix or c.startswith(prefix + ".")]
+    if not cols:
+        return pd.Series(False, index=df.index)
+    return pd.concat([_present(df[c]) for c in cols], axis=1).any(axis=1)
+
+
+def _x_media(df: pd.DataFrame) -> pd.Series:
+    # ``media``: the tweet's ``attachments.media_keys`` resolved in ``includes.media`` (media.fields=type),
+    # joined by the client; a video or GIF makes a video post, several photos a carousel
+    def kind(media: object) -> str | None:
+        types = [m.get("type") for m in media if isinstance(m, dict)] if isinstance(media, list) else []
+        if any(t in ("video", "animated_gif") for t in types):
+            return "video"
+        photos = sum(t == "photo" for t in types)
+        return "carousel" if photos > 1 else "image" if photos == 1 else None
+
+    from_media = _column(df, "media").map(kind)
+    has_text = _text(df, "text").notna()
+    keys = _any_column(df, "attachments.media_keys")
+    link = _any_column(df, "entities.urls")
+    plain = pd.Series(np.where(link, "link", "text"), index=df.index, dtype=object)
+    # media keys the expansion did not resolve say "some media" but not which: unknown
+    return from_media.where(from_media.notna(), plain.where(has_text & ~keys, None))
+
+
+_LINKEDIN_MEDIA_URNS = {"image": "image", "video": "video", "document": "carousel"}  # a document post pages like a carousel
+
+
+def _linkedin_media(df: pd.DataFrame) -> pd.Series:
+    # ``content`` of the Posts API (joined from the listing by the client): media (an image, video or
+    # document URN), multiImage, carousel, article; a post with commentary and no content is text only
+    urn_kind = _column(df, "content.media.id").map(
+        lambda u: _LINKEDIN_MEDIA_URNS.get(u.split(":")[2]) if isinstance(u, str) and u.count(":") >= 3 else None
+    )
+    out = pd.Series(urn_kind.astype(object), index=df.index)
+    out = out.mask(_any_column(df, "content.multiImage") | _any_column(df, "content.carousel"), "carousel")
+    out = out.mask(_any_column(df, "content.article"), "link")
+    has_content = _any_column(df, "content")
+    text_only = _text(df, "commentary").notna() & ~has_content
+    return out.mask(text_only, "text").where(out.notna() | text_only, None)
+
+
+def _reddit_media(df: pd.DataFrame) -> pd.Series:
+    # a gallery, a video (hosted or embedded), then ``post_hint``; a self post is text
+    hint = _column(df, "post_hint")
+    is_true = lambda col: _column(df, col).map(lambda v: v is True)  # noqa: E731
+    out = pd.Series(hint.map({"image": "image", "link": "link", "hosted:video": "video", "rich:video": "video", "self": "text"}),
+                    index=df.index, dtype=object)
+    out = out.mask(is_true("is_self") & out.isna(), "text")
+    out = out.mask(is_true("is_video"), "video")
+    return out.mask(is_true("is_gallery"), "carousel").where(lambda s: s.notna(), None)
+
+
+def _tiktok_media(df: pd.DataFrame) -> pd.Series:
+    return pd.Series("video", index=df.index, dtype=object)  # the Research API lists videos
 
 
 def _linkedin_url(df: pd.DataFrame) -> pd.Series:
@@ -239,10 +336,11 @@ SOCIAL_MAPPINGS = {
             "clicks": ("totalShareStatistics.clickCount", "int", True),
             "quotes": _absent(),
             "saves": _absent(),
-            # the organization's name is not in a share's payload (it needs an organizations lookup)
-            "author_name": (None, "str", False),
+            # the organization's name: not in a share's payload; the client decorates it from
+            # ``GET /rest/organizations/{id}`` the way a Rest.li projection does (``organizationalEntity~``)
+            "author_name": ("organizationalEntity~.localizedName", "str", False),
         },
-        _post_identity(_linkedin_url, "commentary"),
+        _post_identity(_linkedin_url, "commentary", _linkedin_media),
     ),
     "x": _social(
         "x",
@@ -260,7 +358,7 @@ SOCIAL_MAPPINGS = {
             "saves": ("public_metrics.bookmark_count", "int", False),
             "author_name": ("author.username", "str", False),
         },
-        _post_identity(_x_url, "text"),
+        _post_identity(_x_url, "text", _x_media),
     ),
     "reddit": _social(
         "reddit",
@@ -278,7 +376,7 @@ SOCIAL_MAPPINGS = {
             "saves": _absent(),
             "author_name": ("author", "str", False),
         },
-        _post_identity(_reddit_url, "title"),
+        _post_identity(_reddit_url, "title", _reddit_media),
     ),
     "tiktok": _social(
         "tiktok",
@@ -296,7 +394,7 @@ SOCIAL_MAPPINGS = {
             "saves": ("favorites_count", "int", False),
             "author_name": ("username", "str", False),
         },
-        _post_identity(_tiktok_url, "video_description"),
+        _post_identity(_tiktok_url, "video_description", _tiktok_media),
     ),
 }
 

@@ -2,7 +2,13 @@
 (``GET /rest/posts?q=author``, ``start``/``count`` paging) and their lifetime share statistics
 (``GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&shares=List(...)``).
 A share missing from the statistics is checked with ``GET /rest/socialActions/{urn}``: 404 = deleted.
-Rest.li 2.0 wants ``List(...)`` and URNs percent-encoded inside it, so those queries are built by hand."""
+Rest.li 2.0 wants ``List(...)`` and URNs percent-encoded inside it, so those queries are built by hand.
+
+The statistics name a share by URN only: its text (``commentary``) and ``content`` come with the listing,
+which every run reads over the whole tracking horizon before it polls, so the client keeps them from the
+listing and joins them into each share's statistics; the organization's ``localizedName`` comes from
+``GET /rest/organizations/{id}``, once per run and organization, as a Rest.li projection would decorate it
+(``organizationalEntity~``). A share the run did not list keeps its counters, without text or media."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from analytics_assets.sources.connectors.errors import PostDeleted
+from analytics_assets.sources.connectors.errors import ConnectorError, PostDeleted
 from analytics_assets.sources.connectors.http import PlatformHttpClient
 from analytics_assets.sources.connectors.platforms.base import (
     Discovery,
@@ -24,6 +30,7 @@ from analytics_assets.sources.connectors.platforms.base import (
 
 STATS_BATCH = 50
 RESTLI_HEADERS = {"X-Restli-Protocol-Version": "2.0.0"}
+LISTED_FIELDS = ("commentary", "content")  # what a share's statistics lack and its listing gives
 
 
 def enc(urn: str) -> str:
@@ -41,6 +48,8 @@ class LinkedInClient(SocialClient):
         super().__init__(http)
         self.organizations = organization_urns
         self.page_size = page_size
+        self._listed: dict[str, dict] = {}  # post URN -> the listing's LISTED_FIELDS, from this run's discovery
+        self._names: dict[str, str | None] = {}  # organization URN -> localizedName (None: the lookup failed)
 
     def discover(self, since: datetime, until: datetime) -> Discovery:
         since_ms = epoch_ms(since)
@@ -60,7 +69,22 @@ class LinkedInClient(SocialClient):
                     break
         for rec in records:  # the publication time, where LinkedIn gives one, else creation
             rec.setdefault("publishedAt", rec.get("createdAt"))
+            if isinstance(rec.get("id"), str):
+                self._listed[rec["id"]] = {f: rec[f] for f in LISTED_FIELDS if rec.get(f) not in (None, "", {})}
         return build_discovery(records, "id", "publishedAt", "author", "ms")
+
+    def organization_name(self, urn: str) -> str | None:
+        """The organization's ``localizedName``, looked up once per run; None if LinkedIn would not say
+        (a name is worth a request, not the poll: the counters go on without it)."""
+        if urn not in self._names:
+            org_id = urn.rsplit(":", 1)[-1]
+            try:
+                body = self.http.request_json("GET", f"/rest/organizations/{enc(org_id)}", headers=RESTLI_HEADERS) or {}
+            except ConnectorError:
+                body = {}
+            name = body.get("localizedName") if isinstance(body, dict) else None
+            self._names[urn] = name if isinstance(name, str) and name.strip() else None
+        return self._names[urn]
 
     def fetch_metrics(self, posts: pd.DataFrame, polled_at: datetime) -> MetricsPoll:
         published_ms = {p: epoch_ms(t) for p, t in zip(posts["post_id"], posts["published_at"])}
@@ -87,6 +111,10 @@ class LinkedInClient(SocialClient):
                     el.setdefault("share", el.get("ugcPost"))
                     if el.get("share") in published_ms:
                         el["created"] = {"time": published_ms[el["share"]]}
+                    el.update(self._listed.get(el.get("share"), {}))
+                    name = self.organization_name(el["organizationalEntity"]) if isinstance(el.get("organizationalEntity"), str) else None
+                    if name is not None:
+                        el["organizationalEntity~"] = {"localizedName": name}
                     seen.add(el.get("share"))
                     records.append(el)
                 for missing in [i for i in batch if i not in seen]:
