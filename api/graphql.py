@@ -286,6 +286,11 @@ class OverviewMetric:
     pass
 
 
+@_graphql(overview_route.AttributedOverview)
+class AttributedOverview:
+    pass
+
+
 @_graphql(overview_route.OverviewResponse, "Overview")
 class Overview:
     pass

@@ -28,6 +28,7 @@ from analytics_assets.contracts.warehouse import (
 )
 
 ASSET_STATUS = "asset_status.parquet"  # last materialization per asset, from the Dagster instance
+# (with skip_reason: why that materialization computed nothing, e.g. no engagement model yet; else null)
 # every schedule and sensor: on or off, and its last tick (when, and whether it succeeded)
 AUTOMATION_STATUS = "automation_status.parquet"
 ACCOUNTS = "accounts.parquet"

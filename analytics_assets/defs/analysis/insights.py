@@ -123,7 +123,7 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
                 window,
             ).df(),
             boosts=con.execute(
-                f"""select e.boost_id, isodow(e.flight_start_at) - 1 as flight_start_dow, p.media_type,
+                f"""select e.boost_id, isodow(cast(e.flight_start_at as timestamp)) - 1 as flight_start_dow, p.media_type,
                           b.daily_budget_usd, e.relative_lift
                    from {BOOST_EFFECTIVENESS} e
                    join main.dim_post p on p.post_id = e.post_id

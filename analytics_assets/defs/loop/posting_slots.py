@@ -29,12 +29,12 @@ from analytics_assets.contracts.warehouse import (
     table_metadata,
 )
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
-from analytics_assets.defs.ml.assets import TRAINING_TABLE, champion_model, engagement_model
+from analytics_assets.defs.ml.assets import ENOUGH_DATA_CHECK, TRAINING_TABLE, champion_model, engagement_model
 from analytics_assets.defs.loop.proposals import contract_violations, merge_proposals
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.quality_gate import QualityGateResource
 from analytics_assets.defs.resources import MlflowResource, WarehouseResource
-from analytics_assets.storage.recommendations import merge_generation
+from analytics_assets.storage.recommendations import ensure_table, merge_generation
 from analytics_assets.storage.warehouse import replace_tables
 
 SLOT_KINDS = ("posting_slot", "exploration")
@@ -123,6 +123,85 @@ SLOT_COLUMNS_KEPT = [
 ]
 
 
+# the column types of the slot and hour tables, for the empty tables written while there is no champion (the
+# insights, the serving snapshot and the dbt loop models read them whether or not a model exists yet)
+SLOT_TYPES = {
+    **{c: "DOUBLE" for c in SLOT_COLUMNS_KEPT},
+    **{c: "BIGINT" for c in ("publish_dow", "publish_hour", "rank_in_day", "content_posts", "n_seen", "n_seen_at_hour", "n_fresh")},
+    "platform": "VARCHAR",
+}
+HOUR_TYPES = {
+    "platform": "VARCHAR", "rank": "BIGINT", "publish_hour": "BIGINT", "expected_engagement_score": "DOUBLE",
+    "lift_vs_platform_mean": "DOUBLE",
+}
+PROVENANCE_TYPES = {"model_name": "VARCHAR", "model_version": "VARCHAR", "generated_at": "TIMESTAMP"}
+
+
+def _empty(types: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype="object") for c in types})
+
+
+def _merge_other_kinds(con, generated_at: datetime) -> dict[str, tuple | None]:
+    """The kinds proposed by their own assets, each merged with its own run's replaces_from."""
+    return {
+        kind: merge_proposals(con, table, (kind,), generated_at)
+        for kind, table in (("content", CONTENT_RECOMMENDATION_PROPOSALS), ("boost", BOOST_RECOMMENDATION_PROPOSALS))
+    }
+
+
+def _other_kinds_metadata(other_kinds: dict[str, tuple | None]) -> dict[str, object]:
+    return {
+        kind: "no proposals yet"
+        if found is None
+        else {"proposed": found[0], "created": found[1].created, "confirmed": found[1].confirmed, "superseded": found[1].superseded}
+        for kind, found in other_kinds.items()
+    }
+
+
+def without_champion(warehouse: WarehouseResource, model_name: str, reason: str):
+    """The posting policy's results while no engagement model has been trained (a new deployment's first days):
+    empty slot and hour tables and no posting-slot recommendation, each materialization saying why, while the
+    content and boost proposals are merged as always.
+
+    Why no fallback from the engagement heatmap's observed means: at this point there are fewer posts with an
+    outcome than the model needs (50 over two days), spread over 7 x 24 slots per platform, so nearly every slot
+    rests on zero or one post. A "best hour" from such means is noise, and an interval wide enough to be honest
+    would bracket every hour: a promise nobody can act on, which would then be scored in the loop's calibration
+    as if it had been one. An explicit "not yet, and why" lets a user post as they do (that is the data the model
+    needs) and is replaced by real recommendations on the first run after the model's first training."""
+    generated_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    with warehouse.connect() as con:
+        replace_tables(
+            con,
+            {SLOT_TABLE: _empty({**SLOT_TYPES, **PROVENANCE_TYPES}), HOURS_TABLE: _empty({**HOUR_TYPES, **PROVENANCE_TYPES})},
+            {SLOT_TABLE: {**SLOT_TYPES, **PROVENANCE_TYPES}, HOURS_TABLE: {**HOUR_TYPES, **PROVENANCE_TYPES}},
+        )
+        ensure_table(con)  # posting-slot kinds untouched: without a model there were never any to supersede
+        other_kinds = _merge_other_kinds(con, generated_at)
+        total = con.execute(f"select count(*) from {RECOMMENDATIONS_TABLE}").fetchone()[0]
+        current = con.execute(f"select * from {RECOMMENDATIONS_TABLE} where superseded_at is null").df()
+    skipped = {"skipped": True, "skip_reason": reason, "model_name": model_name, "model_version": None}
+    yield dg.MaterializeResult(asset_key="ml_posting_slots", metadata={"dagster/row_count": 0, **skipped})
+    yield dg.MaterializeResult(asset_key="posting_hour_recommendations", metadata={"dagster/row_count": 0, **skipped})
+    yield dg.MaterializeResult(
+        asset_key="ml_recommendations",
+        metadata={
+            "dagster/row_count": int(total),
+            "proposed": 0,
+            **skipped,
+            "other_kinds": _other_kinds_metadata(other_kinds),
+            "interval_level": INTERVAL_LEVEL,
+        },
+    )
+    violations = contract_violations(current)
+    yield dg.AssetCheckResult(
+        asset_key="ml_recommendations",
+        check_name="current_recommendations_pass_the_contract",
+        passed=not any(violations.values()),
+        metadata={"current": len(current), "by_kind": current["kind"].value_counts().to_dict(), **violations},
+    )
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -191,7 +270,14 @@ def posting_policy(
 
     champion = champion_model(mlflow_store)
     if champion is None:
-        raise dg.Failure("No champion engagement model in MLflow yet: materialize `engagement_model` first.")
+        reason = (
+            f"no posting-slot recommendation yet: no {mlflow_store.model_name} model has been trained (the engagement "
+            "model trains once there are enough posts with a day-old outcome; see its "
+            f"`{ENOUGH_DATA_CHECK}` check)"
+        )
+        context.log.warning(reason)
+        yield from without_champion(warehouse, mlflow_store.model_name, reason)
+        return
     metrics = champion.metrics
     trained_from = date.fromisoformat(str(metrics.get("model_data_start_date", metrics["train_start_date"])))
     trained_to = date.fromisoformat(str(metrics.get("model_data_end_date", metrics["train_end_date"])))
@@ -199,7 +285,7 @@ def posting_policy(
     config = PolicyConfig()
     with warehouse.connect() as con:
         newest = con.execute(f"select max(published_date) from {TRAINING_TABLE}").fetchone()[0]
-        if newest is None:
+        if newest is None:  # a champion without posts: a warehouse rebuilt while MLflow was kept
             raise dg.Failure(f"{TRAINING_TABLE} is empty: nothing to recommend from.")
         since = newest - timedelta(days=LOOKBACK_DAYS - 1)
         recent = con.execute(f"select * from {TRAINING_TABLE} where published_date >= ?", [since]).df()
@@ -231,11 +317,7 @@ def posting_policy(
     with warehouse.connect() as con:
         replace_tables(con, {SLOT_TABLE: slot_table, HOURS_TABLE: hours})
         merged = merge_generation(con, proposed, SLOT_KINDS, generated_at, datetime.combine(days[0], time()))
-        # the kinds proposed by their own assets, each merged with its own run's replaces_from
-        other_kinds = {
-            kind: merge_proposals(con, table, (kind,), generated_at)
-            for kind, table in (("content", CONTENT_RECOMMENDATION_PROPOSALS), ("boost", BOOST_RECOMMENDATION_PROPOSALS))
-        }
+        other_kinds = _merge_other_kinds(con, generated_at)
         total = con.execute(f"select count(*) from {RECOMMENDATIONS_TABLE}").fetchone()[0]
         current = con.execute(f"select * from {RECOMMENDATIONS_TABLE} where superseded_at is null").df()
     best = probabilities[probabilities["rank_in_day"] == 1]
@@ -271,12 +353,7 @@ def posting_policy(
             "confirmed": merged.confirmed,
             "superseded": merged.superseded,
             "explored": int((proposed["kind"] == "exploration").sum()) if len(proposed) else 0,
-            "other_kinds": {
-                kind: "no proposals yet"
-                if found is None
-                else {"proposed": found[0], "created": found[1].created, "confirmed": found[1].confirmed, "superseded": found[1].superseded}
-                for kind, found in other_kinds.items()
-            },
+            "other_kinds": _other_kinds_metadata(other_kinds),
             "interval_level": INTERVAL_LEVEL,
             "plan_days": f"{days[0].isoformat()}..{days[-1].isoformat()}",
             "preview": dg.MetadataValue.md(

@@ -69,8 +69,50 @@ def _kept_challenger(mlflow_store: MlflowResource, champion, fingerprint: str):
     return challenger if same and tags.get(PROMOTION_TAG) == KEPT else None
 
 
+ENOUGH_DATA_CHECK = "has_enough_training_data"
+
+
+def training_shortfall(dataset: pd.DataFrame) -> dict[str, object]:
+    """What the training set has against what a first training needs (``ml.training``'s minimums: rows with
+    an outcome, and publishing days for a time-ordered holdout), and ``short``: whether it falls below either.
+    A new deployment's first days always do (a post joins the training set once a day old): that is a state
+    to report, not a failed run."""
+    from ml.features import TARGET_COLUMN
+    from ml.training import DATE_COLUMN, MIN_TRAINING_DATES, MIN_TRAINING_ROWS
+
+    scored = dataset[dataset[TARGET_COLUMN].notna()] if TARGET_COLUMN in dataset.columns else dataset.iloc[0:0]
+    rows = len(scored)
+    days = int(scored[DATE_COLUMN].nunique()) if DATE_COLUMN in scored.columns else 0
+    return {
+        "short": rows < MIN_TRAINING_ROWS or days < MIN_TRAINING_DATES,
+        "training_rows": rows,
+        "training_rows_needed": MIN_TRAINING_ROWS,
+        "training_days": days,
+        "training_days_needed": MIN_TRAINING_DATES,
+    }
+
+
+def _enough_data_check(shortfall: dict[str, object]) -> dg.AssetCheckResult:
+    counts = {k: v for k, v in shortfall.items() if k != "short"}
+    return dg.AssetCheckResult(
+        check_name=ENOUGH_DATA_CHECK,
+        passed=not shortfall["short"],
+        severity=dg.AssetCheckSeverity.WARN,  # a young deployment, not broken data: never blocks the gate
+        metadata={**counts, "reason": _shortfall_reason(shortfall) if shortfall["short"] else None},
+    )
+
+
+def _shortfall_reason(shortfall: dict[str, object]) -> str:
+    return (
+        f"too little training data: {shortfall['training_rows']} posts with a 24 h outcome over "
+        f"{shortfall['training_days']} publishing day(s); training needs at least {shortfall['training_rows_needed']} "
+        f"over {shortfall['training_days_needed']}"
+    )
+
+
 def _model_result(
-    metrics: dict, model_name: str, version: object, training_rows: int, retrained: bool, **extra: object
+    metrics: dict, model_name: str, version: object, training_rows: int, retrained: bool,
+    check: dg.AssetCheckResult, **extra: object,
 ) -> dg.MaterializeResult:
     holdout = {f"holdout/{k}": v for k, v in metrics.items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(
@@ -81,7 +123,8 @@ def _model_result(
             "retrained": retrained,
             "training_rows": training_rows,
             **extra,
-        }
+        },
+        check_results=[check],
     )
 
 
@@ -104,11 +147,21 @@ def _drift_reference_start(context: dg.AssetExecutionContext, metrics: dict, cha
     group_name="ml",
     kinds={"pytorch", "mlflow"},
     pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            ENOUGH_DATA_CHECK,
+            asset="engagement_model",
+            description="The training set has the posts and publishing days a training needs (WARN: below them, "
+            "on a new deployment's first days, the model is not trained and the posting policy waits for it)",
+        )
+    ],
     description="Engagement-score model (wide & deep, PyTorch) trained on all posts, evaluated on a "
     "time-ordered holdout against a per-platform mean and a ridge regression on the same features (`holdout/ridge_*`, "
     "`holdout/rmse_improvement_vs_ridge`), registered in MLflow as the challenger; the champion "
     "alias moves to it only when its log-scale RMSE beats the champion's by the margin of ml/governance.py on "
-    "the holdout and on the posts neither model saw. `promotion` and `gate/*` record the decision.",
+    "the holdout and on the posts neither model saw. `promotion` and `gate/*` record the decision. With too "
+    "little training data it trains nothing (`skipped`, `skip_reason` and the counts it has and needs) and keeps "
+    "the champion, if any.",
 )
 def engagement_model(
     context: dg.AssetExecutionContext,
@@ -124,14 +177,39 @@ def engagement_model(
     with warehouse.connect() as con:
         dataset = con.execute(f"select * from {TRAINING_TABLE}").df()
     config = TrainingConfig()
-    fingerprint = dataset_fingerprint(dataset, config)
     champion = champion_model(mlflow_store)
+    shortfall = training_shortfall(dataset)
+    check = _enough_data_check(shortfall)
+    if shortfall["short"]:
+        # a new deployment's first days: not a failed run, and nothing new to register
+        reason = _shortfall_reason(shortfall)
+        counts = {k: v for k, v in shortfall.items() if k != "short"}
+        context.log.warning(f"{mlflow_store.model_name} not trained: {reason}.")
+        if champion is not None:
+            return _model_result(
+                champion.metrics, mlflow_store.model_name, champion.version, shortfall["training_rows"],
+                retrained=False, check=check, promotion=KEPT,
+                promotion_reason=f"kept the champion v{champion.version}: {reason}", skipped=True, skip_reason=reason,
+                **{k: v for k, v in counts.items() if k != "training_rows"},
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "model_name": mlflow_store.model_name,
+                "model_version": None,  # no champion: the posting policy says so rather than guess
+                "retrained": False,
+                "skipped": True,
+                "skip_reason": reason,
+                **counts,
+            },
+            check_results=[check],
+        )
+    fingerprint = dataset_fingerprint(dataset, config)
     if champion is not None and champion.metrics.get("dataset_fingerprint") == fingerprint:
         # same data, same config, same seed: retraining would only mint an identical version
         context.log.info(f"Training data unchanged since {mlflow_store.model_name} v{champion.version}: kept it.")
         return _model_result(
             champion.metrics, mlflow_store.model_name, champion.version, len(dataset), retrained=False,
-            promotion=KEPT, promotion_reason=f"training data unchanged since the champion v{champion.version}",
+            check=check, promotion=KEPT, promotion_reason=f"training data unchanged since the champion v{champion.version}",
         )
     kept = _kept_challenger(mlflow_store, champion, fingerprint)
     if kept is not None:
@@ -139,7 +217,7 @@ def engagement_model(
         context.log.info(reason)
         return _model_result(
             champion.metrics, mlflow_store.model_name, champion.version, len(dataset), retrained=False,
-            promotion=KEPT, promotion_reason=reason, challenger_version=kept.version,
+            check=check, promotion=KEPT, promotion_reason=reason, challenger_version=kept.version,
         )
     result = train_engagement_model(dataset, config)
     result.metrics["dataset_fingerprint"] = fingerprint
@@ -161,7 +239,7 @@ def engagement_model(
     shipped = (result.metrics, info.version) if decision.promoted else (champion.metrics, champion.version)
     champion_metrics, champion_version = shipped
     return _model_result(
-        champion_metrics, info.name, champion_version, len(dataset), retrained=True,
+        champion_metrics, info.name, champion_version, len(dataset), retrained=True, check=check,
         mlflow_run_id=info.run_id, challenger_version=info.version,
         promotion=decision.outcome, promotion_reason=decision.reason, **decision.figures(),
     )

@@ -30,20 +30,26 @@ from analytics_assets.storage.serving_files import publish_json, publish_snapsho
 
 
 def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.DataFrame:
+    """The last materialization of each asset, with ``skip_reason`` where that materialization computed nothing
+    and said why (the engagement model before there is enough data, the posting policy before there is a
+    model): a served file that is empty for a reason says so next to it."""
     rows = []
     for key in sorted(keys, key=lambda k: k.to_user_string()):
         event = instance.get_latest_materialization_event(key)
         if event is None:
             continue
+        materialization = event.asset_materialization
+        skip_reason = materialization.metadata.get("skip_reason") if materialization else None
         rows.append(
             {
                 "asset_key": key.to_user_string(),
                 "last_materialized_at": datetime.fromtimestamp(event.timestamp, timezone.utc).replace(tzinfo=None),
-                "last_partition": event.asset_materialization.partition if event.asset_materialization else None,
+                "last_partition": materialization.partition if materialization else None,
                 "run_id": event.run_id,
+                "skip_reason": None if skip_reason is None else str(skip_reason.value),
             }
         )
-    return pd.DataFrame(rows, columns=["asset_key", "last_materialized_at", "last_partition", "run_id"])
+    return pd.DataFrame(rows, columns=["asset_key", "last_materialized_at", "last_partition", "run_id", "skip_reason"])
 
 
 def account_column_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
