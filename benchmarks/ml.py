@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ("anomalies", "drift")
+SECTIONS = ("anomalies", "drift", "forecasts")
 
 
 def _module(section: str):

@@ -29,6 +29,9 @@ EXPERIMENT_RESULTS = f"{ANALYSIS_SCHEMA}.experiment_results"
 INSIGHTS = f"{ANALYSIS_SCHEMA}.insights"
 # the dated anomalies of the daily campaign and platform series (ml.anomalies), one row per series and flagged day
 METRIC_ANOMALIES = f"{ANALYSIS_SCHEMA}.metric_anomalies"
+# 7-day forecasts of the daily campaign and platform series with 80%/95% intervals (ml.forecasting), one row per
+# series, forecast origin and day ahead (horizon 1..7)
+METRIC_FORECASTS = f"{ANALYSIS_SCHEMA}.metric_forecasts"
 
 ALERTS = f"{OPS_SCHEMA}.alerts"
 

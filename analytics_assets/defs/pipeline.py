@@ -17,6 +17,8 @@ from analytics_assets.defs.run_recovery import dead_run_sensor
 OWN_TRIGGER = dg.AssetSelection.assets("raw_webhook_events", "raw_api_audit", "raw_recommendation_feedback", "raw_insight_acknowledgements", "raw_snapshot_archive", "ops_alerts")
 # tracked events (tracked_events_sensor): one asset, three tables, loaded from the API's store and the landing folder
 OWN_TRIGGER = OWN_TRIGGER | dg.AssetSelection.assets("raw_tracked_touchpoints", "raw_tracked_ai_generations", "raw_tracked_experiment_observations")
+# forecasts: their own daily schedule (forecast_schedule, defs/analysis/forecasts.py), one origin a day
+OWN_TRIGGER = OWN_TRIGGER | dg.AssetSelection.assets("metric_forecasts")
 
 # The whole graph: what `make demo` and `cycle backfill` run.
 full_pipeline_job = dg.define_asset_job(

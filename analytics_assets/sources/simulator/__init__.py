@@ -2,5 +2,6 @@
 
 from analytics_assets.sources.simulator.anomalies import AnomalyPlan
 from analytics_assets.sources.simulator.core import PlatformSimulator, SimulatedDay, SimulatorConfig
+from analytics_assets.sources.simulator.series_patterns import SeriesPatterns
 
-__all__ = ["AnomalyPlan", "PlatformSimulator", "SimulatedDay", "SimulatorConfig"]
+__all__ = ["AnomalyPlan", "PlatformSimulator", "SeriesPatterns", "SimulatedDay", "SimulatorConfig"]

@@ -24,6 +24,7 @@ from analytics_assets.sources.simulator import ad_detail
 from analytics_assets.sources.simulator import anomalies as planted
 from analytics_assets.sources.simulator import ground_truth as gt
 from analytics_assets.sources.simulator import post_text
+from analytics_assets.sources.simulator import series_patterns
 
 # Polling ages (hours after publication): every 2 hours for the first 48 hours, then every 6 hours
 # for the rest of the first week, as Cycle's pollers do.
@@ -75,6 +76,9 @@ class SimulatorConfig:
     peak_shift_start: date | None = None
     # labeled anomalies planted in the daily campaign and platform series (anomalies.py; None: none, the default)
     anomalies: planted.AnomalyPlan | None = None
+    # trend, weekly seasonality, holidays and level shifts in the ad and post series (series_patterns.py; None:
+    # flat series, the default)
+    patterns: series_patterns.SeriesPatterns | None = None
 
     def __post_init__(self) -> None:
         if self.journey_model not in gt.JOURNEY_MODELS:
@@ -189,7 +193,7 @@ def _posts_published_on(config: SimulatorConfig, day: date, applied: action_log.
     factor = posts["extra_half_life_factor"].to_numpy(dtype=float, na_value=np.nan)
     factor[~extra] = np.exp(curve_rng.normal(0, gt.HALF_LIFE_SIGMA, int((~extra).sum())))
     posts["half_life_hours"] = posts["half_life_hours"] * factor
-    return posts.drop(columns="extra_half_life_factor")
+    return series_patterns.scale_posts(config, day, posts.drop(columns="extra_half_life_factor"))
 
 
 # an extra post (one an account publishes beyond the posts it drew, for a recommendation) has the sequence number
@@ -514,6 +518,7 @@ def _ad_day(config: SimulatorConfig, day: date) -> pd.DataFrame:
     c["daily_budget_usd"] = c["daily_budget_usd"] * c["budget_factor"]
     c["daily_budget_local"] = np.round(c["daily_budget_usd"] / c["currency"].map(gt.USD_PER_UNIT), 2)
     spend_usd = c["daily_budget_usd"] * rng.uniform(0.8, 1.0, n) * c["is_active"]
+    spend_usd = series_patterns.scale_spend(config, day, c, spend_usd)
     impressions = np.round(spend_usd / c["cpm_usd"] * 1000 * rng.lognormal(0, 0.1, n)).astype(np.int64)
     clicks = rng.binomial(impressions, c["ctr"])
     conversions = rng.binomial(clicks, c["cvr"]).astype(float)
