@@ -51,8 +51,9 @@ $(DAGSTER_HOME)/dagster.yaml: analytics_assets/dagster.yaml
 
 install: $(STAMP) $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
+# one line per step; the event log and dbt's output go to the log file whose path it prints first
 demo: install
-	$(BIN)/cycle demo --days 30
+	@$(BIN)/cycle demo --days 30
 
 summary: install
 	$(BIN)/cycle summary

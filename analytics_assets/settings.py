@@ -83,8 +83,10 @@ class CycleSettings(BaseSettings):
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
 
     # ---- partitions
-    partition_start: date = Field(
-        default=date(2025, 1, 1), description="First daily partition (the newest is always the last complete day)"
+    partition_start: date | None = Field(
+        default=None,
+        description="First daily partition (the newest is always the last complete day); unset: the first day "
+        "`cycle demo` loaded into this home ($CYCLE_HOME/partition_start), else 2025-01-01",
     )
 
     # ---- where the raw tables come from (defs/ingest/raw.py)
@@ -203,6 +205,11 @@ class CycleSettings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
+    def partition_start_marker(self) -> Path:
+        """Where ``cycle demo`` records the first day it loaded (``defs.partitions.first_partition_day``)."""
+        return self.cycle_home / "partition_start"
+
+    @property
     def dagster_home(self) -> Path:
         return (self.dagster_home_dir or self.cycle_home / "dagster_home").expanduser().resolve()
 
@@ -231,6 +238,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> CycleSettings:
         raise SettingsError(f"Invalid Cycle setting: {problems}") from None
     finally:
         _ENVIRON.reset(token)
+
+
+# The first daily partition when neither CYCLE_PARTITION_START nor the home's recorded demo start says otherwise.
+DEFAULT_PARTITION_START = date(2025, 1, 1)
+
+
+def recorded_partition_start(settings: CycleSettings) -> date | None:
+    """The first day ``cycle demo`` recorded in this home (``settings.partition_start_marker``), if any."""
+    marker = settings.partition_start_marker
+    if not marker.exists():
+        return None
+    text = marker.read_text().strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"{marker} holds {text!r}, not an ISO day (YYYY-MM-DD): fix or delete it") from None
 
 
 def environ_values(names: list[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:

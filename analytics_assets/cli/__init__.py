@@ -7,6 +7,8 @@ import os
 import shutil
 import signal
 import sys
+import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,8 +34,6 @@ def last_complete_day() -> date:
 def resolve_window(days: int | None, start: date | None, end: date | None) -> tuple[date, date]:
     """The inclusive window to run, refused with a clear message when it has no partitions: nothing is
     ever simulated or fetched for a day that has not ended, nor before the partitions start."""
-    from analytics_assets.defs.partitions import daily_partitions
-
     if days is not None and (start or end):
         raise SystemExit("cycle: give either --days or --start/--end")
     last = last_complete_day()
@@ -51,10 +51,40 @@ def resolve_window(days: int | None, start: date | None, end: date | None) -> tu
         raise SystemExit(
             f"cycle: --end {end} has not happened yet: the last complete day (UTC) is {last}, the newest partition"
         )
-    first = date.fromisoformat(daily_partitions.get_first_partition_key())
-    if start < first:
-        raise SystemExit(f"cycle: partitions start at {first} (CYCLE_PARTITION_START); --start {start} is before them")
+    # the partitions' first day, read as defs.partitions will (not imported here: the definitions must load
+    # after record_data_start). A home whose demo recorded its start lets a backfill move it earlier.
+    from analytics_assets.settings import DEFAULT_PARTITION_START, recorded_partition_start
+
+    settings = load_settings()
+    first, why = settings.partition_start, "CYCLE_PARTITION_START"
+    if first is None and recorded_partition_start(settings) is None:
+        first, why = DEFAULT_PARTITION_START, "the default; set CYCLE_PARTITION_START to go earlier"
+    if first is not None and start < first:
+        raise SystemExit(f"cycle: partitions start at {first} ({why}); --start {start} is before them")
     return start, end
+
+
+def record_data_start(day: date, *, create: bool) -> date | None:
+    """Move this home's recorded first partition (``defs.partitions.first_partition_day``) to ``day`` when
+    ``day`` is earlier; with ``create``, record ``day`` when nothing is recorded yet. Called before the
+    definitions load, so this process's partitions include ``day``; an explicit CYCLE_PARTITION_START is
+    left as set. Returns the recorded first day, or None when none is recorded."""
+    from analytics_assets.settings import recorded_partition_start
+
+    settings = load_settings()
+    if settings.partition_start is not None:
+        return None
+    recorded = recorded_partition_start(settings)
+    if recorded is None and not create:
+        return None
+    first = day if recorded is None else min(recorded, day)
+    if first != recorded:
+        marker = settings.partition_start_marker
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        staged = marker.with_name(marker.name + ".tmp")
+        staged.write_text(first.isoformat() + "\n")
+        staged.replace(marker)  # atomic: a code server loading the definitions never reads half a date
+    return first
 
 
 def _terminate_on_sigterm() -> None:
@@ -90,72 +120,65 @@ def doctor() -> list[str]:
         return [str(r) for r in recover_dead_runs(instance)]
 
 
-def backfill(start: date, end: date, job_name: str = "full_pipeline_job") -> bool:
+def backfill(start: date, end: date, job_name: str = "full_pipeline_job", *, command: str = "backfill") -> bool:
     """Run ``job_name`` over the partitions start..end as one run on the shared instance, as a UI
     backfill of the same range does (every daily asset has a single-run backfill policy). Runs left behind
-    by a killed process are released first, so they never block this one."""
+    by a killed process are released first, so they never block this one.
+
+    The terminal shows one line per step; the full event log, dbt's output and every warning go to a log
+    file under the Cycle home (``progress.QuietRun``), whose path is printed first and again on failure."""
+    from analytics_assets.cli.progress import QuietRun, StepMonitor, elapsed_since
+
     ensure_dagster_home()
-    import dagster as dg
+    began = time.monotonic()
+    with QuietRun(command) as quiet:
+        with quiet.redirected():
+            import dagster as dg
 
-    from analytics_assets.definitions import defs
-    from analytics_assets.defs.run_recovery import process_tags, recover_dead_runs
+            from analytics_assets.definitions import defs
+            from analytics_assets.defs.run_recovery import process_tags, recover_dead_runs
 
-    job = defs.resolve_job_def(job_name)
-    _terminate_on_sigterm()
-    with dg.DagsterInstance.get() as instance:
-        for released in recover_dead_runs(instance):
-            print(f"cycle: released {released}", file=sys.stderr)
-        try:
-            result = job.execute_in_process(
-                instance=instance,
-                tags={
-                    "dagster/asset_partition_range_start": start.isoformat(),
-                    "dagster/asset_partition_range_end": end.isoformat(),
-                    "cycle/launched_by": "cycle backfill",
-                    **process_tags(),
-                },
-                raise_on_error=False,
-            )
-        except BaseException as exc:  # Ctrl-C, SIGTERM, a crash: the run must not stay "Starting" forever
-            _release_own_runs(instance, type(exc).__name__ + (f": {exc}" if str(exc) else ""))
-            raise
-        print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'} ({start} .. {end}, {job_name})")
-        return result.success
+            job = defs.resolve_job_def(job_name)
+        steps = len(job.graph.node_dict)
+        quiet.console.print(f"cycle: {job_name} over {start} .. {end} ({steps} steps)")
+        _terminate_on_sigterm()
+        with dg.DagsterInstance.get() as instance:
+            for released in recover_dead_runs(instance):
+                quiet.errors.print(f"cycle: released {released}")
+            run_id = str(uuid.uuid4())  # known before the run starts, so the monitor can follow its events
+            try:
+                with StepMonitor(instance, run_id, steps, quiet), quiet.redirected():
+                    result = job.execute_in_process(
+                        instance=instance,
+                        run_id=run_id,
+                        tags={
+                            "dagster/asset_partition_range_start": start.isoformat(),
+                            "dagster/asset_partition_range_end": end.isoformat(),
+                            "cycle/launched_by": f"cycle {command}",
+                            **process_tags(),
+                        },
+                        raise_on_error=False,
+                    )
+            except BaseException as exc:  # Ctrl-C, SIGTERM, a crash: the run must not stay "Starting" forever
+                _release_own_runs(instance, type(exc).__name__ + (f": {exc}" if str(exc) else ""))
+                quiet.errors.print(f"cycle: the run stopped ({type(exc).__name__}); its event log: {quiet.path}")
+                raise
+        success, run_id = result.success, result.run_id
+        outcome = "SUCCESS" if success else "FAILURE"
+        line = f"run {run_id}: {outcome} ({start} .. {end}, {job_name}) in {elapsed_since(began)}"
+        quiet.note(line)
+        quiet.console.print(line)
+        if not success:
+            quiet.errors.print(f"cycle: the run failed; its full event log: {quiet.path}")
+        return success
 
 
-def summary() -> str:
-    """Rows per table, the top recommendations, and where to look next."""
-    import duckdb
+def summary(tables: bool = False) -> str:
+    """Spend and ROAS, recommendations, insights, attribution and the quarantine share (``cli.summary``);
+    with ``tables``, the rows of every warehouse table first."""
+    from analytics_assets.cli.summary import summary_lines, table_rows
 
-    settings = load_settings()
-    path = settings.warehouse
-    if not path.exists():
-        return f"No warehouse at {path} yet: run `make demo` or `cycle backfill`."
-    lines = [f"Warehouse: {path}"]
-    con = duckdb.connect(str(path), read_only=True, config={"threads": 1})
-    try:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables order by table_schema, table_name"
-        ).fetchall()
-        lines.append("Rows per table:")
-        for schema, name in tables:
-            n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            lines.append(f"  {schema}.{name:<40} {n:>10,}")
-        if ("ml", "posting_hour_recommendations") in tables:
-            lines.append("Best posting hours (UTC) by platform, champion model:")
-            for platform, hour, score, lift in con.execute(
-                "select platform, publish_hour, expected_engagement_score, lift_vs_platform_mean "
-                "from ml.posting_hour_recommendations where rank <= 3 order by platform, rank"
-            ).fetchall():
-                lines.append(f"  {platform:<9} {hour:02d}:00  expected score {score:7.1f}  ({lift:+.0%} vs platform mean)")
-    finally:
-        con.close()
-    lines += [
-        f"Serving copy for the API: {settings.serving}",
-        "UI:  make dev  -> http://127.0.0.1:3000  (asset graph, partitions, schedules, sensors)",
-        "API: make api  -> http://127.0.0.1:8000/v1/docs  (every /v1 route needs a key: `cycle keys create`)",
-    ]
-    return "\n".join(lines)
+    return "\n".join((table_rows() if tables else []) + summary_lines())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=["full_pipeline_job", "daily_pipeline_job"],
         help="full_pipeline_job also retrains the model (default)",
     )
-    sub.add_parser("summary", help="print rows per table, the top recommendations and where things are")
+    sm = sub.add_parser("summary", help="print spend and ROAS, recommendations, insights, attribution and quality")
+    sm.add_argument("--tables", action="store_true", help="also print the rows of every warehouse table")
     sub.add_parser("doctor", help="mark failed the runs whose process is gone and release the pool slots they hold")
     demo = sub.add_parser("demo", help="backfill the last N days on the embedded default, then summarize")
     demo.add_argument("--days", type=int, default=30)
@@ -207,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "summary":
-        print(summary())
+        print(summary(tables=args.tables))
         return 0
     if args.command == "doctor":
         done = doctor()
@@ -215,14 +239,19 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "demo":
         start, end = resolve_window(args.days, None, None)
-        ok = backfill(start, end)
-        print(summary())
+        # a fresh home's partitions start with the demo's first day, so the UI shows them filled; a home that
+        # already holds data keeps the start it was loaded under (its earlier days stay partitions)
+        record_data_start(start, create=not load_settings().warehouse.exists())
+        ok = backfill(start, end, command="demo")
+        lines = summary().splitlines()
         if ok:
             from analytics_assets.cli.access import bootstrap_default_workspace
 
-            print("\n".join(bootstrap_default_workspace()))
+            lines += bootstrap_default_workspace()  # the API key comes last: what the reader needs next
+        print("\n".join(lines))
         return 0 if ok else 1
     start, end = resolve_window(args.days, args.start, args.end)
+    record_data_start(start, create=False)
     return 0 if backfill(start, end, args.job) else 1
 
 

@@ -36,7 +36,7 @@ def actions_dir() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analytics_assets.cli import ensure_dagster_home, last_complete_day
+    from analytics_assets.cli import ensure_dagster_home, last_complete_day, record_data_start
     from analytics_assets.defs.loop.simulated_loop import LoopSettings, format_table, format_week, recorded_start, run_loop
 
     settings_ = load_settings()
@@ -60,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     end = loop.week_days(loop.weeks)[1]
     if end > last:
         raise SystemExit(f"cycle loop: the loop would end on {end}, after the last complete day {last}; give --start or fewer --weeks")
+    record_data_start(loop.start, create=False)
+    from analytics_assets.defs.partitions import daily_partitions
+
+    first = date.fromisoformat(daily_partitions.get_first_partition_key())
+    if loop.start < first:  # the definitions loaded (above) before the recorded start moved to the loop's
+        raise SystemExit(f"cycle loop: partitions start at {first} in this process; the home now records "
+                         f"{loop.start}: run the same command again")
     ensure_dagster_home()
     import dagster as dg
 
