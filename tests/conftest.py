@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cycle_testing import E2E_END, E2E_START, CycleHome, new_home
+
+
+_SESSION_DIR = os.getcwd()
+
+
+@pytest.fixture(autouse=True)
+def _restore_working_directory():
+    """dbt run in-process (dbtRunner, in a test or a module fixture) moves to the project folder and stays there:
+    every test starts and ends in the session's folder, so no outcome depends on which module ran before it on the
+    same worker."""
+    os.chdir(_SESSION_DIR)
+    yield
+    os.chdir(_SESSION_DIR)
 
 
 def pytest_collection_modifyitems(config, items) -> None:

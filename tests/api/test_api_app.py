@@ -20,7 +20,8 @@ def test_serving_dir_from_env(tmp_path):
     # CYCLE_SERVING_DIR wins over CYCLE_HOME
     env = {"CYCLE_HOME": str(tmp_path / "home"), "CYCLE_SERVING_DIR": str(tmp_path / "s")}
     assert default_serving_dir(env) == tmp_path / "s"
-    assert default_serving_dir({}) == (Path.cwd() / "data" / "serving").resolve()
+    # the project's data/ folder, wherever the process runs from
+    assert default_serving_dir({}) == (ROOT / "data" / "serving").resolve()
     assert Settings.from_env({"CYCLE_API_DUCKDB_MEMORY_LIMIT": "64MB"}).duckdb_memory_limit == "64MB"
 
 
