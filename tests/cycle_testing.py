@@ -17,6 +17,9 @@ import pandas as pd
 # keep every process small: the suite shares 2 cores with dbt and DuckDB
 os.environ.setdefault("CYCLE_TORCH_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the partitions the tests' fixed dates live in, whatever a `make demo` recorded in the default home
+# (data/partition_start); `cycle` subprocesses get their own fresh home and record their own (cycle_env)
+os.environ.setdefault("CYCLE_PARTITION_START", "2025-01-01")
 
 # the installed `cycle` command, and the environment that points it at a test home
 CYCLE = str(Path(sys.executable).with_name("cycle"))
@@ -31,6 +34,7 @@ def cycle_env(home: Path, posts_per_day: int, journeys_per_day: int) -> dict[str
         "CYCLE_SIM_JOURNEYS_PER_DAY": str(journeys_per_day),
     }
     env.pop("CYCLE_WAREHOUSE_PATH", None)  # derived from CYCLE_HOME
+    env.pop("CYCLE_PARTITION_START", None)  # the fresh home's own start, as a new user's `cycle demo` records it
     return env
 
 
