@@ -9,6 +9,11 @@ def markdown_preview(frame: pd.DataFrame, n: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.head(n).to_markdown(index=False) if len(frame) else "(no rows)")
 
 
+def problems_check(check_name: str, problems: list[str]) -> dg.AssetCheckResult:
+    """A check that passes when ``problems`` (what is wrong with the rows, in words) is empty, and lists them."""
+    return dg.AssetCheckResult(check_name=check_name, passed=not problems, metadata={"problems": "; ".join(problems) or "none"})
+
+
 def store_cursor(instance: dg.DagsterInstance, key: dg.AssetKey, cursor_field: str) -> tuple[str, int] | None:
     """(store id, sequence number) that the latest materialization of ``key`` copied its store through: how
     the sensors that copy an append-only store (webhook events, alerts) know whether anything is new."""

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from analytics_assets.contracts.warehouse import METRIC_ANOMALIES, table_metadata
-from analytics_assets.defs.metadata import markdown_preview
+from analytics_assets.defs.metadata import markdown_preview, problems_check
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.storage.warehouse import replace_rows
@@ -131,13 +131,7 @@ def metric_anomalies(
                 anomalies[["metric_date", "series_id", "kind", "severity", "observed", "expected_low", "expected_high"]]
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="anomalies_are_well_formed",
-                passed=not problems,
-                metadata={"problems": "; ".join(problems) or "none"},
-            )
-        ],
+        check_results=[problems_check("anomalies_are_well_formed", problems)],
     )
 
 

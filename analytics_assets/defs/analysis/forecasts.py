@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analytics_assets.contracts.warehouse import METRIC_FORECASTS, table_metadata
-from analytics_assets.defs.metadata import markdown_preview
+from analytics_assets.defs.metadata import markdown_preview, problems_check
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.storage.warehouse import replace_rows
@@ -123,13 +123,7 @@ def metric_forecasts(
                 forecasts[["origin_date", "series_id", "horizon", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]]
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="forecasts_are_well_formed",
-                passed=not problems,
-                metadata={"problems": "; ".join(problems) or "none"},
-            )
-        ],
+        check_results=[problems_check("forecasts_are_well_formed", problems)],
     )
 
 
