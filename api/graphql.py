@@ -286,11 +286,6 @@ class OverviewMetric:
     pass
 
 
-@_graphql(overview_route.AttributedOverview)
-class AttributedOverview:
-    pass
-
-
 @_graphql(overview_route.OverviewResponse, "Overview")
 class Overview:
     pass

@@ -36,17 +36,34 @@ def _backfill(home: Path) -> subprocess.CompletedProcess:
 
 
 def _start_until(home: Path, marker: str, delay: float = 0.0) -> subprocess.Popen:
-    """Start a backfill and return once its log shows ``marker`` (plus ``delay`` seconds)."""
+    """Start a backfill and return once its event log shows ``marker`` (plus ``delay`` seconds). The terminal
+    gets one line per finished step; the full log's path is its first line."""
     proc = subprocess.Popen(
         [CYCLE, "backfill", *WINDOW], env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    deadline = time.monotonic() + 300
+    log = None
     for line in proc.stdout:
-        if marker in line:
+        if found := re.search(r"full log in (\S+)", line):
+            log = Path(found.group(1))
             break
+    if log is None:
+        pytest.fail("the backfill printed no log path")
+    # the terminal output is a few dozen lines at most: nothing blocks on the pipe while the log is watched
+    deadline = time.monotonic() + 300
+    seen, offset = "", 0
+    while marker not in seen:
+        if log.exists():
+            with log.open(errors="replace") as f:
+                f.seek(offset)
+                chunk = f.read()
+                offset = f.tell()
+            seen = seen[-len(marker):] + chunk
+            if marker in seen:
+                break
+        if proc.poll() is not None:
+            pytest.fail(f"the backfill ended before {marker!r}")
         assert time.monotonic() < deadline, f"{marker!r} never appeared"
-    else:
-        pytest.fail(f"the backfill ended before {marker!r}")
+        time.sleep(0.1)
     time.sleep(delay)
     return proc
 
