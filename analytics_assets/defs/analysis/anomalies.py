@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from analytics_assets.contracts.warehouse import METRIC_ANOMALIES, table_metadata
+from analytics_assets.defs.analysis.daily_series import read_daily_series
 from analytics_assets.defs.metadata import markdown_preview, problems_check
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import WarehouseResource
@@ -47,22 +48,6 @@ METRIC_ANOMALY_COLUMNS = {
     "history_days": "INTEGER",
 }
 assert list(METRIC_ANOMALY_COLUMNS) == ANOMALY_COLUMNS  # one shape: the library's rows are the table's
-
-# the always-on campaigns' days, with the budget of the settings valid that day (a boost is a 3-day flight:
-# too short a series to have a history)
-_CAMPAIGN_DAYS_SQL = """
-select f.metric_date, f.platform, f.account_id, f.campaign_id, s.daily_budget_usd,
-       f.spend_usd, f.impressions, f.clicks, f.conversions
-from main.fct_campaign_performance f
-join main.agg_campaign_daily_summary s
-  on s.platform = f.platform and s.campaign_id = f.campaign_id and s.metric_date = f.metric_date
-where not s.is_boost and f.metric_date between ? and ?
-"""
-_PLATFORM_DAYS_SQL = """
-select metric_date, platform, impressions, engagements from main.agg_platform_daily
-where channel_type = 'organic' and metric_date between ? and ?
-"""
-
 
 class MetricAnomaliesConfig(dg.Config):
     z_threshold: float = DetectorConfig.z_threshold  # robust z-score a day must pass
@@ -108,8 +93,7 @@ def metric_anomalies(
     # out of the first day's history), so each day reads the same whether run alone or in a backfill
     read_from = days[0] - timedelta(days=2 * detector.window_days)
     with warehouse.connect() as con:
-        campaigns = con.execute(_CAMPAIGN_DAYS_SQL, [read_from, days[-1]]).df()
-        platforms = con.execute(_PLATFORM_DAYS_SQL, [read_from, days[-1]]).df()
+        campaigns, platforms = read_daily_series(con, read_from, days[-1])
     series = pd.concat([campaign_series(campaigns), platform_series(platforms)], ignore_index=True)
     anomalies = detect_anomalies(series, detector, evaluate_from=days[0])
     anomalies = anomalies[pd.to_datetime(anomalies["metric_date"]) <= pd.Timestamp(days[-1])]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analytics_assets.contracts.warehouse import METRIC_FORECASTS, table_metadata
+from analytics_assets.defs.analysis.daily_series import read_daily_series
 from analytics_assets.defs.metadata import markdown_preview, problems_check
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import WarehouseResource
@@ -38,20 +39,6 @@ METRIC_FORECAST_COLUMNS = {
     "history_days": "INTEGER",
 }
 assert list(METRIC_FORECAST_COLUMNS) == FORECAST_COLUMNS  # one shape: the library's rows are the table's
-
-# the always-on campaigns' days (a boost is a 3-day flight: nothing to forecast)
-_CAMPAIGN_DAYS_SQL = """
-select f.metric_date, f.platform, f.campaign_id, f.spend_usd, f.clicks, f.conversions
-from main.fct_campaign_performance f
-join main.agg_campaign_daily_summary s
-  on s.platform = f.platform and s.campaign_id = f.campaign_id and s.metric_date = f.metric_date
-where not s.is_boost and f.metric_date between ? and ?
-"""
-_PLATFORM_DAYS_SQL = """
-select metric_date, platform, impressions, engagements from main.agg_platform_daily
-where channel_type = 'organic' and metric_date between ? and ?
-"""
-
 
 class MetricForecastsConfig(dg.Config):
     history_days: int = 182  # days of history each origin's models are fitted on
@@ -89,8 +76,7 @@ def metric_forecasts(
     days = partition_days(context)
     read_from = days[0] - timedelta(days=config.history_days + config.calibration_windows * HORIZON)
     with warehouse.connect() as con:
-        campaigns = con.execute(_CAMPAIGN_DAYS_SQL, [read_from, days[-1]]).df()
-        platforms = con.execute(_PLATFORM_DAYS_SQL, [read_from, days[-1]]).df()
+        campaigns, platforms = read_daily_series(con, read_from, days[-1])
     frames = []
     for origin in days:
         # each origin sees exactly its own history window: the same rows whether run alone or in a backfill
