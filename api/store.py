@@ -36,6 +36,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -67,6 +68,8 @@ _SERVED = tuple(t.file for t in SERVED_TABLES)  # what the data routes read
 # (the publisher replaces the data files first and the manifest last).
 PUBLISH_WAIT_S = 2.0
 _POLL_S = 0.01
+# How long /health's file check goes on checking against the manifests of publishes that follow one another
+MAX_CHECK_WAIT_S = 10.0
 # A manifest whose modification or change time is this close to the moment it was read is read again on the
 # next call rather than trusted on its stat(): a replacement within the file system's timestamp granularity
 # (coarse clocks, 1-2 s on some file systems) could otherwise keep the same stat (the "racy git" problem).
@@ -95,6 +98,17 @@ class ServingFileInvalid(Exception):
         super().__init__(
             f"Serving file '{name}' is unreadable or does not match the serving contract ({reason}). "
             "Re-materialize the `serving_snapshot` asset to republish it."
+        )
+
+
+class SnapshotNotPinned(Exception):
+    """Files cannot be shown to come from one published snapshot: no manifest names their checksums."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = tuple(names)
+        super().__init__(
+            f"{', '.join(self.names)}: no {MANIFEST} names their checksums, so they cannot be read from one published "
+            "snapshot. Re-materialize the `serving_snapshot` asset to publish a current manifest."
         )
 
 
@@ -381,6 +395,55 @@ class ServingStore:
     def _query(self, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self._run(name, self._load(name).table, sql, params)
 
+    def _manifest_or_none(self) -> _ManifestCopy | None:
+        try:
+            return self._current_manifest()
+        except (ServingFileMissing, ServingFileInvalid):
+            return None
+
+    def _load_together(self, names: Sequence[str]) -> dict[str, _Verified]:
+        """Each of ``names`` loaded as ``_load`` does, every one of them the file one and the same manifest
+        names: the manifest is read before and after the loads, and a publish in between (a new manifest)
+        loads them again, for up to ``publish_wait_s``. Files are cached per checksum, so a retry reads from
+        disk only what the new snapshot changed. Where nothing names the files' checksums (no manifest, one
+        from before checksums) there is nothing to pin to: ``SnapshotNotPinned``, for the caller to answer
+        from one file alone or say why it cannot. A file whose checksum differs from a manifest that did not change is damaged on disk (``_load``
+        answered from its last verified copy, of another snapshot): ``ServingFileInvalid`` at once."""
+        deadline = time.time() + self.publish_wait_s
+        while True:
+            before = self._manifest_or_none()
+            loaded = {name: self._load(name) for name in names}
+            after = self._manifest_or_none()
+            entries = before.manifest.entries if before is not None else {}
+            unpinned = [name for name in names if name not in entries or not entries[name].verifiable]
+            if after is None or unpinned:
+                raise SnapshotNotPinned(unpinned or list(names))
+            if before.sha256 == after.sha256:
+                stale = [name for name in names if loaded[name].sha256 != entries[name].sha256]
+                if not stale:
+                    return loaded
+                # _load answered from a copy of another snapshot: the file on disk is not the one the manifest
+                # names. Replaced less than publish_wait_s ago, it belongs to a publish under way (data files
+                # first, the manifest last): wait for that manifest. Replaced earlier, it is damaged.
+                if not self._replaced_within(stale, self.publish_wait_s):
+                    raise ServingFileInvalid(
+                        stale[0], f"does not match {MANIFEST}, and its last verified copy belongs to another snapshot"
+                    )
+            if time.time() >= deadline:  # republished again and again meanwhile: not one snapshot to answer from
+                raise ServingFileInvalid(names[0], "the snapshot was republished while it was read; retry")
+            time.sleep(_POLL_S)
+
+    def _replaced_within(self, names: Sequence[str], seconds: float) -> bool:
+        """Whether any of ``names`` was written less than ``seconds`` ago (a missing file: no)."""
+        now = time.time()
+        for name in names:
+            try:
+                if now - self.path(name).stat().st_mtime < seconds:
+                    return True
+            except OSError:
+                continue
+        return False
+
     # -- one workspace's rows --------------------------------------------------------------------
 
     def _account_index(self, name: str, loaded: _Verified) -> dict[Account, np.ndarray]:
@@ -411,7 +474,19 @@ class ServingStore:
 
     def scoped(self, name: str, accounts: frozenset[Account]) -> pa.Table:
         """The rows of ``name`` that belong to ``accounts`` (a workspace's), in file order."""
-        loaded = self._load(name)
+        return self._scope(name, self._load(name), accounts)
+
+    def scoped_together(self, names: Sequence[str], accounts: frozenset[Account]) -> dict[str, pa.Table]:
+        """The workspace's rows of each of ``names``, all from one published snapshot (``_load_together``):
+        for an answer that combines two files, which must never pair one generation with another."""
+        loaded = self._load_together(names)
+        return {name: self._scope(name, loaded[name], accounts) for name in names}
+
+    def run(self, name: str, table: pa.Table, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run ``sql`` over ``table`` (registered as ``src``; a table of ``name`` from ``scoped_together``)."""
+        return self._run(name, table, sql, params or {})
+
+    def _scope(self, name: str, loaded: _Verified, accounts: frozenset[Account]) -> pa.Table:
         index = self._account_index(name, loaded)
         positions = [index[a] for a in accounts if a in index]
         if not positions:
@@ -517,16 +592,16 @@ class ServingStore:
         present, readable, and (where the manifest names them) of the published size and checksum.
         Raises like ``manifest()`` when the manifest itself is missing or invalid."""
         manifest = self.manifest()
-        deadline: float | None = None
+        give_up = time.time() + MAX_CHECK_WAIT_S
         while True:
             names = [*DATA_FILES, *sorted(n for n in manifest.entries if n not in DATA_FILES and n != MANIFEST)]
             results = [self._check(name, manifest.entries.get(name)) for name in names]
             replaced = [mtime for check, mtime in results if check.status == "mismatch" and mtime is not None]
             if not replaced:
                 break
-            # A file replaced just now may belong to a publish under way: wait a little for its manifest.
-            if deadline is None:
-                deadline = min(max(replaced), time.time()) + self.publish_wait_s
+            # A file replaced just now may belong to a publish under way: wait a little for its manifest (and
+            # check again against it, however many publishes follow, for up to MAX_CHECK_WAIT_S in all).
+            deadline = min(min(max(replaced), time.time()) + self.publish_wait_s, give_up)
             newer = manifest
             while newer is manifest and time.time() < deadline:
                 time.sleep(_POLL_S)

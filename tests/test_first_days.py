@@ -88,4 +88,4 @@ def test_the_snapshot_publishes_and_the_api_serves_it_with_the_reason(first_days
     assert client.get("/v1/optimal-hours").status_code < 500
     assert client.get("/v1/health").status_code == 200
     overview = client.get("/v1/overview")
-    assert overview.status_code == 200 and overview.json()["metrics"]
+    assert overview.status_code == 200 and overview.json()["attributed"]["available"] is True
