@@ -67,6 +67,8 @@ from api.auth import Principal, require
 from api.errors import describe
 from api.pagination import MAX_LIMIT
 from api.routes import accounts as accounts_route
+from api.routes import anomalies as anomalies_route
+from api.routes import forecasts as forecasts_route
 from api.routes import attribution as attribution_route
 from api.routes import boosts as boosts_route
 from api.routes import campaigns as campaigns_route
@@ -77,7 +79,11 @@ from api.routes import posts as posts_route
 from api.routes import optimal_hours as optimal_hours_route
 from api.routes import rollups as rollups_route
 from api.routes.common import Store
+from api.schemas import Anomaly as AnomalyModel
+from api.schemas import AnomalyPage as AnomalyPageModel
 from api.schemas import AttributionModel, Platform
+from api.schemas import Forecast as ForecastModel
+from api.schemas import ForecastPage as ForecastPageModel
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
 
 log = logging.getLogger(__name__)
@@ -286,6 +292,11 @@ class OverviewMetric:
     pass
 
 
+@_graphql(overview_route.AttributedOverview)
+class AttributedOverview:
+    pass
+
+
 @_graphql(overview_route.OverviewResponse, "Overview")
 class Overview:
     pass
@@ -444,6 +455,34 @@ class ContentDay:
 
 @_graphql(content_route.ContentDayPage)
 class ContentDayPage:
+    pass
+
+
+_SERIES_ENTITY = "campaign (an always-on campaign) or platform (organic totals)."
+_SERIES_METRIC = "spend, clicks, conversions (campaigns); impressions, engagements (platforms)."
+
+
+@_graphql(AnomalyModel)
+class Anomaly:
+    entity_type: str = strawberry.field(description=_SERIES_ENTITY)
+    metric: str = strawberry.field(description=_SERIES_METRIC)
+    kind: str = strawberry.field(description="spend_spike, tracking_outage, ctr_collapse, viral_spike or other.")
+    severity: str = strawberry.field(description="medium, high or critical.")
+
+
+@_graphql(AnomalyPageModel)
+class AnomalyPage:
+    pass
+
+
+@_graphql(ForecastModel)
+class Forecast:
+    entity_type: str = strawberry.field(description=_SERIES_ENTITY)
+    metric: str = strawberry.field(description=_SERIES_METRIC)
+
+
+@_graphql(ForecastPageModel)
+class ForecastPage:
     pass
 
 
@@ -704,6 +743,44 @@ class Query:
                              platform=platform, account=account, dimension=dimension, start=start, end=end,
                              limit=first, cursor=after)
         return _answer(ContentDayPage, answer)
+
+    @strawberry.field(description="Dated anomalies of the workspace's daily campaign and platform series, latest first "
+                      "(REST: /v1/anomalies).")
+    async def anomalies(
+        self,
+        info: strawberry.Info,
+        start: StartArg = None,
+        end: EndArg = None,
+        platform: PlatformArg = None,
+        campaign_id: Annotated[str | None, strawberry.argument(description="Only this campaign's series.")] = None,
+        metric: Annotated[str | None, strawberry.argument(description=_SERIES_METRIC)] = None,
+        kind: Annotated[str | None, strawberry.argument(
+            description="spend_spike, tracking_outage, ctr_collapse, viral_spike or other.")] = None,
+        min_severity: Annotated[str | None, strawberry.argument(
+            description="Only anomalies at least this severe: medium < high < critical.")] = None,
+        first: FirstArg = DEFAULT_FIRST,
+        after: AfterArg = None,
+    ) -> AnomalyPage | None:
+        answer = await _call(info, anomalies_route.list_anomalies, "/v1/anomalies",
+                             {**PAGE, "campaign_id": "campaignId", "min_severity": "minSeverity"},
+                             start=start, end=end, platform=platform, campaign_id=campaign_id, metric=metric,
+                             kind=kind, min_severity=min_severity, limit=first, cursor=after)
+        return _answer(AnomalyPage, answer)
+
+    @strawberry.field(description="The latest 7-day forecasts of the workspace's daily campaign and platform series, "
+                      "with 80% and 95% intervals (REST: /v1/forecasts).")
+    async def forecasts(
+        self,
+        info: strawberry.Info,
+        platform: PlatformArg = None,
+        campaign_id: Annotated[str | None, strawberry.argument(description="Only this campaign's series.")] = None,
+        metric: Annotated[str | None, strawberry.argument(description=_SERIES_METRIC)] = None,
+        first: FirstArg = DEFAULT_FIRST,
+        after: AfterArg = None,
+    ) -> ForecastPage | None:
+        answer = await _call(info, forecasts_route.list_forecasts, "/v1/forecasts", {**PAGE, "campaign_id": "campaignId"},
+                             platform=platform, campaign_id=campaign_id, metric=metric, limit=first, cursor=after)
+        return _answer(ForecastPage, answer)
 
 
 # -- limits -------------------------------------------------------------------------------------------

@@ -103,6 +103,11 @@ class AssetStatus(BaseModel):
     last_materialized_at: datetime | None = Field(description="UTC time of the last materialization.")
     last_partition: str | None = Field(description="Last materialized partition key, if partitioned.")
     run_id: str | None = Field(description="Dagster run that materialized it.")
+    skip_reason: str | None = Field(
+        default=None,
+        description="Why that materialization computed nothing (e.g. too little data yet for the engagement model, "
+        "or no model for the posting slots); null when it computed its output.",
+    )
 
 
 class AutomationStatus(BaseModel):
@@ -238,3 +243,71 @@ class AttributionResponse(BaseModel):
     total_conversions: Amount
     total_conversion_value: Money
     channels: list[ChannelCredit] = Field(description="Ordered by conversions, highest first.")
+
+
+# -- /anomalies and /forecasts: the daily campaign and platform series -------------------------------------
+
+# the detector's vocabulary (ml/anomalies.py KINDS, SEVERITIES; tests/api/test_api_anomalies_forecasts.py holds them
+# equal): severities from the least to the most severe, the order `min_severity` filters by
+AnomalyKind = Literal["spend_spike", "tracking_outage", "ctr_collapse", "viral_spike", "other"]
+ANOMALY_SEVERITIES = ("medium", "high", "critical")
+AnomalySeverity = Literal["medium", "high", "critical"]
+SeriesMetric = Literal["spend", "clicks", "conversions", "impressions", "engagements"]
+EntityType = Literal["campaign", "platform"]
+
+_SERIES_ACCOUNT = (
+    "The campaign's ad account; null for a platform's series, which sums every account of the platform (served only "
+    "to a workspace that owns all of them)."
+)
+
+
+class Anomaly(BaseModel):
+    metric_date: date = Field(description="The anomalous day.")
+    series_id: str = Field(examples=["campaign:google_ads:go-1110001-0:spend"])
+    entity_type: EntityType = Field(description="'campaign' (an always-on campaign) or 'platform' (organic totals).")
+    platform: str = Field(examples=["google_ads"])
+    account_id: str | None = Field(description=_SERIES_ACCOUNT)
+    campaign_id: str | None = Field(description="Null for a platform's series.")
+    metric: SeriesMetric
+    kind: AnomalyKind = Field(description="spend_spike, tracking_outage (conversions given clicks), ctr_collapse "
+                              "(clicks given impressions), viral_spike (organic) or other.")
+    severity: AnomalySeverity = Field(description="medium, high or critical (a tracking outage always is).")
+    observed: Amount | None = Field(description="The day's value (spend in USD).")
+    expected: Amount | None = Field(description="What the series' history expected that day.")
+    expected_low: Amount | None = Field(description="Low end of the expected range.")
+    expected_high: Amount | None = Field(description="High end of the expected range.")
+    change: Rate | None = Field(description="observed / expected - 1 (-0.8 means 80% below the expectation).")
+    score: Amount | None = Field(description="Robust z-score of the day against its history (MAD-scaled).")
+    history_days: int | None = Field(description="Days of history the day was judged against.")
+
+
+class AnomalyPage(BaseModel):
+    items: list[Anomaly] = Field(description="Ordered by metric_date (latest first), then series_id.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    total: int = Field(description="Rows in the whole result (every page).")
+
+
+class Forecast(BaseModel):
+    series_id: str = Field(examples=["platform:linkedin:impressions"])
+    entity_type: EntityType
+    platform: str
+    account_id: str | None = Field(description=_SERIES_ACCOUNT)
+    campaign_id: str | None = Field(description="Null for a platform's series.")
+    metric: SeriesMetric
+    origin_date: date = Field(description="The last day of history the forecast was made from.")
+    forecast_date: date = Field(description="The day forecast.")
+    horizon: int = Field(description="Days ahead of the origin, 1..7.")
+    forecast: Amount | None = Field(description="Point forecast (spend in USD).")
+    lo_80: Amount | None = Field(description="80% prediction interval, low end.")
+    hi_80: Amount | None
+    lo_95: Amount | None = Field(description="95% prediction interval, low end.")
+    hi_95: Amount | None
+    model: str | None = Field(description="The model that produced it.", examples=["ensemble(AutoETS+AutoARIMA)"])
+    history_days: int | None = Field(description="Days of history the model was fitted on.")
+
+
+class ForecastPage(BaseModel):
+    origin_date: date | None = Field(description="The latest forecast origin served; null before forecasts ran.")
+    items: list[Forecast] = Field(description="Ordered by series_id, then horizon.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    total: int = Field(description="Rows in the whole result (every page).")

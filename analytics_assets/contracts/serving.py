@@ -24,6 +24,8 @@ from datetime import datetime, timedelta, timezone
 from analytics_assets.contracts.warehouse import (
     ATTRIBUTION_MODEL_COMPARISON,
     BOOST_EFFECTIVENESS,
+    METRIC_ANOMALIES,
+    METRIC_FORECASTS,
     POSTING_HOUR_RECOMMENDATIONS,
 )
 
@@ -54,6 +56,10 @@ INSIGHTS = "insights.parquet"
 EXPERIMENTS = "experiments.parquet"
 HOOK_SUCCESS = "hook_success.parquet"  # engagement per hook template and account
 CONTENT_PERFORMANCE = "content_performance.parquet"  # per day, account and content attribute
+# the dated anomalies of the campaign and platform series (analysis.metric_anomalies) and the latest 7-day
+# forecasts (analysis.metric_forecasts): see ServedTable.platform_rows for whose rows they are
+ANOMALIES = "anomalies.parquet"
+FORECASTS = "forecasts.parquet"
 MANIFEST = "manifest.json"
 # the quality gate's state when the snapshot was last due: {"status": "passed"|"failed", "checked_at",
 # "failed_checks": [...], "serving_published_at"}; a failed gate keeps the previous snapshot in place
@@ -68,6 +74,9 @@ WEB_PLATFORM = "web"
 # the analysis tables that give insights and experiments their accounts (defs/analysis/insights.py, experiments.py)
 ACCOUNT_INSIGHTS_TABLE = "analysis.account_insights"
 ACCOUNT_EXPERIMENTS_TABLE = "analysis.account_experiments"
+# in a file with platform rows (ServedTable.platform_rows): how many accounts the row was published to, one per
+# account of its series (1 for a campaign's series, every account of the platform for a platform's)
+SERIES_ACCOUNTS = "series_accounts"
 
 
 @dataclass(frozen=True)
@@ -79,9 +88,30 @@ class ServedTable:
     account_join: str | None = None
     """A platform-wide table whose rows hold for every account of their platform (the engagement model's
     hours): published once per ``main.dim_account`` account of the row's platform."""
+    platform_rows: bool = False
+    """A table of series, some an account's (a campaign's: ``account_id`` set), some a platform's total over all of
+    its accounts (the organic platform series: ``account_id`` null). An account's row is published for its
+    account; a platform's row once per ``main.dim_account`` account of the platform, with ``SERIES_ACCOUNTS``
+    saying how many copies there are, so the API can serve a platform's total only to a workspace that owns
+    every account in it (a total that mixes workspaces is no one workspace's data)."""
+    latest: str | None = None
+    """Publish only the rows of the latest value of this column (the forecasts' latest origin)."""
 
     @property
     def sql(self) -> str:
+        if self.platform_rows:
+            filters = ["(s.account_id is not null or a.account_id is not null)"]
+            if self.latest is not None:
+                filters.append(f"s.{self.latest} = (select max({self.latest}) from {self.source})")
+            if self.where:
+                filters.append(f"({self.where})")
+            return (
+                f"select s.* replace (coalesce(s.account_id, a.account_id) as account_id), "
+                f"case when s.account_id is null then (select count(*) from main.dim_account d "
+                f"where d.platform = s.platform) else 1 end as {SERIES_ACCOUNTS} "
+                f"from {self.source} s left join main.dim_account a on s.account_id is null and a.platform = s.platform "
+                f"where {' and '.join(filters)} order by {self.order_by}"
+            )
         if self.account_join is not None:
             return (
                 f"select a.account_id, s.* from {self.source} s join main.dim_account a using (platform) "
@@ -112,7 +142,15 @@ SERVED_TABLES = (
         CONTENT_PERFORMANCE, "main.agg_account_content_performance_daily",
         "metric_date, platform, account_id, dimension, dimension_value",
     ),
+    ServedTable(ANOMALIES, METRIC_ANOMALIES, "metric_date, platform, account_id, series_id", platform_rows=True),
+    ServedTable(
+        FORECASTS, METRIC_FORECASTS, "platform, account_id, series_id, origin_date, horizon",
+        platform_rows=True, latest="origin_date",
+    ),
 )
+# served tables another schedule writes (metric_forecasts: forecast_schedule), or that may not have run yet on a
+# new deployment: until their table exists, their file is published empty, of the table's columns
+OPTIONAL_SOURCES = (METRIC_ANOMALIES, METRIC_FORECASTS)
 
 SERVING_FILES = (ASSET_STATUS, AUTOMATION_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)
 

@@ -28,6 +28,27 @@ FROM src WHERE name IS NOT NULL ORDER BY kind, name
 """
 
 
+# the assets' last materializations with why one computed nothing (skip_reason: the engagement model before there is
+# enough data, the posting slots before there is a model); a snapshot from before skip reasons has no such column
+_ASSETS_SQL = """
+SELECT CAST(asset_key AS VARCHAR) AS asset_key, CAST(last_materialized_at AS TIMESTAMP) AS last_materialized_at,
+       CAST(last_partition AS VARCHAR) AS last_partition, CAST(run_id AS VARCHAR) AS run_id,
+       CAST(skip_reason AS VARCHAR) AS skip_reason
+FROM src
+WHERE asset_key IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY asset_key ORDER BY last_materialized_at DESC NULLS LAST) = 1
+ORDER BY asset_key
+"""
+_HAS_SKIP_REASON_SQL = "SELECT count(*) AS n FROM (DESCRIBE src) WHERE column_name = 'skip_reason'"
+
+
+def _assets(store) -> list[AssetStatus]:
+    """Each asset's last materialization, with its skip reason where the snapshot names one."""
+    with_reason = store.query(ASSET_STATUS, _HAS_SKIP_REASON_SQL)[0]["n"] > 0
+    rows = store.query(ASSET_STATUS, _ASSETS_SQL) if with_reason else store.asset_status()
+    return [build(AssetStatus, ASSET_STATUS, **row) for row in rows]
+
+
 def _automation(store) -> list[AutomationStatus]:
     """The schedules and sensors as published with the snapshot; none from a publisher that predates them."""
     try:
@@ -83,7 +104,7 @@ def health(request: Request, store: Store, principal: Reader) -> HealthResponse:
 
     assets: list[AssetStatus] = []
     try:
-        assets = [build(AssetStatus, ASSET_STATUS, **row) for row in store.asset_status()]
+        assets = _assets(store)
     except (ServingFileMissing, ServingFileInvalid) as exc:
         if status == "ok" and not any(p.startswith(f"{ASSET_STATUS}:") for p in problems):
             problems.append(str(exc))

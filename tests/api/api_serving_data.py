@@ -558,6 +558,7 @@ def build_all(generation: int = 1) -> dict[str, pd.DataFrame]:
         "recommendations.parquet": build_recommendations(generation),
         "recommendation_performance.parquet": build_recommendation_performance(generation),
         **build_read_models(generation),
+        **build_series_files(generation),
     }
 
 
@@ -722,6 +723,89 @@ def build_read_models(generation: int = 1) -> dict[str, pd.DataFrame]:
     }
 
 SCHEMAS.update(READ_MODEL_SCHEMAS)
+
+
+# -- the daily series' anomalies and forecasts: a campaign's rows are its account's; a platform's organic total is
+# published once per account of the platform, series_accounts saying how many (contracts.serving.platform_rows) ----
+
+_SERIES = [("series_id", pa.string()), ("entity_type", pa.string()), ("platform", pa.string()),
+           ("account_id", pa.string()), ("campaign_id", pa.string()), ("metric", pa.string())]
+SERIES_SCHEMAS = {
+    "anomalies.parquet": _s(
+        *_SERIES, ("metric_date", pa.date32()), ("kind", pa.string()), ("severity", pa.string()),
+        *[(c, pa.float64()) for c in ("observed", "expected", "expected_low", "expected_high", "change", "score")],
+        ("history_days", pa.int32()), ("series_accounts", pa.int64()),
+    ),
+    "forecasts.parquet": _s(
+        *_SERIES, ("origin_date", pa.date32()), ("forecast_date", pa.date32()), ("horizon", pa.int32()),
+        *[(c, pa.float64()) for c in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95")], ("model", pa.string()),
+        ("history_days", pa.int32()), ("series_accounts", pa.int64()),
+    ),
+}
+SERIES_SEVERITIES = ("medium", "high", "critical")
+
+
+def _series_copies(platform: str, account: str | None, campaign_id: str | None, metric: str) -> list[dict]:
+    """A row's identity, once for a campaign's account, once per account of the platform for a platform's total."""
+    if campaign_id is not None:
+        sid = f"campaign:{platform}:{campaign_id}:{metric}"
+        return [{"series_id": sid, "entity_type": "campaign", "platform": platform, "account_id": account,
+                 "campaign_id": campaign_id, "metric": metric, "series_accounts": 1}]
+    owners = ACCOUNTS[platform]
+    return [{"series_id": f"platform:{platform}:{metric}", "entity_type": "platform", "platform": platform,
+             "account_id": a, "campaign_id": None, "metric": metric, "series_accounts": len(owners)} for a in owners]
+
+
+def build_anomalies(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    """Per campaign a spend spike (severity cycling medium, high, critical) and a tracking outage (critical) on two
+    days; per organic platform a viral spike of its impressions, published to both its accounts."""
+    rows = []
+
+    def flag(copies, day, kind, severity, expected, observed):
+        low, high = expected * 0.7, expected * 1.3
+        for c in copies:
+            rows.append({**c, "metric_date": FIRST_DAY + timedelta(days=day), "kind": kind, "severity": severity,
+                         "observed": observed, "expected": expected, "expected_low": low, "expected_high": high,
+                         "change": observed / expected - 1, "score": 6.0 + 3 * SERIES_SEVERITIES.index(severity),
+                         "history_days": 28})
+
+    for i, (p, a, c) in enumerate(_campaign_ids()):
+        budget = 100.0 + i + 10 * (generation - 1)
+        flag(_series_copies(p, a, c, "spend"), (i + generation) % n_days, "spend_spike",
+             SERIES_SEVERITIES[i % 3], budget, budget * (2.5 + 0.1 * i))
+        flag(_series_copies(p, a, c, "conversions"), (i + generation + 5) % n_days, "tracking_outage",
+             "critical", 8.0 + i % 4, 0.0)
+    for j, p in enumerate(ORGANIC):
+        expected = 20000.0 * (j + 1)
+        flag(_series_copies(p, None, None, "impressions"), (2 * j + generation) % n_days, "viral_spike", "high",
+             expected, expected * (3.0 + 0.25 * generation))
+    return _shuffled(rows, generation)
+
+
+def build_forecasts(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
+    """The latest origin's 7 days ahead of each campaign's spend and conversions and each organic platform's
+    impressions (published to both its accounts), intervals nested around the point."""
+    origin = FIRST_DAY + timedelta(days=n_days - 1)
+    series = [(_series_copies(p, a, c, m), 50.0 + 7 * i + (5 if m == "spend" else 0))
+              for i, (p, a, c) in enumerate(_campaign_ids()) for m in ("spend", "conversions")]
+    series += [(_series_copies(p, None, None, "impressions"), 20000.0 * (j + 1)) for j, p in enumerate(ORGANIC)]
+    rows = []
+    for copies, level in series:
+        for h in range(1, 8):
+            point = level * (1 + 0.01 * h) + generation
+            for c in copies:
+                rows.append({**c, "origin_date": origin, "forecast_date": origin + timedelta(days=h), "horizon": h,
+                             "forecast": point, "lo_80": point * 0.85, "hi_80": point * 1.15, "lo_95": point * 0.75,
+                             "hi_95": point * 1.25, "model": "ensemble(AutoETS+AutoARIMA)", "history_days": 60})
+    return _shuffled(rows, generation)
+
+
+def build_series_files(generation: int = 1) -> dict[str, pd.DataFrame]:
+    n_days = 10 + generation % 7
+    return {"anomalies.parquet": build_anomalies(generation, n_days), "forecasts.parquet": build_forecasts(generation, n_days)}
+
+
+SCHEMAS.update(SERIES_SCHEMAS)
 
 
 # -- publishing -----------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ DATA_REQUESTS = [
     ("/v1/experiments", {}, {"experiments.parquet"}),
     ("/v1/content/hooks", {}, {"hook_success.parquet"}),
     ("/v1/content/performance", {}, {"content_performance.parquet"}),
+    ("/v1/anomalies", {}, {"anomalies.parquet"}),
+    ("/v1/forecasts", {}, {"forecasts.parquet"}),
 ]
 DATA_FILES = sorted(set().union(*(files for _, _, files in DATA_REQUESTS)))
 

@@ -64,6 +64,8 @@ READERS = {
     "experiments.parquet": [("/v1/experiments", {"limit": 1000})],
     "hook_success.parquet": [("/v1/content/hooks", {"limit": 1000})],
     "content_performance.parquet": [("/v1/content/performance", {"limit": 1000})],
+    "anomalies.parquet": [("/v1/anomalies", {"limit": 1000})],
+    "forecasts.parquet": [("/v1/forecasts", {"limit": 1000})],
 }
 
 
@@ -506,6 +508,9 @@ def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
             con.register("src", to_table(t.file, frames[t.file]))
             # a platform-wide table (the model's hours) has no account: the publisher repeats it per account
             select = "select distinct * exclude (account_id)" if t.account_join else "select *"
+            if t.platform_rows:  # a platform's series has no account: the publisher copies it to each of them
+                select = ("select distinct * exclude (series_accounts) replace "
+                          "(case when entity_type = 'campaign' then account_id end as account_id)")
             con.execute(f"create table {t.source} as {select} from src")
             con.unregister("src")
     finally:

@@ -25,6 +25,9 @@ METRIC_FORECAST_COLUMNS = {
     "series_id": "VARCHAR",
     "entity_type": "VARCHAR",
     "platform": "VARCHAR",
+    # the campaign's ad account (null for a platform's series, which sums every account of the platform): whose
+    # rows the served copy is (contracts.serving.ServedTable.platform_rows)
+    "account_id": "VARCHAR",
     "campaign_id": "VARCHAR",
     "metric": "VARCHAR",
     "origin_date": "DATE",
@@ -38,7 +41,8 @@ METRIC_FORECAST_COLUMNS = {
     "model": "VARCHAR",
     "history_days": "INTEGER",
 }
-assert list(METRIC_FORECAST_COLUMNS) == FORECAST_COLUMNS  # one shape: the library's rows are the table's
+# one shape: the library's rows are the table's, plus the account the asset adds
+assert [c for c in METRIC_FORECAST_COLUMNS if c != "account_id"] == FORECAST_COLUMNS
 
 class MetricForecastsConfig(dg.Config):
     history_days: int = 182  # days of history each origin's models are fitted on
@@ -90,11 +94,14 @@ def metric_forecasts(
         if not parts:
             continue  # nothing loaded up to this origin: nothing to forecast
         series = pd.concat(parts, ignore_index=True)
-        frames.append(forecast(series, origin, min_history=config.min_history,
-                               calibration_windows=config.calibration_windows))
+        predicted = forecast(series, origin, min_history=config.min_history,
+                             calibration_windows=config.calibration_windows)
+        frames.append(with_accounts(predicted, c))
     rows = [f for f in frames if len(f)]
-    forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=FORECAST_COLUMNS)
+    forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(METRIC_FORECAST_COLUMNS))
     with warehouse.connect() as con:
+        # a table created before forecasts named their account gets the column (null on its old rows)
+        con.execute(f"alter table if exists {METRIC_FORECASTS} add column if not exists account_id VARCHAR")
         replace_rows(
             con, METRIC_FORECASTS, METRIC_FORECAST_COLUMNS, forecasts, "origin_date between ? and ?", [days[0], days[-1]]
         )
@@ -111,6 +118,21 @@ def metric_forecasts(
         },
         check_results=[problems_check("forecasts_are_well_formed", problems)],
     )
+
+
+def with_accounts(forecasts: pd.DataFrame, campaign_days: pd.DataFrame) -> pd.DataFrame:
+    """``forecasts`` with each campaign series' ad account (from its days up to the origin, the latest where an
+    account ever changed); a platform's series keeps a null account: it sums every account of the platform."""
+    out = forecasts.copy()
+    if len(campaign_days):
+        latest = campaign_days.sort_values("metric_date").drop_duplicates(["platform", "campaign_id"], keep="last")
+        account = latest.set_index(["platform", "campaign_id"])["account_id"]
+        keys = pd.MultiIndex.from_arrays([out["platform"], out["campaign_id"]])
+        out["account_id"] = account.reindex(keys).to_numpy()
+    else:
+        out["account_id"] = None
+    out.loc[out["entity_type"] != "campaign", "account_id"] = None
+    return out[list(METRIC_FORECAST_COLUMNS)]
 
 
 def _malformed(forecasts: pd.DataFrame) -> list[str]:

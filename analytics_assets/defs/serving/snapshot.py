@@ -5,6 +5,7 @@ SHA-256, is published last (``storage.serving_files``). Every data file must car
 accounts' rows: a file that does not fails the asset before anything is published."""
 
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -17,9 +18,14 @@ from analytics_assets.contracts.serving import (
     ASSET_STATUS,
     AUTOMATION_STATUS,
     MANIFEST,
+    OPTIONAL_SOURCES,
     QUALITY_GATE,
     SERVED_TABLES,
+    ServedTable,
 )
+from analytics_assets.contracts.warehouse import METRIC_ANOMALIES, METRIC_FORECASTS
+from analytics_assets.defs.analysis.anomalies import METRIC_ANOMALY_COLUMNS
+from analytics_assets.defs.analysis.forecasts import METRIC_FORECAST_COLUMNS
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
 from analytics_assets.defs.automation_catalog import AutomationCatalogResource
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
@@ -50,6 +56,34 @@ def asset_status(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> pd.Da
             }
         )
     return pd.DataFrame(rows, columns=["asset_key", "last_materialized_at", "last_partition", "run_id", "skip_reason"])
+
+
+# the columns of each optional source (contracts.serving.OPTIONAL_SOURCES), for the empty file published until the
+# table exists: the forecasts before forecast_job first ran, the anomalies before metric_anomalies did
+OPTIONAL_SOURCE_COLUMNS: dict[str, Mapping[str, str]] = {
+    METRIC_ANOMALIES: METRIC_ANOMALY_COLUMNS,
+    METRIC_FORECASTS: METRIC_FORECAST_COLUMNS,
+}
+assert set(OPTIONAL_SOURCE_COLUMNS) == set(OPTIONAL_SOURCES)
+
+
+def _table_exists(con, qualified: str) -> bool:
+    schema, name = qualified.split(".", 1)
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def served_sql(con, table: ServedTable) -> tuple[str, bool]:
+    """The query that reads ``table``'s file, and whether its source was absent: an optional source that does not
+    exist yet is read from an empty stand-in of its columns, so its file is published empty with the table's
+    schema (the forecasts before their own schedule first ran) and nothing waits for it."""
+    if table.source not in OPTIONAL_SOURCES or _table_exists(con, table.source):
+        return table.sql, False
+    columns = OPTIONAL_SOURCE_COLUMNS[table.source]
+    empty = "(select " + ", ".join(f"cast(null as {t}) as {c}" for c, t in columns.items()) + " where false)"
+    return dataclasses.replace(table, source=empty).sql, True
 
 
 def account_column_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -105,8 +139,15 @@ def serving_snapshot(
             out / QUALITY_GATE,
         )
         raise gate_failure(failed, "the served snapshot was not replaced")
+    frames, absent = {}, []
     with warehouse.connect() as con:
-        frames = {table.file: con.execute(table.sql).df() for table in SERVED_TABLES}
+        for table in SERVED_TABLES:
+            sql, missing = served_sql(con, table)
+            frames[table.file] = con.execute(sql).df()
+            if missing:
+                absent.append(table.source)
+    if absent:
+        context.log.info(f"Not materialized yet, published empty: {', '.join(absent)}")
     problems = account_column_problems(frames)
     if problems:  # nothing is published: the API keeps serving the previous snapshot
         raise dg.Failure(
@@ -132,5 +173,7 @@ def serving_snapshot(
             **{f"sha256/{n}": f.sha256 for n, f in manifest.files.items()},
             **{f"accounts/{n}": count for n, count in accounts.items()},
             "published_at": published_at,
+            # optional sources with no table yet, whose files are empty (e.g. forecasts before forecast_job ran)
+            "not_materialized_yet": absent,
         }
     )
