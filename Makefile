@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api chaos clean help
+.PHONY: install chromium demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api chaos clean help
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -58,9 +58,18 @@ demo: install
 summary: install
 	$(BIN)/cycle summary
 
+# the browser tests (tests/browser) drive Debian's chromium through Playwright (whose own browser download needs the
+# internet): installed here when missing, with sudo only when not root; without apt they skip, except under CI
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; \
+	  else echo "chromium not found and no apt-get: the browser tests will skip (set CYCLE_CHROMIUM to a Chromium)"; fi; }
+
 # two workers (the CI machine has two cores); a module's tests stay on one worker, so its fixtures are built once
 TEST_WORKERS ?= 2
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 dev: install

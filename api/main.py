@@ -26,6 +26,7 @@ from api import __version__
 from api.audit import install as install_audit
 from api.auth import access_control
 from api.cache import install as install_cache
+from api.dashboard import install as install_dashboard
 from api.docs import install as install_docs
 from api.graphql import install as install_graphql
 from api.overview import router as overview_router
@@ -35,6 +36,7 @@ from api.routes import (
 from api.routes import content, experiments, insights
 from api.routes import privacy
 from api.routes import events
+from api.routes import anomalies, forecasts
 from api.errors import describe
 from api.settings import Settings
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
@@ -120,7 +122,7 @@ ALIASES = ("/health", "/optimal-hours", "/rollups/daily", "/attribution", "/over
 # acknowledgements in the API's store
 CACHED = (
     optimal_hours.router, rollups.router, overview_router, attribution.router, campaigns.router, posts.router,
-    boosts.router, experiments.router, content.router,
+    boosts.router, experiments.router, content.router, anomalies.router, forecasts.router,
 )
 ROUTERS = (
     status.router,
@@ -139,6 +141,8 @@ ROUTERS = (
     content.router,
     privacy.router,
     events.router,
+    anomalies.router,
+    forecasts.router,
 )
 
 
@@ -218,6 +222,7 @@ def create_app(
             )
     install_docs(app, V1)  # /v1/docs and /v1/redoc, offline
     install_graphql(app)  # /v1/graphql: the same handlers, keys and scopes (outside the OpenAPI schema)
+    install_dashboard(app)  # /dashboard: charts over the same snapshot, the same keys (in a cookie)
     install_webhooks(app, WebhookSettings.from_env(store_path=inbound))
     install_audit(app, inbound)  # every request, answered or refused, leaves a record (no secrets)
 
