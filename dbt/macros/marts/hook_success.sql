@@ -97,7 +97,7 @@ select
         when not bounded.insufficient_sample and bounded.ci_lower is not null then
             {{ dbt.cast(
                 'row_number() over (' ~ ('partition by ' ~ (rank_partition | join(', ')) if grain else '')
-                ~ ' order by case when not bounded.insufficient_sample and bounded.ci_lower is not null then 0 else 1 end, bounded.ci_lower desc, bounded.mean_engagement_rate desc, bounded.hook_type)',
+                ~ ' order by case when not bounded.insufficient_sample and bounded.ci_lower is not null then 0 else 1 end, bounded.ci_lower desc nulls last, bounded.mean_engagement_rate desc nulls last, bounded.hook_type)',
                 dbt.type_int()
             ) }}
     end as hook_rank

@@ -12,7 +12,7 @@ ranked as (
         snapshots.*,
         row_number() over (
             partition by platform, post_id, snapshot_date
-            order by snapshot_at desc
+            order by snapshot_at desc nulls last
         ) as snapshot_rank,
         count(*) over (
             partition by platform, post_id, snapshot_date

@@ -42,7 +42,7 @@ latest_boosts as (
         status as boost_status,
         evaluation_age_hours,
         incremental_engagements,
-        row_number() over (partition by platform, post_id order by flight_start_at desc, boost_id desc) as boost_rank
+        row_number() over (partition by platform, post_id order by flight_start_at desc nulls last, boost_id desc nulls last) as boost_rank
 
     from boost_effectiveness
 

@@ -27,7 +27,7 @@ ranked as (
     select
         posts.*,
         row_number() over (
-            partition by platform, account_id order by engagement_score desc, engagements desc, post_id
+            partition by platform, account_id order by engagement_score desc nulls last, engagements desc nulls last, post_id
         ) as post_rank
 
     from posts

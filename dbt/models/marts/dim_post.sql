@@ -28,15 +28,15 @@ identity_readings as (
         author_name,
         row_number() over (
             partition by platform, post_id
-            order by case when post_url is null then 1 else 0 end, snapshot_at desc
+            order by case when post_url is null then 1 else 0 end, snapshot_at desc nulls last
         ) as url_rank,
         row_number() over (
             partition by platform, post_id
-            order by case when post_excerpt is null then 1 else 0 end, snapshot_at desc
+            order by case when post_excerpt is null then 1 else 0 end, snapshot_at desc nulls last
         ) as excerpt_rank,
         row_number() over (
             partition by platform, post_id
-            order by case when author_name is null then 1 else 0 end, snapshot_at desc
+            order by case when author_name is null then 1 else 0 end, snapshot_at desc nulls last
         ) as author_rank
 
     from {{ ref('stg_social_post_snapshots') }}
@@ -63,7 +63,7 @@ ranked as (
     select
         post_days.*,
         row_number() over (
-            partition by platform, post_id order by metric_date desc
+            partition by platform, post_id order by metric_date desc nulls last
         ) as recency_rank,
         min(metric_date) over (partition by platform, post_id) as first_metric_date,
         count(*) over (partition by platform, post_id) as days_observed

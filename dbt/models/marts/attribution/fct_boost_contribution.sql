@@ -53,7 +53,7 @@ before_flight as (
             boosts.boost_id,
             post_days.engagements,
             row_number() over (
-                partition by boosts.boost_id order by post_days.metric_date desc
+                partition by boosts.boost_id order by post_days.metric_date desc nulls last
             ) as recency_rank
         from boosts
         inner join post_days
@@ -74,7 +74,7 @@ end_of_flight as (
             boosts.boost_id,
             post_days.engagements,
             row_number() over (
-                partition by boosts.boost_id order by post_days.metric_date desc
+                partition by boosts.boost_id order by post_days.metric_date desc nulls last
             ) as recency_rank
         from boosts
         inner join post_days
