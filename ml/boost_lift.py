@@ -32,7 +32,7 @@ pessimistic case; 75: returns three times its spend; uncertainty about the lift 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,30 +99,46 @@ def engagement_curves(snapshots: pd.DataFrame, horizon_hours: int, max_first_pol
     missing = need - set(snapshots.columns)
     if missing:
         raise ValueError(f"snapshots lack columns {sorted(missing)}")
-    s = snapshots[list(need)].dropna(subset=["published_at", "snapshot_at", "engagements"]).copy()
+    s = snapshots[list(need)].dropna(subset=["platform", "post_id", "published_at", "snapshot_at", "engagements"]).copy()
     s["age"] = (pd.to_datetime(s["snapshot_at"]) - pd.to_datetime(s["published_at"])) / _HOUR
     s = s[s["age"] >= 0].sort_values(["platform", "post_id", "age"], kind="stable")
-    posts = (
-        s.groupby(["platform", "post_id"], sort=True)
-        .agg(published_at=("published_at", "first"), first_age=("age", "min"), last_age=("age", "max"))
-        .reset_index()
+    # sorted, each post's points are one run: its first row has its publication and first age, its last the
+    # last age (what a group-by would give, without hashing every id twice more)
+    platforms, post_ids, age = s["platform"].to_numpy(), s["post_id"].to_numpy(), s["age"].to_numpy()
+    first_row = np.ones(len(s), dtype=bool)
+    first_row[1:] = (platforms[1:] != platforms[:-1]) | (post_ids[1:] != post_ids[:-1])
+    starts = np.flatnonzero(first_row)
+    ends = np.append(starts[1:], len(s))[: len(starts)] - 1
+    posts = pd.DataFrame(
+        {
+            "platform": platforms[starts],
+            "post_id": post_ids[starts],
+            "published_at": s["published_at"].to_numpy()[starts],
+            "first_age": age[starts],
+            "last_age": age[ends],
+        }
     )
-    s["i"] = s.groupby(["platform", "post_id"], sort=True).ngroup().to_numpy()  # = row of `posts`
+    s["i"] = np.cumsum(first_row) - 1  # = row of `posts`
     # one sorted key per point: post index * span + age, with an anchor of 0 engagements at age 0
     span = float(max(horizon_hours, s["age"].max() if len(s) else 0) + 2)
     n = len(posts)
     keys = np.concatenate([np.arange(n) * span, s["i"].to_numpy() * span + s["age"].to_numpy()])
     vals = np.concatenate([np.zeros(n), s["engagements"].to_numpy(dtype=float)])
+    ages = np.concatenate([np.zeros(n), s["age"].to_numpy(dtype=float)])
     order = np.argsort(keys, kind="stable")
-    keys, vals = keys[order], vals[order]
+    keys, vals, ages = keys[order], vals[order], ages[order]
     grid = np.arange(horizon_hours + 1, dtype=float)
     q = (np.arange(n)[:, None] * span + grid[None, :]).ravel()
-    left = np.searchsorted(keys, q, side="right") - 1
+    g = np.tile(grid, n)
+    left = np.searchsorted(keys, q, side="right") - 1  # always the post's own point (its anchor at age 0 comes first)
     right = np.minimum(left + 1, len(keys) - 1)
     same_post = np.floor(keys[right] / span + 1e-9) == np.floor(q / span + 1e-9)
-    exact = keys[left] == q
+    exact = ages[left] == g
+    # the weights from the post's own ages, not the keys: a post's curve is then the same to the last bit whatever
+    # other posts were loaded with it (the keys' rounding grows with the post's index), so estimating the boosts
+    # window by window gives exactly what one pass over every post gives
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(same_post & (keys[right] > keys[left]), (q - keys[left]) / (keys[right] - keys[left]), 0.0)
+        w = np.where(same_post & (ages[right] > ages[left]), (g - ages[left]) / (ages[right] - ages[left]), 0.0)
     out = vals[left] + w * (vals[right] - vals[left])
     out = np.where(same_post | exact, out, np.nan).reshape(n, horizon_hours + 1)
     first = posts["first_age"].to_numpy()
@@ -152,24 +168,51 @@ def estimate_boost_lift(
     the output as is (null without it). ``other_boosted_post_ids``: posts boosted by boosts not assessed
     here; like the boosted posts, they never serve as comparables.
     """
-    config = config or LiftConfig()
+    rows, trajectory = _estimate_rows(snapshots, boosts, config or LiftConfig(), other_boosted_post_ids)
+    return _effectiveness_frame(rows), pd.DataFrame(trajectory, columns=TRAJECTORY_COLUMNS)
+
+
+def _estimate_rows(
+    snapshots: pd.DataFrame, boosts: pd.DataFrame, config: LiftConfig, other_boosted_post_ids: Iterable[str]
+) -> tuple[list[dict], list[dict]]:
+    """``estimate_boost_lift``'s rows, in the boosts' order, before they become frames."""
+    _check_boosts(boosts)
+    curves = engagement_curves(snapshots, config.horizon_hours)
+    ages_of = snapshot_ages(snapshots, set(boosts["post_id"]))
+    return _rows_from_curves(curves, ages_of, boosts, config, set(other_boosted_post_ids))
+
+
+def _check_boosts(boosts: pd.DataFrame) -> None:
     need = {"boost_id", "post_id", "platform", "start_date", "end_date", "spend_usd", "paid_engagements"}
     missing = need - set(boosts.columns)
     if missing:
         raise ValueError(f"boosts lack columns {sorted(missing)}")
-    curves = engagement_curves(snapshots, config.horizon_hours)
+
+
+def snapshot_ages(snapshots: pd.DataFrame, post_ids: set[str]) -> dict[tuple[str, str], np.ndarray]:
+    """The sorted ages (hours) of every snapshot of ``post_ids``, by (platform, post_id)."""
+    snaps = snapshots.loc[snapshots["post_id"].isin(post_ids), ["platform", "post_id", "published_at", "snapshot_at"]]
+    snaps = snaps.copy()
+    snaps["age"] = (pd.to_datetime(snaps["snapshot_at"]) - pd.to_datetime(snaps["published_at"])) / _HOUR
+    return {key: np.sort(g.to_numpy()) for key, g in snaps.groupby(["platform", "post_id"])["age"]}
+
+
+def _rows_from_curves(
+    curves: Curves,
+    ages_of: dict[tuple[str, str], np.ndarray],
+    boosts: pd.DataFrame,
+    config: LiftConfig,
+    other_boosted_post_ids: set[str],
+) -> tuple[list[dict], list[dict]]:
+    """The rows of ``boosts`` from every post's curve (``curves``, in (platform, post_id) order: ties between
+    comparables go to the first) and the boosted posts' snapshot ages."""
     posts = curves.posts
     values = curves.values
-    boosted_ids = set(boosts["post_id"]) | set(other_boosted_post_ids)
+    boosted_ids = set(boosts["post_id"]) | other_boosted_post_ids
     unboosted = ~posts["post_id"].isin(boosted_ids).to_numpy()
     published = pd.to_datetime(posts["published_at"]).to_numpy()
     platform = posts["platform"].to_numpy()
     row_of = dict(zip(zip(posts["platform"], posts["post_id"]), range(len(posts))))
-
-    snaps = snapshots.loc[snapshots["post_id"].isin(set(boosts["post_id"])), ["platform", "post_id", "published_at", "snapshot_at"]]
-    snaps = snaps.copy()
-    snaps["age"] = (pd.to_datetime(snaps["snapshot_at"]) - pd.to_datetime(snaps["published_at"])) / _HOUR
-    ages_of = {key: np.sort(g.to_numpy()) for key, g in snaps.groupby(["platform", "post_id"])["age"]}
 
     flight_start, flight_end = _flight_times(boosts)
     lo_rank, hi_rank = conformal_ranks(config.n_comparables, config.confidence)
@@ -284,13 +327,121 @@ def estimate_boost_lift(
                     "counterfactual_high": float(cf_high[j]),
                 }
             )
+    return rows, trajectory
+
+
+def _effectiveness_frame(rows: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=EFFECTIVENESS_COLUMNS)
     for col in ("flight_complete", "significant"):
         out[col] = out[col].astype("boolean")
     for col in ("pre_boost_age_hours", "evaluation_age_hours", "n_comparables"):
         out[col] = out[col].astype("Int64")
-    traj = pd.DataFrame(trajectory, columns=TRAJECTORY_COLUMNS)
-    return out, traj
+    return out
+
+
+SnapshotLoader = Callable[[list[str], pd.Timestamp, pd.Timestamp], pd.DataFrame]
+
+
+@dataclass
+class _Slab:
+    """The posts published on some whole days, as curves, with the boosted ones' snapshot ages."""
+
+    end: pd.Timestamp  # publications before this (exclusive) are in this slab or an earlier one
+    curves: Curves
+    ages_of: dict[tuple[str, str], np.ndarray]
+
+
+def estimate_boost_lift_by_window(
+    boosts: pd.DataFrame, load_snapshots: SnapshotLoader, config: LiftConfig | None = None, chunk_days: float = 7.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``estimate_boost_lift`` over any history in bounded memory, with the same results to the last bit.
+
+    A boost's estimate reads only its own post and the posts of its platform published within
+    ``publish_window_days`` of it (its comparables). The boosts go in chunks of ``chunk_days`` by their post's
+    publication (``boosts["published_at"]``; null for a post never polled). The posts come in slabs of whole UTC
+    days, ``load_snapshots(platforms, start, end)`` giving every snapshot of the posts of ``platforms`` published
+    in ``[start, end)``: each slab is read once, turned into curves (a post's curve is its own, whatever else is
+    loaded) and kept only while a chunk's window reaches it. Memory follows ``chunk_days`` plus twice the window
+    of posts, as curves, never the history. Every boost's post stays out of every chunk's comparables.
+    """
+    config = config or LiftConfig()
+    if not chunk_days > 0:
+        raise ValueError("chunk_days must be positive")
+    if "published_at" not in boosts.columns:
+        raise ValueError("boosts lack the column published_at (their post's publication)")
+    if boosts["boost_id"].duplicated().any():
+        raise ValueError("boosts repeat a boost_id")
+    _check_boosts(boosts)
+    b = boosts.reset_index(drop=True)
+    published = pd.to_datetime(b["published_at"])
+    all_boosted = set(b["post_id"])
+    platforms = sorted(set(b["platform"]))
+    window = pd.Timedelta(seconds=int(config.publish_window_days * 86400))
+    span = pd.Timedelta(seconds=int(chunk_days * 86400))
+    day = pd.Timedelta(days=1)
+    known = published.notna().to_numpy()
+    order = np.flatnonzero(known)[np.argsort(published[known].to_numpy(), kind="stable")]
+    times = published.iloc[order].to_numpy()  # ascending
+    rows: list[tuple[int, dict]] = []
+    trajectories: list[pd.DataFrame] = []
+    held: list[_Slab] = []
+    start = 0
+    while start < len(order):
+        first = pd.Timestamp(times[start])
+        end = max(int(np.searchsorted(times, (first + span).to_datetime64(), side="left")), start + 1)
+        idx = np.sort(order[start:end])
+        need_from = (first - window).floor("D")
+        need_to = (pd.Timestamp(times[end - 1]) + window).floor("D") + day
+        held = [slab for slab in held if slab.end > need_from]  # what no later chunk reaches goes
+        loaded_to = max(held[-1].end, need_from) if held else need_from
+        if loaded_to < need_to:
+            snapshots = load_snapshots(platforms, loaded_to, need_to)
+            curves = engagement_curves(snapshots, config.horizon_hours)
+            held.append(_Slab(need_to, curves, snapshot_ages(snapshots, all_boosted)))
+            del snapshots, curves
+        chunk_rows, chunk_trajectory = _rows_from_curves(
+            _combined(held), {k: v for slab in held for k, v in slab.ages_of.items()}, b.iloc[idx], config, all_boosted
+        )
+        _collect(idx, chunk_rows, chunk_trajectory, b, rows, trajectories)
+        start = end
+    if (~known).any():  # posts never polled: no snapshot to read, and every one of them says so
+        idx = np.flatnonzero(~known)
+        empty = engagement_curves(
+            pd.DataFrame(columns=["platform", "post_id", "published_at", "snapshot_at", "engagements"]), config.horizon_hours
+        )
+        chunk_rows, chunk_trajectory = _rows_from_curves(empty, {}, b.iloc[idx], config, all_boosted)
+        _collect(idx, chunk_rows, chunk_trajectory, b, rows, trajectories)
+    rows.sort(key=lambda r: r[0])
+    if trajectories:
+        trajectory = (
+            pd.concat(trajectories, ignore_index=True)
+            .sort_values("_position", kind="stable")
+            .drop(columns="_position")
+            .reset_index(drop=True)
+        )
+    else:
+        trajectory = pd.DataFrame([], columns=TRAJECTORY_COLUMNS)
+    return _effectiveness_frame([r for _, r in rows]), trajectory
+
+
+def _combined(slabs: list[_Slab]) -> Curves:
+    """The slabs' curves as one, in (platform, post_id) order as one pass over their snapshots would have them."""
+    posts = pd.concat([s.curves.posts for s in slabs], ignore_index=True)
+    values = np.concatenate([s.curves.values for s in slabs])
+    order = posts.sort_values(["platform", "post_id"], kind="stable").index.to_numpy()
+    return Curves(posts=posts.iloc[order].reset_index(drop=True), values=values[order])
+
+
+def _collect(
+    idx: np.ndarray, chunk_rows: list[dict], chunk_trajectory: list[dict], b: pd.DataFrame, rows: list, trajectories: list
+) -> None:
+    """A chunk's rows, with each boost's position in ``b``; its trajectory as a frame at once (as dicts, a long
+    history's trajectory would outweigh the snapshots)."""
+    rows.extend((int(i), r) for i, r in zip(idx, chunk_rows))
+    if chunk_trajectory:
+        frame = pd.DataFrame(chunk_trajectory, columns=TRAJECTORY_COLUMNS)
+        position = dict(zip(b["boost_id"].iloc[idx], idx))
+        trajectories.append(frame.assign(_position=frame["boost_id"].map(position)))
 
 
 EFFECTIVENESS_COLUMNS = [

@@ -1,10 +1,16 @@
 """Boost effectiveness: what each boost added to its post's organic reach, against the post's
 counterfactual (method: ``ml/boost_lift.py``).
 
-Unpartitioned: a boost's lift needs its comparables' full week, so the tables are replaced on each run.
+Unpartitioned: a boost's lift needs its comparables' full week, so the tables are replaced on each run. The
+snapshots are read once, in slabs of publication days, and held as curves only while the boosts being estimated
+(``window_chunk_days`` of publications) reach them with their comparables' ``publish_window_days`` either side: memory
+follows a few weeks of the boosted platforms' posts, never the history.
 """
 
+import functools
+
 import dagster as dg
+import pandas as pd
 
 from analytics_assets.contracts.warehouse import BOOST_COUNTERFACTUAL_TRAJECTORY, BOOST_EFFECTIVENESS, table_metadata
 from analytics_assets.defs.metadata import markdown_preview
@@ -20,6 +26,9 @@ class BoostEffectivenessConfig(dg.Config):
     confidence: float = 0.90
     n_comparables: int = 39
     publish_window_days: float = 7.0
+    # boosts estimated together, by their post's publication: a chunk holds its own days' posts plus the window
+    # either side (as curves); a narrower one holds fewer at once, a wider one runs fewer, larger comparisons
+    window_chunk_days: float = 7.0
 
 
 _BOOST_DESCRIPTION = """Per boost: the boosted post's counterfactual organic-only engagement trajectory from its
@@ -30,6 +39,38 @@ value per engagement, and an effectiveness score = 100 * x / (1 + x), x = max(0,
 lower bound) * value per engagement / spend): 50 breaks even in the pessimistic case. Each boost carries its
 post's platform and account (dim_post): the account it is served under. Writes analysis.boost_effectiveness
 and analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
+
+
+def _boosts(con) -> pd.DataFrame:
+    """Every boost with its post's account (a boost is served to the workspace that owns the post) and its post's
+    publication as the snapshots give it (null for a post never polled): where its window of comparables lies."""
+    return con.execute(
+        """with boosted as (
+               select s.platform, s.post_id, min(s.published_at) as published_at
+               from main.stg_social_post_snapshots s
+               where s.post_id in (select post_id from main.fct_boost_contribution)
+               group by s.platform, s.post_id
+           )
+           select b.boost_id, b.post_id, b.organic_platform as platform, p.account_id, b.start_date,
+                  b.end_date, b.spend_usd, b.paid_engagements, s.published_at
+           from main.fct_boost_contribution b
+           left join main.dim_post p on p.platform = b.organic_platform and p.post_id = b.post_id
+           left join boosted s on s.platform = b.organic_platform and s.post_id = b.post_id
+           order by b.boost_id"""
+    ).df()
+
+
+def _snapshots(con, platforms: list[str], published_from: pd.Timestamp, published_before: pd.Timestamp) -> pd.DataFrame:
+    """Every snapshot of the posts of ``platforms`` published in ``[published_from, published_before)``: the filter
+    on published_at reaches the raw table's scan, whose row groups follow the load order (days), so a slab of days
+    reads about its own days, not the history."""
+    marks = ", ".join("?" for _ in platforms)
+    return con.execute(
+        f"""select platform, post_id, published_at, snapshot_at, engagements
+            from main.stg_social_post_snapshots
+            where platform in ({marks}) and published_at >= ? and published_at < ?""",
+        [*platforms, published_from.to_pydatetime(), published_before.to_pydatetime()],
+    ).df()
 
 
 @dg.asset(
@@ -60,7 +101,7 @@ and analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
 def boost_effectiveness(
     context: dg.AssetExecutionContext, config: BoostEffectivenessConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from ml.boost_lift import ESTIMATED, LiftConfig, estimate_boost_lift
+    from ml.boost_lift import ESTIMATED, LiftConfig, estimate_boost_lift_by_window
 
     lift_config = LiftConfig(
         n_comparables=config.n_comparables,
@@ -69,20 +110,10 @@ def boost_effectiveness(
         value_per_engagement_usd=config.value_per_engagement_usd,
     )
     with warehouse.connect() as con:
-        # the boosted post's account: a boost is served to the workspace that owns the post
-        boosts = con.execute(
-            """select b.boost_id, b.post_id, b.organic_platform as platform, p.account_id, b.start_date,
-                      b.end_date, b.spend_usd, b.paid_engagements
-               from main.fct_boost_contribution b
-               left join main.dim_post p on p.platform = b.organic_platform and p.post_id = b.post_id
-               order by b.boost_id"""
-        ).df()
-        snapshots = con.execute(
-            """select platform, post_id, published_at, snapshot_at, engagements
-               from main.stg_social_post_snapshots
-               where platform in (select distinct organic_platform from main.fct_boost_contribution)"""
-        ).df()
-    effectiveness, trajectory = estimate_boost_lift(snapshots, boosts, lift_config)
+        boosts = _boosts(con)
+        effectiveness, trajectory = estimate_boost_lift_by_window(
+            boosts, functools.partial(_snapshots, con), lift_config, config.window_chunk_days
+        )
     with warehouse.connect() as con:
         replace_tables(con, {BOOST_EFFECTIVENESS: effectiveness, BOOST_COUNTERFACTUAL_TRAJECTORY: trajectory})
 

@@ -21,8 +21,10 @@ import pandas as pd
 from analytics_assets.sources.native import NativeDay
 from analytics_assets.sources.simulator import actions as action_log
 from analytics_assets.sources.simulator import ad_detail
+from analytics_assets.sources.simulator import budget_response
 from analytics_assets.sources.simulator import anomalies as planted
 from analytics_assets.sources.simulator import ground_truth as gt
+from analytics_assets.sources.simulator import ids
 from analytics_assets.sources.simulator import post_text
 from analytics_assets.sources.simulator import series_patterns
 
@@ -79,6 +81,9 @@ class SimulatorConfig:
     # trend, weekly seasonality, holidays and level shifts in the ad and post series (series_patterns.py; None:
     # flat series, the default)
     patterns: series_patterns.SeriesPatterns | None = None
+    # known response curves (carryover, saturation) of the campaigns' conversions to their spend, and planned budget
+    # changes that reveal them (budget_response.py; None: conversions follow clicks, the default)
+    budget_response: budget_response.BudgetResponsePlan | None = None
 
     def __post_init__(self) -> None:
         if self.journey_model not in gt.JOURNEY_MODELS:
@@ -180,9 +185,9 @@ def _posts_published_on(config: SimulatorConfig, day: date, applied: action_log.
         # stays the same, and so does each followed one when the log grows
         draws, followed = _follow(config, day, p_idx, draws, [a for a in applied if a.platform == platform], shift)
         frame = _posts_frame(day, platform, prof, n, draws, followed, peak_shift, rng)
-        # stable ids in each platform's own format (an extra post's follow from its account and post number)
-        base = 7_100_000_000_000_000_000 + day.toordinal() * 1_000_000 + p_idx * 100_000
-        frame["native_id"] = [str(base + i) for i in frame["post_seq"]]
+        # stable ids in each platform's own format (an extra post's follow from its account and post number),
+        # unique at any volume (ids.py)
+        frame["native_id"] = [ids.post_native_id(day, p_idx, int(i)) for i in frame["post_seq"]]
         frames.append(frame)
     posts = pd.concat(frames, ignore_index=True)
     posts["post_id"] = [_post_id(p, nid) for p, nid in zip(posts["platform"], posts["native_id"])]
@@ -197,9 +202,10 @@ def _posts_published_on(config: SimulatorConfig, day: date, applied: action_log.
 
 
 # an extra post (one an account publishes beyond the posts it drew, for a recommendation) has the sequence number
-# EXTRA_POST_SEQ + account * MAX_POSTS_PER_ACCOUNT + its post number: stable, whatever else the log holds
-EXTRA_POST_SEQ = 50_000
-MAX_POSTS_PER_ACCOUNT = 1_000
+# EXTRA_POST_SEQ + account * MAX_POSTS_PER_ACCOUNT + its post number: stable, whatever else the log holds (on a
+# day too busy for that range, ids.extra_post_seq's wide one)
+EXTRA_POST_SEQ = ids.EXTRA_POST_SEQ
+MAX_POSTS_PER_ACCOUNT = ids.MAX_POSTS_PER_ACCOUNT
 
 
 def _place_rng(config: SimulatorConfig, day: date, p_idx: int, account: int, post_number: int) -> np.random.Generator:
@@ -263,8 +269,9 @@ def _follow(
     platform = list(gt.PLATFORMS)[p_idx]
     rows: dict[int, tuple[action_log.AppliedPost, np.random.Generator]] = {}
     extra = []
+    n_drawn = len(draws["post_seq"])
     for action in sorted(applied, key=lambda a: (a.account_seq, a.post_number)):
-        if action.post_number >= MAX_POSTS_PER_ACCOUNT or action.account_seq >= ACCOUNTS_PER_PLATFORM:
+        if action.post_number >= ids.WIDE_POSTS_PER_ACCOUNT or action.account_seq >= ACCOUNTS_PER_PLATFORM:
             raise ValueError(f"{action.recommendation_id}: no post {action.post_number} of account {action.account_seq}")
         place_rng = _place_rng(config, day, p_idx, action.account_seq, action.post_number)
         own = np.flatnonzero(draws["account_seq"] == action.account_seq)
@@ -272,7 +279,7 @@ def _follow(
             rows[int(own[action.post_number])] = (action, place_rng)
             continue
         more = _draw_posts(place_rng, config, day, platform, 1, shift)
-        more["post_seq"] = np.array([EXTRA_POST_SEQ + action.account_seq * MAX_POSTS_PER_ACCOUNT + action.post_number])
+        more["post_seq"] = np.array([ids.extra_post_seq(n_drawn, action.account_seq, action.post_number)])
         more["account_seq"] = np.array([action.account_seq])
         extra.append((more, action, place_rng))
     n = len(draws["post_seq"])
@@ -508,20 +515,39 @@ def campaigns(config: SimulatorConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _ad_day(config: SimulatorConfig, day: date) -> pd.DataFrame:
+def _campaign_spend(config: SimulatorConfig, day: date) -> tuple[pd.DataFrame, pd.Series, np.random.Generator]:
+    """The campaigns with their settings and budgets of ``day``, their spend (USD) and the day's generator, past
+    the spend draw."""
     rng = _rng(config, _ADS, day)
     c = campaigns(config).copy()
     n = len(c)
     # the day's settings (ad_detail): a paused campaign delivers nothing, spend follows the day's budget
     settings = ad_detail.campaign_settings(c, config.seed, day)
     c = c.join(settings)
-    c["daily_budget_usd"] = c["daily_budget_usd"] * c["budget_factor"]
+    c["daily_budget_usd"] = budget_response.scale_budget(config, day, c, c["daily_budget_usd"] * c["budget_factor"])
     c["daily_budget_local"] = np.round(c["daily_budget_usd"] / c["currency"].map(gt.USD_PER_UNIT), 2)
     spend_usd = c["daily_budget_usd"] * rng.uniform(0.8, 1.0, n) * c["is_active"]
     spend_usd = series_patterns.scale_spend(config, day, c, spend_usd)
+    return c, spend_usd, rng
+
+
+@functools.lru_cache(maxsize=4096)
+def _spend_usd(config: SimulatorConfig, day: date) -> np.ndarray:
+    """Every campaign's spend (USD) on ``day``: what the adstock of a budget response plan sums."""
+    spend = _campaign_spend(config, day)[1].to_numpy(float)
+    spend.flags.writeable = False
+    return spend
+
+
+def _ad_day(config: SimulatorConfig, day: date) -> pd.DataFrame:
+    c, spend_usd, rng = _campaign_spend(config, day)
+    n = len(c)
     impressions = np.round(spend_usd / c["cpm_usd"] * 1000 * rng.lognormal(0, 0.1, n)).astype(np.int64)
     clicks = rng.binomial(impressions, c["ctr"])
     conversions = rng.binomial(clicks, c["cvr"]).astype(float)
+    conversions = budget_response.planted_conversions(
+        config, day, campaigns(config), clicks, conversions, lambda d: _spend_usd(config, d)
+    )
     value_usd = conversions * c["aov_usd"] * rng.lognormal(0, 0.15, n)
     c["metric_date"] = day
     c["spend_local"] = np.round(spend_usd / c["currency"].map(gt.USD_PER_UNIT), 2)
@@ -619,7 +645,7 @@ def _boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date, app
         {
             "boost_id": [f"bst_{publish_day:%Y%m%d}_{i:04d}" for i in range(n)],
             "post_id": chosen["post_id"],
-            "campaign_id": [str(700_000_000 + publish_day.toordinal() * 100 + i) for i in range(n)],
+            "campaign_id": ids.boost_campaign_ids(publish_day, n),  # unique at any volume (ids.py)
             "start_date": start,
             "end_date": start + timedelta(days=BOOST_DAYS - 1),
             "currency": "USD",
@@ -1083,6 +1109,12 @@ class PlatformSimulator:
         """The anomalies planted on ``start..end`` (``SimulatorConfig.anomalies``): kind, platform, campaign_id,
         metric_date, magnitude; empty without a plan."""
         return planted.planted_anomalies(self.config, start, end, lambda day: _ad_day(self.config, day))
+
+    def budget_curves(self) -> pd.DataFrame:
+        """Each always-on campaign's planted response curve (``SimulatorConfig.budget_response``): decay,
+        half_saturation_usd, ceiling; ``budget_response`` computes expectations and the oracle allocation from it.
+        A ValueError without a plan."""
+        return budget_response.curves(self.config, campaigns(self.config))
 
     @staticmethod
     def strongest_posting_hour(platform: str) -> int:

@@ -1,0 +1,75 @@
+"""``boost_effectiveness`` reads the warehouse window by window and stores exactly what one pass over every snapshot
+of the boosted platforms gives (the asset's reads before it was bounded)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics_assets.defs.analysis.boosts import boost_effectiveness
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.sources.simulator import SimulatorConfig
+from boost_warehouse_testing import build_boost_warehouse
+from ml.boost_lift import ESTIMATED, LiftConfig, estimate_boost_lift
+
+START = date(2026, 6, 1)
+DAYS = 16
+
+
+def _one_pass(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The asset's reads before windows: every boost, every snapshot of the boosted platforms, in one frame."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        boosts = con.execute(
+            """select b.boost_id, b.post_id, b.organic_platform as platform, p.account_id, b.start_date,
+                      b.end_date, b.spend_usd, b.paid_engagements
+               from main.fct_boost_contribution b
+               left join main.dim_post p on p.platform = b.organic_platform and p.post_id = b.post_id
+               order by b.boost_id"""
+        ).df()
+        snapshots = con.execute(
+            """select platform, post_id, published_at, snapshot_at, engagements
+               from main.stg_social_post_snapshots
+               where platform in (select distinct organic_platform from main.fct_boost_contribution)"""
+        ).df()
+    finally:
+        con.close()
+    return estimate_boost_lift(snapshots, boosts, LiftConfig())
+
+
+def _same(stored: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(stored.columns) == list(expected.columns)
+    for col in expected.columns:
+        a, b = stored[col], expected[col]
+        if pd.api.types.is_float_dtype(b) or pd.api.types.is_integer_dtype(b):
+            assert np.array_equal(a.to_numpy(float, na_value=np.nan), b.to_numpy(float, na_value=np.nan), equal_nan=True), col
+        else:
+            assert a.astype(object).where(a.notna(), None).tolist() == b.astype(object).where(b.notna(), None).tolist(), col
+
+
+def test_the_asset_stores_exactly_what_one_pass_over_every_snapshot_gives(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    build_boost_warehouse(path, SimulatorConfig(seed=4, boost_rate=0.2), START, DAYS)
+    expected, expected_trajectory = _one_pass(path)
+    assert (expected["status"] == ESTIMATED).sum() > 150
+
+    warehouse = WarehouseResource(path=str(path), threads=1, memory_limit="1GB")
+    result = dg.materialize(
+        [boost_effectiveness],
+        resources={"warehouse": warehouse},
+        run_config={"ops": {"boost_effectiveness": {"config": {"window_chunk_days": 2.0}}}},
+    )
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        stored = con.execute("select * from analysis.boost_effectiveness").df()
+        trajectory = con.execute("select * from analysis.boost_counterfactual_trajectory").df()
+    finally:
+        con.close()
+    _same(stored, expected)
+    _same(trajectory, expected_trajectory)
