@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ("anomalies", "drift", "forecasts")
+SECTIONS = ("anomalies", "budget", "drift", "forecasts")
 
 
 def _module(section: str):

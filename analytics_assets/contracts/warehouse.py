@@ -21,6 +21,7 @@ CHAMPION_LIVE_ACCURACY = f"{ML_SCHEMA}.champion_live_accuracy"
 # policy's ml_recommendations step (storage.recommendations.merge_generation)
 CONTENT_RECOMMENDATION_PROPOSALS = f"{ML_SCHEMA}.content_recommendation_proposals"
 BOOST_RECOMMENDATION_PROPOSALS = f"{ML_SCHEMA}.boost_recommendation_proposals"
+BUDGET_RECOMMENDATION_PROPOSALS = f"{ML_SCHEMA}.budget_recommendation_proposals"  # ml.budget
 
 ATTRIBUTION_MODEL_COMPARISON = f"{ANALYSIS_SCHEMA}.agg_attribution_model_comparison"
 BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"

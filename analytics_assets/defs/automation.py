@@ -21,6 +21,7 @@ FOLLOWERS = (
     "ml_recommendations",
     "content_recommendation_proposals",
     "boost_recommendation_proposals",
+    "budget_recommendation_proposals",
     "stg_recommendation_feedback",
     "fct_recommendations",
     "fct_recommendation_outcomes",

@@ -21,6 +21,11 @@ where channel_type = 'organic' and metric_date between ? and ?
 """
 
 
+def read_campaign_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    """The always-on campaign days alone (``read_daily_series``' first frame), for the budget recommendations."""
+    return con.execute(_CAMPAIGN_DAYS_SQL, [start, end]).df()
+
+
 def read_daily_series(con: duckdb.DuckDBPyConnection, start: date, end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(always-on campaign days, organic platform days) from ``start`` to ``end``, both included."""
     return (

@@ -5,7 +5,8 @@ One computation (``ml.posting_policy``) writes three tables, so they always agre
 - ``posting_hour_recommendations``: the hours ranked per platform (``/v1/optimal-hours``, the insights);
 - ``ml_recommendations``: for each account and each of the next days, the hour of each post it will publish;
   and, as the one writer of that table, the latest proposals of the kinds computed by their own assets
-  (``content_recommendation_proposals``, ``boost_recommendation_proposals``), each kind merged on its own.
+  (``content_recommendation_proposals``, ``boost_recommendation_proposals``, ``budget_recommendation_proposals``),
+  each kind merged on its own.
 
 In ``ml_recommendations``, one recommendation per planned post (``posting_slot`` when the policy took the best hour, ``exploration``
 when it drew a Thompson sample), with its promise (the outcome of a post in that slot, with a 90% interval),
@@ -23,6 +24,7 @@ import pandas as pd
 from analytics_assets.contracts.recommendations import INTERVAL_LEVEL, RECOMMENDATIONS_TABLE, recommendation_id
 from analytics_assets.contracts.warehouse import (
     BOOST_RECOMMENDATION_PROPOSALS,
+    BUDGET_RECOMMENDATION_PROPOSALS,
     CONTENT_RECOMMENDATION_PROPOSALS,
     POSTING_HOUR_RECOMMENDATIONS,
     POSTING_SLOTS,
@@ -145,7 +147,11 @@ def _merge_other_kinds(con, generated_at: datetime) -> dict[str, tuple | None]:
     """The kinds proposed by their own assets, each merged with its own run's replaces_from."""
     return {
         kind: merge_proposals(con, table, (kind,), generated_at)
-        for kind, table in (("content", CONTENT_RECOMMENDATION_PROPOSALS), ("boost", BOOST_RECOMMENDATION_PROPOSALS))
+        for kind, table in (
+            ("content", CONTENT_RECOMMENDATION_PROPOSALS),
+            ("boost", BOOST_RECOMMENDATION_PROPOSALS),
+            ("budget", BUDGET_RECOMMENDATION_PROPOSALS),
+        )
     }
 
 
@@ -232,14 +238,17 @@ def _contract_check(current: pd.DataFrame) -> dg.AssetCheckResult:
         ),
         dg.AssetSpec(
             "ml_recommendations",
-            deps=["ml_posting_slots", "dim_post", "content_recommendation_proposals", "boost_recommendation_proposals"],
+            deps=[
+                "ml_posting_slots", "dim_post", "content_recommendation_proposals", "boost_recommendation_proposals",
+                "budget_recommendation_proposals",
+            ],
             group_name="recommendations",
             kinds={"duckdb"},
             metadata=table_metadata(RECOMMENDATIONS_TABLE),
             automation_condition=FOLLOW_UPSTREAM,
             description=f"Every kind of recommendation in one table: posting-slot and exploration recommendations for "
-            f"every account's posts of the next {HORIZON_DAYS} days, one per planned post, and the latest content and "
-            "boost proposals, each with the 90% interval of its outcome, its propensity and evidence. Ids are stable: "
+            f"every account's posts of the next {HORIZON_DAYS} days, one per planned post, and the latest content, "
+            "boost and budget proposals, each with the 90% interval of its outcome, its propensity and evidence. Ids are stable: "
             "a rerun on the same inputs makes the same ones and changes no promise.",
         ),
     ],
