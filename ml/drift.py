@@ -8,9 +8,11 @@ imported lazily: it takes seconds to import.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -145,8 +147,10 @@ def detect_feature_drift(
     categorical_method: str | None = DEFAULT_CATEGORICAL_METHOD,
     numerical_method: str | None = DEFAULT_NUMERICAL_METHOD,
     threshold: float | None = DEFAULT_P_VALUE_THRESHOLD,
+    html_path: Path | None = None,
 ) -> DriftResult:
-    """Per-column drift tests and a dataset-level verdict.
+    """Per-column drift tests and a dataset-level verdict; with ``html_path``, Evidently's own report of them is
+    saved there as a self-contained HTML page (written to a temporary name, then moved into place).
 
     ``dataset_drift`` is ``drift_share >= drift_share_threshold`` where
     ``drift_share`` is the share of ``columns`` whose test flags drift. Method
@@ -201,6 +205,12 @@ def detect_feature_drift(
             current_data=Dataset.from_pandas(_prepare(current, columns, types), data_definition=definition),
             reference_data=Dataset.from_pandas(_prepare(reference, columns, types), data_definition=definition),
         )
+    if html_path is not None:
+        html_path = Path(html_path)
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = html_path.with_name(f".{html_path.name}.partial")
+        snapshot.save_html(str(partial))
+        os.replace(partial, html_path)  # a reader never opens half a report
     payload = snapshot.dict()
 
     scores: dict[str, float] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -54,6 +55,16 @@ def test_drift_sensor_quiet_on_unshifted_days_and_requests_retrain_on_a_shift(pi
     assert drift.metadata["dataset_drift"].value is True
     drifted = drift.metadata["latest_drifted_columns"].value.split(",")
     assert {"media_type", "text_length"} <= set(drifted)
+    # Evidently's report page of the run's last day is saved and linked, with the per-column figures beside it
+    page = Path(drift.metadata["drift_report"].value)
+    assert page.is_file() and page.name == f"feature_drift_{shifted_end.isoformat()}.html"
+    assert page.parent == home.root / "reports" / "drift"
+    text = page.read_text()
+    assert text.lstrip().lower().startswith("<!doctype html") and all(column in text for column in drifted)
+    assert drift.metadata["drift_report_url"].value == page.as_uri()
+    scores = drift.metadata["latest_column_scores"].value
+    for column in drifted:
+        assert f"| {column} |" in scores and scores.split(f"| {column} |")[1].splitlines()[0].rstrip().endswith("| yes |")
     fired = _tick(home, home.defs(shift_start=shift_start.isoformat()), cursor=quiet.cursor)
     assert len(fired.run_requests) == 1
     request = fired.run_requests[0]

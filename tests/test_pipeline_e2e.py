@@ -267,6 +267,11 @@ def test_engagement_model_beats_its_baseline_and_is_registered(pipeline):
     _, _, version, metrics = load_model(res.tracking_uri, res.model_name, alias="champion")
     assert str(version) == meta["model_version"].value
     assert metrics["n_holdout"] > 0
+    # the asset page: figures to 4 significant digits (MLflow keeps the full ones), and the run's two pictures
+    rmse = meta["holdout/rmse"].value
+    assert rmse == pytest.approx(metrics["rmse"], rel=1e-3) and len(f"{rmse:e}".split("e")[0].rstrip("0")) <= 6
+    for plot in ("challenger_holdout_plot", "challenger_training_history"):
+        assert meta[plot].value.startswith("![") and "data:image/png;base64," in meta[plot].value
 
 
 def test_api_answers_from_the_served_copy_while_a_run_writes_the_warehouse(pipeline):

@@ -171,7 +171,7 @@ def test_boost_sources_and_what_cycle_cannot_measure(runs):
     creatives = _meta(runs["final"], "raw_ad_creative_metrics")
     assert creatives["sources"] == {"connector": list(AD_PLATFORMS)}
     assert set(creatives["rows_by_platform"]) == set(AD_PLATFORMS)
-    assert creatives["dagster/row_count"] == sum(creatives["rows_by_platform"].values()) > 0
+    assert creatives["rows_loaded_in_run"] == sum(creatives["rows_by_platform"].values()) > 0
 
 
 def test_a_drifted_ad_record_is_quarantined_and_the_rest_loads(runs):

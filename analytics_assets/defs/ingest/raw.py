@@ -246,9 +246,9 @@ class RawLoadTally:
             tracked = {**tracked, **({"untracked_boosted_posts": dg.MetadataValue.json(untracked)} if untracked else {})}
         preview = self.previews.get(name)
         return {
-            "dagster/row_count": self.loaded[name],
+            "rows_loaded_in_run": self.loaded[name],  # every day the run loaded, restated days included
             "quarantined_records": self.quarantined[name],
-            "days": len(self.days),
+            "days_in_run": len(self.days),
             "rows_by_platform": dict(self.per_platform[name]) or None,
             "quarantine_reasons": dict(self.reasons[name].most_common(10)) or None,
             "quarantine_table": f"{RAW_SCHEMA}.{QUARANTINE_TABLE}",
@@ -324,6 +324,39 @@ def _clear_unsourced(
         context.log.info(f"{table.name}: live mode, {days[0]}..{days[-1]} cleared of {cleared} (nothing simulated)")
 
 
+def stored_by_partition(con, table: RawTable, start: date, end: date) -> dict[date, tuple[int, int]]:
+    """Rows stored and records quarantined per partition of ``start..end``: what each day holds after the run
+    (a run may also reload days before its window: the restatement lookback of the ad platforms)."""
+    rows = con.execute(
+        f"select {table.partition_column}, count(*) from {table.qualified_name} "
+        f"where {table.partition_column} between ? and ? group by 1",
+        [start, end],
+    ).fetchall()
+    quarantined = dict(
+        con.execute(
+            f"select partition_date, count(*) from {RAW_SCHEMA}.{QUARANTINE_TABLE} "
+            "where source_table = ? and partition_date between ? and ? group by 1",
+            [table.name, start, end],
+        ).fetchall()
+    )
+    days = {d for d, _ in rows} | set(quarantined)
+    counts = dict(rows)
+    return {d: (int(counts.get(d, 0)), int(quarantined.get(d, 0))) for d in days}
+
+
+def partition_counts(stored: dict[date, tuple[int, int]], days: list[date]) -> dict[str, object]:
+    """The materialization's row count: Dagster records one run's metadata on every partition of the run, so
+    ``dagster/row_count`` is the partition's own only for a one-day run. A run over several days reports its
+    totals under names that say so, and each day's count in an observation of that partition."""
+    if len(days) == 1:
+        rows, quarantined = stored.get(days[0], (0, 0))
+        return {"dagster/row_count": rows, "partition_quarantined_records": quarantined}
+    return {
+        "rows_stored_in_run": sum(r for r, _ in stored.values()),
+        "rows_by_partition": dg.MetadataValue.json({d.isoformat(): stored.get(d, (0, 0))[0] for d in days}),
+    }
+
+
 @dg.multi_asset(
     name="raw_platform_data",
     specs=RAW_ASSET_SPECS,
@@ -370,8 +403,19 @@ def raw_platform_data(
             description="Platform connectors failed: " + "; ".join(dict.fromkeys(failed.values())),
             metadata={_report_label(p, t): dg.MetadataValue.json(r.metadata()) for (p, t), r in reports.items()},
         )
+    with warehouse.connect() as con:
+        stored = {table.name: stored_by_partition(con, table, days[0], days[-1]) for table in tables}
     for table in tables:
-        yield dg.MaterializeResult(asset_key=table.name, metadata=tally.metadata(table, reports, connectors, live))
+        metadata = tally.metadata(table, reports, connectors, live) | partition_counts(stored[table.name], days)
+        yield dg.MaterializeResult(asset_key=table.name, metadata=metadata)
+        if len(days) > 1:  # one run over several partitions: each partition's own figures, beside the run's
+            for day in days:
+                rows, quarantined = stored[table.name].get(day, (0, 0))
+                yield dg.AssetObservation(
+                    asset_key=table.name,
+                    partition=day.isoformat(),
+                    metadata={"dagster/row_count": rows, "quarantined_records": quarantined},
+                )
         start, end = tally.windows[table.name]
         yield from check_results(
             context, warehouse, table, start, end, tally.loaded[table.name], tally.quarantined[table.name]

@@ -20,7 +20,12 @@ import pandas as pd
 from analytics_assets.contracts.recommendations import INTERVAL_LEVEL, recommendation_id
 from analytics_assets.contracts.warehouse import BOOST_EFFECTIVENESS, BOOST_RECOMMENDATION_PROPOSALS, table_metadata
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
-from analytics_assets.defs.loop.proposals import PROPOSAL_COLUMNS, contract_violations, write_proposals
+from analytics_assets.defs.loop.proposals import (
+    PROPOSAL_COLUMNS,
+    contract_check_result,
+    contract_check_spec,
+    write_proposals,
+)
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
@@ -134,13 +139,7 @@ def boost_recommendations(projections: pd.DataFrame, as_of: datetime) -> pd.Data
     "and ROI at the conversion value tracked per engagement (fct_boost_organic_vs_paid; the configured value only "
     "where none is tracked, as the evidence says). Merged into ml_recommendations (kind boost). Method: "
     "ml/boost_policy.py.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "every_proposal_passes_the_contract",
-            asset="boost_recommendation_proposals",
-            description="Intervals bracket the expected values, propensity in (0, 1], known kinds, an account, evidence",
-        )
-    ],
+    check_specs=[contract_check_spec("boost_recommendation_proposals")],
 )
 def boost_recommendation_proposals(
     context: dg.AssetExecutionContext, config: BoostRecommendationConfig, warehouse: WarehouseResource
@@ -193,7 +192,6 @@ def boost_recommendation_proposals(
     proposed_at = datetime.now(timezone.utc).replace(tzinfo=None)
     with warehouse.connect() as con:
         write_proposals(con, BOOST_RECOMMENDATION_PROPOSALS, proposed, proposed_at, pd.Timestamp(as_of).to_pydatetime())
-    violations = contract_violations(proposed)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(proposed),
@@ -214,11 +212,5 @@ def boost_recommendation_proposals(
                 ]
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="every_proposal_passes_the_contract",
-                passed=not any(violations.values()),
-                metadata={"rows": len(proposed), **violations},
-            )
-        ],
+        check_results=[contract_check_result(proposed)],
     )

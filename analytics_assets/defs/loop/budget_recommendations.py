@@ -28,7 +28,12 @@ from analytics_assets.contracts.recommendations import INTERVAL_LEVEL, recommend
 from analytics_assets.contracts.warehouse import BUDGET_RECOMMENDATION_PROPOSALS, table_metadata
 from analytics_assets.defs.analysis.daily_series import read_campaign_days
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
-from analytics_assets.defs.loop.proposals import PROPOSAL_COLUMNS, contract_violations, write_proposals
+from analytics_assets.defs.loop.proposals import (
+    PROPOSAL_COLUMNS,
+    contract_check_result,
+    contract_check_spec,
+    write_proposals,
+)
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
@@ -217,13 +222,7 @@ def _campaign_table(frame: pd.DataFrame) -> pd.DataFrame:
     "each moved budget with the expected conversions a day at it and now (90% intervals). Campaigns whose curve "
     "the data cannot identify keep their budget and are listed with the reason. Merged into ml_recommendations "
     "(kind budget). Method: ml/budget.py.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "every_proposal_passes_the_contract",
-            asset="budget_recommendation_proposals",
-            description="Intervals bracket the expected values, propensity in (0, 1], known kinds, an account, evidence",
-        )
-    ],
+    check_specs=[contract_check_spec("budget_recommendation_proposals")],
 )
 def budget_recommendation_proposals(
     context: dg.AssetExecutionContext, config: BudgetRecommendationConfig, warehouse: WarehouseResource
@@ -250,7 +249,7 @@ def budget_recommendation_proposals(
         context.log.info(reason)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": 0, "skipped": True, "skip_reason": reason},
-            check_results=[dg.AssetCheckResult(check_name="every_proposal_passes_the_contract", passed=True, metadata={"rows": 0})],
+            check_results=[contract_check_result(pd.DataFrame(columns=list(PROPOSAL_COLUMNS)))],
         )
     as_of = pd.Timestamp(as_of).to_pydatetime()
     series = campaign_series(days)
@@ -266,7 +265,6 @@ def budget_recommendation_proposals(
     proposed = budget_recommendations(plan, fits, as_of, config.min_change)
     with warehouse.connect() as con:
         write_proposals(con, BUDGET_RECOMMENDATION_PROPOSALS, proposed, proposed_at, as_of)
-    violations = contract_violations(proposed)
     frame, totals = plan.campaigns, plan.totals
     unidentified = {f"{r.platform} {r.campaign_id}": r.reason for r in frame[~frame["allocated"]].itertuples()}
     if not frame["allocated"].any():
@@ -292,11 +290,5 @@ def budget_recommendation_proposals(
             "unidentified": unidentified,
             "campaigns_table": markdown_preview(_campaign_table(frame), n=len(frame)),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="every_proposal_passes_the_contract",
-                passed=not any(violations.values()),
-                metadata={"rows": len(proposed), **violations},
-            )
-        ],
+        check_results=[contract_check_result(proposed)],
     )

@@ -20,7 +20,12 @@ import pandas as pd
 from analytics_assets.contracts.recommendations import INTERVAL_LEVEL, recommendation_id
 from analytics_assets.contracts.warehouse import CONTENT_RECOMMENDATION_PROPOSALS, table_metadata
 from analytics_assets.defs.automation import FOLLOW_UPSTREAM
-from analytics_assets.defs.loop.proposals import PROPOSAL_COLUMNS, contract_violations, write_proposals
+from analytics_assets.defs.loop.proposals import (
+    PROPOSAL_COLUMNS,
+    contract_check_result,
+    contract_check_spec,
+    write_proposals,
+)
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
@@ -110,13 +115,7 @@ def content_recommendations(
     f"effect on log engagement (OLS over the last {LOOKBACK_DAYS} days, controlling for hour and weekday) beats the "
     "platform's current mix at the lower bound of its 90% interval, ranked by it, one per account. Merged into "
     "ml_recommendations (kind content). Method: ml/content_policy.py.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "every_proposal_passes_the_contract",
-            asset="content_recommendation_proposals",
-            description="Intervals bracket the expected values, propensity in (0, 1], known kinds, an account, evidence",
-        )
-    ],
+    check_specs=[contract_check_spec("content_recommendation_proposals")],
 )
 def content_recommendation_proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from ml.content_policy import ContentConfig, content_effects
@@ -139,7 +138,6 @@ def content_recommendation_proposals(context: dg.AssetExecutionContext, warehous
     proposed_at = datetime.now(timezone.utc).replace(tzinfo=None)
     with warehouse.connect() as con:
         write_proposals(con, CONTENT_RECOMMENDATION_PROPOSALS, proposed, proposed_at, datetime.combine(valid_from, time()))
-    violations = contract_violations(proposed)
     best = effects[effects["rank"] == 1]
     return dg.MaterializeResult(
         metadata={
@@ -155,11 +153,5 @@ def content_recommendation_proposals(context: dg.AssetExecutionContext, warehous
                 effects[["platform", "factor", "level", "rank", "effect_log", "effect_low", "effect_high", "n_posts", "recommended"]]
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="every_proposal_passes_the_contract",
-                passed=not any(violations.values()),
-                metadata={"rows": len(proposed), **violations},
-            )
-        ],
+        check_results=[contract_check_result(proposed)],
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -28,6 +29,25 @@ from analytics_assets.storage.warehouse import replace_tables
 
 PROPOSAL_COLUMNS = {c: t for c, t in RECOMMENDATION_COLUMNS.items() if c not in GENERATION_COLUMNS}
 RUN_COLUMNS = {"generated_at": "TIMESTAMP", "replaces_from": "TIMESTAMP"}
+
+
+CONTRACT_CHECK = "every_proposal_passes_the_contract"
+
+
+def contract_check_spec(asset: str) -> dg.AssetCheckSpec:
+    """The check every proposing asset runs on the rows it wrote (``contract_check_result``)."""
+    return dg.AssetCheckSpec(
+        CONTRACT_CHECK,
+        asset=asset,
+        description="Intervals bracket the expected values, propensity in (0, 1], known kinds, an account, evidence",
+    )
+
+
+def contract_check_result(proposed: pd.DataFrame) -> dg.AssetCheckResult:
+    violations = contract_violations(proposed)
+    return dg.AssetCheckResult(
+        check_name=CONTRACT_CHECK, passed=not any(violations.values()), metadata={"rows": len(proposed), **violations}
+    )
 
 
 def contract_violations(proposed: pd.DataFrame) -> dict[str, int]:

@@ -11,12 +11,15 @@ a retrain when they differ.
 
 import hashlib
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from analytics_assets.contracts.warehouse import FEATURE_DRIFT_REPORTS, table_metadata
 from analytics_assets.defs.quality_gate import QualityGateResource
+from analytics_assets.defs.ml.model_plots import holdout_scatter_markdown, rounded, training_history_markdown
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import MlflowResource, WarehouseResource
 from analytics_assets.storage.warehouse import replace_rows
@@ -114,7 +117,7 @@ def _model_result(
     metrics: dict, model_name: str, version: object, training_rows: int, retrained: bool,
     check: dg.AssetCheckResult, **extra: object,
 ) -> dg.MaterializeResult:
-    holdout = {f"holdout/{k}": v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+    holdout = {f"holdout/{k}": rounded(v) for k, v in metrics.items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(
         metadata={
             **holdout,
@@ -122,7 +125,7 @@ def _model_result(
             "model_version": str(version),
             "retrained": retrained,
             "training_rows": training_rows,
-            **extra,
+            **{k: rounded(v) for k, v in extra.items()},
         },
         check_results=[check],
     )
@@ -238,10 +241,18 @@ def engagement_model(
     # model_version and holdout/* describe the champion after the decision: what downstream assets read
     shipped = (result.metrics, info.version) if decision.promoted else (champion.metrics, champion.version)
     champion_metrics, champion_version = shipped
+    plots = {}
+    if result.holdout_predictions is not None and len(result.holdout_predictions):
+        # the new model's (the challenger's) pictures, whichever model the decision ships
+        plots["challenger_holdout_plot"] = dg.MetadataValue.md(holdout_scatter_markdown(result.holdout_predictions))
+    if result.history:
+        plots["challenger_training_history"] = dg.MetadataValue.md(
+            training_history_markdown(result.history, result.best_epoch)
+        )
     return _model_result(
         champion_metrics, info.name, champion_version, len(dataset), retrained=True, check=check,
         mlflow_run_id=info.run_id, challenger_version=info.version,
-        promotion=decision.outcome, promotion_reason=decision.reason, **decision.figures(),
+        promotion=decision.outcome, promotion_reason=decision.reason, **decision.figures(), **plots,
     )
 
 
@@ -282,6 +293,7 @@ def ml_feature_drift(
     days = partition_days(context)
     champion = champion_model(mlflow_store)
     reports, onsets, trainable_through = [], {}, None
+    latest_columns, latest_html = None, None
     if champion is None:
         context.log.warning("No champion model yet: nothing to compare with, drift not evaluated.")
     else:
@@ -299,11 +311,17 @@ def ml_feature_drift(
             trainable_through = con.execute(f"select max(published_date) from {TRAINING_TABLE}").fetchone()[0]
         for day in days:
             current = window_posts(posts, day)
+            # Evidently's report page of the run's last day (one a partition, replaced by a rerun): each page
+            # embeds Evidently's scripts (megabytes), so a backfill keeps its last day's, not thirty
+            html = drift_report_path(warehouse, day) if day == days[-1] else None
             try:
-                drift = detect_feature_drift(reference, current, DEFAULT_DRIFT_COLUMNS)
+                drift = detect_feature_drift(reference, current, DEFAULT_DRIFT_COLUMNS, html_path=html)
             except ValueError as exc:  # too little data that day: report it, do not guess
                 context.log.warning(f"{day}: drift not evaluated: {exc}")
                 continue
+            if html is not None:
+                latest_columns, latest_html = drift, html
+                prune_drift_reports(html.parent)
             if drift.dataset_drift:
                 onsets[day] = drift_onset(reference, posts, day)
             reports.append(
@@ -339,5 +357,39 @@ def ml_feature_drift(
             "reference_start": latest["reference_start"].isoformat() if latest else None,
             "champion_version": latest["model_version"] if latest else None,
             "evaluated_days": len(reports),
+            **drift_report_metadata(latest_columns, latest_html),
         }
     )
+
+
+def drift_report_path(warehouse: WarehouseResource, day: date) -> Path:
+    """Where the drift report page of ``day`` goes: ``reports/drift/`` beside the warehouse file (the Cycle
+    home in the embedded default), outside the warehouse because a browser, not SQL, reads it."""
+    return Path(warehouse.path).expanduser().resolve().parent / "reports" / "drift" / f"feature_drift_{day.isoformat()}.html"
+
+
+DRIFT_REPORTS_KEPT = 30  # report pages kept (the newest partitions'): a few megabytes each, one a day
+
+
+def prune_drift_reports(folder: Path) -> None:
+    """Keep the pages of the newest DRIFT_REPORTS_KEPT partitions (names sort by date); the figures of every day
+    stay in the drift table."""
+    for old in sorted(folder.glob("feature_drift_*.html"))[:-DRIFT_REPORTS_KEPT]:
+        old.unlink(missing_ok=True)
+
+
+def drift_report_metadata(drift: Any, html: Path | None) -> dict[str, Any]:
+    """The last day's report page and its per-column figures (the drift table keeps only the verdicts)."""
+    if drift is None or html is None:
+        return {}
+    rows = [
+        f"| {c} | {drift.methods[c]} | {drift.column_scores[c]:.4g} | "
+        f"{drift.column_thresholds.get(c, float('nan')):.4g} | {'yes' if c in drift.drifted_columns else 'no'} |"
+        for c in drift.column_scores
+    ]
+    table = "| column | test | score | threshold | drifted |\n|---|---|---|---|---|\n" + "\n".join(rows)
+    return {
+        "drift_report": dg.MetadataValue.path(str(html)),
+        "drift_report_url": dg.MetadataValue.url(html.as_uri()),
+        "latest_column_scores": dg.MetadataValue.md(table),
+    }
