@@ -5,6 +5,10 @@
 -- boost: the incremental engagements (paid + organic lift against the counterfactual) that boost_effectiveness
 --   estimated for the latest boost of the recommended post (target_id), once that post has been evaluated at that
 --   age; until then (no boost of it yet, or not estimated, or too young) awaiting_data.
+-- budget: the campaign's (target_id) mean conversions a day over var('budget_outcome_days') days that start
+--   var('budget_outcome_settle_days') days after the decision (the carryover of the old budget has faded by then),
+--   against the promised conversions a day at the new budget; awaiting_data until every one of those days is in.
+--   The interval is that of one realized day: a mean of several days falls inside it more often than a day does.
 
 {#- analysis.boost_effectiveness is created by the boost_effectiveness asset: until it exists no boost outcome can
     be measured, and applied boosts stay awaiting_data. #}
@@ -29,6 +33,26 @@ boost_effectiveness as (
         'boost_id': 'string', 'platform': 'string', 'post_id': 'string', 'flight_start_at': 'timestamp',
         'status': 'string', 'evaluation_age_hours': 'bigint', 'incremental_engagements': 'double',
         'incremental_engagements_low': 'double', 'incremental_engagements_high': 'double'}) }}
+
+),
+
+-- the days after a budget decision that tell what the new budget brought (see the header)
+budget_days as (
+
+    select
+        applied.recommendation_id,
+        count(*) as days_in,
+        avg(campaigns.conversions) as conversions_per_day
+
+    from applied
+    inner join {{ ref('fct_campaign_performance') }} as campaigns
+        on applied.platform = campaigns.platform
+        and applied.account_id = campaigns.account_id
+        and applied.target_id = campaigns.campaign_id
+        and campaigns.metric_date > {{ dbt.dateadd('day', var('budget_outcome_settle_days'), 'cast(applied.decided_at as date)') }}
+        and campaigns.metric_date <= {{ dbt.dateadd('day', var('budget_outcome_settle_days') + var('budget_outcome_days'), 'cast(applied.decided_at as date)') }}
+    where applied.kind = 'budget'
+    group by applied.recommendation_id
 
 ),
 
@@ -75,6 +99,8 @@ joined as (
         posts.topic,
         latest_boosts.boost_id,
         case
+            when applied.kind = 'budget' then
+                case when budget_days.days_in >= {{ var('budget_outcome_days') }} then 'measured' else 'awaiting_data' end
             when applied.kind = 'boost' then
                 case
                     when latest_boosts.boost_status = 'estimated'
@@ -89,6 +115,7 @@ joined as (
             else 'measured'
         end as outcome_status,
         case
+            when applied.kind = 'budget' then budget_days.conversions_per_day
             when applied.kind = 'boost' then latest_boosts.incremental_engagements
             else posts.engagement_score
         end as outcome_value
@@ -102,6 +129,8 @@ joined as (
         and latest_boosts.platform = applied.platform
         and latest_boosts.post_id = applied.target_id
         and latest_boosts.boost_rank = 1
+    left join budget_days
+        on applied.recommendation_id = budget_days.recommendation_id
 
 )
 
