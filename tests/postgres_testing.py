@@ -77,9 +77,11 @@ def _free_port() -> int:
 def _as_service_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
-    if shutil.which("runuser") is None:
+    # runuser lives in sbin, which a minimal PATH (CI's env -i, cron) leaves out
+    runuser = shutil.which("runuser", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+    if runuser is None:
         raise PostgresUnavailable("running as root and no runuser to start PostgreSQL as another user")
-    return ["runuser", "-u", _SERVICE_USER, "--", *command]
+    return [runuser, "-u", _SERVICE_USER, "--", *command]
 
 
 _PREFIX = "cycle-pg-"

@@ -18,8 +18,10 @@ import pytest
 from analytics_assets.contracts.serving import (
     ACCOUNT_COLUMNS,
     ACCOUNTS,
+    ANOMALIES,
     BOOST_SPLIT,
     BOOSTS,
+    FORECASTS,
     SERVED_TABLES,
     TOP_POSTS,
 )
@@ -126,7 +128,9 @@ def test_every_served_row_belongs_to_a_listed_account(home):
     for table in SERVED_TABLES:
         frame = _served(home, table.file)
         assert set(ACCOUNT_COLUMNS) <= set(frame.columns), table.file
-        assert len(frame) > 0 and frame[list(ACCOUNT_COLUMNS)].notna().all().all(), table.file
+        # a few days of history hold no anomaly (a series needs weeks of it) and no forecast (its own schedule)
+        assert len(frame) > 0 or table.file in (ANOMALIES, FORECASTS), table.file
+        assert frame[list(ACCOUNT_COLUMNS)].notna().all().all(), table.file
         keys = set(zip(frame["platform"], frame["account_id"]))
         assert keys <= listed, (table.file, keys - listed)
         assert metadata[f"accounts/{table.file}"].value == len(keys)

@@ -298,6 +298,8 @@ query($campaignPlatform: String!, $campaignId: String!, $boostId: String!) {
   overview {
     start end days previousStart previousEnd currentDaysWithData previousDaysWithData previousComplete
     changeUnavailableReason metrics { metric platformReported current previous change changePct }
+    attributed { model adChannels available unavailableReason
+                 metrics { metric platformReported current previous change changePct } }
   }
   attributionModels { windowStart windowEnd models channels { channel models { model conversions conversionValue share } } }
   campaigns(first: 20) {
