@@ -57,7 +57,10 @@ def dashboard(pipeline, tmp_path_factory):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# module-scoped, not session-scoped: Playwright's sync API keeps an asyncio loop running in the main thread while
+# it is open, and any later test of the same worker that calls asyncio.run() (Dagster's automation condition
+# tester does) fails with "cannot be called from a running event loop"
+@pytest.fixture(scope="module")
 def browser():
     executable = chromium_path()
     if executable is None:
