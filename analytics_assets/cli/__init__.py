@@ -255,5 +255,34 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if backfill(start, end, args.job) else 1
 
 
+def entry() -> None:
+    """The installed ``cycle`` command: ``main``, then an exit without the interpreter's teardown once the
+    command has finished and everything is written.
+
+    Why: in a process that has run the asset graph, namespaces that Dagster's records keep for good (they copy
+    the globals of the module that first builds one, ``dagster_shared.record``) still reference DuckDB's module
+    at teardown, and nanobind, DuckDB's binding layer, then prints a ~45-line reference-leak report of DuckDB's
+    type constants at exit, under the summary, reading like a crash. The handles that were really held past
+    their use are fixed where they were made (``defs/ingest/raw_checks.py``, ``defs/analysis/daily_series.py``);
+    what remains is module-level memory the OS takes back in any case. The exit handlers, logging and standard
+    streams are flushed first, so nothing is lost; an uncaught exception still takes the ordinary way out,
+    with its traceback."""
+    import atexit
+    import logging
+
+    try:
+        code = main()
+    except SystemExit as exc:  # raise SystemExit("cycle: ...") prints its message and exits 1, as Python does
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()  # what the interpreter would run at exit: the progress display, Dagster's handlers
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if code is None else int(code))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
