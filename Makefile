@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install chromium demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api chaos clean help
+.PHONY: install chromium redis-server demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api chaos clean help docs-screenshots
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -30,6 +30,7 @@ help:
 	@echo "make loop      the closed loop in the simulator through the real graph: 8 weeks, half the advice applied, peaks moved at week 5"
 	@echo "make bench-api the API under Locust at 1,000 req/s, 30 days and 3 years of history, cache on and off (after make demo)"
 	@echo "make chaos     inject the known faults in sequence and print what each did to the data (goal: all 0)"
+	@echo "make docs-screenshots  the README's picture of the asset graph (Dagster UI in headless Chromium, ~1 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +103,11 @@ bench-api: install
 
 chaos: install
 	$(BIN)/python -m benchmarks.chaos
+
+# docs/images/asset_graph.png: dagster-webserver on a free port of 127.0.0.1 with a throwaway home, the global
+# lineage drawn by headless Chromium; fails when the graph does not render
+docs-screenshots: install chromium
+	$(BIN)/python docs/screenshot_asset_graph.py
 
 clean:
 	rm -rf $(CYCLE_HOME) dbt/target dbt/logs .pytest_cache
