@@ -75,6 +75,7 @@ from api.routes import campaigns as campaigns_route
 from api.routes import content as content_route
 from api.routes import experiments as experiments_route
 from api.routes import insights as insights_route
+from api.routes import models as models_route
 from api.routes import posts as posts_route
 from api.routes import optimal_hours as optimal_hours_route
 from api.routes import rollups as rollups_route
@@ -486,6 +487,32 @@ class ForecastPage:
     pass
 
 
+@_graphql(models_route.ModelVersion)
+class ModelVersion:
+    role: str = strawberry.field(description="champion, challenger (the newest retrain, kept out) or retired.")
+    decision: str | None = strawberry.field(description="The promotion gate's decision: promoted or kept.")
+
+
+@_graphql(models_route.LiveAccuracy)
+class LiveAccuracy:
+    pass
+
+
+@_graphql(models_route.DriftColumn)
+class DriftColumn:
+    pass
+
+
+@_graphql(models_route.Drift)
+class Drift:
+    pass
+
+
+@_graphql(models_route.ModelHealthResponse, "ModelHealth")
+class ModelHealth:
+    pass
+
+
 def _acknowledged(info: strawberry.Info, answer: Any) -> Any:
     """REST's reading of insights: the acknowledgements in the API's store applied to the served rows."""
     if answer is None:
@@ -567,6 +594,11 @@ class Query:
     @strawberry.field(description="The key's workspace and its accounts (REST: /v1/accounts).")
     async def accounts(self, info: strawberry.Info) -> Accounts | None:
         return _answer(Accounts, await _call(info, accounts_route.accounts, "/v1/accounts"))
+
+    @strawberry.field(description="The engagement model's retrains, the champion's live accuracy and the newest drift "
+                      "day (REST: /v1/models).")
+    async def models(self, info: strawberry.Info) -> ModelHealth | None:
+        return _answer(ModelHealth, await _call(info, models_route.model_health, "/v1/models"))
 
     @strawberry.field(description="Daily metrics per platform and channel type (REST: /v1/rollups/daily).")
     async def rollups_daily(

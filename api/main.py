@@ -37,6 +37,7 @@ from api.routes import content, experiments, insights
 from api.routes import privacy
 from api.routes import events
 from api.routes import anomalies, forecasts
+from api.routes import models
 from api.errors import describe
 from api.settings import Settings
 from api.store import ServingFileInvalid, ServingFileMissing, ServingStore
@@ -122,7 +123,7 @@ ALIASES = ("/health", "/optimal-hours", "/rollups/daily", "/attribution", "/over
 # acknowledgements in the API's store
 CACHED = (
     optimal_hours.router, rollups.router, overview_router, attribution.router, campaigns.router, posts.router,
-    boosts.router, experiments.router, content.router, anomalies.router, forecasts.router,
+    boosts.router, experiments.router, content.router, anomalies.router, forecasts.router, models.router,
 )
 ROUTERS = (
     status.router,
@@ -143,6 +144,7 @@ ROUTERS = (
     events.router,
     anomalies.router,
     forecasts.router,
+    models.router,
 )
 
 

@@ -576,6 +576,11 @@ class ServingStore:
             problem = entry.mismatch(read.data)
             if problem is not None:
                 return FileCheck(name, "mismatch", **info, detail=f"does not match {MANIFEST}: {problem}"), read.mtime
+        if not name.endswith(".parquet"):  # a page published as is (the drift report): its bytes are all to check
+            if entry is None or not entry.verifiable:
+                why = f"not listed in {MANIFEST}" if entry is None else f"{MANIFEST} names no checksum"
+                return FileCheck(name, "unverified", **info, detail=f"readable; {why}"), read.mtime
+            return FileCheck(name, "ok", **info), read.mtime
         try:
             rows = pq.ParquetFile(pa.BufferReader(read.data)).metadata.num_rows
         except (pa.ArrowException, OSError, ValueError):
@@ -610,6 +615,24 @@ class ServingStore:
                 break
             manifest = newer
         return manifest, [check for check, _ in results]
+
+    def published_bytes(self, name: str) -> bytes:
+        """A file published as is, not a table (the drift report page): its bytes, read through one handle and
+        verified against the manifest. ``ServingFileMissing`` when the manifest does not name it (none is
+        published); a file replaced by a publish under way (files first, the manifest last) is waited for up to
+        ``publish_wait_s``, then refused (``ServingFileInvalid``) rather than served unverified."""
+        deadline = time.time() + self.publish_wait_s
+        while True:
+            entry = self.manifest().entries.get(name)
+            if entry is None:
+                raise ServingFileMissing(name)
+            data = self._read(name).data
+            problem = entry.mismatch(data)
+            if problem is None:
+                return data
+            if time.time() >= deadline:
+                raise ServingFileInvalid(name, f"does not match {MANIFEST}: {problem}")
+            time.sleep(_POLL_S)
 
     def asset_status(self) -> list[dict[str, Any]]:
         return self._query(ASSET_STATUS, _ASSET_STATUS_SQL, {})

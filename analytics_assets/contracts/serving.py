@@ -61,6 +61,14 @@ CONTENT_PERFORMANCE = "content_performance.parquet"  # per day, account and cont
 ANOMALIES = "anomalies.parquet"
 FORECASTS = "forecasts.parquet"
 MANIFEST = "manifest.json"
+# The engagement model's health: its recent retrains (champion, challenger, retired), the champion's live accuracy
+# and the newest drift day's per-column scores, one row each, the section named by MODEL_HEALTH_SECTION. Models
+# are global, not any account's: like asset_status.parquet, the file has no account columns and is served to every
+# read key (the post counts, which total every workspace's posts, only to a key that owns every served account).
+MODEL_HEALTH = "model_health.parquet"
+# Evidently's report page of that drift day, copied as published (self-contained: its scripts, styles and fonts
+# are inline); listed in the manifest only while there is one
+DRIFT_REPORT = "drift_report.html"
 # the quality gate's state when the snapshot was last due: {"status": "passed"|"failed", "checked_at",
 # "failed_checks": [...], "serving_published_at"}; a failed gate keeps the previous snapshot in place
 QUALITY_GATE = "quality_gate.json"
@@ -153,6 +161,71 @@ SERVED_TABLES = (
 OPTIONAL_SOURCES = (METRIC_ANOMALIES, METRIC_FORECASTS)
 
 SERVING_FILES = (ASSET_STATUS, AUTOMATION_STATUS, *(t.file for t in SERVED_TABLES), MANIFEST)
+# published beside them by the same asset, under the same manifest, and checked by /health wherever the manifest
+# lists them; a snapshot from before them has none, and only /v1/models answers 404 then
+MODEL_HEALTH_FILES = (MODEL_HEALTH, DRIFT_REPORT)
+
+# ---- the model health file (MODEL_HEALTH)
+
+VERSION_SECTION, LIVE_SECTION, DRIFT_SECTION = "version", "live_accuracy", "drift_column"
+MODEL_HEALTH_SECTIONS = (VERSION_SECTION, LIVE_SECTION, DRIFT_SECTION)
+CHAMPION_ROLE, CHALLENGER_ROLE, RETIRED_ROLE = "champion", "challenger", "retired"
+MODEL_ROLES = (CHAMPION_ROLE, CHALLENGER_ROLE, RETIRED_ROLE)
+MODEL_HEALTH_VERSIONS = 10  # the newest retrains published (and the champion, however old)
+# the columns (DuckDB types) and, per section, which of them it fills (the others are null). Errors are on the
+# scale the promotion gate decides on: rmse_log (RMSE of log1p(engagement_score)); MAE in score units beside it.
+MODEL_HEALTH_COLUMNS: dict[str, str] = {
+    "section": "VARCHAR",  # MODEL_HEALTH_SECTIONS
+    "model_name": "VARCHAR",
+    "model_version": "VARCHAR",  # the version the row is about (live accuracy: the champion; drift: its reference)
+    # version: one retrain (a registered model version) and the gate's decision on it
+    "role": "VARCHAR",  # MODEL_ROLES: the champion now, the newest retrain kept out, or an older one
+    "trained_at": "TIMESTAMP",  # when its engagement_model run recorded it (UTC)
+    "decision": "VARCHAR",  # promoted | kept
+    "reason": "VARCHAR",  # the gate's reason, as recorded (it quotes post counts)
+    "compared_with": "VARCHAR",  # the champion version it was compared with (null: there was none)
+    "holdout_posts": "BIGINT",  # the challenger's holdout posts both models were scored on
+    "holdout_rmse_log": "DOUBLE",  # this version on its holdout (live_accuracy: the champion's own holdout figure)
+    "holdout_mae": "DOUBLE",
+    "champion_holdout_rmse_log": "DOUBLE",  # the champion it was compared with, on the same posts
+    "champion_holdout_mae": "DOUBLE",
+    "shadow_posts": "BIGINT",  # posts neither model saw (the shadow_* figures are null when too few to decide on)
+    "shadow_rmse_log": "DOUBLE",
+    "shadow_mae": "DOUBLE",
+    "champion_shadow_rmse_log": "DOUBLE",
+    "champion_shadow_mae": "DOUBLE",
+    "promotion_margin": "DOUBLE",  # the relative gain on every set that a promotion needs (0.02: 2%)
+    # live_accuracy: the champion's error on the realized posts it never saw (ml.governance.live_accuracy)
+    "as_of_date": "DATE",
+    "window_start": "DATE",
+    "window_end": "DATE",
+    "window_posts": "BIGINT",
+    "posts_since_training": "BIGINT",
+    "live_rmse_log": "DOUBLE",
+    "live_mae": "DOUBLE",
+    "error_ratio": "DOUBLE",  # live_rmse_log / holdout_rmse_log (null below the minimum of posts)
+    "status": "VARCHAR",  # ok | warn | retrain | insufficient_data
+    "warn_ratio": "DOUBLE",  # the error ratio that warns (1.2) and the one that asks for a retrain (1.5)
+    "retrain_ratio": "DOUBLE",
+    # drift_column: one column of the newest drift day (ml_feature_drift) against the champion's reference
+    "drift_day": "DATE",
+    "column_name": "VARCHAR",
+    "test": "VARCHAR",  # the two-sample test (its score is a p-value: drift below the threshold)
+    "score": "DOUBLE",
+    "threshold": "DOUBLE",
+    "drifted": "BOOLEAN",
+    "drift_share": "DOUBLE",  # the day's share of drifted columns, and the share at which the dataset drifts
+    "drift_share_threshold": "DOUBLE",
+    "dataset_drift": "BOOLEAN",
+    "reference_start": "DATE",
+    "reference_end": "DATE",
+    "n_reference": "BIGINT",
+    "n_current": "BIGINT",
+    "report_file": "VARCHAR",  # DRIFT_REPORT when the day's page is published beside the file, else null
+}
+# what totals every workspace's posts: served only to a key whose workspace owns every served account
+MODEL_HEALTH_POST_COUNTS = ("holdout_posts", "shadow_posts", "window_posts", "posts_since_training", "n_reference",
+                            "n_current")
 
 # ---- the manifest
 

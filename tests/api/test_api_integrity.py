@@ -530,7 +530,9 @@ def test_serving_snapshot_asset_publishes_checksums_the_api_verifies(tmp_path):
     )
     assert result.success
     doc = _assert_manifest_matches_files(serving)
-    assert set(doc["files"]) == set(DATA_FILES)
+    # and the model health file, empty in an instance where no model was trained (no drift report page either)
+    assert set(doc["files"]) == set(DATA_FILES) | {"model_health.parquet"}
+    assert doc["files"]["model_health.parquet"]["rows"] == 0
     for name, frame in frames.items():
         if name not in ("asset_status.parquet", "automation_status.parquet"):  # from the instance, not the data
             assert doc["files"][name]["rows"] == len(frame), name

@@ -201,3 +201,30 @@ def test_swagger_ui_renders_with_the_network_cut(watched, dashboard):
     page.wait_for_selector("#swagger-ui .opblock", timeout=15_000)
     assert "Cycle API" in page.inner_text("#swagger-ui .title")
     assert watched.cut == [] and watched.problems() == []
+
+
+def test_the_health_page_shows_champion_and_challengers_and_opens_the_drift_report(watched, dashboard):
+    models = _api(dashboard, "/v1/models")
+    (champion,) = [v for v in models["versions"] if v["role"] == "champion"]
+    assert models["drift"] and models["drift"]["report_available"], models["detail"]
+    open_logged_in(watched, dashboard, "/dashboard/health")
+    page = watched.page
+    _wait_for_charts(page)
+    assert page.locator("#health-models.js-plotly-plot").count() == 1  # holdout error per version, with the threshold
+    versions = page.locator("section.panel", has=page.locator("#health-models")).locator("tbody tr")
+    assert versions.count() == len(models["versions"])
+    rows = [versions.nth(i).inner_text() for i in range(versions.count())]
+    assert any(f"v{champion['model_version']}\tchampion" in row for row in rows), rows
+    drift = page.locator("section.panel", has=page.locator("#drift-report-link"))
+    assert drift.locator("tbody tr").count() == len(models["drift"]["columns"])
+    assert watched.problems() == []
+    href = page.get_attribute("#drift-report-link", "href")
+    assert href == "/dashboard/health/drift-report"
+    report = httpx.get(dashboard.base_url + href, cookies={"cycle_dashboard_key": dashboard.token})
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert report.headers["content-security-policy"].startswith("sandbox allow-scripts;")
+    # Evidently's page draws itself in the sandbox with the network cut: no origin, no request leaves 127.0.0.1
+    page.goto(dashboard.base_url + href)
+    page.wait_for_function("() => document.body && document.body.innerText.length > 200", timeout=15_000)
+    assert watched.cut == [], watched.cut
+    page.screenshot(path=str(SCREENSHOTS / "drift-report.png"))

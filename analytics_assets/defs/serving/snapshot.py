@@ -2,13 +2,16 @@
 warehouse; each file is replaced atomically, and the manifest, naming each file's row count, size and
 SHA-256, is published last (``storage.serving_files``). Every data file must carry the account columns
 (``ACCOUNT_COLUMNS``) with no null on any row, since the API answers a key only with its workspace's
-accounts' rows: a file that does not fails the asset before anything is published."""
+accounts' rows: a file that does not fails the asset before anything is published. The engagement model's
+health (``MODEL_HEALTH``, global like the assets' status) and the newest drift report page (``DRIFT_REPORT``)
+are published with them, under the same manifest (``model_health.py``)."""
 
 
 import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -17,11 +20,16 @@ from analytics_assets.contracts.serving import (
     ACCOUNT_COLUMNS,
     ASSET_STATUS,
     AUTOMATION_STATUS,
+    DRIFT_REPORT,
     MANIFEST,
+    MODEL_HEALTH,
     OPTIONAL_SOURCES,
     QUALITY_GATE,
     SERVED_TABLES,
+    PublishedFile,
     ServedTable,
+    ServingManifest,
+    sha256_hex,
 )
 from analytics_assets.contracts.warehouse import METRIC_ANOMALIES, METRIC_FORECASTS
 from analytics_assets.defs.analysis.anomalies import METRIC_ANOMALY_COLUMNS
@@ -31,7 +39,8 @@ from analytics_assets.defs.automation_catalog import AutomationCatalogResource
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import ServingResource, WarehouseResource
 from analytics_assets.defs.quality_gate import QualityGateResource, gate_failure
-from analytics_assets.storage.serving_files import publish_json, publish_snapshot
+from analytics_assets.defs.serving.model_health import MODEL_HEALTH_DEPS, model_health
+from analytics_assets.storage.serving_files import publish_bytes, publish_json, publish_parquet
 
 
 
@@ -108,13 +117,31 @@ def accounts_per_file(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
     return {t.file: len(frames[t.file][list(ACCOUNT_COLUMNS)].drop_duplicates()) for t in SERVED_TABLES}
 
 
+def publish_files(
+    out: Path, frames: Mapping[str, pd.DataFrame], files: Mapping[str, bytes], published_at: datetime
+) -> ServingManifest:
+    """Publish the frames (Parquet) and the ready-made ``files`` (the drift report page) into ``out``, each
+    atomically, then the manifest naming every one's size and checksum, last: a reader never finds a manifest
+    whose files are not in place yet."""
+    out.mkdir(parents=True, exist_ok=True)
+    entries = {name: publish_parquet(frame, out / name) for name, frame in frames.items()}
+    for name, data in files.items():
+        publish_bytes(data, out / name)
+        entries[name] = PublishedFile(rows=None, size=len(data), sha256=sha256_hex(data))  # not a table: no rows
+    manifest = ServingManifest(published_at=published_at, files=entries)
+    publish_json(manifest.to_json(), out / MANIFEST)
+    return manifest
+
+
 @dg.asset(
-    deps=[t.source.split(".", 1)[1] for t in SERVED_TABLES],
+    # the served tables, and what the model health file reads (model_health.py): a run of them republishes it
+    deps=[t.source.split(".", 1)[1] for t in SERVED_TABLES] + list(MODEL_HEALTH_DEPS),
     group_name="serving",
     kinds={"parquet"},
     pool=WAREHOUSE_POOL,
     automation_condition=FOLLOW_UPSTREAM,
-    description="Parquet copies of the served tables plus the assets' last materializations, for the API.",
+    description="Parquet copies of the served tables plus the assets' last materializations and the engagement "
+    "model's health (retrains, live accuracy, the newest drift day and its report page), for the API.",
 )
 def serving_snapshot(
     context: dg.AssetExecutionContext,
@@ -146,6 +173,7 @@ def serving_snapshot(
             frames[table.file] = con.execute(sql).df()
             if missing:
                 absent.append(table.source)
+        health = model_health(context.instance, con)
     if absent:
         context.log.info(f"Not materialized yet, published empty: {', '.join(absent)}")
     problems = account_column_problems(frames)
@@ -159,8 +187,12 @@ def serving_snapshot(
     accounts = accounts_per_file(frames)
     frames[ASSET_STATUS] = asset_status(context.instance, list(context.instance.get_asset_keys()))
     frames[AUTOMATION_STATUS] = automation_catalog.status(context.instance)
+    frames[MODEL_HEALTH] = health.frame
+    report = {DRIFT_REPORT: health.report} if health.report is not None else {}
     # data files first, the manifest (rows, bytes, sha256 of each) last
-    manifest = publish_snapshot(out, frames, published_at=datetime.now(timezone.utc))
+    manifest = publish_files(out, frames, report, published_at=datetime.now(timezone.utc))
+    if not report:  # no drift report (yet): the manifest no longer names one, so no stale page stays beside it
+        (out / DRIFT_REPORT).unlink(missing_ok=True)
     published_at = manifest.to_json()["published_at"]
     publish_json(
         {"status": "passed", "checked_at": checked_at.isoformat(), "failed_checks": [], "serving_published_at": published_at},
@@ -175,5 +207,9 @@ def serving_snapshot(
             "published_at": published_at,
             # optional sources with no table yet, whose files are empty (e.g. forecasts before forecast_job ran)
             "not_materialized_yet": absent,
+            # what the model health file has no rows for yet, and why (no model trained, no drift computed)
+            "model_health_not_materialized_yet": health.absent,
+            "model_health_problems": health.problems,
+            "drift_report_source": str(health.report_source) if health.report_source else None,
         }
     )
