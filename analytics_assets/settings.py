@@ -89,6 +89,17 @@ class CycleSettings(BaseSettings):
         "`cycle demo` loaded into this home ($CYCLE_HOME/partition_start), else 2025-01-01",
     )
 
+    # ---- the holiday calendar (contracts/holidays.py): known future inputs of metric_forecasts
+    holiday_calendar: str = Field(
+        default="us_retail",
+        description="Built-in holiday rules the forecasts take as known future inputs: us_retail or none",
+    )
+    holiday_dates: str | None = Field(
+        default=None,
+        description="Extra holidays, comma-separated YYYY-MM-DD=name:kind (kind: closure or peak), e.g. "
+        "2026-03-17=spring_sale:peak",
+    )
+
     # ---- where the raw tables come from (defs/ingest/raw.py)
     source_mode: Literal["simulator", "live"] = Field(
         default="simulator",

@@ -2,14 +2,21 @@
 
 What Cycle ships is chosen by rolling-origin cross-validation (``cross_validate``: horizon 7, several origins a
 week apart) against statsforecast's SeasonalNaive(7), AutoETS and AutoARIMA fitted to the same series
-(``benchmarks/forecasts.py`` prints the comparison). The winner on MASE is the ensemble ``CYCLE``: per series the
-mean of AutoETS and AutoARIMA (weekly season), whose errors are weakly correlated, so the mean is steadier than
-either; its intervals average the members' bounds (quantile averaging), then widen by a factor learned from the
-cross-validation residuals where the members' own intervals prove too narrow (a level shift, a holiday).
+(``benchmarks/forecasts.py`` prints the comparison). Cycle's forecaster ``CYCLE`` is an ensemble of AutoETS and
+AutoARIMA (weekly season), whose errors are weakly correlated:
 
-Series are fitted on log1p of the values: the ad and post series are multiplicative (a trend or a weekday moves
-them by a share, not an amount), their noise grows with the level, and the forecasts and bounds come back
-non-negative. Every series is one ``series_id`` (``campaign_series_days`` / ``platform_series_days``).
+- holidays are known future inputs: the deployment's calendar (``analytics_assets/contracts/holidays.py``,
+  ``CYCLE_HOLIDAY_CALENDAR``) is passed in as rows (holiday_date, name, kind); each past holiday's effect on a
+  series is taken out of the history the members fit, and a holiday in the horizon adds back the effect its
+  earlier occurrences (else its kind's) had on that series (``holiday_adjustment``);
+- per series the members weigh by their errors at the rolling origins before the origin (``member_weights``:
+  inverse mean absolute error), never by the origin's own actuals; equal weights without such origins;
+- its intervals average the members' bounds with the same weights (quantile averaging), then widen by a factor
+  learned on those earlier origins where the members' own intervals prove too narrow (a level shift, a holiday).
+
+Series are fitted on log1p of the values: the ad and post series are multiplicative (a trend, a weekday or a
+holiday moves them by a share, not an amount), their noise grows with the level, and the forecasts and bounds
+come back non-negative. Every series is one ``series_id`` (``campaign_series_days`` / ``platform_series_days``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ MIN_HISTORY = 28  # days of history below which a series is not forecast: AutoET
 BASELINES = ("SeasonalNaive", "AutoETS", "AutoARIMA")
 CYCLE = "Cycle"
 CYCLE_MEMBERS = ("AutoETS", "AutoARIMA")
+MODEL_NAME = "ensemble(" + "+".join(CYCLE_MEMBERS) + ")+holidays"
 
 FORECAST_COLUMNS = [
     "series_id", "entity_type", "platform", "campaign_id", "metric", "origin_date", "forecast_date", "horizon",
@@ -131,31 +139,36 @@ def _quiet():
 
 
 def _fit_frame(series: pd.DataFrame) -> pd.DataFrame:
+    """unique_id, ds, y (log1p of the value) and observed (no model sees it: statsforecast would take an extra
+    column for an exogenous regressor; the holiday effects and the member weights read it)."""
     return pd.DataFrame(
-        {"unique_id": series["series_id"], "ds": series["metric_date"], "y": np.log1p(series["value"].to_numpy(float))}
+        {
+            "unique_id": series["series_id"].to_numpy(),
+            "ds": pd.to_datetime(series["metric_date"]).to_numpy(),
+            "y": np.log1p(series["value"].to_numpy(float)),
+            "observed": series["observed"].astype(bool).to_numpy(),
+        }
     )
+
+
+def _sf_forecast(models: tuple[str, ...], fit: pd.DataFrame) -> pd.DataFrame:
+    """The models' next ``HORIZON`` days (log1p scale) after the last day of ``fit``, with their bounds."""
+    sf = _statsforecast(models)
+    with _quiet():
+        fc = sf.forecast(df=fit[["unique_id", "ds", "y"]], h=HORIZON, level=list(LEVELS))
+    return fc.reset_index() if "unique_id" not in fc else fc
+
+
+def _columns(model: str) -> list[str]:
+    return [model, *[f"{model}-{side}-{lv}" for lv in LEVELS for side in ("lo", "hi")]]
 
 
 def _back(frame: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
     """The models' columns (point forecasts and bounds) back from log1p to the series' own scale."""
     frame = frame.copy()
     for m in models:
-        for col in [m, *[f"{m}-{side}-{lv}" for lv in LEVELS for side in ("lo", "hi")]]:
+        for col in _columns(m):
             frame[col] = np.expm1(frame[col].to_numpy(float)).clip(min=0.0)
-    return frame
-
-
-def _add_cycle(frame: pd.DataFrame, widen: dict[int, float] | None = None) -> pd.DataFrame:
-    """The ensemble's columns from its members' (on the log1p scale): the mean forecast, the mean bounds, each
-    bound's distance from the forecast times ``widen[level]`` (1 when not given)."""
-    frame = frame.copy()
-    frame[CYCLE] = frame[list(CYCLE_MEMBERS)].mean(axis=1)
-    for lv in LEVELS:
-        k = (widen or {}).get(lv, 1.0)
-        lo = frame[[f"{m}-lo-{lv}" for m in CYCLE_MEMBERS]].mean(axis=1)
-        hi = frame[[f"{m}-hi-{lv}" for m in CYCLE_MEMBERS]].mean(axis=1)
-        frame[f"{CYCLE}-lo-{lv}"] = frame[CYCLE] - k * (frame[CYCLE] - lo).clip(lower=0.0)
-        frame[f"{CYCLE}-hi-{lv}"] = frame[CYCLE] + k * (hi - frame[CYCLE]).clip(lower=0.0)
     return frame
 
 
@@ -169,13 +182,185 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
     return series[(days >= min_history) & series["series_id"].isin(alive_ids)]
 
 
+# ------------------------------------------------------------------------------------------------ holidays
+#
+# The holidays are known future inputs (the deployment's calendar, contracts/holidays.py: holiday_date, name,
+# kind). statsforecast's AutoETS takes no exogenous regressor (it ignores X), and a holiday dummy in AutoARIMA's
+# X_df needs the holiday in every series' history to be estimable and costs one regressor per holiday, so both
+# members get the same treatment, a regression on the holiday days done before the models: each past holiday's
+# effect on a series (log1p scale) is its deviation from the same weekday a week before and after (the seasonal
+# neighbours that are no holiday themselves: that contrast holds the weekday, the trend and the level fixed, where
+# a dummy against the whole history would absorb them), the history is fitted with those effects taken out, and a
+# holiday in the horizon adds back the mean effect of the same holiday's earlier occurrences in the series, else
+# of its kind's (closure, peak), else nothing.
+
+
+@dataclass(frozen=True)
+class HolidayAdjustment:
+    """The fit frame with each past holiday's own effect taken out (``history``), and per series the log1p effect
+    each holiday of the next ``HORIZON`` days adds to its forecast (``effects``: unique_id, ds, effect)."""
+
+    history: pd.DataFrame
+    effects: pd.DataFrame
+
+
+def _holiday_frame(holidays: pd.DataFrame | None) -> pd.DataFrame:
+    if holidays is None or len(holidays) == 0:
+        return pd.DataFrame({"holiday_date": pd.Series(dtype="datetime64[ns]"), "name": [], "kind": []})
+    h = holidays[["holiday_date", "name", "kind"]].copy()
+    h["holiday_date"] = pd.to_datetime(h["holiday_date"]).dt.normalize()
+    return h.drop_duplicates("holiday_date", keep="last")
+
+
+def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tuple[HolidayAdjustment, bool]:
+    """``fit`` (``_fit_frame``'s columns, every series up to the same last day) adjusted for ``holidays``, and
+    whether anything moved (False: the history and the forecasts are the unadjusted models')."""
+    empty = pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "effect": []})
+    hol = _holiday_frame(holidays)
+    cutoff, first = fit["ds"].max(), fit["ds"].min()
+    hol = hol[(hol["holiday_date"] >= first) & (hol["holiday_date"] <= cutoff + pd.Timedelta(days=HORIZON))]
+    if hol.empty:
+        return HolidayAdjustment(fit, empty), False
+    wide = fit[fit["observed"]].pivot(index="ds", columns="unique_id", values="y")
+    wide = wide.reindex(index=pd.date_range(first, cutoff, freq="D"), columns=sorted(fit["unique_id"].unique()))
+    holiday_days = set(hol["holiday_date"])
+    past = hol[hol["holiday_date"] <= cutoff]
+    week = pd.Timedelta(days=SEASON)
+    deviations = {}
+    for day in past["holiday_date"]:
+        neighbours = [n for n in (day - week, day + week) if n in wide.index and n not in holiday_days]
+        if neighbours:
+            deviations[day] = wide.loc[day] - wide.loc[neighbours].mean(axis=0)
+    dev = pd.DataFrame(deviations).T if deviations else pd.DataFrame(columns=wide.columns, dtype=float)
+    dev = dev.reindex(columns=wide.columns)
+    moved = False
+    history = fit
+    if len(dev) and dev.notna().any().any():
+        taken = dev.rename_axis(index="ds", columns="unique_id").stack().rename("effect").reset_index()
+        history = fit.merge(taken, on=["unique_id", "ds"], how="left")
+        history["y"] = history["y"] - history["effect"].fillna(0.0)
+        history = history.drop(columns="effect")
+        moved = True
+    future = hol[hol["holiday_date"] > cutoff]
+    rows = []
+    for day, name, kind in zip(future["holiday_date"], future["name"], future["kind"]):
+        same = dev.loc[dev.index.isin(past.loc[past["name"] == name, "holiday_date"])]
+        alike = dev.loc[dev.index.isin(past.loc[past["kind"] == kind, "holiday_date"])]
+        effect = same.mean(axis=0).fillna(alike.mean(axis=0)).fillna(0.0) if len(dev) else None
+        if effect is None or not effect.any():
+            continue
+        rows.append(pd.DataFrame({"unique_id": effect.index, "ds": day, "effect": effect.to_numpy(float)}))
+    effects = pd.concat(rows, ignore_index=True) if rows else empty
+    return HolidayAdjustment(history, effects), moved or bool(len(effects))
+
+
+def _with_effects(fc: pd.DataFrame, effects: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
+    """The models' forecasts and bounds (log1p) moved by each day's holiday effect."""
+    if effects.empty:
+        return fc
+    fc = fc.merge(effects, on=["unique_id", "ds"], how="left")
+    shift = fc.pop("effect").fillna(0.0).to_numpy(float)
+    for m in models:
+        for col in _columns(m):
+            fc[col] = fc[col].to_numpy(float) + shift
+    return fc
+
+
+# ------------------------------------------------------------------------------------------------ ensemble
+
+
+def _member(model: str) -> str:
+    """A member's columns as Cycle fits it: on the holiday-adjusted history, the effects added back."""
+    return f"{model}+holidays"
+
+
+WEIGHT_POWER = 1  # members weigh by the inverse of their earlier mean absolute error (2 chases noise: 7-day errors)
+
+
+def member_weights(cv_log: pd.DataFrame) -> pd.DataFrame:
+    """Per series (index unique_id) each member's weight (columns ``CYCLE_MEMBERS``, summing to 1) from its mean
+    absolute error (log1p scale) over the observed days of the rolling origins in ``cv_log``."""
+    rows = cv_log[cv_log["observed"].astype(bool)] if "observed" in cv_log else cv_log
+    if rows.empty:
+        return pd.DataFrame(columns=list(CYCLE_MEMBERS), dtype=float)
+    err = pd.DataFrame({m: (rows["y"] - rows[_member(m)]).abs() for m in CYCLE_MEMBERS})
+    mae = err.groupby(rows["unique_id"].to_numpy()).mean()
+    inverse = np.power(np.maximum(mae, 1e-6), -WEIGHT_POWER)
+    return inverse.div(inverse.sum(axis=1), axis=0)
+
+
+def _add_cycle(frame: pd.DataFrame, weights: pd.DataFrame | None = None,
+               widen: dict[int, float] | None = None) -> pd.DataFrame:
+    """The ensemble's columns from its members' (log1p scale): per series the members' forecasts and bounds
+    weighted by ``weights`` (equal where a series has none), each bound's distance from the forecast times
+    ``widen[level]`` (1 when not given)."""
+    frame = frame.copy()
+    equal = 1.0 / len(CYCLE_MEMBERS)
+    w = {
+        m: (weights[m].reindex(frame["unique_id"]).fillna(equal).to_numpy(float)
+            if weights is not None and len(weights) else np.full(len(frame), equal))
+        for m in CYCLE_MEMBERS
+    }
+
+    def blend(suffix: str) -> np.ndarray:
+        return sum(w[m] * frame[f"{_member(m)}{suffix}"].to_numpy(float) for m in CYCLE_MEMBERS)
+
+    frame[CYCLE] = blend("")
+    for lv in LEVELS:
+        k = (widen or {}).get(lv, 1.0)
+        lo, hi = blend(f"-lo-{lv}"), blend(f"-hi-{lv}")
+        frame[f"{CYCLE}-lo-{lv}"] = frame[CYCLE] - k * np.clip(frame[CYCLE] - lo, 0.0, None)
+        frame[f"{CYCLE}-hi-{lv}"] = frame[CYCLE] + k * np.clip(hi - frame[CYCLE], 0.0, None)
+    return frame
+
+
+def _ensemble_by_origin(cv_log: pd.DataFrame, widen: dict[int, float] | None = None) -> pd.DataFrame:
+    """Cycle's columns at every origin of ``cv_log``, each weighted by the members' errors at the origins before
+    it only (equal weights at the first): an origin's own actuals never choose its weights."""
+    frames = []
+    for cutoff, rows in cv_log.groupby("cutoff", sort=True):
+        frames.append(_add_cycle(rows, member_weights(cv_log[cv_log["cutoff"] < cutoff]), widen))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _rolling(fit: pd.DataFrame, holidays: pd.DataFrame | None, cutoffs: list[pd.Timestamp],
+             baselines: tuple[str, ...]) -> pd.DataFrame:
+    """Every origin in ``cutoffs``: ``baselines`` fitted to the raw history up to it, Cycle's members to the
+    holiday-adjusted history, each forecasting the next ``HORIZON`` days (log1p), next to the actuals (y,
+    observed). Where no holiday touches the history or the horizon the members are the baselines' own fits."""
+    frames = []
+    horizon = pd.Timedelta(days=HORIZON)
+    for cutoff in cutoffs:
+        history = fit[fit["ds"] <= cutoff]
+        actual = fit[(fit["ds"] > cutoff) & (fit["ds"] <= cutoff + horizon)]
+        fc = _sf_forecast(baselines, history) if baselines else None
+        adjustment, moved = holiday_adjustment(history, holidays)
+        if fc is not None and not moved and set(CYCLE_MEMBERS) <= set(baselines):
+            members = fc[["unique_id", "ds", *[c for m in CYCLE_MEMBERS for c in _columns(m)]]]
+        else:
+            members = _with_effects(_sf_forecast(CYCLE_MEMBERS, adjustment.history), adjustment.effects,
+                                    CYCLE_MEMBERS)
+        members = members.rename(columns={c: c.replace(m, _member(m), 1)
+                                          for m in CYCLE_MEMBERS for c in _columns(m)})
+        out = members if fc is None else fc.merge(members, on=["unique_id", "ds"])
+        out = out.merge(actual[["unique_id", "ds", "y", "observed"]], on=["unique_id", "ds"])
+        frames.append(out.assign(cutoff=cutoff))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cutoffs(fit: pd.DataFrame, windows: int) -> list[pd.Timestamp]:
+    """``windows`` origins a week apart, the last one ``HORIZON`` days before the end of ``fit``."""
+    last = fit["ds"].max()
+    return [last - pd.Timedelta(days=HORIZON * (windows - i)) for i in range(windows)]
+
+
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A cross-validation's outcome: every origin's forecasts next to the actuals (``cv``), and per model the
-    scores (``scores``: mase, smape, aggregate_mape, coverage_80, coverage_95)."""
+    """A cross-validation's outcome: every scored origin's forecasts next to the actuals (``cv``), per model the
+    scores (``scores``: mase, smape, aggregate_mape, coverage_80, coverage_95) and the interval widening."""
 
     cv: pd.DataFrame
     scores: pd.DataFrame
@@ -183,43 +368,43 @@ class Evaluation:
 
 
 def cross_validate(series: pd.DataFrame, *, windows: int = 4, min_history: int = MIN_HISTORY,
-                   calibrate: bool = True) -> Evaluation:
+                   calibrate: bool = True, holidays: pd.DataFrame | None = None) -> Evaluation:
     """Rolling-origin cross-validation of every baseline and Cycle's ensemble: ``windows`` origins a week apart,
     the last one ``HORIZON`` days before the end, each forecasting the next ``HORIZON`` days from the history up to
-    it. ``calibrate``: Cycle's interval widening is learned on the earlier origins (``interval_widening``) and
-    scored on the later ones, never on the residuals it is scored against."""
-    models = BASELINES
+    it. Cycle's members see ``holidays`` (the calendar, known ahead); the baselines are statsforecast's as they
+    come. Cycle's member weights at each origin come from the origins before it; ``calibrate``: its interval
+    widening is learned on the earlier half of the origins (``interval_widening``) and every model is scored on
+    the later half, never on the residuals that chose Cycle's weights or widening."""
     series = _forecastable(series, min_history + windows * HORIZON)
     if series.empty:
         raise ValueError(f"no series has {min_history + windows * HORIZON} days of history to cross-validate on")
-    sf = _statsforecast(models)
-    with _quiet():
-        cv = sf.cross_validation(df=_fit_frame(series), h=HORIZON, n_windows=windows, step_size=HORIZON,
-                                 level=list(LEVELS))
-    if "unique_id" not in cv:
-        cv = cv.reset_index()
-    cv = _add_cycle(cv)
-    cutoffs = sorted(cv["cutoff"].unique())
+    fit = _fit_frame(series)
+    cutoffs = _cutoffs(fit, windows)
+    cv_log = _rolling(fit, holidays, cutoffs, BASELINES)
     widen = {lv: 1.0 for lv in LEVELS}
     if calibrate and len(cutoffs) >= 2:
-        fit_on = cv[cv["cutoff"].isin(cutoffs[: len(cutoffs) // 2])]
-        widen = interval_widening(fit_on)
-        cv = _add_cycle(cv[cv["cutoff"].isin(cutoffs[len(cutoffs) // 2:])], widen)
-    cv = _back(cv, (*models, CYCLE))
+        early = cutoffs[: len(cutoffs) // 2]
+        widen = interval_widening(_ensemble_by_origin(cv_log[cv_log["cutoff"].isin(early)]))
+        cv = _ensemble_by_origin(cv_log, widen)
+        cv = cv[~cv["cutoff"].isin(early)]
+    else:
+        cv = _ensemble_by_origin(cv_log)
+    cv = _back(cv.drop(columns=[c for m in CYCLE_MEMBERS for c in _columns(_member(m))]), (*BASELINES, CYCLE))
     cv["y"] = np.expm1(cv["y"])
     cv["horizon"] = ((cv["ds"] - cv["cutoff"]).dt.days).astype(int)
-    return Evaluation(cv=cv, scores=score(cv, series, (*models, CYCLE)), widen=widen)
+    return Evaluation(cv=cv, scores=score(cv, series, (*BASELINES, CYCLE)), widen=widen)
 
 
 def interval_widening(cv_log: pd.DataFrame) -> dict[int, float]:
     """Per level, the factor Cycle's bounds must move away from its forecast (log1p scale) for the share of
-    actuals inside them to reach the level on ``cv_log`` (cross-validation rows with the members' columns). Never
-    below 1: the members' intervals narrow only when they have earned it, which they never have here."""
-    cv_log = _add_cycle(cv_log)
+    actuals inside them to reach the level on ``cv_log`` (rolling-origin rows with Cycle's columns, as
+    ``_ensemble_by_origin`` gives them). Never below 1: the members' intervals narrow only when they have earned
+    it, which they never have here."""
+    rows = cv_log[cv_log["observed"].astype(bool)] if "observed" in cv_log else cv_log
     out = {}
     for lv in LEVELS:
-        err = cv_log["y"] - cv_log[CYCLE]
-        half = np.where(err >= 0, cv_log[f"{CYCLE}-hi-{lv}"] - cv_log[CYCLE], cv_log[CYCLE] - cv_log[f"{CYCLE}-lo-{lv}"])
+        err = rows["y"] - rows[CYCLE]
+        half = np.where(err >= 0, rows[f"{CYCLE}-hi-{lv}"] - rows[CYCLE], rows[CYCLE] - rows[f"{CYCLE}-lo-{lv}"])
         ratio = np.abs(err.to_numpy(float)) / np.maximum(half, 1e-9)
         out[lv] = float(max(1.0, np.quantile(ratio, lv / 100))) if len(ratio) else 1.0
     return out
@@ -272,26 +457,30 @@ def _mase_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
 
 
 def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTORY,
-             widen: dict[int, float] | None = None, calibration_windows: int = 2) -> pd.DataFrame:
+             widen: dict[int, float] | None = None, calibration_windows: int = 2,
+             holidays: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cycle's 7-day forecasts (``FORECAST_COLUMNS``) of every series with ``min_history`` days up to and including
     ``origin``, for ``origin + 1 .. origin + 7``, from the history up to ``origin`` only (so a rerun or a
-    backfill of an origin gives the same rows, whatever was loaded after it).
+    backfill of an origin gives the same rows, whatever was loaded after it). ``holidays``: the calendar
+    (holiday_date, name, kind), known ahead: a holiday in the horizon moves the forecast by the effect its
+    earlier occurrences (else its kind's) had on the series.
 
-    ``widen``: the interval widening per level; None learns it from ``calibration_windows`` rolling origins
-    just before ``origin`` where every series has the history (else the bounds stay the members' own)."""
+    ``widen``: the interval widening per level, with equal member weights; None learns the member weights and the
+    widening from ``calibration_windows`` rolling origins just before ``origin`` on the series with the history
+    for them (else equal weights and the members' own bounds)."""
     origin_ts = pd.Timestamp(origin)
-    series = series[series["metric_date"] <= origin_ts]
+    series = series[pd.to_datetime(series["metric_date"]) <= origin_ts]
     series = _forecastable(series, min_history) if len(series) else series
     if series.empty:
         return pd.DataFrame(columns=FORECAST_COLUMNS)
+    fit = _fit_frame(series)
+    weights = None
     if widen is None:
-        widen = _recent_widening(series, min_history, calibration_windows)
-    sf = _statsforecast(CYCLE_MEMBERS)
-    with _quiet():
-        fc = sf.forecast(df=_fit_frame(series), h=HORIZON, level=list(LEVELS))
-    if "unique_id" not in fc:
-        fc = fc.reset_index()
-    fc = _back(_add_cycle(fc, widen), (CYCLE,))
+        weights, widen = _calibrate(series, holidays, min_history, calibration_windows)
+    adjustment, _ = holiday_adjustment(fit, holidays)
+    fc = _with_effects(_sf_forecast(CYCLE_MEMBERS, adjustment.history), adjustment.effects, CYCLE_MEMBERS)
+    fc = fc.rename(columns={c: c.replace(m, _member(m), 1) for m in CYCLE_MEMBERS for c in _columns(m)})
+    fc = _back(_add_cycle(fc, weights, widen), (CYCLE,))
     meta = series.drop_duplicates("series_id").set_index("series_id")[_SERIES_META[1:]]
     history = series.groupby("series_id")["metric_date"].size()
     out = pd.DataFrame(
@@ -305,22 +494,24 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
     )
     out = out.join(meta, on="series_id")
     out["horizon"] = (out["forecast_date"] - out["origin_date"]).dt.days.astype(int)
-    out["model"] = "ensemble(" + "+".join(CYCLE_MEMBERS) + ")"
+    out["model"] = MODEL_NAME
     out["history_days"] = out["series_id"].map(history).astype(int)
     # a bound that moved past the forecast by rounding would unorder the interval; a count never goes below 0
+    out["lo_80"] = np.minimum(out["lo_80"], out["forecast"])
+    out["hi_80"] = np.maximum(out["hi_80"], out["forecast"])
     out["lo_95"] = np.minimum(out["lo_95"], out["lo_80"]).clip(lower=0.0)
     out["hi_95"] = np.maximum(out["hi_95"], out["hi_80"])
     return out[FORECAST_COLUMNS].sort_values(["series_id", "horizon"], ignore_index=True)
 
 
-def _recent_widening(series: pd.DataFrame, min_history: int, windows: int) -> dict[int, float]:
-    need = min_history + windows * HORIZON
-    eligible = _forecastable(series, need)
-    if windows < 1 or eligible.empty:
-        return {lv: 1.0 for lv in LEVELS}
-    sf = _statsforecast(CYCLE_MEMBERS)
-    with _quiet():
-        cv = sf.cross_validation(df=_fit_frame(eligible), h=HORIZON, n_windows=windows, step_size=HORIZON,
-                                 level=list(LEVELS))
-    return interval_widening(cv)
-
+def _calibrate(series: pd.DataFrame, holidays: pd.DataFrame | None, min_history: int,
+               windows: int) -> tuple[pd.DataFrame | None, dict[int, float]]:
+    """Member weights per series and the interval widening from ``windows`` rolling origins a week apart, the
+    last a week before the end of ``series``: the weights from every one of them, the widening from Cycle's
+    forecasts at each, weighted by the origins before it (as ``cross_validate`` scores it)."""
+    eligible = _forecastable(series, min_history + windows * HORIZON) if windows >= 1 else series.iloc[:0]
+    if eligible.empty:
+        return None, {lv: 1.0 for lv in LEVELS}
+    fit = _fit_frame(eligible)
+    cv_log = _rolling(fit, holidays, _cutoffs(fit, windows), ())
+    return member_weights(cv_log), interval_widening(_ensemble_by_origin(cv_log))

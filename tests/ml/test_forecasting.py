@@ -13,10 +13,15 @@ import pytest
 from ml.forecasting import (
     BASELINES,
     CYCLE,
+    CYCLE_MEMBERS,
     FORECAST_COLUMNS,
+    _ensemble_by_origin,
+    _member,
     campaign_series_days,
     cross_validate,
     forecast,
+    holiday_adjustment,
+    member_weights,
 )
 
 DAYS = 70
@@ -50,7 +55,9 @@ def test_cycle_beats_seasonal_naive_and_covers_about_nominal(evaluation):
     assert set(scores.index) == {*BASELINES, CYCLE}
     assert scores.loc[CYCLE, "mase"] < 0.9 * scores.loc["SeasonalNaive", "mase"]
     assert scores.loc[CYCLE, "aggregate_mape"] < 10.0
-    assert 70.0 <= scores.loc[CYCLE, "coverage_80"] <= 92.0
+    # 56 scored days of 4 series, correlated within a series: a binomial SD of ~5 points and more, so the band
+    # is wide; the benchmark holds the 5-point goal on thousands of days
+    assert 65.0 <= scores.loc[CYCLE, "coverage_80"] <= 95.0
     assert 87.0 <= scores.loc[CYCLE, "coverage_95"] <= 100.0
     # scored on the later origins only: the widening was learned on the earlier ones
     assert evaluation.cv["cutoff"].nunique() == 2 and set(evaluation.cv["horizon"]) == set(range(1, 8))
@@ -83,3 +90,63 @@ def test_a_paused_day_is_no_observation_and_bad_values_lose_nothing_else():
     assert list(spend["value"]) == [100.0] * 4
     clicks = series[series["metric"] == "clicks"].set_index("metric_date")
     assert list(clicks["observed"]) == [True, False, False, False]
+
+
+def _holiday_fit(days: int = 56) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two weekly series on log1p with a planted peak (x1.5) on two Thursdays and a closure (x0.6) on a Monday,
+    and the calendar naming them, plus holidays in the week after the history."""
+    dates = pd.date_range("2026-03-02", periods=days, freq="D")
+    holidays = pd.DataFrame({
+        "holiday_date": pd.to_datetime(["2026-03-12", "2026-03-26", "2026-04-06", "2026-04-30", "2026-04-28"]),
+        "name": ["promo", "promo", "easter_monday", "promo", "staff_day"],
+        "kind": ["peak", "peak", "closure", "peak", "closure"],
+    })
+    planted = {pd.Timestamp("2026-03-12"): 1.5, pd.Timestamp("2026-03-26"): 1.5, pd.Timestamp("2026-04-06"): 0.6}
+    frames = []
+    for i, level in enumerate((300.0, 5000.0)):
+        value = level * WEEKDAY[dates.dayofweek] * np.array([planted.get(d, 1.0) for d in dates])
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": dates, "y": np.log1p(value), "observed": True}))
+    return pd.concat(frames, ignore_index=True), holidays
+
+
+def test_holidays_learned_from_the_history_move_the_horizon_by_name_else_by_kind():
+    fit, holidays = _holiday_fit()  # history to Sunday 26 April; the horizon 27 April .. 3 May
+    adjustment, moved = holiday_adjustment(fit, holidays)
+    assert moved
+    effects = adjustment.effects.set_index(["unique_id", "ds"])["effect"]
+    for sid in ("s0", "s1"):
+        # promo seen twice: its own mean effect; staff_day never seen: its kind's (the closure on Easter Monday)
+        assert effects[(sid, pd.Timestamp("2026-04-30"))] == pytest.approx(np.log(1.5), abs=0.01)
+        assert effects[(sid, pd.Timestamp("2026-04-28"))] == pytest.approx(np.log(0.6), abs=0.01)
+    assert set(adjustment.effects["ds"]) == {pd.Timestamp("2026-04-28"), pd.Timestamp("2026-04-30")}
+    # the history the models fit: each past holiday back at its seasonal neighbours' level
+    history = adjustment.history.set_index(["unique_id", "ds"])["y"]
+    for day in ("2026-03-12", "2026-03-26", "2026-04-06"):
+        d = pd.Timestamp(day)
+        week = pd.Timedelta(days=7)
+        assert history[("s1", d)] == pytest.approx((history[("s1", d - week)] + history[("s1", d + week)]) / 2, abs=1e-3)
+    # no calendar, or none of its days near the history: nothing moves
+    assert holiday_adjustment(fit, None)[1] is False
+    far = holidays.assign(holiday_date=holidays["holiday_date"] + pd.Timedelta(days=365))
+    assert holiday_adjustment(fit, far)[1] is False
+
+
+def test_member_weights_come_from_earlier_origins_only():
+    a, b = (_member(m) for m in CYCLE_MEMBERS)
+    rows = []
+    for cutoff, (err_a, err_b) in zip(pd.to_datetime(["2026-04-05", "2026-04-12"]), [(0.1, 0.2), (0.4, 0.1)]):
+        for k in range(1, 8):
+            row = {"unique_id": "s", "ds": cutoff + pd.Timedelta(days=k), "cutoff": cutoff, "y": 5.0,
+                   "observed": True, a: 5.0 + err_a, b: 5.0 - err_b}
+            for m, point in ((a, 5.0 + err_a), (b, 5.0 - err_b)):
+                for lv in (80, 95):
+                    row[f"{m}-lo-{lv}"], row[f"{m}-hi-{lv}"] = point - 0.3, point + 0.3
+            rows.append(row)
+    cv_log = pd.DataFrame(rows)
+    weights = member_weights(cv_log[cv_log["cutoff"] == cv_log["cutoff"].min()])
+    # inverse mean absolute error: errors 0.1 and 0.2 weigh 2/3 and 1/3
+    assert weights.loc["s", CYCLE_MEMBERS[0]] == pytest.approx(2 / 3) and weights.loc["s", CYCLE_MEMBERS[1]] == pytest.approx(1 / 3)
+    cycle = _ensemble_by_origin(cv_log).groupby("cutoff")[CYCLE].first()
+    assert cycle.iloc[0] == pytest.approx(5.0 + (0.1 - 0.2) / 2)  # the first origin: equal weights
+    # the second: the first origin's weights, though on its own actuals the other member did better
+    assert cycle.iloc[1] == pytest.approx(2 / 3 * 5.4 + 1 / 3 * 4.9)

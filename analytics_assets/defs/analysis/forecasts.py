@@ -13,11 +13,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from analytics_assets.contracts.holidays import HolidayCalendar
 from analytics_assets.contracts.warehouse import METRIC_FORECASTS, table_metadata
 from analytics_assets.defs.analysis.daily_series import read_daily_series
 from analytics_assets.defs.metadata import markdown_preview, problems_check
 from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, partition_days
 from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.settings import load_settings
 from analytics_assets.storage.warehouse import replace_rows
 from ml.forecasting import FORECAST_COLUMNS, HORIZON, MIN_HISTORY, campaign_series_days, forecast, platform_series_days
 
@@ -49,6 +51,17 @@ class MetricForecastsConfig(dg.Config):
     min_history: int = MIN_HISTORY  # days below which a series is not forecast
     # rolling origins just before each origin the interval widening is learned on (0: the members' own bounds)
     calibration_windows: int = 2
+    # the holiday calendar the models take as known future inputs; None: the deployment's settings
+    # (CYCLE_HOLIDAY_CALENDAR: us_retail or none; CYCLE_HOLIDAY_DATES: YYYY-MM-DD=name:kind, comma-separated)
+    holiday_calendar: str | None = None
+    holiday_dates: str | None = None
+
+    def calendar(self) -> HolidayCalendar:
+        settings = load_settings() if self.holiday_calendar is None or self.holiday_dates is None else None
+        return HolidayCalendar.from_settings(
+            self.holiday_calendar if self.holiday_calendar is not None else settings.holiday_calendar,
+            self.holiday_dates if self.holiday_dates is not None else settings.holiday_dates,
+        )
 
 
 @dg.asset(
@@ -61,8 +74,9 @@ class MetricForecastsConfig(dg.Config):
     metadata=table_metadata(METRIC_FORECASTS),
     description="7-day forecasts, with 80% and 95% intervals, of each always-on campaign's spend, clicks and "
     "conversions and each platform's organic impressions and engagements, one row per series, origin (the "
-    "partition day) and day ahead (horizon 1..7). Model: per series the mean of AutoETS and AutoARIMA (weekly "
-    "season, log scale), intervals widened by what rolling origins before the origin show they miss. Writes "
+    "partition day) and day ahead (horizon 1..7). Model: per series AutoETS and AutoARIMA (weekly season, log "
+    "scale) weighted by their errors at rolling origins before the origin, the holiday calendar "
+    "(CYCLE_HOLIDAY_CALENDAR) as known future inputs, intervals widened by what those origins show they miss. Writes "
     "analysis.metric_forecasts. Method: ml/forecasting.py; measured against statsforecast's baselines in "
     "benchmarks/forecasts.py.",
     check_specs=[
@@ -79,6 +93,8 @@ def metric_forecasts(
 ) -> dg.MaterializeResult:
     days = partition_days(context)
     read_from = days[0] - timedelta(days=config.history_days + config.calibration_windows * HORIZON)
+    calendar = config.calendar()  # a malformed setting fails here, before anything is read or written
+    holidays = calendar.frame(read_from, days[-1] + timedelta(days=HORIZON))
     with warehouse.connect() as con:
         campaigns, platforms = read_daily_series(con, read_from, days[-1])
     frames = []
@@ -95,7 +111,7 @@ def metric_forecasts(
             continue  # nothing loaded up to this origin: nothing to forecast
         series = pd.concat(parts, ignore_index=True)
         predicted = forecast(series, origin, min_history=config.min_history,
-                             calibration_windows=config.calibration_windows)
+                             calibration_windows=config.calibration_windows, holidays=holidays)
         frames.append(with_accounts(predicted, c))
     rows = [f for f in frames if len(f)]
     forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(METRIC_FORECAST_COLUMNS))
@@ -112,6 +128,10 @@ def metric_forecasts(
             "origins": f"{days[0]} .. {days[-1]}",
             "series": int(forecasts["series_id"].nunique()) if len(forecasts) else 0,
             "by_metric": forecasts.groupby("metric")["series_id"].nunique().to_dict() if len(forecasts) else {},
+            "holiday_calendar": calendar.rules,
+            # the holidays the forecasts knew of: in the history (their effects learned) and in the horizons
+            "holidays": ", ".join(f"{d:%Y-%m-%d} {n}" for d, n in zip(holidays["holiday_date"], holidays["name"]))
+            or "none",
             "preview": markdown_preview(
                 forecasts[["origin_date", "series_id", "horizon", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]]
             ),

@@ -9,8 +9,9 @@ every platform's organic reach (its posts' lifetime counters, by publish day) is
 - a trend: a growth rate per series (per year, drawn in ``trend_per_year``), compounding from ``start``;
 - weekly seasonality: a weekday profile per platform (B2B networks dip at the weekend, consumer ones peak),
   each campaign scaling its platform's profile by a strength of its own;
-- holidays: the days in ``HOLIDAYS`` move every series of a family by the day's factor (ads spend up on Black
-  Friday and Cyber Monday, everything down at Christmas);
+- holidays: the days of the plan's holiday calendar (``contracts/holidays.py``, the one a deployment configures
+  and the forecasts read) move every series of a family by the holiday's factor (``HOLIDAY_EFFECTS``: ad spend
+  up on Black Friday and Cyber Monday, everything down at Christmas);
 - level shifts: each series moves by a lasting factor on a few days drawn per series (a budget change, a new
   audience), about ``shifts_per_year`` a year from ``start`` on.
 
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from analytics_assets.contracts.holidays import HolidayCalendar
 from analytics_assets.sources.simulator import ground_truth as gt
 
 _STREAM = 102  # the pattern stream: far from core's stream ids and the anomaly stream (101)
@@ -48,23 +50,29 @@ WEEKLY_PROFILES: dict[str, tuple[float, ...]] = {
 }
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+# what each holiday of the calendar does to the series: (factor on ad spend, factor on organic reach). The days
+# come from the deployment's calendar (contracts/holidays.py), the same one the forecasts take as known inputs;
+# only the sizes are the simulator's truth. A holiday the table does not name moves the series by its kind's.
+HOLIDAY_EFFECTS: dict[str, tuple[float, float]] = {
+    "new_years_day": (0.60, 0.75),
+    "independence_day": (0.75, 0.85),
+    "thanksgiving": (0.70, 0.80),
+    "black_friday": (1.80, 1.10),
+    "cyber_monday": (1.50, 1.05),
+    "christmas_eve": (0.65, 0.80),
+    "christmas_day": (0.50, 0.70),
+    "new_years_eve": (0.70, 0.85),
+}
+KIND_EFFECTS: dict[str, tuple[float, float]] = {"closure": (0.70, 0.80), "peak": (1.40, 1.05)}
 
 
-def holidays(year: int) -> dict[date, tuple[float, float]]:
-    """The year's holidays: day -> (factor on ad spend, factor on organic reach)."""
-    thanksgiving = _nth_weekday(year, 11, 3, 4)
+def holidays(year: int, calendar: HolidayCalendar | None = None) -> dict[date, tuple[float, float]]:
+    """The year's holidays of ``calendar`` (default: the default calendar): day -> (factor on ad spend, factor on
+    organic reach)."""
+    calendar = calendar or HolidayCalendar()
     return {
-        date(year, 1, 1): (0.60, 0.75),
-        date(year, 7, 4): (0.75, 0.85),
-        thanksgiving: (0.70, 0.80),
-        thanksgiving + timedelta(days=1): (1.80, 1.10),  # Black Friday
-        thanksgiving + timedelta(days=4): (1.50, 1.05),  # Cyber Monday
-        date(year, 12, 24): (0.65, 0.80),
-        date(year, 12, 25): (0.50, 0.70),
-        date(year, 12, 31): (0.70, 0.85),
+        h.day: HOLIDAY_EFFECTS.get(h.name, KIND_EFFECTS[h.kind])
+        for h in calendar.holidays(date(year, 1, 1), date(year, 12, 31))
     }
 
 
@@ -78,6 +86,8 @@ class SeriesPatterns:
     shifts_per_year: float = 4.0  # expected level shifts per series and year
     shift_size: tuple[float, float] = (0.15, 0.45)  # |log factor| of a level shift, up or down
     holidays: bool = True
+    # the days holidays are planted on: the deployment's calendar (CYCLE_HOLIDAY_CALENDAR / CYCLE_HOLIDAY_DATES)
+    calendar: HolidayCalendar = HolidayCalendar()
 
     def __post_init__(self) -> None:
         if self.shifts_per_year < 0:
@@ -115,8 +125,9 @@ def factor(config, platform: str, series: str, day: date, *, ads: bool) -> float
     log_f = growth * t / 365 + float(sizes[offsets <= t].sum())
     log_f += strength * float(np.log(WEEKLY_PROFILES.get(platform, (1.0,) * 7)[day.weekday()]))
     if plan.holidays:
-        effect = holidays(day.year).get(day)
-        if effect is not None:
+        holiday = plan.calendar.on(day)
+        if holiday is not None:
+            effect = HOLIDAY_EFFECTS.get(holiday.name, KIND_EFFECTS[holiday.kind])
             log_f += float(np.log(effect[0] if ads else effect[1]))
     return float(np.clip(np.exp(log_f), *_FACTOR_RANGE))
 
