@@ -3,15 +3,19 @@
 A day of simulated journeys, AI generations and experiment exposures, written as tracked events to the landing
 folder (CSV, JSON lines, Parquet, with a few broken rows) and sent to the API's store: ``tracked_events_sensor``
 requests one load, which stores every valid row once and quarantines the broken ones with their reasons; a
-second tick requests nothing, a rerun loads nothing, a changed file is a new load, and a file being written
-(``.name.tmp``) is never read. The rows reach ``stg_touchpoints`` and the attribution marts (one small dbt build),
-and ``tracked_events_dbt_sensor`` asks for the dbt partitions of the days the load touched.
+second tick requests nothing, a rerun loads nothing, a changed file is a new load (its broken rows quarantined no
+second time), and a file being written (``.name.tmp``) is never read. The rows reach ``stg_touchpoints`` and the
+attribution marts (one small dbt build), and ``tracked_events_dbt_sensor`` asks for the dbt partitions of the
+days the load touched, and of those only.
+
+A failed load is requested again (bounded, with a back-off); files in a workspace's folder load as that
+workspace's, their journey rows checked against its web properties (``test_tracked_events_landing.py``).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
@@ -111,6 +115,7 @@ def loaded(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CYCLE_EVENTS_LANDING_DIR", str(landing))
+        env.setenv("CYCLE_ACCESS_STORE", str(root / "api" / "access.sqlite3"))  # none: the embedded default
         dbt = Dbt(root / "dbt_target", env)
         warehouse = dbt.warehouse(root / "warehouse")
         with duckdb.connect(str(warehouse)) as con:  # the simulator's tables exist, empty: only tracked events here
@@ -131,7 +136,8 @@ def loaded(tmp_path_factory):
                                          definitions=defs) as context:
                 result = sensor(context)
                 if not isinstance(result, (dg.RunRequest, dg.SkipReason)) and result is not None:
-                    result = next(iter(list(result)), None)  # an asset sensor's evaluation yields
+                    result = list(result)  # an asset sensor's evaluation: its requests, or one skip
+                    result = result[0] if len(result) == 1 and isinstance(result[0], dg.SkipReason) else result
                 return result, context.cursor
 
         first, cursor = tick()
@@ -158,13 +164,14 @@ def test_every_valid_row_is_stored_once_and_the_broken_ones_are_quarantined(load
     assert journeys["event_id"].is_unique
     by_origin = journeys.groupby("origin").size().to_dict()
     assert by_origin == {"api": 6, "file:journeys.csv": len(events["journeys"]) - 6}  # the shared event: the API's
-    assert set(journeys.loc[journeys["origin"] == "api", "workspace_id"]) == {"default"}
+    assert set(journeys["workspace_id"]) == {"default"}  # the key's; an unscoped file's in the embedded default
     assert len(read(wh, "select * from raw.raw_tracked_ai_generations")) == len(events["generations"])
     assert len(read(wh, "select * from raw.raw_tracked_experiment_observations")) == len(events["exposures"])
 
     files = read(wh, "select * from raw.raw_tracked_event_files order by file_name").set_index("file_name")
     assert list(files.index) == ["exposures.parquet", "generations.jsonl", "journeys.csv", "truncated.parquet"]
     assert files.loc["truncated.parquet", ["rows_accepted", "rows_rejected"]].tolist() == [0, 1]  # never the .tmp
+    assert files.loc["truncated.parquet", "status"] == "rejected" and files["status"].eq("loaded").sum() == 3
     assert files.loc["journeys.csv", ["rows_accepted", "rows_duplicate", "rows_rejected"]].tolist() == [
         len(events["journeys"]) - 6, 1, 2]
     assert files.loc["generations.jsonl", "rows_rejected"] == 1 and files["sha256"].str.len().eq(64).all()
@@ -196,6 +203,7 @@ def test_a_changed_file_is_a_new_load_of_its_new_rows_only(loaded):
             "timestamp": "2026-10-02T08:00:00Z", "journey_id": conversion["journey_id"],
             "property_id": conversion["property_id"]}
     converted_on = conversion["timestamp"][:10]
+    quarantined = read(wh, "select count(*) as n from raw.raw_quarantine")["n"][0]
     csv = pd.read_csv(landing / "journeys.csv", dtype=str)
     tmp = landing / ".journeys.csv.tmp"  # write then rename
     pd.concat([csv, pd.DataFrame([late]).astype(str)]).to_csv(tmp, index=False)
@@ -206,18 +214,24 @@ def test_a_changed_file_is_a_new_load_of_its_new_rows_only(loaded):
     meta = _materializations(run)["raw_tracked_touchpoints"]
     assert (meta["loaded_rows"], meta["days_loaded"]) == (1, ["2026-10-02", converted_on])
     assert read(wh, "select count(*) as n from raw.raw_tracked_event_files where file_name = 'journeys.csv'")["n"][0] == 2
-    dbt_request, _ = loaded["tick"](tracked_events_dbt_sensor)  # the late day's partition is rebuilt
-    assert dbt_request.tags["dagster/asset_partition_range_start"] == "2026-10-02"
-    assert dbt_request.tags["dagster/asset_partition_range_end"] == converted_on
+    # the new version still holds the two broken rows: quarantined with the first version, not again
+    assert read(wh, "select count(*) as n from raw.raw_quarantine")["n"][0] == quarantined == 4
+    assert meta["rejected_to_quarantine"] == 2 and meta["newly_quarantined"] == 0
+    requests, _ = loaded["tick"](tracked_events_dbt_sensor)  # the late day's partition is rebuilt, and its conversion's
+    assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]) for r in requests] == [
+        ("2026-10-02", "2026-10-02"), (converted_on, converted_on)]  # the days between them are not
+    assert len({r.run_key for r in requests}) == 2
 
 
 @pytest.mark.slow
 def test_the_events_reach_staging_and_the_attribution_marts(loaded):
-    request = loaded["dbt_request"]
-    assert isinstance(request, dg.RunRequest)
+    requests = loaded["dbt_request"]
+    assert requests and all(isinstance(r, dg.RunRequest) for r in requests)
     days = _materializations(loaded["run"])["raw_tracked_touchpoints"]["days_loaded"]
-    assert request.tags["dagster/asset_partition_range_start"] == min(days)
-    assert request.tags["dagster/asset_partition_range_end"] == max(days)
+    spans = [(date.fromisoformat(r.tags["dagster/asset_partition_range_start"]),
+              date.fromisoformat(r.tags["dagster/asset_partition_range_end"])) for r in requests]
+    covered = {(a + timedelta(days=k)).isoformat() for a, b in spans for k in range((b - a).days + 1)}
+    assert covered == set(days)  # every day the load touched, and no other
 
     wh, events = loaded["warehouse"], loaded["events"]
     built, results = dbt_run(loaded["dbt"], wh, "build", ATTRIBUTION)

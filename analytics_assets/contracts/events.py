@@ -213,7 +213,7 @@ def event_from_json(text: str) -> Any:
 # ---------------------------------------------------------------------------------------------------
 
 _PROVENANCE = {
-    "workspace_id": "VARCHAR",  # the API key's workspace; NULL for rows of a landed file
+    "workspace_id": "VARCHAR",  # the API key's workspace, or the landed file's (its subfolder; see storage.tracked_events)
     "received_at": "TIMESTAMP",  # when the API took the event, or when its file was loaded (UTC)
     "origin": "VARCHAR",  # 'api' or 'file:<name>'
 }
@@ -289,10 +289,33 @@ def to_row(event: Any) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------------------
+# Whose events: a journey event names a web property of the sender's workspace
+# ---------------------------------------------------------------------------------------------------
+
+WEB_PLATFORM = "web"  # the access registry's platform of web properties (contracts.access)
+JOURNEY_TYPES = ("touchpoint", "conversion")
+
+
+def assign_property(event: Any, properties: list[str] | tuple[str, ...], workspace: str) -> tuple[Any | None, list[str]]:
+    """``event`` as an event of ``workspace``, whose web properties are ``properties``: a touchpoint or
+    conversion must name one of them (``property_id``; omitted: the workspace's only one), the rules
+    ``POST /v1/events`` applies to a key's workspace. Other types reference no account: kept as they are.
+    Returns the event (with its property filled in) or None and the reasons."""
+    if event.type not in JOURNEY_TYPES:
+        return event, []
+    if event.property_id is None:
+        if len(properties) != 1:
+            return None, [f"property_id: required (workspace {workspace} has {len(properties)} web properties)"]
+        return event.model_copy(update={"property_id": properties[0]}), []
+    if event.property_id not in properties:
+        return None, [f"property_id: not a web property of workspace {workspace}"]
+    return event, []
 
 
 __all__ = [
     "EVENT_TYPES",
+    "JOURNEY_TYPES",
     "TABLE_OF_TYPE",
     "TRACKED_TABLES",
     "AiGenerationEvent",
@@ -301,6 +324,8 @@ __all__ = [
     "TouchpointEvent",
     "TrackedEvent",
     "TrackedTable",
+    "WEB_PLATFORM",
+    "assign_property",
     "event_from_json",
     "event_json",
     "parse_event",

@@ -8,15 +8,31 @@ them beside the simulator's or connector's raw tables.
 Idempotent: a row is inserted only when neither its ``event_id`` nor its raw contract's key is in its table
 already, so a rerun, an event both sent to the API and landed in a file, or a store replayed from scratch never
 duplicates one. Everything of one store batch or one file (rows, the cursor or the file's record, the rejected
-rows in ``raw_quarantine``) commits in one transaction.
+rows in ``raw_quarantine``) commits in one transaction. The quarantine is idempotent too: a rejected row (or
+file) is quarantined once per file, reason and content, so a file replaced by a new version that still holds
+the last version's broken rows quarantines none of them again.
 
-* **The store**: events past ``raw_tracked_event_cursor`` (per ``store_id``, the seq copied through).
-* **Files**: ``*.csv``, ``*.jsonl`` / ``*.ndjson`` (JSON lines) and ``*.parquet`` in the landing folder, one event
-  per row, the columns named as the event's fields. Each load is recorded in ``raw_tracked_event_files`` (name,
-  size, sha256, rows accepted and rejected), so a file loads once and a changed file (same name, another
-  sha256) is a new load. Rejected rows go to ``raw_quarantine`` with their reasons. Writers must **write then
-  rename**: names starting with ``.`` or ``_``, or ending with ``.tmp`` or ``.part``, are never read, so a
-  file written as ``.events.csv.tmp`` and renamed to ``events.csv`` is only seen whole.
+* **The store**: events past ``raw_tracked_event_cursor`` (per ``store_id``, the seq copied through). Their
+  workspace is the API key's.
+* **Files**: ``*.csv``, ``*.jsonl`` / ``*.ndjson`` (JSON lines) and ``*.parquet``, one event per row, the columns
+  named as the event's fields. A file names its workspace by its folder: ``<landing>/<workspace>/<file>``
+  (one level; the workspace must exist in the access registry, ``contracts.access``). A touchpoint or
+  conversion must name one of that workspace's web properties (``property_id``; omitted: its only one), as
+  ``POST /v1/events`` requires of a key's workspace; a row naming another account is quarantined with the
+  reason. A file directly in the landing folder names no workspace: it loads (as workspace ``default``,
+  unchecked, as before) only in the embedded single-workspace default, where the registry holds no workspace
+  but ``default``; once it holds another, such a file is rejected, saying where to put it.
+  Each load is recorded in ``raw_tracked_event_files`` (its path in the folder, workspace, size, sha256,
+  status, rows accepted and rejected), so a file loads once and a changed file (same name, another sha256)
+  is a new load. A file rejected whole (unreadable, not of its format, no such workspace) is recorded
+  ``rejected`` with its reason and tried again only once it changes (its size or modification time: touch it
+  after creating the workspace). Writers must **write then rename**: names starting with ``.`` or ``_``, or
+  ending with ``.tmp`` or ``.part``, are never read (nor are such folders), so a file written as
+  ``.events.csv.tmp`` and renamed to ``events.csv`` is only seen whole.
+
+A warehouse error that is not the file's fault (I/O, a lock, a transaction conflict) fails the load with
+nothing of that file committed, and ``tracked_events_sensor`` requests it again; a file whose values DuckDB
+refuses (a conversion or range error) is the file's fault: rejected, recorded, not retried until it changes.
 """
 
 from __future__ import annotations
@@ -31,15 +47,19 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
+from analytics_assets.contracts.access import DEFAULT_WORKSPACE, AccessRegistry, check_workspace_name
 from analytics_assets.contracts.events import (
     TABLE_OF_TYPE,
     TRACKED_TABLES,
     TRACKED_TOUCHPOINTS,
+    WEB_PLATFORM,
     TrackedTable,
+    assign_property,
     event_from_json,
     parse_event,
     reasons,
@@ -47,14 +67,16 @@ from analytics_assets.contracts.events import (
 )
 from analytics_assets.contracts.inbound import TrackedEventStore
 from analytics_assets.contracts.raw import DEFAULT_WEB_PROPERTY, QUARANTINE_COLUMNS, QUARANTINE_TABLE, RAW_SCHEMA, TOUCHPOINTS
+from analytics_assets.contracts.privacy import USER_TABLES
 from analytics_assets.storage.inbound_store import ensure_table
+from analytics_assets.storage.tombstones import load_tombstones
 from analytics_assets.storage.warehouse import registered, transaction
 
 CURSOR_TABLE = f"{RAW_SCHEMA}.raw_tracked_event_cursor"
 CURSOR_COLUMNS = {"store_id": "VARCHAR", "through_seq": "BIGINT", "loaded_at": "TIMESTAMP"}
 FILES_TABLE = f"{RAW_SCHEMA}.raw_tracked_event_files"
 FILES_COLUMNS = {
-    "file_name": "VARCHAR",
+    "file_name": "VARCHAR",  # its path in the landing folder: "events.csv" or "<workspace>/events.csv"
     "size_bytes": "BIGINT",
     "sha256": "VARCHAR",
     "format": "VARCHAR",
@@ -62,7 +84,13 @@ FILES_COLUMNS = {
     "rows_duplicate": "BIGINT",  # valid rows already stored (by event_id or the raw key)
     "rows_rejected": "BIGINT",  # invalid rows, each in raw_quarantine with its reasons
     "loaded_at": "TIMESTAMP",
+    # added with workspaces (ensure_tables adds them to an older table: its rows read as loaded, unscoped)
+    "workspace_id": "VARCHAR",  # the workspace its rows belong to; NULL when the file was rejected before that
+    "status": "VARCHAR",  # loaded | rejected (the whole file, for ``reason``)
+    "reason": "VARCHAR",
+    "fingerprint": "VARCHAR",  # path:size:mtime as the load saw it: a rejected file is tried again once it changes
 }
+LOADED, REJECTED = "loaded", "rejected"
 QUARANTINE = f"{RAW_SCHEMA}.{QUARANTINE_TABLE}"
 QUARANTINE_SOURCE = "raw_tracked_events"  # raw_quarantine.source_table of rejected events
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -75,7 +103,8 @@ class TrackedLoad:
 
     loaded: Counter[str] = field(default_factory=Counter)  # rows inserted per tracked table
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # rows (or whole files) rejected
+    quarantined: int = 0  # of them, newly in raw_quarantine (a rejection quarantined before is not again)
     days: set[date] = field(default_factory=set)  # partition days of the rows inserted (dbt must rebuild them)
     cursor: int = 0  # store: the seq copied through
     store_id: str | None = None
@@ -85,6 +114,7 @@ class TrackedLoad:
         self.loaded.update(other.loaded)
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.quarantined += other.quarantined
         self.days |= other.days
         self.files += other.files
 
@@ -98,6 +128,8 @@ def ensure_tables(con) -> None:
         ensure_table(con, qualified(table), table.columns)
     ensure_table(con, CURSOR_TABLE, CURSOR_COLUMNS)
     ensure_table(con, FILES_TABLE, FILES_COLUMNS)
+    for column, kind in FILES_COLUMNS.items():  # a warehouse from before a column was added
+        con.execute(f"alter table {FILES_TABLE} add column if not exists {column} {kind}")
     ensure_table(con, QUARANTINE, QUARANTINE_COLUMNS)
 
 
@@ -119,6 +151,11 @@ def _insert_counted(con, rows: list[dict[str, Any]], load: TrackedLoad) -> None:
         frame = pd.DataFrame(batch).reindex(columns=list(cols))
         before = len(frame)  # a batch's own repeats: the first wins, as it does against the table
         frame = frame.drop_duplicates(["event_id"]).drop_duplicates(list(table.key)).reset_index(drop=True)
+        tombstones = load_tombstones(con) if table.raw.name in USER_TABLES else None
+        if tombstones is not None:  # an erased person's rows never commit, however late they arrive (contracts.privacy)
+            erased = tombstones.erased_rows(frame)
+            frame = frame[~erased].reset_index(drop=True)
+            before -= int(erased.sum())  # dropped, not duplicates
         name = qualified(table)
         select = ", ".join(f"cast(n.{c} as {t}) as {c}" for c, t in cols.items())
         key_match = " and ".join(f"t.{c} = n.{c}" for c in table.key)
@@ -163,13 +200,27 @@ def _conversion_days(con, touches: list[tuple[str | None, str, datetime]]) -> se
     return {d for (d,) in rows}
 
 
-def _quarantine(con, rejects: list[dict[str, Any]]) -> None:
+def _quarantine(con, rejects: list[dict[str, Any]]) -> int:
+    """Quarantine ``rejects`` not quarantined yet: once per scope (each reject's ``_scope``, the prefix of its
+    record key, ``<file>:`` or ``<store>:``), reason and payload, so a file's new version that still holds a
+    broken row of the last version quarantines it no second time. Returns the rows inserted."""
     if not rejects:
-        return
-    frame = pd.DataFrame(rejects).reindex(columns=list(QUARANTINE_COLUMNS))
-    select = ", ".join(f"cast({c} as {t}) as {c}" for c, t in QUARANTINE_COLUMNS.items())
+        return 0
+    frame = pd.DataFrame(rejects).reindex(columns=[*QUARANTINE_COLUMNS, "_scope"])
+    select = ", ".join(f"cast(n.{c} as {t}) as {c}" for c, t in QUARANTINE_COLUMNS.items())
     with registered(con, "_tracked_rejects", frame):
-        con.execute(f"insert into {QUARANTINE} ({', '.join(QUARANTINE_COLUMNS)}) select {select} from _tracked_rejects")
+        inserted = con.execute(
+            f"""insert into {QUARANTINE} ({', '.join(QUARANTINE_COLUMNS)})
+                select {select} from _tracked_rejects n
+                where not exists (
+                    select 1 from {QUARANTINE} q
+                    where q.source_table = n.source_table and q.reason = n.reason and q.payload = n.payload
+                      and starts_with(q.record_key, n._scope)
+                      and regexp_full_match(substr(q.record_key, length(n._scope) + 1), '[0-9]+')
+                )
+                returning 1"""
+        ).fetchall()
+    return len(inserted)
 
 
 def _row(event: Any, workspace_id: str | None, received_at: datetime, origin: str, loaded_at: datetime) -> dict[str, Any]:
@@ -180,11 +231,13 @@ def _row(event: Any, workspace_id: str | None, received_at: datetime, origin: st
     }
 
 
-def _reject(record_key: str, why: list[str], payload: Any, now: datetime) -> dict[str, Any]:
+def _reject(scope: str, n: int, why: list[str], payload: Any, now: datetime) -> dict[str, Any]:
+    """A quarantine row for record ``n`` of ``scope`` (a file's path or a store's id): record key ``scope:n``."""
     # no partition_date: a rejected event's day is not known for sure, and the per-partition quarantine shares
     # (insights, raw checks) compare a day's quarantined records with the rows of a raw table of that name
     return {
-        "source_table": QUARANTINE_SOURCE, "partition_date": None, "platform": None, "record_key": record_key[:500],
+        "source_table": QUARANTINE_SOURCE, "partition_date": None, "platform": None,
+        "record_key": f"{scope[:480]}:{n}", "_scope": f"{scope[:480]}:",
         "reason": "; ".join(why)[:2000], "payload": json.dumps(payload, default=str, sort_keys=True),
         "quarantined_at": now,
     }
@@ -217,14 +270,14 @@ def copy_from_store(con, store: TrackedEventStore, batch_rows: int = BATCH_ROWS)
             try:
                 event = event_from_json(r["event"])
             except ValidationError as exc:  # stored under an older contract: kept in quarantine, never dropped
-                rejects.append(_reject(f"{state.store_id}:{r['seq']}", reasons(exc), r, now))
+                rejects.append(_reject(state.store_id, r["seq"], reasons(exc), r, now))
                 continue
             received = datetime.fromisoformat(r["received_at"])
             rows.append(_row(event, r["workspace_id"], received, "api", now))
         cursor = int(records[-1]["seq"])
         with transaction(con):
             _insert_counted(con, rows, load)
-            _quarantine(con, rejects)
+            load.quarantined += _quarantine(con, rejects)
             con.execute(f"insert into {CURSOR_TABLE} (store_id, through_seq, loaded_at) values (?, ?, ?)",
                         [state.store_id, cursor, now])
         load.rejected += len(rejects)
@@ -237,25 +290,85 @@ def copy_from_store(con, store: TrackedEventStore, batch_rows: int = BATCH_ROWS)
 # ---------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LandedFile:
+    """A file to import: its path, its name in the landing folder and the workspace its folder names."""
+
+    path: Path
+    name: str  # "events.csv" (directly in the landing folder) or "<workspace>/events.csv"
+    folder: str | None  # the subfolder it is in (the workspace it names); None: directly in the landing folder
+
+
+@dataclass(frozen=True)
+class LandingScope:
+    """The workspaces of the access registry and their web properties: whose a landed file's rows are."""
+
+    properties: dict[str, tuple[str, ...]] = field(default_factory=dict)  # workspace -> its web properties
+
+    @property
+    def single_default(self) -> bool:
+        """The embedded default: no workspace but ``default`` (or no registry yet)."""
+        return set(self.properties) <= {DEFAULT_WORKSPACE}
+
+    def resolve(self, file: LandedFile) -> tuple[str, tuple[str, ...] | None] | str:
+        """(the file's workspace, the web properties its journey rows may name; None: not checked), or why the
+        file cannot be loaded."""
+        if file.folder is None:
+            if self.single_default:  # the embedded default owns every account: unscoped files load as before
+                return DEFAULT_WORKSPACE, None
+            return (
+                f"a file directly in the landing folder names no workspace, and this deployment has "
+                f"{len(self.properties)}: move it to <landing>/<workspace>/{file.name}"
+            )
+        try:
+            check_workspace_name(file.folder)
+        except ValueError as exc:
+            return f"folder {file.folder!r} is not a workspace: {exc}"
+        if file.folder not in self.properties:
+            return (
+                f"no workspace {file.folder!r} in the access registry: create it (`cycle workspaces create "
+                f"{file.folder}`, with its web properties), then touch the file to load it"
+            )
+        return file.folder, self.properties[file.folder]
+
+
+def landing_scope(registry: AccessRegistry) -> LandingScope:
+    """The registry's workspaces and web properties, read only (no registry yet: the embedded default)."""
+    if not registry.exists():
+        return LandingScope()
+    snapshot = registry.snapshot()
+    return LandingScope({
+        w: tuple(sorted(a.account_id for a in snapshot.accounts(w) if a.platform == WEB_PLATFORM))
+        for w in registry.workspaces()
+    })
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_")) or name.endswith((".tmp", ".part"))
+
+
 def is_landed(path: Path) -> bool:
     """Whether ``path`` is a complete file to import (not one being written: see the module docstring)."""
-    name = path.name
-    return (
-        path.is_file() and not name.startswith((".", "_")) and not name.endswith((".tmp", ".part"))
-        and path.suffix.lower() in FORMATS
-    )
+    return path.is_file() and not _hidden(path.name) and path.suffix.lower() in FORMATS
 
 
-def landed_files(landing: Path) -> list[Path]:
+def landed_files(landing: Path) -> list[LandedFile]:
+    """The files to import: directly in the landing folder, and one level down, in a workspace's folder."""
     if not landing.is_dir():
         return []
-    return sorted(p for p in landing.iterdir() if is_landed(p))
+    found: list[LandedFile] = []
+    for entry in sorted(landing.iterdir()):
+        if is_landed(entry):
+            found.append(LandedFile(entry, entry.name, None))
+        elif entry.is_dir() and not _hidden(entry.name):
+            found += [LandedFile(p, f"{entry.name}/{p.name}", entry.name) for p in sorted(entry.iterdir()) if is_landed(p)]
+    return found
 
 
-def fingerprint(path: Path) -> str:
+def fingerprint(file: LandedFile) -> str:
     """Name, size and modification time: what the sensor compares (cheap; the load compares the sha256)."""
-    st = path.stat()
-    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
+    st = file.path.stat()
+    return f"{file.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _clean(value: Any) -> Any:
@@ -273,14 +386,23 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A row that is no event at all: why, and what it held (its content, so the quarantine keeps it once)."""
+
+    reason: str
+    content: Any
+
+
 def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
-    """(row number from 1, the row as a dict or an error text) of a landed file, read as a stream (a file of
+    """(row number from 1, the row as a dict or an ``Unreadable``) of a landed file, read as a stream (a file of
     history may be large). Raises for a file that is not of its format at all (bad UTF-8, a broken footer)."""
     if fmt == "csv":
         with path.open(newline="", encoding="utf-8-sig") as f:
             for n, row in enumerate(csv.DictReader(f), start=1):
                 if None in row:  # more cells than the header names
-                    yield n, "more cells than the header has columns"
+                    yield n, Unreadable("more cells than the header has columns", {"cells": [
+                        *(v for k, v in row.items() if k is not None), *row[None]]})
                 else:
                     yield n, {k: v for k, v in row.items() if _clean(v) is not None}
     elif fmt == "jsonl":
@@ -291,7 +413,7 @@ def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
                 try:
                     value = json.loads(line, parse_constant=_no_constant)
                 except (ValueError, RecursionError):
-                    yield n, "not a JSON value"
+                    yield n, Unreadable("not a JSON value", {"line": line.strip()[:2000]})
                     continue
                 yield n, {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
     else:
@@ -311,72 +433,133 @@ def _sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _record(con, load: TrackedLoad, path: Path, size: int, digest: str, fmt: str, rejected: int, now: datetime) -> None:
+@dataclass(frozen=True)
+class _Version:
+    """One version of a landed file, as the load read it."""
+
+    file: LandedFile
+    fingerprint: str
+    size: int
+    sha256: str | None  # None: it could not be read at all
+    fmt: str
+
+
+def _record(con, load: TrackedLoad, v: _Version, workspace: str | None, rejected: int, now: datetime,
+            reason: str | None = None) -> None:
     record = {
-        "file_name": path.name, "size_bytes": size, "sha256": digest, "format": fmt,
+        "file_name": v.file.name, "size_bytes": v.size, "sha256": v.sha256, "format": v.fmt,
         "rows_accepted": sum(load.loaded.values()), "rows_duplicate": load.duplicates, "rows_rejected": rejected,
-        "loaded_at": now,
+        "loaded_at": now, "workspace_id": workspace, "status": REJECTED if reason else LOADED, "reason": reason,
+        "fingerprint": v.fingerprint,
     }
     con.execute(f"insert into {FILES_TABLE} ({', '.join(FILES_COLUMNS)}) values ({', '.join('?' for _ in FILES_COLUMNS)})",
                 [record[c] for c in FILES_COLUMNS])
     load.rejected = rejected
-    load.files.append({**record, "loaded_at": now.isoformat()})
+    load.files.append({**{k: value for k, value in record.items() if value is not None}, "loaded_at": now.isoformat()})
 
 
-def _load_rows(con, path: Path, fmt: str, now: datetime, load: TrackedLoad) -> int:
+def _load_rows(con, v: _Version, workspace: str, properties: tuple[str, ...] | None, now: datetime,
+               load: TrackedLoad) -> int:
     """Validate and insert the file's rows in batches (inside the caller's transaction); returns the rows rejected."""
-    origin, rejected = f"file:{path.name}", 0
+    name, origin, rejected = v.file.name, f"file:{v.file.name}", 0
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
 
     def flush() -> None:
         _insert_counted(con, rows, load)
-        _quarantine(con, rejects)
+        load.quarantined += _quarantine(con, rejects)
         rows.clear()
         rejects.clear()
 
-    for n, raw in read_rows(path, fmt):
-        event, why = (None, [raw]) if isinstance(raw, str) else parse_event(raw)
+    for n, raw in read_rows(v.file.path, v.fmt):
+        if isinstance(raw, Unreadable):
+            event, why, payload = None, [raw.reason], raw.content
+        else:
+            (event, why), payload = parse_event(raw), raw
+            if event is not None and properties is not None:
+                event, why = assign_property(event, properties, workspace)
         if event is None:
-            rejects.append(_reject(f"{path.name}:{n}", why, raw if not isinstance(raw, str) else {"row": n}, now))
+            rejects.append(_reject(name, n, why, payload, now))
             rejected += 1
         else:
-            rows.append(_row(event, None, now, origin, now))
+            rows.append(_row(event, workspace, now, origin, now))
         if len(rows) + len(rejects) >= BATCH_ROWS:
             flush()
     flush()
     return rejected
 
 
-def load_file(con, path: Path) -> TrackedLoad:
-    """Load one landed file unless a file of that name and sha256 was loaded already: its rows, rejects and record
-    in one transaction. A file that is not of its format at all is recorded with one quarantined row saying why
-    (nothing of it loaded; a corrected file has another sha256 and loads)."""
-    ensure_tables(con)
-    digest, size = _sha256(path)
-    seen = con.execute(f"select 1 from {FILES_TABLE} where file_name = ? and sha256 = ?", [path.name, digest]).fetchall()
-    if seen:
-        return TrackedLoad()
-    fmt = FORMATS[path.suffix.lower()]
-    now = _now()
-    load = TrackedLoad()
-    try:
-        with transaction(con):
-            rejected = _load_rows(con, path, fmt, now, load)
-            _record(con, load, path, size, digest, fmt, rejected, now)
-        return load
-    except (UnicodeDecodeError, csv.Error, OSError, ValueError) as exc:  # pyarrow's errors are ValueError / OSError
-        why = f"unreadable {fmt} file: {type(exc).__name__}: {str(exc)[:300]}"
+# DuckDB refusing a value of the file (a number out of a column's range, a text it cannot convert): the file's
+# fault, like a malformed row. Any other warehouse error (I/O, a lock, a conflict) is not: it fails the load.
+_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)
+
+
+def _reject_file(con, v: _Version, workspace: str | None, why: str, now: datetime) -> TrackedLoad:
+    """Record ``v`` as rejected whole, with one quarantined row saying why (quarantined once per version)."""
     load = TrackedLoad()
     with transaction(con):
-        _quarantine(con, [_reject(f"{path.name}:0", [why], {"file": path.name, "sha256": digest}, now)])
-        _record(con, load, path, size, digest, fmt, 1, now)
+        load.quarantined += _quarantine(con, [_reject(v.file.name, 0, [why], {"file": v.file.name, "sha256": v.sha256}, now)])
+        _record(con, load, v, workspace, 1, now, reason=why)
     return load
 
 
-def load_landing(con, landing: Path) -> TrackedLoad:
-    """Load every landed file not loaded yet (oldest name first)."""
+def _seen(con, v: _Version) -> bool:
+    """Whether this version was dealt with: loaded (by content), or rejected as it is now (by fingerprint)."""
+    return bool(con.execute(
+        f"""select 1 from {FILES_TABLE} where file_name = ? and sha256 = ?
+            and (coalesce(status, '{LOADED}') = '{LOADED}' or fingerprint = ?)""",
+        [v.file.name, v.sha256, v.fingerprint],
+    ).fetchall()) or bool(v.sha256 is None and con.execute(
+        f"select 1 from {FILES_TABLE} where file_name = ? and fingerprint = ?", [v.file.name, v.fingerprint]
+    ).fetchall())
+
+
+def load_file(con, file: LandedFile | Path, scope: LandingScope | None = None) -> TrackedLoad:
+    """Load one landed file unless this version of it was loaded (or rejected) already: its rows, rejects and
+    record in one transaction. A file that cannot be read, is not of its format at all, or names no workspace
+    it may load into is recorded as rejected with one quarantined row saying why (nothing of it loaded; a
+    corrected or touched file is a new version)."""
+    ensure_tables(con)
+    if isinstance(file, Path):
+        file = LandedFile(file, file.name, None)
+    scope = scope or LandingScope()
+    fmt, now = FORMATS[file.path.suffix.lower()], _now()
+    try:
+        stamp = fingerprint(file)
+    except FileNotFoundError:  # gone since it was listed (renamed, deleted): nothing to load
+        return TrackedLoad()
+    try:
+        digest, size = _sha256(file.path)
+    except FileNotFoundError:
+        return TrackedLoad()
+    except OSError as exc:  # no permission, an I/O error reading it
+        v = _Version(file, stamp, 0, None, fmt)
+        if _seen(con, v):
+            return TrackedLoad()
+        return _reject_file(con, v, None, f"unreadable file: {type(exc).__name__}: {str(exc)[:300]}", now)
+    v = _Version(file, stamp, size, digest, fmt)
+    if _seen(con, v):
+        return TrackedLoad()
+    resolved = scope.resolve(file)
+    if isinstance(resolved, str):
+        return _reject_file(con, v, None, resolved, now)
+    workspace, properties = resolved
     load = TrackedLoad()
-    for path in landed_files(landing):
-        load.add(load_file(con, path))
+    try:
+        with transaction(con):
+            rejected = _load_rows(con, v, workspace, properties, now, load)
+            _record(con, load, v, workspace, rejected, now)
+        return load
+    except (UnicodeDecodeError, csv.Error, OSError, ValueError) as exc:  # pyarrow's errors are ValueError / OSError
+        why = f"unreadable {fmt} file: {type(exc).__name__}: {str(exc)[:300]}"
+    except _DATA_ERRORS as exc:
+        why = f"a value the warehouse refuses: {type(exc).__name__}: {str(exc)[:300]}"
+    return _reject_file(con, v, workspace, why, now)
+
+
+def load_landing(con, landing: Path, scope: LandingScope | None = None) -> TrackedLoad:
+    """Load every landed file not loaded yet (by path, workspace folders after the unscoped files' names)."""
+    load = TrackedLoad()
+    for file in landed_files(landing):
+        load.add(load_file(con, file, scope))
     return load

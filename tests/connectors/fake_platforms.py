@@ -407,8 +407,8 @@ class FakeDataset:
         elif platform == "x":
             url, text, author = f"https://x.com/{handle}/status/{post_id}", _text("x", post), handle
         elif platform == "reddit":
-            text = " ".join(_text("reddit", post, 300).split())  # the title, as _thing serves it
-            url, author = "https://www.reddit.com" + reddit_permalink(post_id, text), handle
+            title, body = _reddit_text(post)  # as _thing serves them
+            url, author, text = "https://www.reddit.com" + reddit_permalink(post_id, title), handle, _joined(title, body)
         else:
             url, text, author = f"https://www.tiktok.com/@{handle}/video/{post_id}", _text("tiktok", post), handle
         words = " ".join(text.split())
@@ -419,7 +419,7 @@ class FakeDataset:
         """What the payloads say of a post's content: the text served, its length and the post's media (the
         simulator's truth; the routes below describe it in each platform's own fields)."""
         post = self.posts_by_key[(platform, post_id)]
-        text = " ".join(_text("reddit", post, 300).split()) if platform == "reddit" else _text(platform, post)
+        text = _joined(*_reddit_text(post)) if platform == "reddit" else _text(platform, post)
         return {"text": text, "text_length": len(text), "media_type": post["media_type"],
                 "hook_type": post["hook_type"], "topic": post["topic"]}
 
@@ -462,6 +462,27 @@ def _text(platform: str, post: dict, max_length: int | None = None) -> str:
     """The post's text, the same the simulator's native payloads carry."""
     n = int(post["text_length"]) if max_length is None else min(int(post["text_length"]), max_length)
     return post_text(platform, post["post_id"], post["hook_type"], post["topic"], n)
+
+
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?:])\s+(\S.*)$", re.DOTALL)
+
+
+def _reddit_text(post: dict) -> tuple[str, str]:
+    """A submission's ``title`` (one line, at most 300 characters) and ``selftext``: a self post's text is its
+    opening sentence as the title and the rest, paragraphs kept, as the body; any other post has only a title
+    (the text's first 300 characters) and an empty body, as Reddit serves a link post."""
+    if post["media_type"] == "text":
+        full = _text("reddit", post)
+        split = _FIRST_SENTENCE.match(full)
+        if split:
+            return " ".join(split.group(1).split())[:300], split.group(2)
+        return " ".join(full.split())[:300], ""
+    return " ".join(_text("reddit", post, 300).split()), ""
+
+
+def _joined(title: str, body: str) -> str:
+    """The text a parser reads of a submission: the title, then the body."""
+    return f"{title}\n\n{body}" if body else title
 
 
 def org_name(seq: int) -> str:
@@ -953,10 +974,12 @@ class FakePlatforms:
     def _thing(self, post: dict, now: datetime) -> dict:
         c = self.data.counters(post, now)
         seq = int(post["account_seq"])
+        title, body = _reddit_text(post)
         rec = {
             "name": post["post_id"],
             "id": post["post_id"][3:],
-            "title": (title := " ".join(_text("reddit", post, 300).split())),  # one line, at most 300
+            "title": title,  # one line, at most 300
+            "selftext": body,  # a self post's body (markdown); "" for a link or media post
             "permalink": reddit_permalink(post["post_id"], title),
             "subreddit": "cycle",
             "author": f"cycle_brand_{seq}",

@@ -12,11 +12,12 @@ from email.utils import format_datetime
 import pandas as pd
 import pytest
 
+from analytics_assets.contracts.raw import POST_EXCERPT_CHARS
 from analytics_assets.sources.connectors.errors import AuthError, CircuitOpen, ConfigurationError, RetriesExhausted
 from analytics_assets.sources.connectors.resilience import CircuitBreaker, RetryPolicy, TokenBucket, parse_retry_after
 from analytics_assets.defs.ingest.connector_resources import AD_RESOURCES, SOCIAL_RESOURCES
 from analytics_assets.sources.connectors.tokens import OAuthToken, TokenStore, generate_key, load_key
-from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records
+from analytics_assets.sources.parsing.parsers import AD_MAPPINGS, SOCIAL_MAPPINGS, parse_records, post_excerpt
 from analytics_assets.sources.simulator import SimulatorConfig
 from fake_platforms import DROP, EXPIRE, MALFORMED, FakeClock, FakeDataset, FakePlatforms, slow, status
 
@@ -138,6 +139,32 @@ def test_posts_carry_their_identity_and_content_from_the_payloads(fake, tmp_path
         {u.rsplit(":", 1)[-1] for u in dataset.accounts("linkedin")} & {
             u.rsplit(":", 1)[-1] for u in dataset.visible_posts("linkedin", NOW)["account_seq"].map(lambda s: dataset.account("linkedin", int(s)))})
     assert {r.query.get("expansions") for r in fake.requests(platform="x") if r.route != "x.token"} == {"author_id,attachments.media_keys"}
+
+
+def test_a_reddit_self_posts_excerpt_is_its_title_then_its_body_and_a_link_posts_its_title(fake, tmp_path, clock, dataset):
+    """A self post's text is its ``title`` and its ``selftext``: the excerpt reads the title, then the body,
+    cut as every platform's excerpt is; a link (or media) post has no body: its title, and its permalink as
+    its address. A body Reddit replaced (``[removed]``, ``[deleted]``) is no text."""
+    with make_client(fake, "reddit", tmp_path, clock) as client:
+        found = client.discover(NOW - timedelta(days=3), NOW)
+        native = client.fetch_metrics(found.posts, NOW).native
+    rows = parse_records(native, SOCIAL_MAPPINGS["reddit"]).rows.set_index("post_id")
+    things = native.set_index("name")
+    selfs = [n for n in rows.index if bool(things.loc[n, "is_self"]) and things.loc[n, "selftext"]]
+    links = [n for n in rows.index if not bool(things.loc[n, "is_self"])]
+    assert selfs and links
+    excerpt_of = lambda text: post_excerpt(pd.Series([text]))[0]  # noqa: E731
+    for name in selfs:
+        title, body = things.loc[name, "title"], " ".join(things.loc[name, "selftext"].split())
+        excerpt = rows.loc[name, "post_excerpt"]
+        assert excerpt.startswith(title + " " + body[:20]), name
+        assert len(excerpt) <= POST_EXCERPT_CHARS and excerpt == dataset.identity("reddit", name)["post_excerpt"]
+    assert any(rows.loc[n, "post_excerpt"].endswith("\u2026") for n in selfs)  # a long body is cut
+    for name in links:
+        assert rows.loc[name, "post_excerpt"] == excerpt_of(things.loc[name, "title"])
+        assert rows.loc[name, "post_url"] == "https://www.reddit.com" + things.loc[name, "permalink"]
+    removed = native[native["name"] == selfs[0]].assign(selftext="[removed]")
+    assert parse_records(removed, SOCIAL_MAPPINGS["reddit"]).rows["post_excerpt"].tolist() == [excerpt_of(things.loc[selfs[0], "title"])]
 
 
 def test_linkedin_without_its_listing_or_organization_name_keeps_the_counters(fake, tmp_path, clock, dataset):

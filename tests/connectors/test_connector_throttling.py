@@ -23,7 +23,8 @@ from analytics_assets.defs.ingest.connector_resources import (
 from analytics_assets.defs.ingest.connector_sync import sync_ads
 from analytics_assets.sources.connectors.errors import ConfigurationError, ThrottledTooLong
 from analytics_assets.sources.connectors.platforms.meta import MetaAdsClient, check_attribution_windows
-from analytics_assets.sources.connectors.throttling import ThrottlePolicy, Usage, meta_usage, reddit_usage, x_usage
+from analytics_assets.sources.connectors.platforms.x import USER_TWEETS
+from analytics_assets.sources.connectors.throttling import ThrottlePolicy, Usage, endpoint_of, meta_usage, reddit_usage, x_usage
 from analytics_assets.sources.connectors.tokens import generate_key
 from analytics_assets.sources.simulator import SimulatorConfig
 from fake_platforms import Budget, FakeClock, FakeDataset, FakePlatforms, throttled
@@ -215,6 +216,46 @@ def test_reddit_honours_the_reset_seconds_and_pauses_before_its_window_is_spent(
     assert meta["throttle_pauses"] >= 1 and meta["fewest_remaining_calls"] == 0
     for r in sent:
         assert sum(1 for u in sent if u.at // 600 == r.at // 600) <= 4
+
+
+def test_an_x_pause_holds_only_the_endpoint_that_answered(fake, tmp_path, clock, dataset):
+    """X limits each endpoint on its own (``x-rate-limit-reset`` is the answering endpoint's window): the
+    listing's window nearly spent pauses the next listing call (any user: the endpoint is the same), never the
+    tweet lookup, whose window has calls left."""
+    fake.budgets["x"] = Budget(calls=3, window_seconds=900)
+    users = dataset.accounts("x")
+    posts = dataset.visible_posts("x", NOW)[["post_id"]].head(3)
+    listing = {"max_results": 5, "tweet.fields": "created_at"}
+    with resource(fake, "x", tmp_path).client(clock) as client:
+        for user in users[:2]:  # the listing's window: 1 call left, its pause due
+            client.http.request_json("GET", f"/2/users/{user}/tweets", params=listing, endpoint=USER_TWEETS)
+        start = clock.time()
+        poll = client.fetch_metrics(posts, NOW)  # another endpoint, with its own window: answered at once
+        assert clock.slept == [] and len(poll.native) == 3
+        client.fetch_metrics(posts, NOW)  # 1 call left in its own window now
+        client.http.request_json("GET", f"/2/users/{users[-1]}/tweets", params=listing, endpoint=USER_TWEETS)  # waits
+        meta = client.http.metadata()
+    assert endpoint_of("GET", f"/2/users/{users[0]}/tweets") == endpoint_of("GET", f"/2/users/{users[-1]}/tweets") \
+        == "GET /2/users/:id/tweets" != endpoint_of("GET", "/2/tweets")  # a client naming no endpoint: the same
+    window_end = (start // 900 + 1) * 900
+    assert clock.slept == [window_end - start] and meta["throttle_pauses"] == 1
+    assert all(r.outcome == "ok" for r in fake.requests(platform="x") if r.route != "x.token")
+    lookups = [r.at for r in fake.requests("x.tweets")]
+    assert lookups == [start, start]  # neither lookup waited for the listing's window
+
+
+def test_a_reddit_pause_holds_every_endpoint_as_its_limit_is_per_client(fake, tmp_path, clock, dataset):
+    """Reddit counts every call of the OAuth client against one window: a pause after the listing holds the
+    info lookup too."""
+    fake.budgets["reddit"] = Budget(calls=2, window_seconds=600)
+    posts = dataset.visible_posts("reddit", NOW)[["post_id"]].head(2)
+    user = dataset.accounts("reddit")[0]
+    with resource(fake, "reddit", tmp_path).client(clock) as client:
+        client.http.request_json("GET", f"/user/{user}/submitted", params={"limit": 5})  # 1 call left: pause due
+        start = clock.time()
+        client.fetch_metrics(posts, NOW)
+    assert clock.slept == [(start // 600 + 1) * 600 - start]
+    assert fake.requests("reddit.info")[0].at > start
 
 
 # ------------------------------------------------------------------------------ attribution windows

@@ -46,7 +46,7 @@ from analytics_assets.sources.connectors.resilience import (
     TokenBucket,
     parse_retry_after,
 )
-from analytics_assets.sources.connectors.throttling import ThrottlePolicy, Usage, UsageReader
+from analytics_assets.sources.connectors.throttling import Pauses, ThrottlePolicy, Usage, UsageReader, endpoint_of
 
 log = get_logger("cycle.connectors.http")
 
@@ -160,8 +160,7 @@ class PlatformHttpClient:
         self.max_rate_limit_wait = max_rate_limit_wait_seconds
         self.usage_reader = usage_reader
         self.throttle = throttle or ThrottlePolicy(max_wait_seconds=self.policy.max_wait_seconds)
-        self._resume_at: float | None = None  # no call before this time: usage neared the limit
-        self._resume_reason = ""
+        self.pauses = Pauses()  # no call before these times: usage neared the limit (per endpoint where it counts so)
         self.stats = RequestStats()
         self.oauth: PlatformHttpClient | None = None  # the token endpoint's client, closed with this one
         self._http = httpx.Client(
@@ -210,14 +209,18 @@ class PlatformHttpClient:
         headers: dict[str, str] | None = None,
         post_id: str | None = None,
         authenticated: bool = True,
+        endpoint: str | None = None,
     ) -> Any:
-        """Send one logical request (with its retries) and return the parsed JSON body."""
+        """Send one logical request (with its retries) and return the parsed JSON body. ``endpoint`` names the
+        endpoint the platform counts the call on (X: ``GET /2/users/:id/tweets``), for its usage pauses;
+        by default the method and the path with its ids generalized (``throttling.endpoint_of``)."""
         target = self._url(url)
         where = f"{method} {httpx.URL(target).path}"
+        endpoint = endpoint or endpoint_of(method, httpx.URL(target).path)
         tries: Counter[str] = Counter()
         refreshes = 0
         while True:
-            self._hold_off(where)
+            self._hold_off(where, endpoint)
             self.breaker.before_request(self.platform)
             if self.bucket is not None:
                 try:
@@ -249,7 +252,7 @@ class PlatformHttpClient:
                 if error_class is None and parse_error is None:
                     self.breaker.record_success()
                     if usage is not None:
-                        self._schedule_pause(usage)
+                        self._schedule_pause(usage, endpoint)
                     return body
                 if error_class is None:  # a 2xx whose body is cut or not JSON: retried like a 5xx
                     error_class = SERVER
@@ -340,22 +343,18 @@ class PlatformHttpClient:
             self.stats.note_usage(usage)
         return usage
 
-    def _schedule_pause(self, usage: Usage) -> None:
-        """Usage near the limit: the next call waits. Lazily, so a sync whose last call this was ends now."""
+    def _schedule_pause(self, usage: Usage, endpoint: str) -> None:
+        """Usage near the limit: the next call waits (of ``endpoint`` only, where the usage is that endpoint's).
+        Lazily, so a sync whose last call this was ends now."""
         pause = self.throttle.pause_after(usage)
         if pause > 0:
-            self._resume_at = max(self._resume_at or 0.0, self.clock.time() + pause)
-            self._resume_reason = usage.describe()
+            self.pauses.schedule(usage, endpoint, self.clock.time() + pause)
 
-    def _hold_off(self, where: str) -> None:
-        if self._resume_at is None:
-            return
-        wait = self._resume_at - self.clock.time()
-        reason = self._resume_reason
+    def _hold_off(self, where: str, endpoint: str) -> None:
+        wait, reason = self.pauses.due(endpoint, self.clock.time())
         if wait <= 0:
-            self._resume_at = None
             return
-        if wait > self.throttle.max_wait_seconds:  # kept: any later call of this client is refused too
+        if wait > self.throttle.max_wait_seconds:  # kept: any later call it holds is refused too
             raise ThrottledTooLong(
                 self.platform,
                 f"{where}: usage near the limit ({reason}); the pause until access returns is {_duration(wait)}, "
@@ -364,7 +363,7 @@ class PlatformHttpClient:
                 wait,
                 self.throttle.max_wait_seconds,
             )
-        self._resume_at = None
+        self.pauses.clear(endpoint)
         log.warning("%s: %s; pausing %.0fs before %s", self.platform, reason, wait, where)
         self.stats.throttle_pauses += 1
         self.stats.throttle_wait_seconds += wait

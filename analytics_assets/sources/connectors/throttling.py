@@ -18,14 +18,21 @@ the next call is not the one that gets throttled. Meta's pause grows in proporti
 the threshold (Airbyte's Meta source pauses for fixed steps at 85% and 95%; a proportional pause is the
 same idea without the cliff); X and Reddit pause until their window resets once fewer calls than a small
 floor remain (what tweepy and PRAW do when ``remaining`` reaches 0, one call earlier).
+
+A pause holds what the budget covers. Meta's and Reddit's budgets cover the whole app or OAuth client, so
+their pause holds every call; X limits each *endpoint* on its own (``x-rate-limit-reset`` is the window of
+the endpoint that answered), so its usage says ``per_endpoint`` and ``Pauses`` holds only that endpoint
+(``endpoint_of``: the method and the path with its ids generalized, as X's rate-limit table names them,
+``GET /2/users/:id/tweets``): a spent listing window never delays a tweet lookup.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Usage:
     used_pct: float | None = None  # Meta: the largest percentage of any budget it reports
     remaining: float | None = None  # X, Reddit: calls left in the current window
     reset_in: float | None = None  # seconds until the window resets or access returns (0: not throttled)
+    per_endpoint: bool = False  # the figures are the answering endpoint's budget (X), not the whole client's
 
     def describe(self) -> str:
         parts = []
@@ -128,6 +136,7 @@ def x_usage(headers: Mapping[str, str], now: float) -> Usage | None:
         "x-rate-limit-remaining/x-rate-limit-reset",
         remaining=remaining,
         reset_in=None if reset_at is None else max(0.0, reset_at - now),
+        per_endpoint=True,
     )
 
 
@@ -184,4 +193,66 @@ class ThrottlePolicy:
         return usage.reset_in
 
 
-__all__ = ["ThrottlePolicy", "Usage", "UsageReader", "meta_usage", "reddit_usage", "x_usage"]
+# an id in a path: a number of three digits or more (an API version, ``/2/``, is not one) or a Reddit fullname
+_ID_SEGMENT = re.compile(r"^(?:\d{3,}|t\d_[0-9a-z]+)$")
+CLIENT_WIDE = ""  # the scope of a pause that holds every endpoint
+
+
+def endpoint_of(method: str, path: str) -> str:
+    """The endpoint a rate limit is counted on, for a client that does not name it (``request_json``'s
+    ``endpoint``): the method and the path with its id segments as ``:id``, so ``GET /2/users/141000/tweets``
+    and ``GET /2/users/141001/tweets`` share one budget, as they do at X."""
+    segments = ["" if not s else ":id" if _ID_SEGMENT.match(s) else s for s in path.split("/")]
+    return f"{method.upper()} {'/'.join(segments)}"
+
+
+@dataclass
+class Pauses:
+    """When calls may resume, per scope: ``CLIENT_WIDE`` holds every call, an endpoint (``endpoint_of``) only
+    its own. A client keeps one; its calls ask ``due`` before they are sent."""
+
+    _resume_at: dict[str, float] = field(default_factory=dict)
+    _reason: dict[str, str] = field(default_factory=dict)
+
+    def schedule(self, usage: Usage, endpoint: str, until: float) -> None:
+        scope = endpoint if usage.per_endpoint else CLIENT_WIDE
+        if until > self._resume_at.get(scope, 0.0):
+            self._resume_at[scope], self._reason[scope] = until, usage.describe()
+
+    def due(self, endpoint: str, now: float) -> tuple[float, str]:
+        """(seconds to wait before calling ``endpoint``, why): the longest of its own pause and the client's.
+        Pauses that are over are forgotten."""
+        wait, why = 0.0, ""
+        for scope in (CLIENT_WIDE, endpoint):
+            resume = self._resume_at.get(scope)
+            if resume is None:
+                continue
+            if resume <= now:
+                del self._resume_at[scope], self._reason[scope]
+            elif resume - now > wait:
+                wait, why = resume - now, self._reason[scope]
+        return wait, why
+
+    def clear(self, endpoint: str) -> None:
+        """The pauses ``endpoint`` just waited out (its own and the client's)."""
+        for scope in (CLIENT_WIDE, endpoint):
+            self._resume_at.pop(scope, None)
+            self._reason.pop(scope, None)
+
+    @property
+    def pending(self) -> dict[str, float]:
+        """Scope -> the time calls may resume (``CLIENT_WIDE`` is the empty string)."""
+        return dict(self._resume_at)
+
+
+__all__ = [
+    "CLIENT_WIDE",
+    "Pauses",
+    "ThrottlePolicy",
+    "Usage",
+    "UsageReader",
+    "endpoint_of",
+    "meta_usage",
+    "reddit_usage",
+    "x_usage",
+]

@@ -199,10 +199,12 @@ def _content_features(df: pd.DataFrame, text: pd.Series, media: Callable[[pd.Dat
 
 
 def _post_identity(
-    url: Callable[[pd.DataFrame], pd.Series], text_field: str, media: Callable[[pd.DataFrame], pd.Series]
+    url: Callable[[pd.DataFrame], pd.Series],
+    text_field: str | Callable[[pd.DataFrame], pd.Series],
+    media: Callable[[pd.DataFrame], pd.Series],
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def derive(df: pd.DataFrame) -> pd.DataFrame:
-        text = _text(df, text_field)
+        text = text_field(df) if callable(text_field) else _text(df, text_field)
         df = df.assign(_post_url=url(df).astype(object), _post_excerpt=post_excerpt(text))
         return _content_features(df, text, media)
 
@@ -308,6 +310,20 @@ def _reddit_url(df: pd.DataFrame) -> pd.Series:
     return ("https://www.reddit.com" + permalink).where(relative, permalink).where(permalink.notna(), from_name)
 
 
+_REDDIT_GONE_BODIES = {"[removed]", "[deleted]"}  # what Reddit serves in place of a moderated or deleted body
+
+
+def _reddit_text(df: pd.DataFrame) -> pd.Series:
+    # a self post's text is its title, then its body (``selftext``, markdown); a link or media post has an
+    # empty body and keeps its title (its address is the permalink, as for every post)
+    title = _text(df, "title")
+    body = _text(df, "selftext")
+    body = body.where(~body.map(lambda b: isinstance(b, str) and b.strip() in _REDDIT_GONE_BODIES), None)
+    both = title.notna() & body.notna()
+    joined = (title + "\n\n" + body).where(both, title.where(title.notna(), body))
+    return joined.astype(object).where(joined.notna(), None)
+
+
 def _tiktok_url(df: pd.DataFrame) -> pd.Series:
     # the Display API's `share_url`; the Research API has none: the public address of a creator's video
     user, video = _url_part(_text(df, "username")), _url_part(_text(df, "id"))
@@ -376,7 +392,7 @@ SOCIAL_MAPPINGS = {
             "saves": _absent(),
             "author_name": ("author", "str", False),
         },
-        _post_identity(_reddit_url, "title", _reddit_media),
+        _post_identity(_reddit_url, _reddit_text, _reddit_media),
     ),
     "tiktok": _social(
         "tiktok",

@@ -26,6 +26,9 @@ TWEET_FIELDS = "created_at,public_metrics,author_id,attachments,entities"
 EXPANSIONS = {"expansions": "author_id,attachments.media_keys", "user.fields": "name,username", "media.fields": "type"}
 NOT_FOUND_TYPE = "https://api.twitter.com/2/problems/resource-not-found"
 LOOKUP_BATCH = 100  # documented maximum of ids per lookup
+# X counts its rate limits per endpoint, named as in its rate-limit table: a pause after one endpoint's
+# window is nearly spent holds that endpoint's calls only (throttling.Pauses)
+USER_TWEETS, TWEETS_LOOKUP = "GET /2/users/:id/tweets", "GET /2/tweets"
 
 
 def _not_found(error: dict) -> bool:
@@ -66,7 +69,7 @@ class XClient(SocialClient):
             start = utc_naive(since).strftime("%Y-%m-%dT%H:%M:%SZ")  # the documented RFC 3339 form
             params = {"max_results": self.page_size, "start_time": start, "tweet.fields": TWEET_FIELDS, **EXPANSIONS}
             while True:
-                body = self.http.request_json("GET", f"/2/users/{user_id}/tweets", params=params) or {}
+                body = self.http.request_json("GET", f"/2/users/{user_id}/tweets", params=params, endpoint=USER_TWEETS) or {}
                 records += _expanded(body)
                 token = (body.get("meta") or {}).get("next_token")
                 if not token:  # a short page with a token is a partial page: keep following
@@ -79,7 +82,7 @@ class XClient(SocialClient):
         deleted: list[str] = []
         for batch in chunks(list(posts["post_id"]), LOOKUP_BATCH):
             params = {"ids": ",".join(batch), "tweet.fields": TWEET_FIELDS, **EXPANSIONS}
-            body = self.http.request_json("GET", "/2/tweets", params=params) or {}
+            body = self.http.request_json("GET", "/2/tweets", params=params, endpoint=TWEETS_LOOKUP) or {}
             records += _expanded(body)
             deleted += [str(e.get("resource_id") or e.get("value")) for e in body.get("errors") or [] if _not_found(e)]
         native = flatten(records)
