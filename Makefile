@@ -68,9 +68,18 @@ chromium:
 	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; \
 	  else echo "chromium not found and no apt-get: the browser tests will skip (set CYCLE_CHROMIUM to a Chromium)"; fi; }
 
+# the shared rate-limit tests (tests/api/test_api_rate_limit_shared.py) start Debian's redis-server on a free port of
+# 127.0.0.1: installed here when missing, as chromium is; without apt they skip, except under CI
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; \
+	  else echo "redis-server not found and no apt-get: the shared rate-limit tests will skip"; fi; }
+
 # two workers (the CI machine has two cores); a module's tests stay on one worker, so its fixtures are built once
 TEST_WORKERS ?= 2
-test: install chromium
+test: install chromium redis-server
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 dev: install

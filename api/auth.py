@@ -8,8 +8,14 @@ memory and reloaded when its file changes, so a request costs one ``stat()`` and
 * a valid key without the route's scope: **403**;
 * a valid key over its request limit: **429** with ``Retry-After`` (seconds until the window frees a slot).
 
-Limits use the ``limits`` library's moving window in memory, per API worker process: the configured limit
-(``$CYCLE_API_RATE_LIMIT``, default ``1200/minute;100/second``) applies to each key in each worker.
+Limits use the ``limits`` library's moving window (``$CYCLE_API_RATE_LIMIT``, default
+``1200/minute;100/second``, per key) in the storage ``$CYCLE_API_RATE_LIMIT_STORAGE`` names (``api.settings``):
+``memory://`` (the default) counts in the process, right for the embedded single-process API; with several
+uvicorn workers or hosts each would count alone and a key would get N times its limit, so a deployment names a
+shared store, ``redis://host:6379/0`` (or ``rediss://``, ``redis+sentinel://``, ``redis+cluster://``), where the
+moving window is one Lua script per hit: atomic across every process counting against it. A shared store that
+cannot be reached answers **503** with ``Retry-After`` (fail closed: a key never escapes its limit because the
+counter is down), and says so in the log.
 Requests with a missing or bad key are limited per client address (``FAILED_AUTH_LIMIT``), so guessing
 keys is slow as well as hopeless.
 
@@ -19,6 +25,7 @@ on the returned :class:`Principal` scope every read (``ServingStore.scoped``).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -28,12 +35,17 @@ from pathlib import Path
 from typing import Annotated
 
 import limits
+from limits.errors import ConfigurationError, StorageError
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from analytics_assets.contracts.access import Account, AccessRegistry, AccessSnapshot, ApiKey
+from api.settings import DEFAULT_RATE_LIMIT_STORAGE, rate_limit_storage_from_env
+
+log = logging.getLogger(__name__)
 
 FAILED_AUTH_LIMIT = "30/minute"
+LIMITER_UNAVAILABLE_RETRY_S = 5  # Retry-After while the shared rate-limit store cannot be reached
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer cyk_...` (an API key).")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, `cyk_...`.")
@@ -54,11 +66,12 @@ class Principal:
 class AccessControl:
     """The registry as of its last change, and the rate limiters. One per app."""
 
-    def __init__(self, registry: AccessRegistry, rate_limit: str):
+    def __init__(self, registry: AccessRegistry, rate_limit: str, storage_uri: str = DEFAULT_RATE_LIMIT_STORAGE):
         self.registry = registry
         self.limits = limits.parse_many(rate_limit)
         self.failed_limit = limits.parse(FAILED_AUTH_LIMIT)
-        self._limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorage())
+        self.storage_uri = storage_uri
+        self._limiter = limits.strategies.MovingWindowRateLimiter(rate_limit_storage(storage_uri))
         self._lock = threading.Lock()
         self._version: tuple[int, ...] | None = None
         self._snapshot = AccessSnapshot({}, {})
@@ -77,10 +90,20 @@ class AccessControl:
         return max(1, math.ceil(reset_at - time.time()))
 
     def throttle(self, items: list[limits.RateLimitItem], *ids: str) -> None:
-        """Count a request against each limit of ``ids``; 429 when one is spent."""
+        """Count a request against each limit of ``ids``; 429 when one is spent, 503 when the shared store
+        cannot be reached."""
         for item in items:
-            if not self._limiter.hit(item, *ids):
-                retry = self._retry_after(item, *ids)
+            try:
+                allowed = self._limiter.hit(item, *ids)
+                retry = 0 if allowed else self._retry_after(item, *ids)
+            except StorageError as exc:  # the store's own error, wrapped (wrap_exceptions)
+                log.warning("rate-limit store %s unreachable: %s", _safe_uri(self.storage_uri), type(exc.storage_error).__name__)
+                raise HTTPException(
+                    status_code=503,
+                    detail="The rate limiter's store cannot be reached; nothing was served. Retry later.",
+                    headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_S)},
+                ) from None
+            if not allowed:
                 raise HTTPException(
                     status_code=429,
                     detail=f"Rate limit of {item} exceeded; retry in {retry} s.",
@@ -102,8 +125,34 @@ class AccessControl:
         return key
 
 
-def access_control(registry_path: Path, rate_limit: str) -> AccessControl:
-    return AccessControl(AccessRegistry(registry_path), rate_limit)
+def _safe_uri(uri: str) -> str:
+    """``uri`` without its password (``redis://:secret@host`` -> ``redis://***@host``), for logs and errors."""
+    scheme, sep, rest = uri.partition("://")
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}" if "@" in rest else uri
+
+
+def rate_limit_storage(uri: str) -> limits.storage.Storage:
+    """The ``limits`` storage ``uri`` names, made to support the moving window; a clear ValueError otherwise
+    (an unknown scheme, a store without the moving window, the ``redis`` client not installed). Its errors
+    reach ``throttle`` wrapped as ``limits.errors.StorageError``."""
+    # a shared store that hangs must not hang every request: connect and answer within a second, or 503
+    options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0} if uri.startswith(("redis://", "rediss://")) else {}
+    try:
+        storage = limits.storage.storage_from_string(uri, wrap_exceptions=True, **options)
+    except ConfigurationError as exc:
+        why = str(exc).replace(uri, _safe_uri(uri))  # never the password of the URI
+        raise ValueError(f"CYCLE_API_RATE_LIMIT_STORAGE={_safe_uri(uri)!r}: {why}") from None
+    if not isinstance(storage, limits.storage.MovingWindowSupport):
+        raise ValueError(
+            f"CYCLE_API_RATE_LIMIT_STORAGE={_safe_uri(uri)!r}: {type(storage).__name__} is not a synchronous store "
+            "with a moving window (use memory:// or redis://)"
+        )
+    return storage
+
+
+def access_control(registry_path: Path, rate_limit: str, storage_uri: str | None = None) -> AccessControl:
+    """The app's access control; its counters in ``storage_uri`` (default: ``$CYCLE_API_RATE_LIMIT_STORAGE``)."""
+    return AccessControl(AccessRegistry(registry_path), rate_limit, storage_uri or rate_limit_storage_from_env())
 
 
 def require(scope: str) -> Callable[..., Principal]:

@@ -33,6 +33,12 @@ counts it twice.)
 The cache is a least-recently-used map bounded in bytes (``$CYCLE_API_CACHE_MB``, default 64 MiB per API
 process; 0 disables it), counting each entry's body, headers and key. ``/v1/health`` and ``/v1/livez`` (the
 files on disk and the clock) and ``/v1/accounts`` (it names the workspace) are not cached.
+
+Each API process keeps its own cache, unlike the rate limits (``api.auth``, shared through
+``$CYCLE_API_RATE_LIMIT_STORAGE``): an entry is a pure function of the snapshot version, the accounts and the
+URL, so every worker computes the same answer and a miss in one worker only costs that worker the computation,
+never a wrong or stale answer (a republished snapshot changes every worker's key on its next request). Sharing
+it would add a network round trip to every hit for no correctness gain.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ hostile, may produce one. Accepted events go to the API's own append-only store
 (:mod:`analytics_assets.contracts.inbound`), deduplicated on the platform's event id, from which the Dagster asset
 ``raw_webhook_events`` loads them into the warehouse.
 
+An event whose payload names a person whose erasure the store has taken (GDPR: the whole pseudonymous id, checked
+by the store inside its transaction, ``contracts.inbound.ErasedSubjects``) is not stored, from the moment the
+erasure is taken: the delivery is still answered **200**, with the event under ``discarded``. A platform retries
+any other answer for hours, and each retry would only be discarded again; the discard is recorded in the store's
+``privacy_discards`` (the erasure's request id and the count, never the id).
+
 Secrets come from the environment; an endpoint whose secret is not set answers 503 and never accepts
 unsigned data:
 
@@ -29,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 import re
 import threading
@@ -48,6 +55,8 @@ from starlette.concurrency import run_in_threadpool
 from analytics_assets.contracts.inbound import WebhookEvent, WebhookStore
 from api.request_body import read_limited
 from analytics_assets.settings import CycleSettings, load_settings
+
+log = logging.getLogger(__name__)
 
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 LINKEDIN_SIGNATURE_HEADER = "X-LI-Signature"
@@ -100,6 +109,8 @@ class WebhookAccepted(BaseModel):
     received: int = Field(description="Events in the delivery.")
     stored: int = Field(description="Events stored now.")
     duplicates: int = Field(description="Events already stored by an earlier delivery (not stored again).")
+    discarded: int | None = Field(None, description="Events naming a person whose data was erased (GDPR): not "
+                                  "stored. Present only when there were any (the answer is otherwise unchanged).")
 
 
 class LinkedInChallenge(BaseModel):
@@ -403,7 +414,12 @@ async def _body(request: Request) -> bytes:
 async def _accept(request: Request, platform: str, events: list[WebhookEvent], body: bytes) -> WebhookAccepted:
     delivery_id = hashlib.sha256(body).hexdigest()
     result = await run_in_threadpool(_store(request).append, events, delivery_id)
-    return WebhookAccepted(platform=platform, received=result.received, stored=result.stored, duplicates=result.duplicates)
+    if result.discarded:  # the count only: the store's privacy_discards names the erasure, never the person
+        log.info("%s webhook delivery: %d events discarded (their person's erasure was taken)", platform, result.discarded)
+    return WebhookAccepted(
+        platform=platform, received=result.received, stored=result.stored, duplicates=result.duplicates,
+        discarded=result.discarded or None,
+    )
 
 
 async def webhook_rejected_handler(request: Request, exc: WebhookRejected) -> JSONResponse:
@@ -487,7 +503,10 @@ def meta_handshake(
     return PlainTextResponse(challenge)
 
 
-@router.post("/meta", response_model=WebhookAccepted, summary="Receive Meta webhook events", responses=_REJECTIONS)
+@router.post(
+    "/meta", response_model=WebhookAccepted, response_model_exclude_none=True, summary="Receive Meta webhook events",
+    responses=_REJECTIONS,
+)
 async def meta_events(request: Request) -> WebhookAccepted:
     """Verify `X-Hub-Signature-256`, then store one event per change, once."""
     secret = _require(_settings(request).meta_app_secret, "CYCLE_META_APP_SECRET", "Meta webhooks")
@@ -534,7 +553,8 @@ def linkedin_challenge(
 
 
 @router.post(
-    "/linkedin", response_model=WebhookAccepted, summary="Receive LinkedIn signed notifications", responses=_REJECTIONS
+    "/linkedin", response_model=WebhookAccepted, response_model_exclude_none=True,
+    summary="Receive LinkedIn signed notifications", responses=_REJECTIONS,
 )
 async def linkedin_events(request: Request) -> WebhookAccepted:
     """Verify `X-LI-Signature`, then store each notification once (by `notificationId`)."""

@@ -1,82 +1,54 @@
-"""GDPR export and erasure of one person on simulator data, end to end through ``privacy_request_job``.
+"""GDPR export and erasure of one person on simulator data, end to end through ``privacy_request_job`` and the
+rebuild through the asset graph (``privacy_rebuild_sensor`` -> ``privacy_rebuild_job``).
 
-Three simulated days are loaded with the project's raw loader (``parse_day`` + ``replace_partitions``, what
-``raw_platform_data`` runs), dbt builds the touchpoints' lineage, the served files built from it are published,
-the first day of touchpoints is archived, and the API's store holds a webhook event and a decision that name the
-person. Two people are erased through the sensor and the job: A (converted; rows hot, some quarantined) and B
-(rows only in the archived day). Afterwards nothing in the warehouse (every table and view, every text column),
-the archive, the served files or the API's store names them or their journeys; attribution drops by exactly
-their conversions' value; the exports taken before hold exactly the rows the erasure removed; and a full backfill
-of the three days (raw, then dbt) does not bring them back.
+A private copy of the whole graph's three simulated days (the ``pipeline`` session fixture: raw, dbt, the ML and
+analysis assets, the served snapshot), and the API's store holding a webhook event and a decision that name the
+person. Two people are erased: A (converted, with a quarantined record when the simulator gave one) through the
+sensors and the jobs as the daemon runs them, and B (converted on another day) with ``cycle privacy erase --run``,
+which runs the same two jobs in process. Afterwards nothing in the warehouse (every table and view, every text
+column), the served files or the API's store names them or their journeys; attribution drops by exactly their
+conversions' value, in the marts and in the served file; each rebuild was an ordinary run of the dbt assets over
+exactly the erased rows' partitions and of ``serving_snapshot``, with the dbt tests as asset checks; the exports
+taken before hold exactly the rows the erasure removed; and a backfill of the three days through Dagster (the
+touchpoints' raw table, then dbt) does not bring them back.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import re
+import shutil
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster_dbt import DbtCliResource
 
+from analytics_assets.contracts.access import Account, AccessRegistry
 from analytics_assets.contracts.inbound import FeedbackRecord, FeedbackStore, PrivacyRequestStore, WebhookEvent, WebhookStore
 from analytics_assets.contracts.privacy import DONE, export_file
-from analytics_assets.contracts.raw import RAW_TABLES, TOUCHPOINTS
-from analytics_assets.contracts.serving import SERVED_TABLES
+from analytics_assets.contracts.raw import TOUCHPOINTS
+from analytics_assets.definitions import build_defs
+from analytics_assets.defs.privacy.rebuild import REBUILD_TAG, downstream_models, privacy_rebuild_sensor, rebuild_runs
 from analytics_assets.defs.privacy.requests import privacy_request_job, privacy_requests_sensor
-from analytics_assets.defs.resources import ServingResource, WarehouseResource, WebhookStoreResource, dbt_executable
-from analytics_assets.defs.transform.dbt import DBT_PROJECT_DIR, LOOP_SELECTION, dbt_project
-from analytics_assets.defs.transform.dbt_invocation import _profile_key, _save_partial_parse, _seed_partial_parse
-from analytics_assets.settings import scoped_environ
-from analytics_assets.sources.parsing.loader import parse_day
-from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
-from analytics_assets.storage.archive import archive_day, archive_root, archived_days, read_archived_day
+from analytics_assets.defs.resources import WebhookStoreResource
+from analytics_assets.storage.archive import archive_root
 from analytics_assets.storage.privacy import Person, find_person
-from analytics_assets.storage.serving_files import publish_snapshot
-from analytics_assets.storage.warehouse import connect, replace_partitions
+from analytics_assets.storage.warehouse import connect
+from analytics_assets.settings import PROJECT_ROOT
+from cycle_testing import E2E_END, E2E_START, CycleHome
 
-pytestmark = pytest.mark.slow  # dbt builds three times (about 30 s each on 2 free cores)
+pytestmark = pytest.mark.slow  # a private copy of the pipeline's home, and three dbt runs
 
-DAYS = [date(2026, 10, 12) + timedelta(days=k) for k in range(3)]
-SIM = SimulatorConfig(
-    seed=5, posts_per_day=30, campaigns_per_platform=1, journeys_per_day=80, ai_generations_per_day=5,
-    experiment_units_per_day=10, malformed_rate=0.04,
-)
 PROPERTY = "cycle-demo"  # the simulator's web property
-# the served files built from the touchpoints' lineage (the rest of the snapshot needs the ML graph)
-# the test's own builds skip dbt's tests (the erasure's build runs them) and, as the job does, the loop's models
-NOT_BUILT = f"{LOOP_SELECTION} resource_type:test resource_type:unit_test"
-SERVED_SOURCES = {"main.dim_account", "main.agg_channel_attribution_daily", "main.agg_overview_account_daily"}
-
-
-def load_raw(warehouse: Path) -> None:
-    """The raw layer of ``DAYS``, as ``raw_platform_data`` writes it (the simulator regenerates the same days)."""
-    sim = PlatformSimulator(SIM)
-    with connect(warehouse) as con:
-        for day in DAYS:
-            batches = parse_day(sim.day(day))
-            for name, table in RAW_TABLES.items():
-                replace_partitions(con, table, batches[name].rows, batches[name].quarantine, day, day)
-
-
-def dbt_build(warehouse: Path, *args: str) -> None:
-    dbt = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
-    env = {
-        "CYCLE_WAREHOUSE_PATH": str(warehouse), "CYCLE_DUCKDB_THREADS": "1",
-        "CYCLE_DBT_MIN_DATE": DAYS[0].isoformat(), "CYCLE_DBT_MAX_DATE": DAYS[-1].isoformat(),
-        "DBT_INDIRECT_SELECTION": "cautious",
-    }
-    target = Path("target") / "test-privacy"
-    key = _profile_key(env)
-    _seed_partial_parse(DBT_PROJECT_DIR / target, key)  # the cache the job's invocations use too
-    with scoped_environ(env):
-        dbt.cli(["build", *args], manifest=dbt_project.manifest_path, target_path=target).wait()
-    _save_partial_parse(DBT_PROJECT_DIR / target, key)
+RANGE = {"dagster/asset_partition_range_start": E2E_START.isoformat(),
+         "dagster/asset_partition_range_end": E2E_END.isoformat()}
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -148,75 +120,96 @@ def served_value(serving: Path) -> dict[str, float]:
     return frame.groupby("model")["conversion_value"].sum().to_dict()
 
 
-def pick_people(warehouse: Path, quarantine: pd.DataFrame) -> tuple[str, str]:
-    """A: converted on a day that stays hot, with a quarantined record of their journey; B: converted on the
-    first day (to be archived)."""
+def pick_people(warehouse: Path) -> tuple[str, str, str]:
+    """A: converted, preferably with a quarantined record of one of their journeys; B: converted on another day;
+    C (for the CLI): converted, someone else again."""
     converted = query(
         warehouse,
-        "select user_id, journey_id, partition_date from raw.raw_touchpoints where event_type = 'conversion' "
-        "order by user_id",
-    )  # before the first day is archived
-    day = pd.to_datetime(converted["partition_date"]).dt.date
-    last = converted[(day > DAYS[0]) & converted["journey_id"].isin(set(quarantine["journey_id"].dropna()))]
-    first = converted[day == DAYS[0]]
-    assert len(last) and len(first), "the simulator should give converted people on both days"
-    return str(last["user_id"].iloc[0]), str(first["user_id"].iloc[0])
+        "select user_id, min(partition_date) as day from raw.raw_touchpoints where event_type = 'conversion' "
+        "group by user_id order by user_id",
+    )
+    quarantined = query(
+        warehouse,
+        "select distinct t.user_id from raw.raw_quarantine q join raw.raw_touchpoints t "
+        "on t.journey_id = try(json_extract_string(q.payload, '$.journey_id')) "
+        "where q.source_table = 'raw_touchpoints' and t.event_type = 'conversion'",
+    )
+    preferred = converted[converted["user_id"].isin(set(quarantined["user_id"]))]
+    a_row = (preferred if len(preferred) else converted).iloc[0]
+    others = converted[(converted["user_id"] != a_row["user_id"]) & (converted["day"] != a_row["day"])]
+    assert len(others) >= 2, "the simulator should give converted people on several days"
+    return str(a_row["user_id"]), str(others["user_id"].iloc[0]), str(others["user_id"].iloc[-1])
 
 
-def run_requests(instance: dg.DagsterInstance, resources: dict) -> list[dict]:
-    """One sensor tick, then every run it requests, in order; their op outputs."""
-    with dg.build_sensor_context(instance=instance, resources={"webhook_store": resources["webhook_store"]}) as ctx:
+def rebuild_defs(resources: dict) -> dg.Definitions:
+    return build_defs(resources)
+
+
+def run_requests(instance: dg.DagsterInstance, resources: dict, cursor: list[str]) -> tuple[list[dict], list]:
+    """One tick of privacy_requests_sensor and the runs it requests, in order (their op outputs); then one tick of
+    privacy_rebuild_sensor (its cursor kept in ``cursor``) and the rebuild runs it requests (their results)."""
+    store = {"webhook_store": resources["webhook_store"]}
+    with dg.build_sensor_context(instance=instance, resources=store) as ctx:
         requested = privacy_requests_sensor(ctx)
-    if isinstance(requested, dg.SkipReason):
-        return []
     outputs = []
-    for request in requested:
+    for request in [] if isinstance(requested, dg.SkipReason) else requested:
         result = privacy_request_job.execute_in_process(
             run_config=request.run_config, instance=instance, resources=resources, tags=request.tags
         )
         assert result.success
         outputs.append(result.output_for_node("carry_out_privacy_request"))
-    return outputs
+    with dg.build_sensor_context(instance=instance, resources=store, cursor=cursor[0]) as ctx:
+        rebuilds = privacy_rebuild_sensor(ctx)
+        cursor[0] = ctx.cursor or "0"
+    job = rebuild_defs(resources).resolve_job_def("privacy_rebuild_job")
+    results = []
+    for request in [] if isinstance(rebuilds, dg.SkipReason) else rebuilds:
+        result = job.execute_in_process(
+            instance=instance, asset_selection=request.asset_selection, tags=request.tags, raise_on_error=False
+        )
+        failures = [e for e in result.all_events if e.is_step_failure]
+        assert result.success, "\n".join(str(e.event_specific_data.error) for e in failures)
+        results.append((request, result))
+    return outputs, results
 
 
 @pytest.fixture(scope="module")
-def erased(tmp_path_factory):
+def erased(pipeline, tmp_path_factory):
+    source, _ = pipeline
     root = tmp_path_factory.mktemp("privacy_home")
-    warehouse, serving, store_path = root / "warehouse.duckdb", root / "serving", root / "api" / "store.sqlite3"
+    # a private copy: the warehouse (its day archive, if any) and the served snapshot; a Dagster instance of its own
+    shutil.copy2(source.warehouse, root / "warehouse.duckdb")
+    shutil.copytree(source.serving, root / "serving")
+    if archive_root(source.warehouse).exists():
+        shutil.copytree(archive_root(source.warehouse), root / "archive")
+    # one Dagster instance with Cycle's settings, the sensors' runs and the CLI's alike
+    (root / "dagster_home").mkdir()
+    shutil.copy(PROJECT_ROOT / "analytics_assets" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
+    store_path = root / "api" / "inbound.sqlite3"
     mp = pytest.MonkeyPatch()
     mp.setenv("CYCLE_HOME", str(root))
-    mp.delenv("CYCLE_ARCHIVE_DIR", raising=False)
+    mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    mp.setenv("CYCLE_API_STORE", str(store_path))  # the CLI's store is the sensors'
+    mp.setenv("CYCLE_ACCESS_STORE", str(root / "access.sqlite3"))
+    for variable in ("CYCLE_ARCHIVE_DIR", "CYCLE_WAREHOUSE_PATH", "CYCLE_SERVING_DIR"):
+        mp.delenv(variable, raising=False)
+    home = CycleHome(root=root, instance=dg.DagsterInstance.from_config(str(root / "dagster_home")))
     try:
-        load_raw(warehouse)
-        sim_q = pd.concat(
-            [pd.json_normalize([json.loads(p) for p in parse_day(PlatformSimulator(SIM).day(d))["raw_touchpoints"].quarantine["payload"]])
-             for d in DAYS],
-            ignore_index=True,
-        )
-        a, b = pick_people(warehouse, sim_q)
-        journeys = query(
-            warehouse, "select distinct user_id, journey_id from raw.raw_touchpoints where user_id in (?, ?)", [a, b]
-        )
-        # the archive: the first day of touchpoints leaves the hot table before dbt reads it (staging reads only the
-        # hot table, so the marts never held that day: B's rows live only in the raw archive)
-        archive = archive_root(warehouse)
-        with connect(warehouse) as con:
-            archive_day(con, TOUCHPOINTS, archive, DAYS[0])
-        dbt_build(warehouse, "--exclude", NOT_BUILT)
-        with connect(warehouse) as con:
-            frames = {t.file: con.execute(t.sql).df() for t in SERVED_TABLES if t.source in SERVED_SOURCES}
-        publish_snapshot(serving, frames, published_at=datetime.now(timezone.utc))
+        warehouse = home.warehouse
+        a, b, c = pick_people(warehouse)
+        journeys = query(warehouse, "select distinct user_id, journey_id from raw.raw_touchpoints where user_id in (?, ?)", [a, b])
         sibling = a + "0"  # a longer id that holds A's as a prefix: must survive
         before = {
             "attribution": attribution_value(warehouse),
-            "served": served_value(serving),
+            "served": served_value(home.serving),
             "their_value": query(
                 warehouse,
                 "select attribution_model as model, sum(value_credit) as value from main.fct_touchpoint_attribution "
                 "where user_id in (?, ?) group by 1", [a, b],
             ).set_index("model")["value"].to_dict(),
             "raw_a": len(query(warehouse, "select * from raw.raw_touchpoints where user_id = ?", [a])),
-            "quarantine_a": int(sim_q["journey_id"].isin(journeys.loc[journeys["user_id"] == a, "journey_id"]).sum()),
+            "days": sorted(query(warehouse, "select distinct partition_date from raw.raw_touchpoints where user_id in (?, ?)",
+                                 [a, b])["partition_date"].astype(str)),
         }
         # the API's store: events and a decision that name A, and one naming only the longer sibling id
         webhooks = WebhookStore(store_path)
@@ -229,25 +222,31 @@ def erased(tmp_path_factory):
             received_at=datetime.now(timezone.utc), reason=f"customer {a} asked us to stop",
         ))
         store = PrivacyRequestStore(store_path)
-        resources = {
-            "warehouse": WarehouseResource(path=str(warehouse), threads=1, memory_limit="1GB"),
-            "webhook_store": WebhookStoreResource(path=str(store_path)),
-            "serving": ServingResource(serving_dir=str(serving)),
-            "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()),
-        }
-        instance = dg.DagsterInstance.ephemeral()
+        resources = {**home.resources(), "webhook_store": WebhookStoreResource(path=str(store_path))}
         exports = {p: store.submit("export", p, [PROPERTY], workspace_id="ws") for p in (a, b)}
-        erasures = {p: store.submit("erasure", p, [PROPERTY], workspace_id="ws") for p in (a, b)}
-        outputs = run_requests(instance, resources)
+        erasures = {a: store.submit("erasure", a, [PROPERTY], workspace_id="ws")}
+        cursor = ["0"]
+        outputs, rebuilds = run_requests(home.instance, resources, cursor)
         export_docs = {}
         for person, request in exports.items():
             done = store.get(request.request_id)
             export_docs[person] = (done, done.detail)
+        # B: `cycle privacy erase --workspace ws --run`, for the workspace's web property
+        from analytics_assets.cli.privacy import run as cli
+
+        registry = AccessRegistry(root / "access.sqlite3")
+        registry.create_workspace("ws", exist_ok=True)
+        registry.add_accounts("ws", [Account("web", PROPERTY)])
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            cli_exit = cli(argparse.Namespace(action="erase", user_id=b, workspace="ws", run=True))
+        erasures[b] = store.erasures_after(erasures[a].seq)[-1]
         yield {
-            "root": root, "warehouse": warehouse, "serving": serving, "store_path": store_path, "archive": archive,
-            "a": a, "b": b, "sibling": sibling, "journeys": journeys, "before": before, "exports": exports,
-            "export_docs": export_docs, "erasures": erasures, "outputs": outputs, "store": store,
-            "resources": resources, "instance": instance,
+            "root": root, "home": home, "warehouse": warehouse, "serving": home.serving, "store_path": store_path,
+            "a": a, "b": b, "c": c, "sibling": sibling, "journeys": journeys, "before": before, "exports": exports,
+            "export_docs": export_docs, "erasures": erasures, "outputs": outputs, "rebuilds": rebuilds,
+            "store": store, "resources": resources, "instance": home.instance, "cursor": cursor,
+            "cli_exit": cli_exit, "cli_out": printed.getvalue(),
         }
     finally:
         mp.undo()
@@ -259,22 +258,17 @@ def test_the_erasure_removes_the_people_from_every_table_file_and_store(erased):
     for request in erased["erasures"].values():
         assert erased["store"].get(request.request_id).status == DONE
     assert warehouse_mentions(erased["warehouse"], needles) == {}
-    assert parquet_mentions(erased["archive"], needles) == {}
     assert parquet_mentions(erased["serving"], needles) == {}
     assert sqlite_mentions(erased["store_path"], needles) == {}
     # the longer id that merely starts with A's is someone else: kept
     assert sqlite_mentions(erased["store_path"], [erased["sibling"]]) == {"webhook_events": 1}
-    # what each erasure says it removed: A's hot rows, quarantined records, marts, store rows; B's archived day
+    # what each erasure says it removed: their hot rows, quarantined records, marts, store rows
     removed_a = erased["store"].get(erased["erasures"][a].request_id).detail["removed"]
     assert removed_a["raw.raw_touchpoints"] == erased["before"]["raw_a"]
-    assert removed_a["raw.raw_quarantine"] == erased["before"]["quarantine_a"] > 0
     assert removed_a["main.fct_touchpoint_attribution"] > 0
     assert removed_a["api_store.webhook_events"] == 1 and removed_a["api_store.recommendation_feedback"] == 1
     removed_b = erased["store"].get(erased["erasures"][b].request_id).detail["removed"]
-    assert f"archive/raw_touchpoints/partition_date={DAYS[0].isoformat()}" in removed_b
-    assert "raw.raw_touchpoints" not in removed_b  # its day was archived
-    # the archive still holds everyone else of that day
-    assert len(read_archived_day(TOUCHPOINTS.name, DAYS[0], erased["archive"])) > 0
+    assert removed_b["raw.raw_touchpoints"] > 0 and removed_b["main.fct_touchpoint_attribution"] > 0
 
 
 def test_attribution_drops_by_exactly_their_conversions(erased):
@@ -287,15 +281,42 @@ def test_attribution_drops_by_exactly_their_conversions(erased):
         assert served[model] == pytest.approx(erased["before"]["served"][model] - their[model], rel=1e-9)
 
 
+def test_the_rebuild_is_a_run_of_the_assets_over_the_erased_rows_partitions(erased):
+    """One run of privacy_rebuild_job per erasure (the sensor's for A, the CLI's for B): the dbt models downstream of
+    raw_touchpoints over exactly the partitions the erased rows were filed under, their dbt tests as asset checks,
+    then serving_snapshot."""
+    instance = erased["instance"]
+    assert [r.tags[REBUILD_TAG] for r, _ in erased["rebuilds"]] == [erased["erasures"][erased["a"]].request_id]
+    models = set(downstream_models(["raw_touchpoints"]))
+    for request in erased["erasures"].values():
+        (run,) = rebuild_runs(instance, request.request_id)
+        assert run.job_name == "privacy_rebuild_job" and run.status == dg.DagsterRunStatus.SUCCESS
+        window = erased["store"].get(request.request_id).detail["rebuild"]["window"]
+        assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) == (window[0], window[-1])
+        assert set(window) <= set(erased["before"]["days"])
+        events = instance.all_logs(run.run_id)
+        materialized = [e.dagster_event for e in events if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"]
+        assert models | {"serving_snapshot"} <= {e.asset_key.to_user_string() for e in materialized}
+        # the partitioned models carry the partition keys of the run's range, as any backfill's do
+        days = set(pd.date_range(window[0], window[-1]).strftime("%Y-%m-%d"))
+        assert {e.partition for e in materialized if e.asset_key.to_user_string() == "fct_touchpoint_attribution"} <= days
+        checks = [e.dagster_event for e in events if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        assert checks and all(e.event_specific_data.passed for e in checks)
+    # settled erasures are not rebuilt again
+    _, again = run_requests(instance, erased["resources"], erased["cursor"])
+    assert again == []
+
+
 def test_the_audit_names_counts_never_the_user(erased):
     audit = query(erased["warehouse"], "select * from raw.raw_privacy_audit order by requested_at")
-    assert sorted(audit["kind"]) == ["erasure", "erasure", "export", "export"]
+    ours = audit[audit["request_id"].isin([r.request_id for r in [*erased["exports"].values(), *erased["erasures"].values()]])]
+    assert sorted(ours["kind"]) == ["erasure", "erasure", "export", "export"]
     assert audit["user_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
-    erasure_a = audit[audit["request_id"] == erased["erasures"][erased["a"]].request_id].iloc[0]
+    erasure_a = ours[ours["request_id"] == erased["erasures"][erased["a"]].request_id].iloc[0]
     items = json.loads(erasure_a["items"])
     assert erasure_a["rows_total"] == sum(items.values()) > 0
     # the exports' and erasures' hashes of one person agree (one salt), and differ between people
-    by_kind = audit.groupby("kind")["user_hash"].apply(set)
+    by_kind = ours.groupby("kind")["user_hash"].apply(set)
     assert by_kind["erasure"] == by_kind["export"] and len(by_kind["erasure"]) == 2
 
 
@@ -311,15 +332,14 @@ def test_an_export_holds_exactly_the_rows_the_erasure_removed(erased):
     assert exported == {k: v for k, v in removed.items() if not k.startswith("exports/")}
 
 
-def test_an_export_file_holds_the_persons_rows(tmp_path, erased, monkeypatch):
+def test_an_export_file_holds_the_persons_rows(erased):
     """A fresh export of an erased person finds nothing; of a present one, their rows in every place."""
-    monkeypatch.setenv("CYCLE_HOME", str(erased["root"]))
     store = erased["store"]
     warehouse = erased["warehouse"]
-    someone = query(warehouse, "select user_id from raw.raw_touchpoints where event_type = 'conversion' limit 1").iloc[0, 0]
+    someone = erased["c"]
     gone = store.submit("export", erased["a"], [PROPERTY])
     present = store.submit("export", someone, [PROPERTY])
-    run_requests(erased["instance"], erased["resources"])
+    run_requests(erased["instance"], erased["resources"], erased["cursor"])
     assert store.get(gone.request_id).detail["rows_total"] == 0
     done = store.get(present.request_id)
     document = json.loads(Path(done.export_path).read_text())
@@ -328,17 +348,17 @@ def test_an_export_file_holds_the_persons_rows(tmp_path, erased, monkeypatch):
     assert sorted(r["event_id"] for r in document["rows"]["raw.raw_touchpoints"]) == sorted(raw["event_id"])
     assert document["counts"]["main.fct_touchpoint_attribution"] > 0
     with connect(warehouse, read_only=True) as con:
-        assert find_person(con, erased["archive"], Person(someone, (PROPERTY,))).counts() == document["counts"]
+        assert find_person(con, archive_root(warehouse), Person(someone, (PROPERTY,))).counts() == document["counts"]
 
 
 def test_a_repeated_erasure_is_a_no_op(erased):
     store = erased["store"]
     before = attribution_value(erased["warehouse"])
     again = store.submit("erasure", erased["a"], [PROPERTY], workspace_id="ws")
-    (output,) = run_requests(erased["instance"], erased["resources"])
+    (output,), rebuilds = run_requests(erased["instance"], erased["resources"], erased["cursor"])
     # nothing of theirs was left (an export taken since holds no rows, and its file goes like any earlier one)
     assert [k for k in output["removed"] if not k.startswith("exports/")] == []
-    assert output["already_erased"] is True and output["rebuilt_models"] == []
+    assert output["already_erased"] is True and output["rebuild"] is None and rebuilds == []
     assert store.get(again.request_id).status == DONE
     assert attribution_value(erased["warehouse"]) == pytest.approx(before)
     # a request done is never redone: rerunning its job returns what it did
@@ -349,23 +369,25 @@ def test_a_repeated_erasure_is_a_no_op(erased):
     assert result.output_for_node("carry_out_privacy_request") == output
 
 
+def test_the_cli_erased_and_rebuilt_in_process(erased):
+    """``cycle privacy erase --run`` (B): the request, the erasure's run and the rebuild's run, waited for."""
+    assert erased["cli_exit"] == 0
+    assert "rebuilding" in erased["cli_out"] and '"status": "done"' in erased["cli_out"]
+    request = erased["erasures"][erased["b"]]
+    assert request.kind == "erasure" and request.status == DONE and request.workspace_id == "ws"
+    runs = erased["instance"].get_runs(filters=dg.RunsFilter(tags={"cycle/trigger": "cli"}))
+    assert sorted(r.job_name for r in runs) == ["privacy_rebuild_job", "privacy_request_job"]
+
+
 def test_a_full_backfill_does_not_bring_them_back(erased):
-    """Reload the three days from the simulator (it regenerates both people's journeys), rebuild dbt: still gone."""
+    """Materialize the touchpoints' raw table and the dbt models downstream of it for the three days through Dagster
+    (the simulator regenerates both people's journeys): still gone, and the marts as the erasure left them."""
     warehouse = erased["warehouse"]
     after_erasure = attribution_value(warehouse)
-    load_raw(warehouse)  # the backfill: the archived day comes back hot, regenerated
-    hot = query(warehouse, "select user_id, partition_date from raw.raw_touchpoints")
-    assert (pd.to_datetime(hot["partition_date"]).dt.date == DAYS[0]).sum() > 0
-    dbt_build(warehouse, "--select", "source:raw.raw_touchpoints+", "--exclude", NOT_BUILT)
+    job = rebuild_defs(erased["resources"]).resolve_job_def("full_pipeline_job")
+    selection = [dg.AssetKey(TOUCHPOINTS.name)] + [dg.AssetKey(m) for m in downstream_models([TOUCHPOINTS.name])]
+    result = job.execute_in_process(instance=erased["instance"], asset_selection=selection, tags=RANGE, raise_on_error=False)
+    assert result.success
     needles = [erased["a"], erased["b"], *erased["journeys"]["journey_id"]]
     assert warehouse_mentions(warehouse, needles) == {}
-    assert parquet_mentions(erased["archive"], needles) == {}
-    assert archived_days(TOUCHPOINTS.name, erased["archive"]) == [DAYS[0]]
-    # the days the marts held are exactly as the erasure left them; the first day is back, without B
-    later = query(
-        warehouse,
-        "select model, sum(conversion_value) as value from main.agg_channel_attribution_daily "
-        "where conversion_date > ? group by model", [DAYS[0]],
-    )
-    assert dict(zip(later["model"], later["value"])) == pytest.approx(after_erasure, rel=1e-9)
-    assert attribution_value(warehouse)["linear"] > after_erasure["linear"]
+    assert attribution_value(warehouse) == pytest.approx(after_erasure, rel=1e-9)

@@ -126,3 +126,28 @@ def test_the_api_store_deletes_what_names_them_and_stays_append_only(tmp_path):
                 con.execute(sql)
     finally:
         con.close()
+
+
+def test_a_tracked_event_taken_before_the_erasure_and_loaded_after_it_is_dropped(tmp_path):
+    """The API stored the person's tracked touchpoint before their erasure was asked (so its door let it in), and
+    the warehouse's tombstone is written before the loader copies it: the copy drops it, keeps everyone else's."""
+    from analytics_assets.contracts.events import event_json, parse_event
+    from analytics_assets.contracts.inbound import TrackedEventRecord, TrackedEventStore
+    from analytics_assets.storage.tracked_events import copy_from_store
+
+    path = tmp_path / "store.sqlite3"
+    events = [
+        parse_event({"type": "touchpoint", "event_id": f"tp-{user}", "timestamp": "2026-10-12T10:00:00Z",
+                     "property_id": "site", "journey_id": f"jrn-{user}", "user_id": user, "utm_source": "google",
+                     "utm_medium": "cpc"})[0]
+        for user in (ERASED, KEPT)
+    ]
+    TrackedEventStore(path).append(
+        [TrackedEventRecord(e.event_id, e.type, event_json(e)) for e in events], workspace_id="ws"
+    )
+    with connect(tmp_path / "w.duckdb") as con:
+        erase_person(con, tmp_path / "archive", Person(ERASED, ("site",)), request_id="era_" + "3" * 32,
+                     workspace_id="ws", requested_at=datetime.now(timezone.utc))
+        copy_from_store(con, TrackedEventStore(path))
+        loaded = con.execute("select user_id, journey_id from raw.raw_tracked_touchpoints").fetchall()
+    assert loaded == [(KEPT, f"jrn-{KEPT}")]

@@ -2,7 +2,9 @@
 
 A request names one pseudonymous user id within a workspace's web properties (its ``web`` accounts, ``cycle
 workspaces add-account WS --platform web --account-id PROPERTY``) and lands in the API's store, where
-``privacy_requests_sensor`` picks it up; ``--run`` carries it out at once in this process instead.
+``privacy_requests_sensor`` picks it up (and, for an erasure, ``privacy_rebuild_sensor`` then rebuilds what was
+built from the erased rows); ``--run`` carries it out at once in this process instead, rebuild included: the same
+two jobs, run one after the other and waited for, recorded in the Dagster instance like any run.
 """
 
 from __future__ import annotations
@@ -47,19 +49,37 @@ def _describe(request: PrivacyRequest) -> str:
     )
 
 
-def _carry_out(request_id: str) -> bool:
+def _carry_out(store: PrivacyRequestStore, request_id: str) -> bool:
+    """``privacy_request_job`` for the request, then (a done erasure with something to rebuild) the run of
+    ``privacy_rebuild_job`` that ``privacy_rebuild_sensor`` would request; whether both succeeded."""
     import dagster as dg
 
     from analytics_assets.cli import ensure_dagster_home
-    from analytics_assets.definitions import defs
+    from analytics_assets.definitions import build_defs
+    from analytics_assets.defs.privacy.rebuild import rebuild_run_request
     from analytics_assets.defs.privacy.requests import run_config
 
     ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    defs = build_defs()  # the resources of the settings as they are now (the warehouse, the served files)
     result = defs.resolve_job_def("privacy_request_job").execute_in_process(
-        run_config=run_config(request_id), instance=dg.DagsterInstance.get(), raise_on_error=False,
-        tags={"cycle/trigger": "cli"},
+        run_config=run_config(request_id), instance=instance, raise_on_error=False, tags={"cycle/trigger": "cli"},
     )
-    return result.success
+    if not result.success:
+        return False
+    done = store.get(request_id)
+    rebuild = rebuild_run_request(done) if done is not None else None
+    if rebuild is None:
+        return True
+    print(f"rebuilding {len(rebuild.asset_selection or [])} assets, partitions "
+          f"{rebuild.tags['dagster/asset_partition_range_start']}..{rebuild.tags['dagster/asset_partition_range_end']}")
+    rebuilt = defs.resolve_job_def("privacy_rebuild_job").execute_in_process(
+        instance=instance, asset_selection=rebuild.asset_selection, raise_on_error=False,
+        tags={**rebuild.tags, "cycle/trigger": "cli"},
+    )
+    if not rebuilt.success:
+        print(f"the rebuild run {rebuilt.run_id} failed; privacy_rebuild_sensor requests it again")
+    return rebuilt.success
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +111,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.run:
         print("privacy_requests_sensor carries it out; follow it with: cycle privacy status " + request.request_id)
         return 0
-    ok = _carry_out(request.request_id)
+    ok = _carry_out(store, request.request_id)
     print(_describe(store.get(request.request_id)))
     return 0 if ok else 1

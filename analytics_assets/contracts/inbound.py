@@ -18,6 +18,10 @@ into the warehouse past a cursor (``seq``), so data only ever flows one way: API
 * ``privacy_requests`` and ``privacy_request_events`` (:class:`PrivacyRequestStore`): GDPR export and erasure
   requests and their status; the erasure of a person is the store's one deletion path (recorded in
   ``privacy_store_erasures``).
+* ``privacy_erased_subjects`` and ``privacy_discards`` (:class:`ErasedSubjects`): whom the store was asked to erase
+  (a hash salted with the store's own secret, never the id) and what its writers discarded for naming them since:
+  from the moment an erasure is taken, every writer of a table that can name a person (``PRIVACY_SEARCHED_TABLES``)
+  checks its rows inside its own transaction and stores none that names an erased person.
 
 The tables share the file, its ``store_id`` and these rules:
 
@@ -32,12 +36,14 @@ No dagster or FastAPI imports: the Dagster side reads the store with these same 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
+import secrets
 import sqlite3
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -212,10 +218,11 @@ def new_feedback_id() -> str:
 class AppendResult:
     received: int
     stored: int
+    discarded: int = 0  # naming an erased person (ErasedSubjects): never stored
 
     @property
     def duplicates(self) -> int:
-        return self.received - self.stored
+        return self.received - self.stored - self.discarded
 
 
 @dataclass(frozen=True)
@@ -263,6 +270,7 @@ class InboundStore:
         con.execute("pragma synchronous = full")
         # every table, whichever class creates the file: one schema
         con.executescript(_SCHEMA + _append_only("webhook_events", "api_audit", "recommendation_feedback"))
+        con.executescript(_ERASED_SCHEMA + _append_only(ERASED_SUBJECTS_TABLE, PRIVACY_DISCARDS_TABLE))
         con.execute("insert or ignore into store_info (key, value) values ('store_id', ?)", [uuid.uuid4().hex])
 
     def exists(self) -> bool:
@@ -342,12 +350,11 @@ class WebhookStore(InboundStore):
         for e in events:
             if e.platform not in PLATFORMS:
                 raise ValueError(f"unknown webhook platform {e.platform!r}; expected one of {PLATFORMS}")
-        stored = self._insert(
-            """insert or ignore into webhook_events
+        sql = """insert or ignore into webhook_events
                (platform, event_id, delivery_id, received_at, object, field, action,
                 account_id, post_id, entity_id, event_time, payload)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+        rows = [
                 [
                     e.platform,
                     e.event_id,
@@ -363,9 +370,14 @@ class WebhookStore(InboundStore):
                     json.dumps(e.payload, sort_keys=True, separators=(",", ":")),
                 ]
                 for e in events
-            ],
-        )
-        return AppendResult(received=len(events), stored=stored)
+        ]
+        with self._writing() as con:
+            # the payload is what erase_naming searches: a row it would erase is never stored
+            erased = ErasedSubjects.matcher(con)
+            kept, discards = ErasedSubjects.split(rows, lambda row: erased.naming(row[-1]))
+            ErasedSubjects.record_discards(con, self.TABLE, discards)
+            stored = sum(con.execute(sql, row).rowcount for row in kept)
+        return AppendResult(received=len(events), stored=stored, discarded=len(rows) - len(kept))
 
 
 class AuditStore(InboundStore):
@@ -426,12 +438,17 @@ class FirstWinsStore(InboundStore):
             stored = con.execute(lookup, [key]).fetchone()
             created = stored is None
             if created:  # (the unique key stands behind this, should a writer ever skip the lock)
+                row = self._admit(con, row)
                 con.execute(
                     f"insert into {self.TABLE} ({', '.join(fields)}) values ({', '.join('?' for _ in fields)})",
                     [row[f] for f in fields],
                 )
                 stored = con.execute(lookup, [key]).fetchone()
         return self._from_row(dict(zip(self.COLUMNS, stored))), created
+
+    def _admit(self, con: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]:
+        """The row as it is stored, inside the storing transaction (a subclass removes what must not be kept)."""
+        return row
 
     def _stored_for(self, keys: Iterable[str]) -> dict[str, Any]:
         """The stored record of each of ``keys`` that has one (key -> record)."""
@@ -470,6 +487,18 @@ class FeedbackStore(FirstWinsStore):
         if feedback.decision not in FEEDBACK_DECISIONS:
             raise ValueError(f"unknown decision {feedback.decision!r}; expected one of {tuple(FEEDBACK_DECISIONS)}")
         return self._store_first(feedback)
+
+    def _admit(self, con: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]:
+        # the decision is kept (it names a recommendation, nobody); the user's words lose an erased person's id
+        erased = ErasedSubjects.matcher(con)
+        scrubbed = {c: erased.scrub(row.get(c)) for c in PRIVACY_SEARCHED_TABLES[self.TABLE]}
+        erasures = {request_id for _, request_id in scrubbed.values() if request_id is not None}
+        if not erasures:
+            return row
+        ErasedSubjects.record_discards(
+            con, self.TABLE, [Discard(min(erasures), row.get("workspace_id"), row.get("key_id"))]
+        )
+        return {**row, **{c: text for c, (text, _) in scrubbed.items()}}
 
     def decisions(self, recommendation_ids: Iterable[str]) -> dict[str, FeedbackRecord]:
         """The stored decision of each of ``recommendation_ids`` that has one (id -> record)."""
@@ -659,6 +688,8 @@ class PrivacyRequestStore(InboundStore):
                 "values (?, ?, ?, ?, ?, ?, ?)",
                 [request_id, kind, user_id, workspace_id, json.dumps(properties), key_id, _utc_iso(at)],
             )
+            if kind == "erasure":  # from now on no writer of the store takes a row naming them
+                ErasedSubjects.remember(con, user_id, request_id)
         found = self.get(request_id)
         assert found is not None
         return found
@@ -682,6 +713,10 @@ class PrivacyRequestStore(InboundStore):
                  None if detail is None else json.dumps(detail, sort_keys=True, default=str), export_path],
             )
             if redact_user_as is not None:  # this request and the workspace's other ones of the person (exports)
+                # (an erasure taken before the store had a door: remembered now, while the id is still here)
+                (user_id,) = con.execute(f"select user_id from {self.TABLE} where request_id = ?", [request_id]).fetchone()
+                if not user_id.startswith("sha256:"):
+                    ErasedSubjects.remember(con, user_id, request_id)
                 con.execute("pragma secure_delete = on")  # the old values' bytes are zeroed, not left in free pages
                 self._lifting(con, self.TABLE, "update", lambda: con.execute(
                     f"update {self.TABLE} set user_id = ? where (user_id, coalesce(workspace_id, '')) = "
@@ -765,6 +800,10 @@ class PrivacyRequestStore(InboundStore):
         found = self._requests("request_id = ?", [request_id])
         return found[0] if found else None
 
+    def erasures_after(self, seq: int) -> list[PrivacyRequest]:
+        """The erasure requests stored past ``seq``, oldest first (``privacy_rebuild_sensor``'s cursor)."""
+        return self._requests("kind = 'erasure' and seq > ?", [int(seq)])
+
     def open_requests(self, max_attempts: int = 3) -> list[PrivacyRequest]:
         """Requests not done yet, oldest first: pending ones and failed ones with attempts left."""
         return [
@@ -843,6 +882,136 @@ class PrivacyRequestStore(InboundStore):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Erased people at the store's door: whom the store was asked to erase, and what it discarded since
+# ---------------------------------------------------------------------------------------------------
+
+ERASED_SUBJECTS_TABLE = "privacy_erased_subjects"
+PRIVACY_DISCARDS_TABLE = "privacy_discards"
+ERASED_MARK = "[erased]"  # what an erased person's id becomes in the words of a decision that is kept
+_STORE_SALT_KEY = "privacy_salt"  # store_info: the secret salt of the store's subject hashes
+# a whole id is a maximal run of these (the edges of PrivacyRequestStore._names): anon_1 is not in anon_12
+_ID_TOKEN = re.compile(r"[A-Za-z0-9_.:@+\-]+")
+_MAX_ID_CHARS = 128  # contracts.privacy's user ids: a longer run is no one's id
+_ERASED_SCHEMA = f"""
+create table if not exists {ERASED_SUBJECTS_TABLE} (
+    seq           integer primary key autoincrement,
+    subject_hash  text not null unique,
+    request_id    text not null,
+    at            text not null
+);
+create table if not exists {PRIVACY_DISCARDS_TABLE} (
+    seq           integer primary key autoincrement,
+    at            text not null,
+    source        text not null,
+    request_id    text not null,
+    workspace_id  text,
+    key_id        text,
+    items         integer not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class Discard:
+    """One row not stored (or stored without the person's id) because it named an erased person."""
+
+    request_id: str  # the erasure that keeps them out
+    workspace_id: str | None = None
+    key_id: str | None = None
+
+
+class ErasedMatcher:
+    """The erased people of a store as of one transaction: finds them in a row's text, by whole id."""
+
+    def __init__(self, salt: str | None, erasures: Mapping[str, str]):
+        self._salt = salt
+        self._erasures = erasures  # subject hash -> the erasure's request id
+
+    def _erasure_of(self, token: str) -> str | None:
+        if len(token) > _MAX_ID_CHARS or not token[0].isalnum():  # an id starts with a letter or digit
+            return None
+        return self._erasures.get(ErasedSubjects.subject_hash(self._salt or "", token))
+
+    def naming(self, text: str | None) -> str | None:
+        """The erasure of a person ``text`` names, if any."""
+        if not text or not self._erasures:
+            return None
+        for token in set(_ID_TOKEN.findall(text)):
+            found = self._erasure_of(token)
+            if found is not None:
+                return found
+        return None
+
+    def scrub(self, text: str | None) -> tuple[str | None, str | None]:
+        """``text`` with each erased person's id replaced by ``ERASED_MARK``, and an erasure it named (or None)."""
+        found = self.naming(text)
+        if found is None or text is None:
+            return text, None
+        return _ID_TOKEN.sub(lambda m: ERASED_MARK if self._erasure_of(m.group()) else m.group(), text), found
+
+
+class ErasedSubjects:
+    """``privacy_erased_subjects``: one row per person the store was asked to erase, from the moment the erasure is
+    taken, as ``sha256(salt:user_id)`` with a salt of the store's own (``store_info``): the API checks payloads
+    against it without the warehouse (whose salt it never sees) and without keeping the id. ``privacy_discards``:
+    the audit of what was not stored because of it (source table, the erasure's request id, rows; never the id).
+    Both append-only. Every method runs inside the caller's write transaction."""
+
+    @staticmethod
+    def subject_hash(salt: str, user_id: str) -> str:
+        return hashlib.sha256(f"{salt}:{user_id}".encode()).hexdigest()
+
+    @staticmethod
+    def _salt(con: sqlite3.Connection, create: bool) -> str | None:
+        found = con.execute("select value from store_info where key = ?", [_STORE_SALT_KEY]).fetchone()
+        if found is not None or not create:
+            return None if found is None else found[0]
+        salt = secrets.token_hex(32)
+        con.execute("insert into store_info (key, value) values (?, ?)", [_STORE_SALT_KEY, salt])
+        return salt
+
+    @classmethod
+    def remember(cls, con: sqlite3.Connection, user_id: str, request_id: str) -> None:
+        salt = cls._salt(con, create=True)
+        assert salt is not None
+        con.execute(
+            f"insert or ignore into {ERASED_SUBJECTS_TABLE} (subject_hash, request_id, at) values (?, ?, ?)",
+            [cls.subject_hash(salt, user_id), request_id, _utc_iso(datetime.now(timezone.utc))],
+        )
+
+    @classmethod
+    def matcher(cls, con: sqlite3.Connection) -> ErasedMatcher:
+        salt = cls._salt(con, create=False)
+        erasures = dict(con.execute(f"select subject_hash, request_id from {ERASED_SUBJECTS_TABLE}").fetchall())
+        return ErasedMatcher(salt, erasures if salt is not None else {})
+
+    @staticmethod
+    def split(rows: Sequence[Any], naming: Any, who: Discard | None = None) -> tuple[list[Any], list[Discard]]:
+        """``rows`` without those ``naming(row)`` finds an erasure in, and a ``Discard`` for each of those."""
+        kept, discards = [], []
+        for row in rows:
+            request_id = naming(row)
+            if request_id is None:
+                kept.append(row)
+            else:
+                discards.append(Discard(request_id, who.workspace_id if who else None, who.key_id if who else None))
+        return kept, discards
+
+    @staticmethod
+    def record_discards(con: sqlite3.Connection, source: str, discards: Iterable[Discard]) -> None:
+        counts: dict[Discard, int] = {}
+        for d in discards:
+            counts[d] = counts.get(d, 0) + 1
+        at = _utc_iso(datetime.now(timezone.utc))
+        for d, n in counts.items():
+            con.execute(
+                f"insert into {PRIVACY_DISCARDS_TABLE} (at, source, request_id, workspace_id, key_id, items) "
+                "values (?, ?, ?, ?, ?, ?)",
+                [at, source, d.request_id, d.workspace_id, d.key_id, n],
+            )
+
+
+# ---------------------------------------------------------------------------------------------------
 # Tracked events (POST /v1/events): touchpoints, conversions, AI generations, experiment exposures
 # ---------------------------------------------------------------------------------------------------
 
@@ -871,6 +1040,9 @@ class TrackedEventRecord:
     event: str  # the validated event as compact JSON (contracts.events.event_json)
 
 
+STORED, DUPLICATE, DISCARDED = "stored", "duplicate", "discarded"  # TrackedEventStore.append_checked
+
+
 class TrackedEventStore(InboundStore):
     """Append and read tracked events (``tracked_events``), copied into the warehouse by ``raw_tracked_events``.
     Idempotent: ``(workspace_id, event_id)`` is unique and inserts are ``INSERT OR IGNORE``, so a resent event
@@ -889,7 +1061,16 @@ class TrackedEventStore(InboundStore):
         received_at: datetime | None = None,
     ) -> list[bool]:
         """Store ``events`` in one transaction; returns, per event, whether it was stored now (False: a duplicate
-        of one stored before or earlier in the batch)."""
+        of one stored before or earlier in the batch, or an event naming an erased person)."""
+        return [outcome == STORED for outcome in self.append_checked(events, workspace_id, key_id, received_at)]
+
+    def append_checked(
+        self, events: Iterable[TrackedEventRecord], workspace_id: str, key_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> list[str]:
+        """Store ``events`` in one transaction; returns, per event, ``STORED`` (now), ``DUPLICATE`` (stored before
+        or earlier in the batch) or ``DISCARDED`` (it names a person the store was asked to erase: not stored,
+        counted in ``privacy_discards``)."""
         events = list(events)
         if not events:
             return []
@@ -899,10 +1080,18 @@ class TrackedEventStore(InboundStore):
         sql = f"""insert or ignore into {TRACKED_EVENTS_TABLE}
                   (workspace_id, event_id, type, key_id, received_at, event) values (?, ?, ?, ?, ?, ?)"""
         with self._writing() as con:
-            return [
-                con.execute(sql, [workspace_id, e.event_id, e.type, key_id, received, e.event]).rowcount == 1
-                for e in events
-            ]
+            erased = ErasedSubjects.matcher(con)
+            outcomes, discards = [], []
+            for e in events:
+                request_id = erased.naming(e.event)
+                if request_id is not None:
+                    outcomes.append(DISCARDED)
+                    discards.append(Discard(request_id, workspace_id, key_id))
+                    continue
+                stored = con.execute(sql, [workspace_id, e.event_id, e.type, key_id, received, e.event]).rowcount == 1
+                outcomes.append(STORED if stored else DUPLICATE)
+            ErasedSubjects.record_discards(con, self.TABLE, discards)
+            return outcomes
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -916,6 +1105,15 @@ __all__ = [
     "AppendResult",
     "AuditRecord",
     "AuditStore",
+    "DISCARDED",
+    "DUPLICATE",
+    "Discard",
+    "ERASED_MARK",
+    "ERASED_SUBJECTS_TABLE",
+    "ErasedMatcher",
+    "ErasedSubjects",
+    "PRIVACY_DISCARDS_TABLE",
+    "STORED",
     "FeedbackRecord",
     "FeedbackStore",
     "FirstWinsStore",

@@ -16,6 +16,11 @@ the valid ones are appended to the API's inbound store (``contracts.inbound.Trac
 4. The valid events are stored in one transaction, once per ``(workspace, event_id)``: resending a batch
    stores nothing new and answers the same counts, with the resent events under ``duplicates``. A store that
    cannot be written (disk full, locked past its timeout) is 503 and nothing of the batch is stored.
+5. A valid event naming a person whose erasure the store has taken (GDPR, ``api/routes/privacy.py``; the store
+   checks each event's JSON for their whole id inside the same transaction, ``contracts.inbound.ErasedSubjects``)
+   is not stored: it is counted under ``discarded`` and in the store's ``privacy_discards`` (the erasure's
+   request id, the workspace and key; never the user id). It still counts as valid, so a batch holding only such
+   events is a 200: a sender retries what was refused, and resending it would only be discarded again.
 
 The answer is **200** when at least one event was valid (stored now or before), **422** when none was.
 """
@@ -34,7 +39,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from analytics_assets.contracts.events import MAX_ID_CHARS, TrackedEvent, event_json, parse_event
-from analytics_assets.contracts.inbound import TrackedEventRecord, TrackedEventStore
+from analytics_assets.contracts.inbound import DISCARDED, STORED, TrackedEventRecord, TrackedEventStore
 from api.auth import Principal, require
 from api.request_body import read_limited
 from api.routes.common import DATA_ERRORS
@@ -63,6 +68,8 @@ class EventsResponse(BaseModel):
     accepted: int = Field(description="Valid events stored now.")
     duplicates: int = Field(description="Valid events stored before (same workspace and event_id): nothing new stored.")
     rejected: int = Field(description="Invalid events, none stored.")
+    discarded: int = Field(0, description="Valid events naming a person whose data was erased (GDPR): not stored, "
+                           "and not to be resent.")
     errors: list[RejectedEvent] = Field(description="Each rejected event and why.")
     detail: str | None = Field(None, description="Why the whole batch was refused, when it was.")
 
@@ -241,13 +248,16 @@ async def post_events(request: Request, principal: Ingester, store: TrackedEvent
             detail="No valid event; nothing stored.",
         ))
     try:
-        stored = await run_in_threadpool(
-            store.append, valid, principal.workspace_id, principal.key.key_id, datetime.now(timezone.utc)
+        outcomes = await run_in_threadpool(
+            store.append_checked, valid, principal.workspace_id, principal.key.key_id, datetime.now(timezone.utc)
         )
     except (sqlite3.Error, OSError) as exc:  # a full disk, a store locked past its timeout: not the request's fault
         log.warning("tracked event store %s: %s", store.path, exc)
         raise HTTPException(503, "The API's store cannot be written now; nothing was stored. Retry later.") from None
-    accepted = sum(stored)
+    accepted, discarded = outcomes.count(STORED), outcomes.count(DISCARDED)
+    if discarded:  # the count only: which person, the store's privacy_discards names by the erasure's request id
+        log.info("tracked events: %d discarded (their person's erasure was taken)", discarded)
     return _answer(200, EventsResponse(
-        received=len(items), accepted=accepted, duplicates=len(valid) - accepted, rejected=len(errors), errors=errors,
+        received=len(items), accepted=accepted, duplicates=len(valid) - accepted - discarded, rejected=len(errors),
+        discarded=discarded, errors=errors,
     ))

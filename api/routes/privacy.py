@@ -16,6 +16,13 @@ warehouse). Rules, in the order they are checked:
    ``GET /v1/privacy/requests/{request_id}``, which answers only the workspace that asked (any other id is 404)
    and never names the user id. A done export says where its file lies on the pipeline's host
    (``$CYCLE_HOME/privacy/exports/<request_id>.json``); the file itself is not served through the API.
+
+From the moment an erasure is stored, the API's store remembers the person (a hash salted with the store's own
+secret, ``contracts.inbound.ErasedSubjects``) and its writers refuse rows naming them: a webhook or tracked event
+naming their id is answered 2xx and counted as ``discarded``, never stored (``api/webhooks.py``,
+``api/routes/events.py``), and each discard is recorded in ``privacy_discards`` without the id. A done erasure's
+rebuild (the marts and served files built from their rows) is a run of ``privacy_rebuild_job`` started by
+``privacy_rebuild_sensor`` (``defs/privacy/rebuild.py``).
 """
 
 from __future__ import annotations

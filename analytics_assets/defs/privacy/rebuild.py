@@ -1,34 +1,49 @@
-"""After an erasure: rebuild the dbt models downstream of the raw tables it touched, then republish the served
-files that come from them, so no mart or served total still counts the erased person.
+"""After an erasure: rebuild, through the asset graph, what was built from the erased rows.
 
-dbt runs as the partitioned dbt assets run it (``defs/transform/dbt_invocation``): the window of days the
-erased rows belonged to reaches the macros as ``CYCLE_DBT_MIN_DATE``/``CYCLE_DBT_MAX_DATE``, so incremental
-models (``fct_touchpoint_attribution``) replace exactly those days and tables are rebuilt whole. The closed loop's
-models (``tag:loop``) are left to their own automation.
+``privacy_request_job`` deletes the person's rows everywhere and records in the request's detail what must be
+rebuilt (``rebuild_plan``): the dbt models downstream of the raw tables that lost hot rows, over the partitions
+those rows were filed under. ``privacy_rebuild_sensor`` turns each done erasure's plan into one run of
+``privacy_rebuild_job``: those dbt assets (partitioned, one dbt invocation for the whole range: their backfill
+policy is a single run, and the range reaches the macros as ``CYCLE_DBT_MIN_DATE``/``CYCLE_DBT_MAX_DATE`` as
+for any run, ``defs/transform/dbt_invocation``), then ``serving_snapshot``. So each rebuild is a normal
+materialization: its assets' lineage and metadata, the dbt tests as asset checks, the quality gate before the
+served files are replaced, and the warehouse pool.
+
+Without a window (the erased rows were archived: staging no longer reads them, only built rows went) the
+incremental models are left out, as rebuilding their days would drop every archived row (the erasure deleted
+the person's rows from them directly), and the other models, rebuilt whole whatever the window, run for one
+partition (the newest). The closed loop's models (``tag:loop``) are left to their own automation.
+
+A rebuild that fails is requested again, at most ``MAX_REBUILD_ATTEMPTS`` runs per erasure (run key: the
+request and its attempt); the sensor's cursor is the store position below which every erasure is settled.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import date
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
-from dagster_dbt import DbtCliResource
 
-from analytics_assets.contracts.serving import ACCOUNT_COLUMNS, MANIFEST, SERVED_TABLES, parse_manifest
-from analytics_assets.defs.resources import ServingResource, WarehouseResource
-from analytics_assets.defs.transform.dbt import LOOP_SELECTION, dbt_project, dbt_translator
-from analytics_assets.defs.transform.dbt_invocation import (
-    _profile_key,
-    _prune_invocation_targets,
-    _save_partial_parse,
-    _seed_partial_parse,
+from analytics_assets.contracts.inbound import PrivacyRequest, PrivacyRequestStore
+from analytics_assets.contracts.privacy import DONE
+from analytics_assets.defs.partitions import daily_partitions
+from analytics_assets.defs.resources import WebhookStoreResource
+from analytics_assets.defs.serving.snapshot import serving_snapshot
+from analytics_assets.defs.transform.dbt import cycle_dbt_models, dbt_project
+
+MAX_REBUILD_ATTEMPTS = 3
+REBUILD_TAG = "cycle/privacy_rebuild"  # the erasure's request id, on each rebuild run
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+privacy_rebuild_job = dg.define_asset_job(
+    "privacy_rebuild_job",
+    selection=dg.AssetSelection.assets(cycle_dbt_models) | dg.AssetSelection.assets(serving_snapshot),
+    partitions_def=daily_partitions,
+    description="After an erasure: the dbt models built from the erased rows, over their days, then the served "
+    "files (privacy_rebuild_sensor picks the models and the days of each erasure).",
 )
-from analytics_assets.settings import environ_values, scoped_environ
-from analytics_assets.storage.privacy import republish_served
 
 
 def _manifest() -> dict:
@@ -41,8 +56,9 @@ def dbt_sources(raw_tables: list[str]) -> list[str]:
     return sorted(t for t in set(raw_tables) if t in names)
 
 
-def downstream_models(raw_tables: list[str]) -> list[str]:
-    """The dbt models (not tests, not the loop's) downstream of the sources ``raw_tables``, by name."""
+def downstream_models(raw_tables: list[str], *, incremental: bool = True) -> list[str]:
+    """The dbt models and snapshots (not tests, not the loop's) downstream of the sources ``raw_tables``, by name;
+    without the incremental models unless ``incremental``."""
     manifest = _manifest()
     start = [uid for uid, s in manifest["sources"].items() if s["source_name"] == "raw" and s["name"] in raw_tables]
     seen: set[str] = set()
@@ -56,84 +72,84 @@ def downstream_models(raw_tables: list[str]) -> list[str]:
     return sorted(
         nodes[uid]["name"] for uid in seen
         if uid.startswith(("model.", "snapshot.")) and "loop" not in nodes[uid].get("tags", [])
+        and (incremental or nodes[uid].get("config", {}).get("materialized") != "incremental")
     )
 
 
-def rebuild_models(
-    context: dg.OpExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: WarehouseResource,
-    raw_tables: list[str],
-    start: date | None,
-    end: date | None,
-) -> list[str]:
-    """``dbt build`` of the models downstream of ``raw_tables`` over the days ``start..end``; returns their
-    names (none: no dbt source among ``raw_tables``, nothing run). A failed build raises. Without a window (the
-    erased rows were archived: staging no longer reads them) the incremental models are left out, as rebuilding
-    their days would drop every archived row; the erasure deleted the person's rows from them directly."""
-    raw_tables = dbt_sources(raw_tables)
-    models = downstream_models(raw_tables)
+def rebuild_plan(raw_tables: list[str], window: list[str] | None) -> dict | None:
+    """What an erasure must rebuild: the models downstream of ``raw_tables`` (the dbt sources among them) and the
+    partitions (``window``: first and last ISO day; None: the incremental models left out, one partition). None
+    when no model reads them."""
+    models = downstream_models(dbt_sources(raw_tables), incremental=window is not None)
     if not models:
-        return []
-    env = {
-        "CYCLE_WAREHOUSE_PATH": warehouse.path,
-        "CYCLE_DUCKDB_THREADS": str(warehouse.threads),
-        "CYCLE_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
-    }
-    if start is not None and end is not None:
-        env.update(CYCLE_DBT_MIN_DATE=start.isoformat(), CYCLE_DBT_MAX_DATE=end.isoformat())
-    if not environ_values(["DBT_INDIRECT_SELECTION"]):
-        env["DBT_INDIRECT_SELECTION"] = "cautious"  # tests only when every parent is built here
-    selection = [f"source:raw.{t}+" for t in raw_tables]
-    target = Path("target") / f"privacy-{context.run_id[:8]}-{uuid.uuid4().hex[:7]}"
-    context.log.info(f"dbt build of the models downstream of {raw_tables}, days {start}..{end}: {models}")
-    target_dir = Path(dbt.project_dir) / target
-    key = _profile_key(env)
-    _seed_partial_parse(target_dir, key)  # as the dbt assets do: a partial parse, not a full one
-    with scoped_environ(env):
-        invocation = dbt.cli(
-            # one value per flag (a union, space-separated): dagster-dbt reads each flag once
-            ["build", "--select", " ".join(selection),
-             "--exclude", " ".join([LOOP_SELECTION, *(["config.materialized:incremental"] if start is None else [])])],
-            manifest=dbt_project.manifest_path,
-            dagster_dbt_translator=dbt_translator,
-            target_path=target,
-            raise_on_error=True,
-        )
-        try:
-            invocation.wait()
-        finally:
-            _save_partial_parse(target_dir, key)
-            _prune_invocation_targets(target_dir.parent, "privacy")  # keep the newest few, as the dbt assets do
-    return models
+        return None
+    return {"models": models, "window": list(window) if window else None}
 
 
-def _account_problems(frames: dict[str, pd.DataFrame]) -> list[str]:
-    problems = []
-    for name, frame in frames.items():
-        for column in ACCOUNT_COLUMNS:
-            if column not in frame.columns:
-                problems.append(f"{name} has no column {column}")
-            elif frame[column].isna().any():
-                problems.append(f"{name}: {int(frame[column].isna().sum())} rows have a null {column}")
-    return problems
+def rebuild_run_request(request: PrivacyRequest, attempt: int = 0, today: datetime | None = None) -> dg.RunRequest | None:
+    """The run of ``privacy_rebuild_job`` a done erasure's plan asks for (None: nothing to rebuild)."""
+    plan = (request.detail or {}).get("rebuild")
+    if request.kind != "erasure" or request.status != DONE or not plan:
+        return None
+    window = plan.get("window")
+    if window:
+        first, last = window[0], window[-1]
+    else:  # tables only: rebuilt whole whatever the window, so the newest partition
+        # (a day is a partition once it has ended, UTC: the newest is yesterday, never before the first one)
+        newest = (today or datetime.now(timezone.utc)).astimezone(timezone.utc).date() - timedelta(days=1)
+        first = last = max(newest, daily_partitions.start.date()).isoformat()
+    return dg.RunRequest(
+        run_key=f"privacy-rebuild-{request.request_id}-{attempt}",
+        asset_selection=[*(dg.AssetKey(m) for m in plan["models"]), serving_snapshot.key],
+        tags={
+            REBUILD_TAG: request.request_id, "cycle/trigger": "privacy_rebuild",
+            RANGE_START: first, RANGE_END: last,
+        },
+    )
 
 
-def republish(warehouse: WarehouseResource, serving: ServingResource, models: list[str]) -> list[str]:
-    """Republish the served files whose source is one of ``models`` (in the published snapshot: with none
-    published yet there is nothing to correct). Returns the files replaced."""
-    out = serving.path
-    if not (out / MANIFEST).exists():
-        return []
-    published = parse_manifest((out / MANIFEST).read_bytes()).files
-    rebuilt = {f"main.{m}" for m in models}
-    tables = [t for t in SERVED_TABLES if t.source in rebuilt and t.file in published]
-    if not tables:
-        return []
-    with warehouse.connect() as con:
-        frames = {t.file: con.execute(t.sql).df() for t in tables}
-    problems = _account_problems(frames)
-    if problems:  # as serving_snapshot: publish nothing rather than rows the API cannot scope
-        raise dg.Failure(description="The served files were not republished: " + "; ".join(problems))
-    republish_served(out, frames)
-    return sorted(frames)
+def rebuild_runs(instance: dg.DagsterInstance, request_id: str) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(filters=dg.RunsFilter(tags={REBUILD_TAG: request_id})))
+
+
+def pending_rebuilds(
+    store: PrivacyRequestStore, instance: dg.DagsterInstance, after_seq: int = 0
+) -> tuple[list[dg.RunRequest], int]:
+    """The rebuild runs due for the store's done erasures past ``after_seq``, and the new cursor: the store position
+    below which every erasure is settled (rebuilt, nothing to rebuild, or out of attempts)."""
+    due: list[dg.RunRequest] = []
+    cursor = after_seq
+    unsettled = False
+    for request in store.erasures_after(after_seq):
+        settled = True
+        if request.status != DONE:
+            settled = False  # not carried out yet (or failed and retried): its plan comes later
+        elif (request.detail or {}).get("rebuild"):
+            runs = rebuild_runs(instance, request.request_id)
+            if any(r.status == dg.DagsterRunStatus.SUCCESS for r in runs):
+                pass
+            elif any(not r.is_finished for r in runs):
+                settled = False  # running now
+            elif len(runs) < MAX_REBUILD_ATTEMPTS:
+                due.append(rebuild_run_request(request, attempt=len(runs)))
+                settled = False
+        unsettled = unsettled or not settled
+        if not unsettled and request.seq is not None:
+            cursor = request.seq
+    return [r for r in due if r is not None], cursor
+
+
+@dg.sensor(
+    job=privacy_rebuild_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a run of privacy_rebuild_job for each carried-out erasure: the dbt models built from "
+    "the erased rows, over their days, then serving_snapshot.",
+)
+def privacy_rebuild_sensor(context: dg.SensorEvaluationContext, webhook_store: WebhookStoreResource):
+    store = PrivacyRequestStore(webhook_store.path)
+    due, cursor = pending_rebuilds(store, context.instance, int(context.cursor or 0))
+    context.update_cursor(str(cursor))
+    if not due:
+        return dg.SkipReason("No erasure waits for its rebuild")
+    return due

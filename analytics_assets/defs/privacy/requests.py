@@ -4,11 +4,15 @@
 never starts a request twice and a failed one is retried a bounded number of times). The job's one op, in the
 warehouse pool, reads the request from the store and:
 
-* **erasure**: tombstones the person and deletes their rows from the raw tables, the quarantine, every table of
-  the warehouse that names them, the archived days (``storage.privacy.erase_person``) and the API's own store
-  (``PrivacyRequestStore.erase_naming``); rebuilds the dbt models downstream of the raw tables it touched over the
-  days their rows belonged to and republishes the served files built from them (``rebuild``); writes the audit
-  row; marks the request done and leaves in the store only the salted hash of the user id.
+* **erasure**: deletes the person's rows from the API's own store (``PrivacyRequestStore.erase_naming``; the store
+  refuses new rows naming them since the erasure was taken, ``contracts.inbound.ErasedSubjects``), then tombstones
+  them and deletes their rows from the raw tables, the quarantine, every table of the warehouse that names them
+  and the archived days (``storage.privacy.erase_person``); writes the audit row; marks the request done with
+  what must be rebuilt (``rebuild.rebuild_plan``: the dbt models downstream of the raw tables it touched, over
+  the days their rows belonged to) and leaves in the store only the salted hash of the user id.
+  ``privacy_rebuild_sensor`` then runs that rebuild through the asset graph (``rebuild``). The store goes first:
+  a copy of the store into the warehouse made before it lands before the warehouse's erasure, which removes it,
+  and none can bring their rows after it (both run in the warehouse pool, one at a time).
 * **export**: writes every row of the person (warehouse, archive, API store) to
   ``$CYCLE_HOME/privacy/exports/<request_id>.json``, with its audit row, and marks the request done with the path.
 
@@ -16,17 +20,16 @@ Both are idempotent: a request done is not redone, and erasing a person erased b
 """
 
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from analytics_assets.contracts.inbound import PrivacyRequest, PrivacyRequestStore
 from analytics_assets.contracts.privacy import DONE, FAILED, RUNNING, USER_TABLES, export_file
 from analytics_assets.contracts.raw import QUARANTINE_TABLE
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
-from analytics_assets.defs.privacy.rebuild import dbt_sources, rebuild_models, republish
-from analytics_assets.defs.resources import ServingResource, WarehouseResource, WebhookStoreResource
+from analytics_assets.defs.privacy.rebuild import dbt_sources, rebuild_plan
+from analytics_assets.defs.resources import WarehouseResource, WebhookStoreResource
 from analytics_assets.settings import load_settings
 from analytics_assets.storage.archive import archive_root
 from analytics_assets.storage.privacy import Person, erase_person, find_person, hashed, record_audit, write_export
@@ -48,17 +51,15 @@ def _erase(
     request: PrivacyRequest,
     store: PrivacyRequestStore,
     warehouse: WarehouseResource,
-    dbt: DbtCliResource,
-    serving: ServingResource,
     state: dict,
 ) -> dict:
     person = Person(request.user_id, request.property_ids)
+    store_removed = store.erase_naming(request.user_id, request.request_id)
     with warehouse.connect() as con:
         erasure = erase_person(
             con, archive_root(warehouse.path), person,
             request_id=request.request_id, workspace_id=request.workspace_id, requested_at=request.requested_at,
         )
-    store_removed = store.erase_naming(request.user_id, request.request_id)
     removed = {**erasure.removed, **{f"api_store.{t}": n for t, n in store_removed.items()}}
     # the files of the workspace's earlier exports of the person hold their rows too
     for earlier in store.of_user(request.user_id):
@@ -80,11 +81,7 @@ def _erase(
     if not touched and (built or previous.get("built")):
         touched, window = list(USER_TABLES), None
     state.update(window=window, touched=touched, built=bool(built or previous.get("built")))
-    models: list[str] = []
-    if touched:
-        start, end = (date.fromisoformat(window[0]), date.fromisoformat(window[-1])) if window else (None, None)
-        models = rebuild_models(context, dbt, warehouse, touched, start, end)
-    files = republish(warehouse, serving, models)
+    plan = rebuild_plan(touched, window) if touched else None
     with warehouse.connect() as con:
         record_audit(
             con, request_id=request.request_id, kind=request.kind, workspace_id=request.workspace_id,
@@ -96,8 +93,8 @@ def _erase(
         "rows_total": sum(removed.values()),
         "journeys": erasure.journeys,
         "already_erased": not erasure.tombstoned,
-        "rebuilt_models": models,
-        "republished_files": files,
+        # privacy_rebuild_sensor's work: these models over these days, then serving_snapshot (None: nothing)
+        "rebuild": plan,
         "window": window,
     }
     store.mark(request.request_id, DONE, detail, redact_user_as=erasure.user_hash)
@@ -139,8 +136,6 @@ def carry_out_privacy_request(
     config: PrivacyRequestConfig,
     warehouse: WarehouseResource,
     webhook_store: WebhookStoreResource,
-    dbt: DbtCliResource,
-    serving: ServingResource,
 ) -> dict:
     store = privacy_store(webhook_store)
     request = store.get(config.request_id)
@@ -153,7 +148,7 @@ def carry_out_privacy_request(
     state: dict = {}
     try:
         if request.kind == "erasure":
-            detail = _erase(context, request, store, warehouse, dbt, serving, state)
+            detail = _erase(context, request, store, warehouse, state)
         else:
             detail = _export(context, request, store, warehouse)
     except Exception as exc:
