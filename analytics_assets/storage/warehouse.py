@@ -63,6 +63,15 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
     con.unregister(name)
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether ``schema.table`` exists (an optional source before its first materialization)."""
+    schema, name = qualified.split(".", 1)
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def _schema_of(qualified: str) -> str | None:
     return qualified.split(".", 1)[0] if "." in qualified else None
 

@@ -44,6 +44,7 @@ from analytics_assets.contracts.serving import (
     VERSION_SECTION,
 )
 from analytics_assets.contracts.warehouse import CHAMPION_LIVE_ACCURACY, FEATURE_DRIFT_REPORTS
+from analytics_assets.storage.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -188,19 +189,11 @@ def version_rows(instance: dg.DagsterInstance) -> tuple[list[dict[str, Any]], st
 # ------------------------------------------------------------------------------------------- live accuracy
 
 
-def _table_exists(con, qualified: str) -> bool:
-    schema, name = qualified.split(".", 1)
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def live_row(con, model_name: str | None, champion: str) -> dict[str, Any] | None:
     """The champion's newest live accuracy row (None before ml_champion_live_accuracy evaluated it)."""
     from ml.governance import RETRAIN_ERROR_RATIO, WARN_ERROR_RATIO
 
-    if not _table_exists(con, CHAMPION_LIVE_ACCURACY):
+    if not table_exists(con, CHAMPION_LIVE_ACCURACY):
         return None
     found = con.execute(
         f"""select model_name, model_version, as_of_date, window_start, window_end, n_window_posts,
@@ -307,7 +300,7 @@ def drift_rows(con, day: date, metadata: Mapping[str, Any]) -> list[dict[str, An
         "reference_start": _day(_value(metadata, "reference_start")), "reference_end": None, "n_reference": None,
         "n_current": None,
     }
-    if _table_exists(con, FEATURE_DRIFT_REPORTS):
+    if table_exists(con, FEATURE_DRIFT_REPORTS):
         found = con.execute(
             f"""select model_version, drift_share, dataset_drift, reference_start, reference_end, n_reference, n_current
                 from {FEATURE_DRIFT_REPORTS} where partition_date = ? limit 1""",

@@ -41,6 +41,7 @@ from analytics_assets.defs.resources import ServingResource, WarehouseResource
 from analytics_assets.defs.quality_gate import QualityGateResource, gate_failure
 from analytics_assets.defs.serving.model_health import MODEL_HEALTH_DEPS, model_health
 from analytics_assets.storage.serving_files import publish_bytes, publish_json, publish_parquet
+from analytics_assets.storage.warehouse import table_exists
 
 
 
@@ -76,19 +77,11 @@ OPTIONAL_SOURCE_COLUMNS: dict[str, Mapping[str, str]] = {
 assert set(OPTIONAL_SOURCE_COLUMNS) == set(OPTIONAL_SOURCES)
 
 
-def _table_exists(con, qualified: str) -> bool:
-    schema, name = qualified.split(".", 1)
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def served_sql(con, table: ServedTable) -> tuple[str, bool]:
     """The query that reads ``table``'s file, and whether its source was absent: an optional source that does not
     exist yet is read from an empty stand-in of its columns, so its file is published empty with the table's
     schema (the forecasts before their own schedule first ran) and nothing waits for it."""
-    if table.source not in OPTIONAL_SOURCES or _table_exists(con, table.source):
+    if table.source not in OPTIONAL_SOURCES or table_exists(con, table.source):
         return table.sql, False
     columns = OPTIONAL_SOURCE_COLUMNS[table.source]
     empty = "(select " + ", ".join(f"cast(null as {t}) as {c}" for c, t in columns.items()) + " where false)"
