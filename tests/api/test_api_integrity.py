@@ -313,6 +313,10 @@ def test_consistent_while_checksummed_snapshots_are_republished(tmp_path):
                     failures.append(f"{part}: response matches no published snapshot: {str(view)[:300]}")
 
     with make_client(serving, tmp_path) as client:
+        # the writer is a thread of this process, competing with six readers for the GIL (and, in CI, with the
+        # other test worker for the cores), so seconds may pass between a publish's files and its manifest; the
+        # pipeline's publisher is another process and takes milliseconds. The wait is for a publish under way.
+        client.app.state.store.publish_wait_s = 10.0
         w = threading.Thread(target=writer)
         w.start()
         readers = [threading.Thread(target=reader, args=(client, k)) for k in range(6)]

@@ -64,7 +64,8 @@ def test_login_keeps_the_key_out_of_urls_and_pages(watched, dashboard):
     page.goto(dashboard.base_url + "/dashboard/heatmap")
     assert page.url.endswith("/dashboard/login?next=/dashboard/heatmap")  # no cookie: the login form
     page.fill("#api_key", "cyk_0000000000_not-a-key")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # the refused form's page fully loaded: leaving it early aborts its stylesheet
+        page.click("button[type=submit]")
     assert "unknown, wrong or revoked" in page.inner_text(".flash")
     watched.bad_responses.clear()  # the refused key's 401 (and the console line saying so) was the point
     watched.console_errors.clear()
