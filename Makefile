@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install chromium redis-server demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api chaos clean help docs-screenshots
+.PHONY: install chromium redis-server demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api bench-dashboard chaos clean help docs-screenshots
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -29,6 +29,7 @@ help:
 	@echo "make benchmark-ml    the ML models against their baselines and goals on the simulator, a section per model (drift: 10 seeds, ~10 min on one core)"
 	@echo "make loop      the closed loop in the simulator through the real graph: 8 weeks, half the advice applied, peaks moved at week 5"
 	@echo "make bench-api the API under Locust at 1,000 req/s, 30 days and 3 years of history, cache on and off (after make demo)"
+	@echo "make bench-dashboard  each dashboard page's load and draw time in headless Chromium on the demo's data (after make demo)"
 	@echo "make chaos     inject the known faults in sequence and print what each did to the data (goal: all 0)"
 	@echo "make docs-screenshots  the README's picture of the asset graph (Dagster UI in headless Chromium, ~1 min)"
 
@@ -109,6 +110,10 @@ loop: install
 # 1,000 req/s, 30 days and 3 years of history, response cache on and off; needs `make demo`'s snapshot; ~2.5 min
 bench-api: install
 	$(BIN)/python -m benchmarks.api_load
+
+# every page of /dashboard in headless Chromium over the demo's snapshot: first load, warm median and worst; goal < 1 s
+bench-dashboard: install chromium
+	$(BIN)/python -m benchmarks.dashboard
 
 chaos: install
 	$(BIN)/python -m benchmarks.chaos
