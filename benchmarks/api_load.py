@@ -91,16 +91,19 @@ def extend_history(src: Path, out: Path, days: int = HISTORY_DAYS) -> dict[str, 
     SHA-256) last. Returns the rows per file."""
     import pandas as pd
 
-    from analytics_assets.contracts.serving import ACCOUNTS, MANIFEST, parse_manifest
+    from analytics_assets.contracts.serving import ACCOUNTS, MANIFEST, SERVED_TABLES, parse_manifest
     from analytics_assets.storage.serving_files import publish_snapshot
 
     manifest = parse_manifest((src / MANIFEST).read_bytes())
     frames: dict[str, pd.DataFrame] = {}
     shift = timedelta(0)
+    per_account = {t.file for t in SERVED_TABLES}  # the model health file is global, not a series of days
     for name in manifest.files:
+        if not name.endswith(".parquet"):
+            continue  # the drift report page: no route under load reads it
         frame = pd.read_parquet(src / name)
-        columns = _day_columns(frame)
-        if columns:
+        columns = _day_columns(frame) if name in per_account else []
+        if columns and frame[columns[0]].notna().any():
             day = pd.to_datetime(frame[columns[0]])
             first, last = day.min(), day.max()
             span = (last - first).days + 1
