@@ -38,9 +38,7 @@ from analytics_assets.contracts.privacy import (
     tombstones_qualified,
     user_hash,
 )
-from analytics_assets.contracts.serving import MANIFEST, ServingManifest, parse_manifest
 from analytics_assets.contracts.raw import DEFAULT_WEB_PROPERTY, QUARANTINE_TABLE, RAW_SCHEMA, RAW_TABLES
-from analytics_assets.storage.serving_files import publish_json, publish_parquet
 from analytics_assets.storage.archive import archived_days, erase_from_archived_day, read_archived_day
 from analytics_assets.storage.tombstones import ensure_privacy_tables, installation_salt, load_tombstones
 from analytics_assets.storage.warehouse import transaction
@@ -322,14 +320,3 @@ def write_export(path: Path, document: dict[str, Any]) -> Path:
         tmp.unlink(missing_ok=True)
     return path
 
-
-def republish_served(out: Path, frames: dict[str, pd.DataFrame]) -> ServingManifest:
-    """Replace the served files ``frames`` (file name -> rows) in the published snapshot ``out`` and then its
-    manifest (the other files' entries as they were), so the API reads the data without the erased person."""
-    manifest = parse_manifest((out / MANIFEST).read_bytes())
-    files = dict(manifest.files)
-    for name, frame in frames.items():
-        files[name] = publish_parquet(frame, out / name)
-    updated = ServingManifest(published_at=datetime.now(timezone.utc), files=files)
-    publish_json(updated.to_json(), out / MANIFEST)
-    return updated
