@@ -48,8 +48,10 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	cd dbt && ../$(BIN)/dbt parse --profiles-dir . --quiet
 	@touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: analytics_assets/dagster.yaml
-	mkdir -p $(DAGSTER_HOME) && cp $< $@
+# Cycle's instance settings, with Dagster's storage on PostgreSQL when CYCLE_DAGSTER_PG_URL is set (SQLite files here
+# otherwise); rewritten when analytics_assets/dagster.yaml changes
+$(DAGSTER_HOME)/dagster.yaml: analytics_assets/dagster.yaml analytics_assets/dagster_instance.py | $(STAMP)
+	$(BIN)/python -m analytics_assets.dagster_instance --refresh
 
 install: $(STAMP) $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 

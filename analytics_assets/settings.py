@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "CYCLE_"
+POSTGRES_URL_SCHEME = "postgresql+psycopg2://"  # SQLAlchemy URL of Dagster's storage on PostgreSQL
 
 
 class SettingsError(ValueError):
@@ -138,10 +139,28 @@ class CycleSettings(BaseSettings):
     alert_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of one alert delivery attempt")
     alert_store: Path | None = Field(default=None, description="The alerts' SQLite store; default $CYCLE_HOME/ops/alerts.sqlite3")
 
+    # ---- Dagster's instance (analytics_assets/dagster_instance.py writes $DAGSTER_HOME/dagster.yaml)
+    dagster_pg_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL for Dagster's runs, event logs, schedules and pool claims (postgresql+psycopg2"
+        "://user:password@host:port/db); unset: SQLite files in $DAGSTER_HOME. Read from the environment by Dagster "
+        "itself, never written to dagster.yaml",
+    )
+
     # ---- outside Cycle's prefix: Dagster's own
     dagster_home_dir: Path | None = Field(
         default=None, validation_alias="DAGSTER_HOME", description="Dagster instance; default $CYCLE_HOME/dagster_home"
     )
+
+    @field_validator("dagster_pg_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # checked here, so a wrong URL is one line at startup rather than SQLAlchemy's traceback inside the
+        # instance. The driver is named: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not
+        # installed (dagster-postgres brings psycopg2)
+        if value is not None and not value.get_secret_value().startswith(POSTGRES_URL_SCHEME):
+            raise ValueError(f"must be a PostgreSQL URL with its driver: {POSTGRES_URL_SCHEME}user:password@host:port/database")
+        return value
 
     @field_validator("api_rate_limit")
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
 import time
@@ -17,11 +16,12 @@ from analytics_assets.settings import SettingsError, load_settings, use_dagster_
 
 def ensure_dagster_home() -> Path:
     """Use $DAGSTER_HOME (default data/dagster_home), creating it with Cycle's instance settings."""
-    home = load_settings().dagster_home
+    from analytics_assets.dagster_instance import ensure_instance_config
+
+    settings = load_settings()
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", config)
+    ensure_instance_config(home, settings)  # SQLite files here, or PostgreSQL with CYCLE_DAGSTER_PG_URL
     use_dagster_home(home)
     return home
 
