@@ -17,6 +17,13 @@ router = APIRouter(tags=["workspace"])
 class WorkspaceAccount(BaseModel):
     platform: str = Field(examples=["linkedin"])
     account_id: str
+    account_name: str | None = Field(
+        default=None,
+        description="The name the platform shows for an organic account (X or TikTok username, Reddit author: Reddit's "
+        "account_id is the author's fullname, t2_...), from its newest post that carried one; null for ad accounts, "
+        "web properties and before data.",
+        examples=["cycle_brand_0"],
+    )
     channel_type: str | None = Field(description="'organic', 'paid' or 'web' (a tracked property); null before data.")
     first_seen_date: date | None = Field(description="First day of data; null when nothing is served for it yet.")
     last_seen_date: date | None
@@ -29,7 +36,7 @@ class AccountsResponse(BaseModel):
 
 _SQL = """
 SELECT CAST(platform AS VARCHAR) AS platform, CAST(account_id AS VARCHAR) AS account_id,
-       CAST(channel_type AS VARCHAR) AS channel_type, CAST(first_seen_date AS DATE) AS first_seen_date,
+       CAST(account_name AS VARCHAR) AS account_name, CAST(channel_type AS VARCHAR) AS channel_type, CAST(first_seen_date AS DATE) AS first_seen_date,
        CAST(last_seen_date AS DATE) AS last_seen_date
 FROM src
 """

@@ -81,7 +81,7 @@ SCHEMAS = {
         ("name", pa.string()), ("kind", pa.string()), ("status", pa.string()), ("cron_schedule", pa.string()),
         ("last_tick_at", pa.timestamp("us")), ("last_tick_status", pa.string()),
     ),
-    "accounts.parquet": _s(*_ACC, ("channel_type", pa.string()), ("first_seen_date", pa.date32()),
+    "accounts.parquet": _s(*_ACC, ("account_name", pa.string()), ("channel_type", pa.string()), ("first_seen_date", pa.date32()),
                            ("last_seen_date", pa.date32())),
     "optimal_hours.parquet": _s(
         ("account_id", pa.string()), ("platform", pa.string()), ("rank", pa.int32()), ("publish_hour", pa.int32()),
@@ -214,7 +214,8 @@ def build_automation_status(generation: int = 1) -> pd.DataFrame:
 def build_accounts(generation: int = 1, n_days: int = 14) -> pd.DataFrame:
     kind = {**{p: "organic" for p in ORGANIC}, **{p: "paid" for p in PAID}, "web": "web"}
     return pd.DataFrame([
-        {"platform": p, "account_id": a, "channel_type": kind[p], "first_seen_date": FIRST_DAY,
+        {"platform": p, "account_id": a, "account_name": f"{a}_name" if kind[p] == "organic" else None,
+         "channel_type": kind[p], "first_seen_date": FIRST_DAY,
          "last_seen_date": FIRST_DAY + timedelta(days=n_days - 1)}
         for p, a in accounts_of()
     ])

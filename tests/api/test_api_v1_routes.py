@@ -94,6 +94,9 @@ def test_accounts_lists_the_workspace_accounts(env):
     assert [(a["platform"], a["account_id"]) for a in body["accounts"]] == sorted(accounts_of("acme"))
     kinds = {a["platform"]: a["channel_type"] for a in body["accounts"]}
     assert kinds["linkedin"] == "organic" and kinds["meta_ads"] == "paid" and kinds["web"] == "web"
+    # organic accounts carry the name people know them by; ad accounts and web properties have none served
+    names = {(a["platform"], a["account_id"]): a["account_name"] for a in body["accounts"]}
+    assert names == {(p, a): (f"{a}_name" if kinds[p] == "organic" else None) for p, a in names}
     assert {a["first_seen_date"] for a in body["accounts"]} == {FIRST_DAY.isoformat()}
     assert {a["last_seen_date"] for a in body["accounts"]} == {env.last_day.isoformat()}
     assert len(env.all.get("/v1/accounts")["accounts"]) == len(accounts_of())

@@ -27,19 +27,52 @@ touchpoints as (
 
 ),
 
-organic_accounts as (
+-- the name the platform shows for the account (X or TikTok username, Reddit author; Reddit keys accounts by the
+-- author's fullname t2_..., which no one recognizes): the name on its newest post that carried one, so a renamed
+-- account shows its current name
+named_posts as (
 
     select
         platform,
         account_id,
+        author_name,
+        row_number() over (
+            partition by platform, account_id
+            order by latest_metric_date desc nulls last, first_metric_date desc nulls last, post_id desc
+        ) as name_rank
+
+    from posts
+    where author_name is not null
+
+),
+
+account_names as (
+
+    select platform, account_id, author_name as account_name
+    from named_posts
+    where name_rank = 1
+
+),
+
+organic_accounts as (
+
+    select
+        posts.platform,
+        posts.account_id,
+        max(account_names.account_name) as account_name,
         'organic' as channel_type,
-        min(first_metric_date) as first_seen_date,
-        max(latest_metric_date) as last_seen_date,
+        min(posts.first_metric_date) as first_seen_date,
+        max(posts.latest_metric_date) as last_seen_date,
         count(*) as posts,
         {{ dbt.cast('null', dbt.type_bigint()) }} as campaigns
 
     from posts
-    group by platform, account_id
+
+    left join account_names
+        on posts.platform = account_names.platform
+        and posts.account_id = account_names.account_id
+
+    group by posts.platform, posts.account_id
 
 ),
 
@@ -62,6 +95,7 @@ ad_accounts as (
     select
         campaign_versions.platform,
         campaign_versions.account_id,
+        {{ dbt.cast('null', dbt.type_string()) }} as account_name,
         'paid' as channel_type,
         -- a version starts on the first day it was observed: the earliest is the account's first day
         min(coalesce(ad_account_days.first_metric_date, campaign_versions.valid_from)) as first_seen_date,
@@ -85,6 +119,7 @@ web_properties as (
     select
         'web' as platform,
         property_id as account_id,
+        {{ dbt.cast('null', dbt.type_string()) }} as account_name,
         'web' as channel_type,
         min(event_date) as first_seen_date,
         max(event_date) as last_seen_date,
@@ -109,6 +144,7 @@ unioned as (
 select
     {{ dbt.cast('platform', dbt.type_string()) }} as platform,
     {{ dbt.cast('account_id', dbt.type_string()) }} as account_id,
+    {{ dbt.cast('account_name', dbt.type_string()) }} as account_name,
     {{ dbt.cast('channel_type', dbt.type_string()) }} as channel_type,
     first_seen_date,
     last_seen_date,
