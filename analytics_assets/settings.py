@@ -73,6 +73,11 @@ class CycleSettings(BaseSettings):
     # ---- resources of each process (two cores are shared by Dagster, dbt, DuckDB and torch)
     duckdb_threads: int = Field(default=1, ge=1, description="DuckDB threads per warehouse connection and in dbt")
     duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory limit per warehouse connection")
+    dbt_duckdb_threads: int = Field(
+        default=0,
+        ge=0,
+        description="DuckDB threads of the dbt step (it holds the warehouse pool alone); 0: every core",
+    )
     api_duckdb_memory_limit: str = Field(default="256MB", description="Memory cap of the API's in-memory DuckDB")
     api_rate_limit: str = Field(
         default="1200/minute;100/second",

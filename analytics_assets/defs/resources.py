@@ -5,6 +5,7 @@ Secrets (none for the embedded default) reach resources as ``dg.EnvVar``."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,15 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str
     threads: int = Field(default=1, description="DuckDB threads per connection (2 cores are shared)")
     memory_limit: str = "2GB"
+    dbt_threads: int = Field(
+        default=0,
+        ge=0,
+        description="DuckDB threads of the dbt step, which holds the warehouse pool alone while it runs, so no other "
+        "warehouse step competes for the cores; 0: every core of the machine",
+    )
+
+    def dbt_duckdb_threads(self) -> int:
+        return self.dbt_threads or os.cpu_count() or 1
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -154,7 +164,10 @@ def default_resources() -> dict[str, Any]:
     dbt_dir = PROJECT_ROOT / "dbt"
     return {
         "warehouse": WarehouseResource(
-            path=str(settings.warehouse), threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+            path=str(settings.warehouse),
+            threads=settings.duckdb_threads,
+            memory_limit=settings.duckdb_memory_limit,
+            dbt_threads=settings.dbt_duckdb_threads,
         ),
         "simulator": SimulatorResource(
             source_mode=settings.source_mode,
