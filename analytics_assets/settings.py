@@ -20,10 +20,10 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "CYCLE_"
@@ -123,6 +123,17 @@ class CycleSettings(BaseSettings):
     sim_shift_start: date | None = Field(default=None, description="ISO day from which planted behaviour shifts")
     sim_malformed_rate: float = Field(default=0.002, ge=0.0, le=1.0)
     sim_journey_model: Literal["exposure", "funnel"] = "exposure"
+    # comma-separated in the environment (NoDecode: not JSON), like the other lists Cycle reads
+    sim_anomaly_days: Annotated[list[date], NoDecode] = Field(
+        default=[], description="Days (comma-separated ISO dates) on which one labeled anomaly of every kind is planted"
+    )
+    sim_anomaly_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Daily chance of an anomaly per series")
+    sim_series_patterns_start: date | None = Field(
+        default=None, description="Day from which trend, weekly seasonality, holidays and level shifts are planted"
+    )
+    sim_budget_response_start: date | None = Field(
+        default=None, description="Day from which conversions follow known response curves to planned budgets"
+    )
 
     # ---- how platform reports are read
     meta_conversion_action_types: str = Field(
@@ -165,6 +176,13 @@ class CycleSettings(BaseSettings):
         # installed (dagster-postgres brings psycopg2)
         if value is not None and not value.get_secret_value().startswith(POSTGRES_URL_SCHEME):
             raise ValueError(f"must be a PostgreSQL URL with its driver: {POSTGRES_URL_SCHEME}user:password@host:port/database")
+        return value
+
+    @field_validator("sim_anomaly_days", mode="before")
+    @classmethod
+    def _comma_separated_days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("api_rate_limit")

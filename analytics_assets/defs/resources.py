@@ -20,7 +20,14 @@ from pydantic import Field
 
 from analytics_assets.contracts.inbound import WebhookStore
 from analytics_assets.settings import PROJECT_ROOT, load_settings
-from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
+from analytics_assets.contracts.holidays import HolidayCalendar
+from analytics_assets.sources.simulator import (
+    AnomalyPlan,
+    BudgetResponsePlan,
+    PlatformSimulator,
+    SeriesPatterns,
+    SimulatorConfig,
+)
 from analytics_assets.storage import warehouse
 
 
@@ -83,6 +90,40 @@ class SimulatorResource(dg.ConfigurableResource):
     )
     peak_shift_hours: int = Field(default=0, description="Hours every platform's peak moves by from peak_shift_start")
     peak_shift_start: str | None = Field(default=None, description="ISO date from which the peaks move (only they)")
+    # planted structure in the daily ad and post series, for the forecasts, anomalies and budgets to be judged on
+    # (all off by default: the open-loop demo's data are unchanged); each can be set from the UI's launchpad
+    anomaly_days: list[str] = Field(
+        default=[], description="ISO days on which one labeled anomaly of every kind is planted (sources/simulator/anomalies.py)"
+    )
+    anomaly_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Chance a day of each campaign and organic platform gets an anomaly"
+    )
+    anomaly_kinds: list[str] = Field(
+        default=[], description="Kinds to plant: spend_spike, tracking_outage, ctr_collapse, viral_spike (empty: all)"
+    )
+    series_patterns_start: str | None = Field(
+        default=None,
+        description="ISO day from which trend, weekly seasonality, holidays (the deployment's calendar) and level "
+        "shifts shape the ad and post series (sources/simulator/series_patterns.py); unset: none",
+    )
+    budget_response_start: str | None = Field(
+        default=None,
+        description="ISO day from which campaigns' conversions follow known response curves to planned budget changes "
+        "(sources/simulator/budget_response.py), so the budget optimizer's oracle allocation is known; unset: none",
+    )
+
+    def _anomaly_plan(self) -> AnomalyPlan | None:
+        if not self.anomaly_days and self.anomaly_rate == 0.0:
+            return None
+        kinds = {"kinds": tuple(self.anomaly_kinds)} if self.anomaly_kinds else {}
+        return AnomalyPlan(days=tuple(date.fromisoformat(d) for d in self.anomaly_days), rate=self.anomaly_rate, **kinds)
+
+    def _series_patterns(self) -> SeriesPatterns | None:
+        if self.series_patterns_start is None:
+            return None
+        settings = load_settings()  # holidays land on the days the forecasts take as known (CYCLE_HOLIDAY_*)
+        calendar = HolidayCalendar.from_settings(settings.holiday_calendar, settings.holiday_dates)
+        return SeriesPatterns(start=date.fromisoformat(self.series_patterns_start), calendar=calendar)
 
     def config(self) -> SimulatorConfig:
         return SimulatorConfig(
@@ -103,6 +144,13 @@ class SimulatorResource(dg.ConfigurableResource):
             actions_dir=self.actions_dir,
             peak_shift_hours=self.peak_shift_hours,
             peak_shift_start=date.fromisoformat(self.peak_shift_start) if self.peak_shift_start else None,
+            anomalies=self._anomaly_plan(),
+            patterns=self._series_patterns(),
+            budget_response=(
+                BudgetResponsePlan(start=date.fromisoformat(self.budget_response_start))
+                if self.budget_response_start
+                else None
+            ),
         )
 
     @property
@@ -179,6 +227,10 @@ def default_resources() -> dict[str, Any]:
             shift_start=settings.sim_shift_start.isoformat() if settings.sim_shift_start else None,
             malformed_rate=settings.sim_malformed_rate,
             journey_model=settings.sim_journey_model,
+            anomaly_days=[d.isoformat() for d in settings.sim_anomaly_days],
+            anomaly_rate=settings.sim_anomaly_rate,
+            series_patterns_start=settings.sim_series_patterns_start.isoformat() if settings.sim_series_patterns_start else None,
+            budget_response_start=settings.sim_budget_response_start.isoformat() if settings.sim_budget_response_start else None,
             # the simulated account's actions log (`cycle loop`): a rerun of a loop's day publishes what it followed
             actions_dir=str(settings.cycle_home / "simulator" / "actions"),
         ),
