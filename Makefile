@@ -50,8 +50,8 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 
 # Cycle's instance settings, with Dagster's storage on PostgreSQL when CYCLE_DAGSTER_PG_URL is set (SQLite files here
 # otherwise); rewritten when analytics_assets/dagster.yaml changes
-$(DAGSTER_HOME)/dagster.yaml: analytics_assets/dagster.yaml analytics_assets/dagster_instance.py | $(STAMP)
-	$(BIN)/python -m analytics_assets.dagster_instance --refresh
+$(DAGSTER_HOME)/dagster.yaml: analytics_assets/dagster.yaml analytics_assets/cli/instance.py | $(STAMP)
+	$(BIN)/python -m analytics_assets.cli.instance --refresh
 
 install: $(STAMP) $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 

@@ -155,7 +155,7 @@ class CycleSettings(BaseSettings):
     alert_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of one alert delivery attempt")
     alert_store: Path | None = Field(default=None, description="The alerts' SQLite store; default $CYCLE_HOME/ops/alerts.sqlite3")
 
-    # ---- Dagster's instance (analytics_assets/dagster_instance.py writes $DAGSTER_HOME/dagster.yaml)
+    # ---- Dagster's instance (analytics_assets/cli/instance.py writes $DAGSTER_HOME/dagster.yaml)
     dagster_pg_url: SecretStr | None = Field(
         default=None,
         description="PostgreSQL URL for Dagster's runs, event logs, schedules and pool claims (postgresql+psycopg2"

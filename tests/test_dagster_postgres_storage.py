@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 import yaml
 
-from analytics_assets.dagster_instance import PG_URL_ENV, ensure_instance_config
+from analytics_assets.cli.instance import PG_URL_ENV, ensure_instance_config
 from analytics_assets.defs.ingest.raw import raw_platform_data
 from analytics_assets.defs.resources import default_resources
 from analytics_assets.defs.run_recovery import RUN_HOST_TAG, RUN_PID_TAG, recover_dead_runs
@@ -148,7 +148,7 @@ def test_a_home_and_a_setting_that_disagree_are_refused(tmp_path, monkeypatch):
 
 
 def test_the_module_writes_the_file_make_dev_uses(tmp_path, monkeypatch):
-    from analytics_assets import dagster_instance
+    from analytics_assets.cli import instance as dagster_instance
 
     _env(monkeypatch, tmp_path / "home", None)
     assert dagster_instance.main([]) == 0

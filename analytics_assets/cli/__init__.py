@@ -16,7 +16,7 @@ from analytics_assets.settings import SettingsError, load_settings, use_dagster_
 
 def ensure_dagster_home() -> Path:
     """Use $DAGSTER_HOME (default data/dagster_home), creating it with Cycle's instance settings."""
-    from analytics_assets.dagster_instance import ensure_instance_config
+    from analytics_assets.cli.instance import ensure_instance_config
 
     settings = load_settings()
     home = settings.dagster_home

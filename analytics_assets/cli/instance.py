@@ -7,8 +7,8 @@ go to PostgreSQL (``dagster-postgres``): the step a team takes when the daemon, 
 machines (Dagster's k8s or celery executors) must share one instance. The URL, password included, stays in the
 environment: the file names the variable and Dagster reads it when it loads the instance.
 
-    python -m analytics_assets.dagster_instance            # write $DAGSTER_HOME/dagster.yaml if missing
-    python -m analytics_assets.dagster_instance --refresh  # rewrite it from Cycle's settings (make does this)
+    python -m analytics_assets.cli.instance            # write $DAGSTER_HOME/dagster.yaml if missing
+    python -m analytics_assets.cli.instance --refresh  # rewrite it from Cycle's settings (make does this)
 
 An existing file is never switched silently from one storage to the other: the runs already recorded would
 vanish from the UI (they stay in the old storage). A mismatch between the file and the setting is an error
@@ -27,7 +27,7 @@ import yaml
 
 from analytics_assets.settings import PREFIX, CycleSettings, SettingsError, load_settings
 
-BASE_CONFIG = Path(__file__).with_name("dagster.yaml")
+BASE_CONFIG = Path(__file__).resolve().parents[1] / "dagster.yaml"
 PG_URL_ENV = f"{PREFIX}DAGSTER_PG_URL"
 CONFIG_NAME = "dagster.yaml"
 
@@ -89,7 +89,7 @@ def ensure_instance_config(home: Path, settings: CycleSettings | None = None, *,
     if settings.dagster_pg_url is not None and stored != "postgres":
         raise SettingsError(
             f"{PG_URL_ENV} is set, but {path} keeps Dagster's runs in {stored}: its recorded runs would not move "
-            f"with it. Use a new DAGSTER_HOME, or run `python -m analytics_assets.dagster_instance --refresh` to "
+            f"with it. Use a new DAGSTER_HOME, or run `python -m analytics_assets.cli.instance --refresh` to "
             f"switch this one (its SQLite history stays in {home})"
         )
     if _reads_cycle_url(config) and settings.dagster_pg_url is None:
@@ -98,7 +98,7 @@ def ensure_instance_config(home: Path, settings: CycleSettings | None = None, *,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analytics_assets.dagster_instance", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analytics_assets.cli.instance", description=__doc__.split("\n\n")[0])
     parser.add_argument("--refresh", action="store_true", help="rewrite the file from Cycle's settings")
     args = parser.parse_args(argv)
     try:
