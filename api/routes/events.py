@@ -38,7 +38,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from analytics_assets.contracts.events import MAX_ID_CHARS, TrackedEvent, event_json, parse_event
+from analytics_assets.contracts.events import (
+    MAX_ID_CHARS,
+    WEB_PLATFORM,
+    TrackedEvent,
+    assign_property,
+    event_json,
+    parse_event,
+)
 from analytics_assets.contracts.inbound import DISCARDED, STORED, TrackedEventRecord, TrackedEventStore
 from api.auth import Principal, require
 from api.request_body import read_limited
@@ -52,7 +59,6 @@ router = APIRouter(tags=["events"])
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: about 2,500 typical events, far below anything that costs memory
 MAX_EVENTS = 1000
 MAX_JSON_DEPTH = 32  # an event is flat: deeper nesting is hostile, and deep enough recursion would crash the parser
-WEB_PLATFORM = "web"  # accounts that are web properties (contracts.access)
 
 Ingester = Annotated[Principal, Depends(require("ingest"))]
 
@@ -194,22 +200,18 @@ def _web_properties(principal: Principal) -> list[str]:
     return sorted(a.account_id for a in principal.accounts if a.platform == WEB_PLATFORM)
 
 
-def check_event(item: Any, properties: list[str]) -> tuple[Any | None, list[str]]:
-    """The item as a valid event of this workspace, or None and the reasons."""
+def check_event(item: Any, properties: list[str], workspace: str) -> tuple[Any | None, list[str]]:
+    """The item as a valid event of ``workspace`` (whose web properties are ``properties``), or None and the
+    reasons. Which property a journey event belongs to is ``contracts.events.assign_property``'s rule, the one
+    the landing-folder import applies too: an event is accepted (and worded when refused) the same either way."""
     if isinstance(item, BatchError):
         return None, [str(item)]
     if _depth(item) > MAX_JSON_DEPTH:
         return None, [f"nested deeper than {MAX_JSON_DEPTH} levels"]
     event, reasons = parse_event(item)
-    if event is None or event.type not in ("touchpoint", "conversion"):
-        return event, reasons
-    if event.property_id is None:
-        if len(properties) != 1:
-            return None, [f"property_id: required (this workspace has {len(properties)} web properties)"]
-        return event.model_copy(update={"property_id": properties[0]}), []
-    if event.property_id not in properties:
-        return None, ["property_id: not a web property of this workspace"]
-    return event, []
+    if event is None:
+        return None, reasons
+    return assign_property(event, properties, workspace)
 
 
 def _answer(status: int, body: EventsResponse) -> JSONResponse:
@@ -237,7 +239,7 @@ async def post_events(request: Request, principal: Ingester, store: TrackedEvent
     valid: list[TrackedEventRecord] = []
     errors: list[RejectedEvent] = []
     for index, item in enumerate(items):
-        event, reasons = check_event(item, properties)
+        event, reasons = check_event(item, properties, principal.workspace_id)
         if event is None:
             errors.append(RejectedEvent(index=index, event_id=_usable_id(item), reasons=reasons))
         else:

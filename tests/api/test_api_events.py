@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics_assets.contracts.events import event_from_json
+from analytics_assets.contracts.events import assign_property, event_from_json, parse_event
 from analytics_assets.contracts.inbound import TrackedEventStore
 from api.main import create_app
 from api.routes.events import MAX_BODY_BYTES, MAX_EVENTS
@@ -132,7 +132,24 @@ def test_a_workspace_with_one_web_property_may_omit_it(env):
     assert event_from_json(_stored(store)[0]["event"]).property_id == "acme-site"
     other = client(root / "access-split.sqlite3", split["globex"], store)
     r = other.post("/v1/events", json=[touch(21)])  # acme's property, sent with globex's key
-    assert r.status_code == 422 and "property_id" in r.json()["errors"][0]["reasons"][0]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["reasons"] == ["property_id: not a web property of workspace globex"]
+
+
+def test_the_property_rule_and_its_wording_are_the_landing_imports(env):
+    """One rule (contracts.events.assign_property) for the API and the landing folder: the same event gets
+    the same reasons either way."""
+    root, token, _, _, client, access = env
+    api = client(access, token, root / "rule.sqlite3")  # workspace `default`: acme-site and globex-site
+    unnamed = touch(30)
+    del unnamed["property_id"]
+    foreign = touch(31, property_id="initech-site")
+    for event in (unnamed, foreign):
+        r = api.post("/v1/events", json=[event])
+        assert r.status_code == 422, r.text
+        _, landing = assign_property(parse_event(event)[0], ["acme-site", "globex-site"], "default")
+        assert r.json()["errors"][0]["reasons"] == landing
+    assert landing == ["property_id: not a web property of workspace default"]
 
 
 def test_nothing_valid_is_422_and_nothing_is_stored(env):
