@@ -208,7 +208,8 @@ class StoreRecommendations:
 
 
 def _recommendation_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = ["recommendation_id", "kind", "platform", "account_id", "action_fields", "slot_start"]  # what act reads
+    # what act reads (a boost's post is its target)
+    columns = ["recommendation_id", "kind", "platform", "account_id", "target_id", "action_fields", "slot_start"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     # naive UTC, as the warehouse keeps it (the API answers with an offset)
@@ -237,7 +238,8 @@ class WeekReport:
     best_hours: dict[str, int] | None = None  # the served top hour per platform after the week
     planted_hours: dict[str, int] | None = None  # the planted peak per platform during the week
     not_actionable: dict[str, int] | None = None  # open recommendations of kinds the account cannot follow
-    conflicts: int = 0  # applied recommendations whose post another one had taken
+    conflicts: int = 0  # applied recommendations whose post another one had taken (or, a boost, was boosted already)
+    applied_boosts: int = 0  # of ``applied``, the boosts the simulator delivers (their posts were published before)
 
     @property
     def applied_share(self) -> float | None:
@@ -247,14 +249,16 @@ class WeekReport:
 def act(
     settings: LoopSettings, actions_dir: Path, gateway: Recommendations, week: int, report: WeekReport
 ) -> None:
-    """The account's decisions on the week's open slot recommendations, logged and recorded."""
+    """The account's decisions on the week's open recommendations it can follow (slots, content, boosts), logged
+    and recorded."""
     first, last = settings.week_days(week)
     now = datetime.combine(first, time())
     recs = gateway.open_recommendations(now)
-    actionable = recs["kind"].isin(list(closed_loop.ADOPTERS))
+    # the day the account acts on each (None: one it cannot follow, e.g. a boost of a post off LinkedIn)
+    days = pd.Series([closed_loop.action_day(r) for r in recs.to_dict("records")], index=recs.index, dtype=object)
+    actionable = days.notna()
     report.not_actionable = recs.loc[~actionable, "kind"].value_counts().to_dict()
-    days = [closed_loop.action_day(r) for r in recs[actionable].to_dict("records")]
-    in_week = recs[actionable][[first <= d <= last for d in days]]
+    in_week = recs[actionable & days.map(lambda d: d is not None and first <= d <= last)]
     report.open_recommendations = len(in_week)
     if in_week.empty:
         return
@@ -263,6 +267,8 @@ def act(
     for d in acted.decisions:
         gateway.decide(d["recommendation_id"], d["decision"], d["applied_post_id"], now)
     report.applied = sum(d["decision"] == "apply" for d in acted.decisions)
+    boosts = set(in_week.loc[in_week["kind"] == "boost", "recommendation_id"])
+    report.applied_boosts = sum(d["decision"] == "apply" and d["recommendation_id"] in boosts for d in acted.decisions)
     report.dismissed = sum(d["decision"] == "dismiss" for d in acted.decisions)
 
 
@@ -315,6 +321,8 @@ def measure(warehouse: Path, report: WeekReport, settings: LoopSettings) -> None
             from main.dim_post p
             left join main.fct_recommendations r
                 on r.status = 'applied' and r.applied_post_id = p.post_id and r.platform = p.platform
+                -- a boost's post was published before the advice, as the account chose: not one published for it
+                and r.kind <> 'boost'
             where p.published_date between ? and ?
             """,
             [report.start, report.end],
@@ -454,8 +462,8 @@ def _num(value: float | None, fmt: str) -> str:
 def format_week(r: WeekReport) -> str:
     return (
         f"week {r.week} ({r.start}..{r.end}): applied {r.applied}/{r.open_recommendations}"
-        f" ({_num(r.applied_share, '.0%')}), engagement applied {_num(r.applied_mean_engagement, '.1f')}"
-        f" (n={r.applied_posts}) vs others {_num(r.other_mean_engagement, '.1f')} (n={r.other_posts}),"
+        f" ({_num(r.applied_share, '.0%')}; {r.applied_boosts} boosts), engagement applied"
+        f" {_num(r.applied_mean_engagement, '.1f')} (n={r.applied_posts}) vs others {_num(r.other_mean_engagement, '.1f')} (n={r.other_posts}),"
         f" coverage {_num(r.interval_coverage, '.1%')} of {r.measured_outcomes} measured,"
         f" champion v{r.champion_version or '-'} ({r.promotion or '-'})"
     )

@@ -9,8 +9,12 @@ actions log (``actions.py``) and returns the post the simulator publishes for ea
 What the account can do depends on the recommendation's kind (``ADOPTERS``): a posting slot or an exploration
 slot is a post published in the recommended hour (with the recommended hook, media, topic and length when the
 recommendation's ``action_fields`` carry them); a content recommendation is a post of the account's, on the first
-day it is valid, that uses the recommended hook, media or topic. A kind without an adopter is left open: the
-account cannot act on it, and ``act`` reports it as not actionable rather than pretending to.
+day it is valid, that uses the recommended hook, media or topic; a boost recommendation is a boost of the
+recommended LinkedIn post at the recommended budget (spread evenly over the flight's days: ``budget_usd`` is the
+flight's), duration and start, logged in the boost log of the post's day and delivered by the simulator as its
+own boosts are. A kind without an adopter, or a recommendation the simulator cannot deliver (a boost of a post on
+another platform: the simulator boosts through LinkedIn Ads only), is left open: ``act`` reports it as not
+actionable rather than pretending to.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -72,6 +76,26 @@ class Planner:
         self.config = config
         self.logged: dict[date, list[action_log.AppliedPost]] = {}
         self.places: dict[date, dict[tuple[str, int, int], str]] = {}
+        self.boosts: dict[date, list[action_log.AppliedBoost]] = {}  # the boost log of each post's publish day
+
+    def boosts_of(self, publish_day: date) -> list[action_log.AppliedBoost]:
+        if publish_day not in self.boosts:
+            self.boosts[publish_day] = list(action_log.read_boosts(self.config.actions_dir, publish_day))
+        return self.boosts[publish_day]
+
+    def published(self, platform: str, post_id: str, before: date) -> tuple[date, Mapping[str, Any]]:
+        """The day ``post_id`` was published (in the week before ``before``, where a boost can still reach it) and
+        its row of ``core.posts_published_on``; a ValueError when the account published no such post."""
+        for back in range(1, action_log.MAX_BOOST_START_DAYS + 1):
+            day = before - timedelta(days=back)
+            posts = core.posts_published_on(self.config, day)
+            match = posts[(posts["platform"] == platform) & (posts["post_id"] == post_id)]
+            if len(match):
+                return day, match.iloc[0].to_dict()
+        raise ValueError(
+            f"{platform} post {post_id} is not a post the simulated brand published in the "
+            f"{action_log.MAX_BOOST_START_DAYS} days before {before}: there is no such post to boost"
+        )
 
     def day(self, day: date) -> dict[tuple[str, int, int], str]:
         if day not in self.places:
@@ -94,10 +118,13 @@ class Planner:
 
 @dataclass(frozen=True)
 class Adopter:
-    """How the simulated account follows one kind of recommendation: the day it acts, and the post it publishes."""
+    """How the simulated account follows one kind of recommendation: the day it acts, and the post it publishes
+    (``post``) or the boost it runs (``boost``); ``follows`` says whether the simulator can deliver a given one."""
 
     day: Callable[[Mapping[str, Any]], date]
-    post: Callable[[Mapping[str, Any], Planner], action_log.AppliedPost]
+    post: Callable[[Mapping[str, Any], Planner], action_log.AppliedPost] | None = None
+    boost: Callable[[Mapping[str, Any], Planner], tuple[date, action_log.AppliedBoost]] | None = None
+    follows: Callable[[Mapping[str, Any]], bool] = lambda rec: True  # noqa: ARG005
 
 
 def _fields(rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,21 +172,55 @@ def _content_post(rec: Mapping[str, Any], planner: Planner) -> action_log.Applie
     )
 
 
+def _boost_day(rec: Mapping[str, Any]) -> date:
+    return date.fromisoformat(_fields(rec)["start_date"])
+
+
+def _boostable(rec: Mapping[str, Any]) -> bool:
+    """The simulator delivers boosts of LinkedIn posts only (through LinkedIn Ads, as its own boosts)."""
+    return rec["platform"] == "linkedin"
+
+
+def _boost(rec: Mapping[str, Any], planner: Planner) -> tuple[date, action_log.AppliedBoost]:
+    """A boost recommendation: the account boosts the recommended post (``target_id``) from ``start_date`` for
+    ``duration_days`` days; ``budget_usd`` is the flight's budget, so each day's is its even share (to the cent,
+    what a daily budget is set in). Returns the post's publish day (whose boost log keeps it) and the boost."""
+    fields = _fields(rec)
+    start = date.fromisoformat(fields["start_date"])
+    days = int(fields["duration_days"])
+    budget = float(fields["budget_usd"])
+    if days < 1 or not budget > 0:
+        raise ValueError(f"{rec['recommendation_id']}: a boost needs duration_days >= 1 and a positive budget_usd")
+    account = core.account_seq(rec["platform"], rec["account_id"])
+    publish_day, post = planner.published(rec["platform"], rec["target_id"], before=start)
+    if int(post["account_seq"]) != account:
+        raise ValueError(f"{rec['recommendation_id']}: post {rec['target_id']} is not {rec['account_id']}'s")
+    return publish_day, action_log.AppliedBoost(
+        recommendation_id=rec["recommendation_id"],
+        platform=rec["platform"],
+        account_seq=account,
+        post_id=rec["target_id"],
+        start_date=start,
+        duration_days=days,
+        daily_budget_usd=round(budget / days, 2),
+    )
+
+
 # What the simulated account does for each kind of recommendation it can follow, in the order it acts: slots first
-# (they name their post), then content (it takes a post no slot took). A kind that changes something a post alone
-# cannot carry (a boost: a paid flight the simulator would have to deliver) needs a column of the actions log that
-# the simulator reads, and its adopter here; until then ``act`` reports it as not actionable.
+# (they name their post), then content (it takes a post no slot took), then boosts (of posts already published,
+# a paid flight the simulator delivers: the boost log).
 ADOPTERS: dict[str, Adopter] = {
     "posting_slot": Adopter(_slot_day, _slot_post),
     "exploration": Adopter(_slot_day, _slot_post),
     "content": Adopter(_content_day, _content_post),
+    "boost": Adopter(_boost_day, boost=_boost, follows=_boostable),
 }
 
 
 def action_day(rec: Mapping[str, Any]) -> date | None:
-    """The day the account would act on ``rec`` (None: a kind it cannot follow)."""
+    """The day the account would act on ``rec`` (None: one it cannot follow)."""
     adopter = ADOPTERS.get(rec["kind"])
-    return adopter.day(rec) if adopter else None
+    return adopter.day(rec) if adopter and adopter.follows(rec) else None
 
 
 @dataclass
@@ -168,7 +229,9 @@ class Acted:
 
     decisions: list[dict[str, Any]] = field(default_factory=list)  # recommendation_id, decision, applied_post_id
     not_actionable: dict[str, int] = field(default_factory=dict)  # kind -> open recommendations the account skips
-    conflicts: list[str] = field(default_factory=list)  # applied ids whose post was already taken by another
+    # applied ids the account could not follow: their post was already taken by another, or (a boost) the post is
+    # boosted already, by another recommendation or by the simulator's own boost already in flight
+    conflicts: list[str] = field(default_factory=list)
 
 
 def act(config: core.SimulatorConfig, recommendations: pd.DataFrame) -> Acted:
@@ -185,13 +248,17 @@ def act(config: core.SimulatorConfig, recommendations: pd.DataFrame) -> Acted:
     applied_ids: list[str] = []
     for rec in recs.sort_values(["_order", "recommendation_id"]).to_dict("records"):
         adopter = ADOPTERS.get(rec["kind"])
-        if adopter is None:
+        if adopter is None or not adopter.follows(rec):
             out.not_actionable[rec["kind"]] = out.not_actionable.get(rec["kind"], 0) + 1
             continue
         choice = choices[rec["recommendation_id"]]
         if choice == "dismiss":
             out.decisions.append({"recommendation_id": rec["recommendation_id"], "decision": "dismiss", "applied_post_id": None})
         if choice != "apply":
+            continue
+        if adopter.boost is not None:
+            if _plan_boost(config, planner, adopter.boost(rec, planner), out):
+                applied_ids.append(rec["recommendation_id"])
             continue
         day = adopter.day(rec)
         places = planner.day(day)
@@ -212,10 +279,38 @@ def act(config: core.SimulatorConfig, recommendations: pd.DataFrame) -> Acted:
         posts = core.posts_published_on(config, day)
         followed = posts[posts["applied_recommendation_id"].notna()]
         posted.update(zip(followed["applied_recommendation_id"], followed["post_id"]))
+    for day, boosts in sorted(planner.boosts.items()):
+        action_log.write_boosts(config.actions_dir, day, boosts)
+        started = core.boosts_started_for_posts_of(config, day)  # the boosted post names the decision's post
+        followed = started[started["applied_recommendation_id"].notna()]
+        posted.update(zip(followed["applied_recommendation_id"], followed["post_id"]))
     for rid in applied_ids:
         if rid in posted:
             out.decisions.append({"recommendation_id": rid, "decision": "apply", "applied_post_id": posted[rid]})
     return out
+
+
+def _plan_boost(
+    config: core.SimulatorConfig, planner: Planner, planned: tuple[date, action_log.AppliedBoost], out: Acted
+) -> bool:
+    """Put an applied boost in its post's boost log (True), or report it as a conflict (False): a post is boosted
+    once, and a flight the simulator's own boost of the post already runs before cannot be changed any more (the
+    one it starts the same day is replaced by the recommended one: ``core.boosts_started_for_posts_of``)."""
+    publish_day, boost = planned
+    logged = planner.boosts_of(publish_day)
+    if any(b.recommendation_id == boost.recommendation_id for b in logged):  # logged by an earlier act
+        return True
+    if any(b.post_id == boost.post_id and b.platform == boost.platform for b in logged):
+        out.conflicts.append(boost.recommendation_id)
+        return False
+    started = core.boosts_started_for_posts_of(config, publish_day)
+    own = started[started["applied_recommendation_id"].isna()]
+    own_start = own.loc[own["post_id"] == boost.post_id, "start_date"]
+    if len(own_start) and own_start.iloc[0] < boost.start_date:
+        out.conflicts.append(boost.recommendation_id)
+        return False
+    logged.append(boost)
+    return True
 
 
 def planted_best_hour(config: core.SimulatorConfig, platform: str, day: date) -> int:

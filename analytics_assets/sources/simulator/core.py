@@ -44,6 +44,7 @@ _ENGAGEMENT_METRICS = ("likes", "comments", "shares", "clicks", "quotes", "saves
 # stream ids keep the random draws of each entity independent of the others
 _POSTS, _ADS, _CAMPAIGNS, _BOOSTS, _JOURNEYS, _AI, _MALFORMED = range(1, 8)
 _CURVES, _EXPERIMENTS, _BOOST_TOUCHES, _APPLIED_POSTS = range(8, 12)
+_APPLIED_BOOSTS, _APPLIED_BOOST_DELIVERY = range(12, 14)  # a boost the account runs for a recommendation
 ACCOUNTS_PER_PLATFORM = 5  # the brand's accounts on each organic platform (account_seq 0..4)
 
 
@@ -625,12 +626,85 @@ def _native_ads(ads: pd.DataFrame, boost_rows: pd.DataFrame) -> dict[str, pd.Dat
 
 
 def boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date) -> pd.DataFrame:
-    """Boosts of LinkedIn posts published on ``publish_day``: flight of 3 days from the next day."""
-    return _boosts_started_for_posts_of(config, publish_day, action_log.read_day(config.actions_dir, publish_day))
+    """Boosts of LinkedIn posts published on ``publish_day``: the simulator's own draw (a flight of 3 days from the
+    next day) and, in closed-loop mode, the boosts the account runs for a recommendation (the day's boost log,
+    ``actions.read_boosts``), named in ``applied_recommendation_id`` (None for the others).
+
+    An applied boost has the recommended start, duration and daily budget; how the post responds to it (the CPM
+    it buys at, its paid engagement rate, its planted organic spillover) is drawn as the simulator's own boosts'
+    are, from a stream of the post's own, so the other boosts stay the open loop's. A post the simulator's own draw
+    boosts too is boosted once: the recommended flight replaces its own (same boost and campaign id, same response
+    draws) when it starts on the same day; one the own boost would already be running by then cannot be boosted
+    again (a ValueError; ``closed_loop.act`` reports such a recommendation as a conflict and never logs it)."""
+    return _boosts_started_for_posts_of(
+        config,
+        publish_day,
+        action_log.read_day(config.actions_dir, publish_day),
+        action_log.read_boosts(config.actions_dir, publish_day),
+    )
 
 
 @functools.lru_cache(maxsize=64)
-def _boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date, applied: action_log.DayActions) -> pd.DataFrame:
+def _boosts_started_for_posts_of(
+    config: SimulatorConfig, publish_day: date, applied: action_log.DayActions, boosted: action_log.DayBoosts = ()
+) -> pd.DataFrame:
+    own = _own_boosts(config, publish_day, applied)
+    if not boosted:
+        return own
+    posts = _posts_published_on(config, publish_day, applied)
+    li = posts[posts["platform"] == "linkedin"].set_index("post_id")
+    own = own.copy()
+    row_of = {pid: i for i, pid in enumerate(own["post_id"])}
+    extra = []
+    for b in sorted(boosted, key=lambda b: b.post_id):
+        if b.platform != "linkedin" or b.post_id not in li.index:
+            raise ValueError(
+                f"{b.recommendation_id}: {b.platform} post {b.post_id} is not a LinkedIn post published on "
+                f"{publish_day}: the simulator boosts LinkedIn posts (through LinkedIn Ads) only"
+            )
+        post = li.loc[b.post_id]
+        if int(post["account_seq"]) != b.account_seq:
+            raise ValueError(f"{b.recommendation_id}: post {b.post_id} is not account {b.account_seq}'s")
+        flight = {"start_date": b.start_date, "end_date": b.end_date, "daily_budget": round(b.daily_budget_usd, 2)}
+        if b.post_id in row_of:  # the simulator's own draw boosts it too: one boost, at the recommended flight
+            i = row_of[b.post_id]
+            if own.at[i, "start_date"] < b.start_date:
+                raise ValueError(
+                    f"{b.recommendation_id}: post {b.post_id} is already boosted from {own.at[i, 'start_date']} "
+                    f"(the simulator's own boost {own.at[i, 'boost_id']}): it cannot be boosted again from {b.start_date}"
+                )
+            for column, value in flight.items():
+                own.at[i, column] = value
+            own.at[i, "applied_recommendation_id"] = b.recommendation_id
+            continue
+        # the post's response, drawn in the order the own boosts draw theirs (the spillover last), from its stream
+        seq = int(post["post_seq"])
+        rng = np.random.default_rng([config.seed, _APPLIED_BOOSTS, publish_day.toordinal(), seq])
+        organic = float(post[["likes_total", "comments_total", "shares_total", "clicks_total"]].astype(float).sum())
+        organic_rate = organic / float(post["impressions_total"])
+        extra.append(
+            {
+                "boost_id": f"bst_{publish_day:%Y%m%d}_a{seq}",  # an own boost's is bst_<day>_<4 digits>: no clash
+                "post_id": b.post_id,
+                "campaign_id": ids.applied_boost_campaign_id(publish_day, seq),
+                **flight,
+                "currency": "USD",
+                "cpm_usd": float(rng.uniform(12, 30)),
+                "paid_engagement_rate": organic_rate * float(rng.uniform(0.4, 0.8)),
+                "spillover_lift": config.boost_lift_scale
+                * float(rng.lognormal(np.log(gt.BOOST_SPILLOVER.median_lift), gt.BOOST_SPILLOVER.sigma))
+                * gt.BOOST_MEDIA_RESPONSE[post["media_type"]],
+                "applied_recommendation_id": b.recommendation_id,
+            }
+        )
+    if not extra:
+        return own
+    return pd.concat([own, pd.DataFrame(extra, columns=own.columns)], ignore_index=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _own_boosts(config: SimulatorConfig, publish_day: date, applied: action_log.DayActions) -> pd.DataFrame:
+    """The simulator's own draw of the boosts of ``publish_day``'s LinkedIn posts (what the open loop boosts)."""
     posts = _posts_published_on(config, publish_day, applied)  # the posts of that day's log (the cache key)
     li = posts[posts["platform"] == "linkedin"].reset_index(drop=True)
     rng = _rng(config, _BOOSTS, publish_day)
@@ -657,8 +731,28 @@ def _boosts_started_for_posts_of(config: SimulatorConfig, publish_day: date, app
             "spillover_lift": config.boost_lift_scale
             * rng.lognormal(np.log(gt.BOOST_SPILLOVER.median_lift), gt.BOOST_SPILLOVER.sigma, n)
             * chosen["media_type"].map(gt.BOOST_MEDIA_RESPONSE).to_numpy(float),
+            "applied_recommendation_id": pd.Series([None] * n, dtype=object),
         }
     )
+
+
+# How far back a day's deliveries look for the applied boosts in flight: the latest start after the post's day
+# plus the longest flight (actions.py bounds both). Only the days with a boost log are read.
+APPLIED_BOOST_LOOKBACK_DAYS = action_log.MAX_BOOST_START_DAYS + action_log.MAX_BOOST_FLIGHT_DAYS
+
+
+def _applied_boosts_in_flight(config: SimulatorConfig, first: date, last: date) -> pd.DataFrame | None:
+    """The boosts the account runs for a recommendation whose flight overlaps ``first..last`` (None: none logged)."""
+    if config.actions_dir is None:
+        return None
+    days = [first - timedelta(days=k) for k in range(1, APPLIED_BOOST_LOOKBACK_DAYS + 1)]
+    days += [first + timedelta(days=k) for k in range((last - first).days)]
+    logged = [d for d in days if action_log.read_boosts(config.actions_dir, d)]
+    if not logged:
+        return None
+    b = pd.concat([boosts_started_for_posts_of(config, d) for d in logged], ignore_index=True)
+    b = b[b["applied_recommendation_id"].notna()]
+    return b[(b["start_date"] <= last) & (b["end_date"] >= first)].reset_index(drop=True)
 
 
 def _boost_flights(config: SimulatorConfig, publish_days) -> pd.DataFrame:
@@ -689,19 +783,39 @@ def _cumulative_share(config: SimulatorConfig, snap: pd.DataFrame) -> np.ndarray
 
 
 def _boost_day(config: SimulatorConfig, day: date) -> pd.DataFrame:
+    """Every boost's delivery on ``day``. The simulator's own boosts of the 3 days before deliver from the day's
+    stream, drawn for exactly the open loop's boosts; a boost the account runs for a recommendation (a replaced
+    own one included) delivers from a stream of its own, so what the account boosts moves no other boost."""
+    publish_days = [day - timedelta(days=k) for k in range(1, BOOST_DAYS + 1)]
     active = pd.concat(
-        [boosts_started_for_posts_of(config, day - timedelta(days=k)) for k in range(1, BOOST_DAYS + 1)],
-        ignore_index=True,
+        [_own_boosts(config, d, action_log.read_day(config.actions_dir, d)) for d in publish_days], ignore_index=True
     )
-    rng = _rng(config, _BOOSTS * 100, day)
+    delivered = _deliver(active, _rng(config, _BOOSTS * 100, day), day)
+    applied = _applied_boosts_in_flight(config, day, day)
+    if applied is None:
+        return delivered
+    # an own boost the account re-flighted is delivered (if in flight) as an applied one
+    started = pd.concat([boosts_started_for_posts_of(config, d) for d in publish_days], ignore_index=True)
+    replaced = set(started.loc[started["applied_recommendation_id"].notna(), "boost_id"])
+    own = delivered[~delivered["boost_id"].isin(replaced)]
+    streams = [
+        np.random.default_rng([config.seed, _APPLIED_BOOST_DELIVERY, day.toordinal(), int(c)]) for c in applied["campaign_id"]
+    ]
+    runs = [_deliver(applied.iloc[[i]], rng, day) for i, rng in enumerate(streams)]
+    return pd.concat([own, *runs], ignore_index=True)
+
+
+def _deliver(active: pd.DataFrame, rng: np.random.Generator, day: date) -> pd.DataFrame:
+    """The ``active`` boosts' paid delivery on ``day`` (spend under the daily budget, impressions at the CPM, paid
+    engagements at the paid rate), drawn from ``rng``."""
     n = len(active)
-    spend = np.round(active["daily_budget"] * rng.uniform(0.85, 1.0, n), 2)
-    impressions = np.round(spend / active["cpm_usd"] * 1000).astype(np.int64)
-    return active.assign(
+    spend = np.round(active["daily_budget"].to_numpy(float) * rng.uniform(0.85, 1.0, n), 2)
+    impressions = np.round(spend / active["cpm_usd"].to_numpy(float) * 1000).astype(np.int64)
+    return active.reset_index(drop=True).assign(
         boost_date=day,
         spend=spend,
         paid_impressions=impressions,
-        paid_engagements=rng.poisson(impressions * active["paid_engagement_rate"]).astype(np.int64),
+        paid_engagements=rng.poisson(impressions * active["paid_engagement_rate"].to_numpy(float)).astype(np.int64),
         paid_clicks=rng.binomial(impressions, 0.006).astype(np.int64),
         organic_platform="linkedin",
         ad_platform="linkedin_ads",
@@ -810,6 +924,11 @@ def _tag_linkedin_touches(config: SimulatorConfig, day: date, t: pd.DataFrame) -
         + [boosts_started_for_posts_of(config, first + timedelta(days=k)) for k in range((day - first).days)],
         ignore_index=True,
     )
+    # a boost the account runs for a recommendation may fly later or longer than the simulator's own: add those of
+    # older posts still in flight (none without a boost log, so the open loop's draws stay as they were)
+    applied = _applied_boosts_in_flight(config, first, day)
+    if applied is not None:
+        boosts = pd.concat([boosts, applied[~applied["boost_id"].isin(boosts["boost_id"])]], ignore_index=True)
     content = t["utm_content"].to_numpy(dtype=object)
     campaign = t["utm_campaign"].to_numpy(dtype=object)
     boost_post = pd.Series(None, index=t.index, dtype=object)

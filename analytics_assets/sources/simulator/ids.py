@@ -38,6 +38,9 @@ _BOOST_NARROW = 700_000_000  # + ordinal * 100 + i: at most 1_065_205_999
 _BOOST_NARROW_PER_DAY = 100
 _BOOST_WIDE = 800_000_000_000_000  # + ordinal * 1e7 + i: 8.0e14 .. 8.37e14
 _BOOST_WIDE_PER_DAY = 10_000_000
+# ---- applied boosts (closed loop): the campaign of the boost the account runs on a post for a recommendation
+_BOOST_APPLIED = 900_000_000_000_000_000  # + ordinal * 1e11 + the post's post_seq: 9.0e17 .. 1.27e18 (< 2**63)
+_BOOST_APPLIED_PER_DAY = 100_000_000_000
 
 
 def post_native_id(day: date, p_idx: int, post_seq: int) -> str:
@@ -74,3 +77,13 @@ def boost_campaign_ids(publish_day: date, n: int) -> list[str]:
         else str(_BOOST_WIDE + ordinal * _BOOST_WIDE_PER_DAY + i)
         for i in range(n)
     ]
+
+
+def applied_boost_campaign_id(publish_day: date, post_seq: int) -> str:
+    """The LinkedIn Ads campaign id of the boost the account runs, for a recommendation, on the post ``post_seq``
+    (its platform's post sequence number) published on ``publish_day``. Keyed by the post, not by a counter, so it
+    stays the same whatever else the account boosts; in a range no drawn boost's id reaches (narrow or wide), and
+    below 2**63 for a store that keeps campaign ids as integers."""
+    if not 0 <= post_seq < _BOOST_APPLIED_PER_DAY:
+        raise ValueError(f"post_seq {post_seq} is beyond what the applied boosts' campaign ids can hold")
+    return str(_BOOST_APPLIED + publish_day.toordinal() * _BOOST_APPLIED_PER_DAY + post_seq)
