@@ -25,10 +25,12 @@ SHIFTED = {
 # sha256 of every native record of DAY, computed with the simulator before it had a closed-loop mode, then
 # recomputed once when the native payloads gained the posts' text, author and permalink fields and Meta's rows
 # reported each purchase under all three action types, as Meta does (every other value compared equal, frame by frame),
-# and once more when the ad-level reports gained the ads' names (without those columns: the previous digests)
+# and once more when the ad-level reports gained the ads' names (without those columns: the previous digests), and
+# when Reddit self posts gained their body (`selftext`; their title became the text's first sentence, and so their
+# permalink's slug: only those three columns of the Reddit frame changed, every other frame compared equal)
 OPEN_LOOP_DIGESTS = {
-    "small": "352ec70eb7d59ffa4a09c6bb59ab6f9938834fc6d87ea2c5840bd16150c87e60",
-    "shifted": "74e51025d402da98e0a0721e2d2ddb60bc727ebb022789095e37e552f260a26a",
+    "small": "87e539b77b0eeb75c5fcd4271e10225f6f39cf142867dab6373e4ed7945b05bc",
+    "shifted": "e18b6a6b9f16996dcd57ba5232b92503334a77c1718005d281449a2f55c0ae9b",
 }
 
 

@@ -40,6 +40,31 @@ def test_records_use_each_platforms_native_fields_and_units():
     assert day.social_posts["reddit"]["name"].str.startswith("t3_").all()
 
 
+def test_reddit_self_posts_carry_their_body_as_selftext_and_the_excerpt_reads_it_after_the_title():
+    """A self post (media_type text) is its opening sentence as the title and the rest of its text as
+    ``selftext``, as Reddit serves it (and the fake platform server does); a link or media post has no body."""
+    from analytics_assets.contracts.raw import POST_EXCERPT_CHARS
+    from analytics_assets.sources.parsing.parsers import SOCIAL_MAPPINGS, parse_records
+    from analytics_assets.sources.simulator.post_text import post_text
+
+    reddit = PlatformSimulator(SimulatorConfig(posts_per_day=40)).day(DAY).social_posts["reddit"]
+    posts = posts_published_on(SimulatorConfig(posts_per_day=40), DAY - timedelta(days=1)).set_index("post_id")
+    is_self = reddit["cycle.media_type"].eq("text")
+    assert is_self.any() and (~is_self).any()
+    assert (reddit.loc[~is_self, "selftext"] == "").all()
+    assert (reddit.loc[is_self, "selftext"] != "").mean() > 0.9  # a text of one sentence has no body
+    assert reddit["title"].str.len().le(300).all() and not reddit["title"].str.contains("\n").any()
+    for _, row in reddit[is_self & reddit["name"].isin(posts.index)].drop_duplicates("name").iterrows():
+        p = posts.loc[row["name"]]
+        full = post_text("reddit", row["name"], p["hook_type"], p["topic"], int(p["text_length"]))
+        assert " ".join(f"{row['title']} {row['selftext']}".split()) == " ".join(full.split())  # nothing lost
+    parsed = parse_records(reddit, SOCIAL_MAPPINGS["reddit"]).rows
+    first = reddit.index[is_self & reddit["selftext"].str.len().gt(20)][0]
+    body = " ".join(reddit.loc[first, "selftext"].split())
+    excerpt = parsed.loc[first, "post_excerpt"]
+    assert excerpt.startswith(f"{reddit.loc[first, 'title']} {body[:20]}") and len(excerpt) <= POST_EXCERPT_CHARS
+
+
 def test_counters_grow_with_post_age_and_snapshots_fall_on_the_day():
     sim = PlatformSimulator()
     frames = []

@@ -454,6 +454,14 @@ def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
             }
         elif platform == "reddit":
             ratio = np.clip(0.93 - 0.01 * s["account_seq"], 0.5, 1.0)
+            # a self post (media_type text) is a title (its first sentence) and a body, `selftext`, that the parser
+            # reads after it; any other post is a title only (its text cut to 300) and an empty body, as Reddit
+            # serves a link post. post_text.reddit_submission splits the text with no random draw, as the fake
+            # platform server does, so no other simulated value moves
+            is_self = s["media_type"].eq("text")
+            text = _texts(platform, s).where(is_self, _texts(platform, s, max_length=post_text.REDDIT_TITLE_CHARS))
+            submissions = [post_text.reddit_submission(t, bool(self_)) for t, self_ in zip(text, is_self)]
+            title, selftext = [t for t, _ in submissions], [b for _, b in submissions]
             native = {
                 "name": s["post_id"],
                 "author_fullname": "t2_cycle" + account,
@@ -464,8 +472,8 @@ def _native_social(snap: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "upvote_ratio": ratio,
                 "num_comments": s["comments"],
                 "num_crossposts": s["shares"],
-                # a title is one line of at most 300 characters
-                "title": (title := _texts(platform, s, max_length=300).map(lambda t: " ".join(t.split()))),
+                "title": title,  # one line of at most 300 characters
+                "selftext": selftext,
                 "permalink": [post_text.reddit_permalink(p, t) for p, t in zip(s["post_id"], title)],
                 "author": "cycle_brand_" + account,
             }

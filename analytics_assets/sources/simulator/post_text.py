@@ -75,6 +75,22 @@ def post_text(platform: str, post_id: str, hook_type: str | None, topic: str | N
     return text.strip()
 
 
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?:])\s+(\S.*)$", re.DOTALL)
+REDDIT_TITLE_CHARS = 300  # Reddit's limit: a title is one line of at most 300 characters
+
+
+def reddit_submission(text: str, is_self: bool) -> tuple[str, str]:
+    """A Reddit submission's ``title`` and ``selftext`` for a post whose text is ``text``: a self post opens
+    with its title (the first sentence, on one line) and keeps the rest, paragraphs and all, as its body; a link
+    or media post is only a title (its text on one line, cut to the limit) and an empty body, as Reddit serves
+    it. No random draw: the same text gives the same submission in the simulator and the fake platform server."""
+    if is_self:
+        split = _FIRST_SENTENCE.match(text)
+        if split:
+            return " ".join(split.group(1).split())[:REDDIT_TITLE_CHARS], split.group(2)
+    return " ".join(text.split())[:REDDIT_TITLE_CHARS], ""
+
+
 def reddit_permalink(post_id: str, title: str, subreddit: str = "cycle") -> str:
     """Reddit's ``permalink``: the path of the comments page, with a slug of the title."""
     slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:50].rstrip("_")
