@@ -288,7 +288,7 @@ def check_foreign_ids(ws: Workspace) -> None:
 
 GRAPHQL = """
 query($campaignPlatform: String!, $campaignId: String!, $boostId: String!) {
-  accounts { workspaceId accounts { platform accountId channelType firstSeenDate lastSeenDate } }
+  accounts { workspaceId accounts { platform accountId accountName channelType firstSeenDate lastSeenDate } }
   optimalHours(top: 24) { platform rank hour expectedEngagement liftVsPlatformMean }
   rollupsDaily(first: 1000) {
     platform start end count total nextCursor
