@@ -684,7 +684,7 @@ class Query:
         info: strawberry.Info,
         platform: OrganicPlatformArg = None,
         status: Annotated[str | None, strawberry.argument(
-            description="estimated, no_pre_boost_history, no_flight_data or too_few_comparables.")] = None,
+            description="estimated, no_pre_boost_history, no_flight_data, too_few_comparables or organic_untracked.")] = None,
         first: FirstArg = DEFAULT_FIRST,
         after: AfterArg = None,
     ) -> BoostPage | None:

@@ -42,6 +42,13 @@ ESTIMATED = "estimated"
 NO_PRE_BOOST_HISTORY = "no_pre_boost_history"  # first snapshot after the flight started
 NO_FLIGHT_DATA = "no_flight_data"  # no snapshot since the flight started
 TOO_FEW_COMPARABLES = "too_few_comparables"
+# the boosted post is one Cycle does not track organically (a Facebook page post or Instagram media a Meta ad
+# promotes): no snapshots, so no organic curve to estimate a lift from; the boost is listed with its paid side
+ORGANIC_UNTRACKED = "organic_untracked"
+UNTRACKED_REASON = (
+    "the boosted post is on a platform Cycle does not track organically (facebook, instagram): no organic "
+    "snapshots to build its counterfactual from, so only its paid side is reported"
+)
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -328,6 +335,31 @@ def _rows_from_curves(
                 }
             )
     return rows, trajectory
+
+
+def untracked_boost_rows(boosts: pd.DataFrame) -> pd.DataFrame:
+    """Effectiveness rows of boosts whose post Cycle does not track (``ORGANIC_UNTRACKED``): the flight, spend and
+    paid engagements, and null for everything organic (lift, counterfactual, incremental engagements, ROI, score).
+    Null, not 0: a lift of 0 would claim the boost added nothing organically, which nobody measured. They never
+    enter the estimate (not even as comparables: their posts have no snapshots). ``boosts``: as for
+    ``estimate_boost_lift``, with ``platform`` and ``account_id`` the owner the row is served under."""
+    _check_boosts(boosts)
+    start, end = _flight_times(boosts)
+    rows = [
+        {
+            "boost_id": b.boost_id,
+            "post_id": b.post_id,
+            "platform": b.platform,
+            "account_id": getattr(b, "account_id", None),
+            "flight_start_at": start_at,
+            "flight_end_at": end_at,
+            "status": ORGANIC_UNTRACKED,
+            "spend_usd": float(b.spend_usd),
+            "paid_engagements": float(b.paid_engagements),
+        }
+        for b, start_at, end_at in zip(boosts.itertuples(index=False), start, end)
+    ]
+    return _effectiveness_frame(rows)
 
 
 def _effectiveness_frame(rows: list[dict]) -> pd.DataFrame:

@@ -85,7 +85,8 @@ class BoostPolicyConfig:
 
 
 def boost_responses(effectiveness: pd.DataFrame, post_media: pd.DataFrame) -> pd.DataFrame:
-    """One row per assessed boost (``status = estimated``, spend > 0) with its two response rates.
+    """One row per assessed boost (``status = estimated``, spend > 0) with its two response rates. A boost of a
+    post Cycle does not track (``organic_untracked``) has no lift and never enters: nothing to learn from.
     ``effectiveness``: rows of ``analysis.boost_effectiveness``; ``post_media``: platform, post_id, media_type."""
     est = effectiveness[(effectiveness["status"] == ESTIMATED) & (effectiveness["spend_usd"] > 0)].copy()
     est = est.merge(post_media[["platform", "post_id", "media_type"]], on=["platform", "post_id"], how="left")
@@ -111,11 +112,15 @@ def boost_responses(effectiveness: pd.DataFrame, post_media: pd.DataFrame) -> pd
 
 def value_per_engagement(organic_vs_paid: pd.DataFrame, platforms, config: BoostPolicyConfig | None = None) -> pd.DataFrame:
     """Per platform: tracked conversion value per engagement of its boosted posts (``fct_boost_organic_vs_paid``:
-    conversion_value_usd over paid + organic engagements), else the configured fallback (``value_source``)."""
+    conversion_value_usd over paid + organic engagements), else the configured fallback (``value_source``).
+    A boost whose organic engagements are null (its post is one Cycle does not track: a Facebook or Instagram
+    post a Meta ad promoted) is left out: its value over its paid engagements alone would overstate what an
+    engagement is worth."""
     config = config or BoostPolicyConfig()
+    measured = organic_vs_paid[organic_vs_paid["organic_engagements"].notna()]
     rows = []
     for platform in sorted(set(platforms)):
-        mine = organic_vs_paid[organic_vs_paid["platform"] == platform]
+        mine = measured[measured["platform"] == platform]
         value = float(mine["conversion_value_usd"].fillna(0).sum())
         engagements = float((mine["paid_engagements"].fillna(0) + mine["organic_engagements"].fillna(0)).sum())
         tracked = value > 0 and engagements > 0

@@ -1,6 +1,6 @@
 """A warehouse holding just what ``boost_effectiveness`` reads, built straight from the simulator (no ingest, no dbt):
-``main.stg_social_post_snapshots`` (a table here, rows in load order: by snapshot day), ``main.fct_boost_contribution``
-and ``main.dim_post``, for the posts published on ``days`` days from ``start``. A uniquely named module (see
+``main.stg_social_post_snapshots`` (a table here, rows in load order: by snapshot day), ``main.fct_boost_contribution``,
+``main.fct_boost_organic_vs_paid`` (its owner columns) and ``main.dim_post``, for the posts published on ``days`` days from ``start``. A uniquely named module (see
 cycle_testing)."""
 
 from __future__ import annotations
@@ -37,10 +37,15 @@ def build_boost_warehouse(path: Path, config: SimulatorConfig, start: date, days
             spend_usd=("spend", "sum"),
             paid_engagements=("paid_engagements", "sum"),
         )
+        .assign(is_organic_tracked=True)  # the simulator boosts only posts of tracked platforms
     )
+    # fct_boost_organic_vs_paid's owners: boost_effectiveness reads the untracked boosts' owner there (none here)
+    owners = boosts.merge(posts, left_on=["organic_platform", "post_id"], right_on=["platform", "post_id"])
+    owners = owners[["boost_id", "platform", "account_id"]]
     con = duckdb.connect(str(path))
     try:
-        for name, frame in (("stg_social_post_snapshots", stg), ("fct_boost_contribution", boosts), ("dim_post", posts)):
+        for name, frame in (("stg_social_post_snapshots", stg), ("fct_boost_contribution", boosts), ("dim_post", posts),
+                            ("fct_boost_organic_vs_paid", owners)):
             con.register("_frame", frame)
             con.execute(f"create or replace table main.{name} as select * from _frame")
             con.unregister("_frame")

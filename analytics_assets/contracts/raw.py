@@ -19,6 +19,9 @@ MAX_QUARANTINE_SHARE = 0.05
 
 ORGANIC_PLATFORMS = ("linkedin", "x", "reddit", "tiktok")
 AD_PLATFORMS = ("google_ads", "meta_ads", "linkedin_ads")
+# organic platforms an ad platform boosts posts of that Cycle does not track (Meta: Facebook page posts and
+# Instagram media): their boosts are measured paid side only, with no organic snapshots to compare against
+UNTRACKED_BOOST_PLATFORMS = ("facebook", "instagram")
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD")
 # The web property (the site or app the tracking snippet runs on) of tracked events that name none:
 # raw_touchpoints rows loaded before the column existed, or sent by a snippet that does not set it.
@@ -269,7 +272,7 @@ BOOSTS = RawTable(
     row_schema=pa.DataFrameSchema(
         {
             "boost_id": _id,
-            "organic_platform": pa.Column(str, pa.Check.isin(ORGANIC_PLATFORMS)),
+            "organic_platform": pa.Column(str, pa.Check.isin(ORGANIC_PLATFORMS + UNTRACKED_BOOST_PLATFORMS)),
             "post_id": _id,
             "ad_platform": pa.Column(str, pa.Check.isin(AD_PLATFORMS)),
             "campaign_id": _id,

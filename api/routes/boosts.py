@@ -1,6 +1,11 @@
 """``/v1/boosts``: what paying to boost an organic post did. For each boost: the organic lift against a
 counterfactual of comparable unboosted posts (with its interval), the paid delivery, the incremental
-engagements and their cost, and the split of reach and conversions between organic and paid."""
+engagements and their cost, and the split of reach and conversions between organic and paid.
+
+A boost of a post Cycle does not track organically (a Meta ad promoting a Facebook page post or Instagram media,
+status ``organic_untracked``) is listed with its paid side (spend, paid engagements; its split has the paid
+delivery, journeys and conversions) and null organic figures: nothing organic was measured. It belongs to the ad
+account that paid for it (``platform`` = the ad platform), the only account of it a workspace can own."""
 
 from __future__ import annotations
 
@@ -18,18 +23,24 @@ from api.schemas import Amount, Money, Rate
 
 router = APIRouter(tags=["boosts"])
 
-BoostStatus = Literal["estimated", "no_pre_boost_history", "no_flight_data", "too_few_comparables"]
+BoostStatus = Literal["estimated", "no_pre_boost_history", "no_flight_data", "too_few_comparables", "organic_untracked"]
 
 
 class Boost(BaseModel):
     boost_id: str
-    platform: str = Field(description="The boosted post's organic platform.")
+    platform: str = Field(
+        description="The platform of the account the boost belongs to: the boosted post's organic platform, or the "
+        "ad platform that paid for it when Cycle does not track the post (status organic_untracked)."
+    )
     account_id: str
     post_id: str
     published_at: datetime | None
     flight_start_at: datetime | None
     flight_end_at: datetime | None
-    status: str = Field(description="'estimated', or why no estimate: no_pre_boost_history, no_flight_data, too_few_comparables.")
+    status: str = Field(
+        description="'estimated', or why no estimate: no_pre_boost_history, no_flight_data, too_few_comparables, "
+        "organic_untracked (the post is on a platform Cycle does not track: paid side only, organic figures null)."
+    )
     flight_complete: bool | None
     n_comparables: int | None = Field(description="Unboosted posts the counterfactual is built from.")
     observed_engagements: Amount | None
@@ -105,7 +116,8 @@ def list_boosts(
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> BoostPage:
-    """Every boost of the workspace's posts with its measured effect, newest flight first."""
+    """Every boost of the workspace's posts with its measured effect, newest flight first; and the boosts its ad
+    accounts ran on posts Cycle does not track (status organic_untracked), with their paid side."""
     tag = snapshot_tag(store)
     rows = store.scoped_query(
         BOOSTS, principal.accounts, _BOOSTS_SQL,

@@ -11,7 +11,27 @@
     (kept_in), the child's own key (platform, id, date columns), the parent (a name for messages, its
     staging model and raw table), `keys` = [child column, parent column] pairs that must match, and the
     child columns holding the parent's platform, id and (for a parent of one day) date. A child whose
-    parent key has a null column needs no parent (as in dbt's relationships test). -#}
+    parent key has a null column needs no parent (as in dbt's relationships test).
+
+    `exempt` (optional): [child column, values]: a child row whose column holds one of the values needs no
+    such parent, because that parent can never arrive. The one use: a boost of a Facebook page post or of
+    Instagram media (a Meta ad promoting a published post). Cycle polls no organic Facebook/Instagram posts,
+    so holding such a boost until its post's snapshots arrive would hold it forever (and keep the
+    held_back_rows_waiting_for_a_parent WARN on for nothing); it enters the facts paid side only, its
+    organic side null. A boost of a tracked platform whose post is missing is still held back. -#}
+
+{#- The organic platforms whose boosted posts Cycle does not track (contracts.raw.UNTRACKED_BOOST_PLATFORMS,
+    kept equal by tests/connectors/test_meta_boosts.py): their boosts have no organic snapshots. -#}
+{% macro cycle_untracked_boost_platforms() -%}
+  {{ return(['facebook', 'instagram']) }}
+{%- endmacro %}
+
+{#- SQL predicate: the boost row `alias` promotes a post Cycle does not track organically. -#}
+{% macro cycle_is_untracked_boost(alias=none) -%}
+  {%- set column = (alias ~ '.' if alias else '') ~ 'organic_platform' -%}
+  {{ column }} in ({% for platform in cycle_untracked_boost_platforms() %}{{ dbt.string_literal(platform) }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
 {% macro cycle_parent_relationships() -%}
   {{ return([
     {
@@ -27,6 +47,7 @@
       'parent': 'post', 'parent_model': 'stg_social_post_snapshots', 'parent_table': 'raw_social_post_snapshots',
       'keys': [['organic_platform', 'platform'], ['post_id', 'post_id']],
       'parent_platform': 'organic_platform', 'parent_id': 'post_id', 'parent_date': none,
+      'exempt': ['organic_platform', cycle_untracked_boost_platforms()],
     },
     {
       'child': 'stg_ad_creative_metrics', 'child_table': 'raw_ad_creative_metrics',
@@ -42,6 +63,9 @@
 {#- SQL predicate: the row `child_alias` of relationship `rel`'s child has its parent (or needs none). -#}
 {% macro cycle_has_parent(rel, child_alias='child') -%}
   (
+    {%- if rel.get('exempt') %}
+    {{ child_alias }}.{{ rel['exempt'][0] }} in ({% for value in rel['exempt'][1] %}{{ dbt.string_literal(value) }}{% if not loop.last %}, {% endif %}{% endfor %}) or
+    {%- endif %}
     {%- for pair in rel['keys'] %}
     {{ child_alias }}.{{ pair[0] }} is null or
     {%- endfor %}

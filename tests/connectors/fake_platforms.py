@@ -41,7 +41,12 @@ from analytics_assets.contracts.raw import POST_EXCERPT_CHARS
 from analytics_assets.sources.simulator import SimulatorConfig
 from analytics_assets.sources.simulator.core import posts_published_on
 from analytics_assets.sources.simulator.ad_detail import meta_purchase_actions, split_exact
-from analytics_assets.sources.simulator.post_text import post_text, reddit_permalink
+from analytics_assets.sources.simulator.post_text import (
+    REDDIT_TITLE_CHARS,
+    post_text,
+    reddit_permalink,
+    reddit_submission,
+)
 
 METRICS = ("impressions", "likes", "comments", "shares", "clicks", "quotes", "saves")
 CLIENTS = {  # platform -> (client id, client secret) the token endpoints accept
@@ -327,10 +332,13 @@ class FakeDataset:
         return b.iloc[0].to_dict() if len(b) else None
 
     def final_boosts(self, start: date, end: date) -> pd.DataFrame:
-        """The raw_boosts rows of ``start..end`` once every day is final."""
+        """The raw_boosts rows of ``start..end`` once every day is final: LinkedIn's and Meta's."""
         a = self.final_ads("linkedin_ads", start, end)
-        a = a[a["campaign_id"].isin(set(self.boosts["campaign_id"]))].merge(self.boosts, on="campaign_id")
-        return pd.DataFrame(
+        if len(self.boosts):
+            a = a[a["campaign_id"].isin(set(self.boosts["campaign_id"]))].merge(self.boosts, on="campaign_id")
+        else:  # no LinkedIn post boosted (the flights' frame is empty, untyped)
+            a = a.iloc[:0]
+        linkedin = pd.DataFrame() if a.empty else pd.DataFrame(
             {
                 "boost_id": "li_" + a["creative_id"], "organic_platform": "linkedin", "post_id": a["post_id"],
                 "ad_platform": "linkedin_ads", "campaign_id": a["campaign_id"], "boost_date": a["metric_date"],
@@ -339,6 +347,34 @@ class FakeDataset:
                 "paid_engagements": a["engagements"].astype(int), "paid_clicks": a["clicks"].astype(int),
             }
         )
+        m = self.final_creatives("meta_ads", start, end)
+        m = m[m["creative_format"] == "SHARE"].reset_index(drop=True)
+        flights = pd.DataFrame([self.meta_boost(ad) for ad in m["ad_id"]], index=m.index)
+        meta = pd.DataFrame(
+            {
+                "boost_id": "meta_" + m["ad_id"], "organic_platform": flights["organic_platform"],
+                "post_id": flights["post_id"], "ad_platform": "meta_ads", "campaign_id": m["campaign_id"],
+                "boost_date": m["metric_date"], "start_date": flights["start_date"], "end_date": flights["end_date"],
+                "currency": m["currency"], "daily_budget": flights["daily_budget_cents"] / 100, "spend": m["spend"],
+                "paid_impressions": m["impressions"].astype(int),
+                "paid_engagements": [meta_post_engagements(r) for r in m.to_dict("records")],
+                "paid_clicks": m["clicks"].astype(int),
+            }
+        )
+        return pd.concat([linkedin, meta], ignore_index=True)
+
+    def meta_boost(self, ad_id: str) -> dict[str, Any]:
+        """A Meta SHARE ad promotes a post its page had published: a Facebook page post, or (every other ad) an
+        Instagram media. Its ad set runs over its campaign's days, with a daily budget above any day's spend."""
+        ad = self.creatives[(self.creatives["platform"] == "meta_ads") & (self.creatives["ad_id"] == ad_id)].iloc[0]
+        days = self.ads.loc[self.ads["campaign_id"] == ad["campaign_id"], "metric_date"]
+        instagram = int(ad_id) % 2 == 1
+        return {
+            "organic_platform": "instagram" if instagram else "facebook",
+            "post_id": f"1789{ad_id}" if instagram else f"1040{ad['account_id']}_{ad_id}",
+            "start_date": days.min(), "end_date": days.max(),
+            "daily_budget_cents": 100_000 + int(ad["campaign_id"]) % 7 * 5_000,
+        }
 
     # ---- ads (creatives): two or three per campaign, a boost's one creative being its post
     def _creative_catalog(self) -> pd.DataFrame:
@@ -464,20 +500,17 @@ def _text(platform: str, post: dict, max_length: int | None = None) -> str:
     return post_text(platform, post["post_id"], post["hook_type"], post["topic"], n)
 
 
-_FIRST_SENTENCE = re.compile(r"^(.+?[.!?:])\s+(\S.*)$", re.DOTALL)
+def meta_post_engagements(row: dict) -> int:
+    """A boosted Meta post's ``post_engagement`` of one ad-day: its clicks and the reactions on the post."""
+    return _int(row["engagements"]) + _int(row["impressions"]) // 250
 
 
 def _reddit_text(post: dict) -> tuple[str, str]:
-    """A submission's ``title`` (one line, at most 300 characters) and ``selftext``: a self post's text is its
-    opening sentence as the title and the rest, paragraphs kept, as the body; any other post has only a title
-    (the text's first 300 characters) and an empty body, as Reddit serves a link post."""
-    if post["media_type"] == "text":
-        full = _text("reddit", post)
-        split = _FIRST_SENTENCE.match(full)
-        if split:
-            return " ".join(split.group(1).split())[:300], split.group(2)
-        return " ".join(full.split())[:300], ""
-    return " ".join(_text("reddit", post, 300).split()), ""
+    """A submission's ``title`` and ``selftext`` (post_text.reddit_submission, as the simulator's payloads): a
+    self post's title is its opening sentence and the rest its body; any other post has only a title (the text's
+    first 300 characters) and an empty body, as Reddit serves a link post."""
+    is_self = post["media_type"] == "text"
+    return reddit_submission(_text("reddit", post, None if is_self else REDDIT_TITLE_CHARS), is_self)
 
 
 def _joined(title: str, body: str) -> str:
@@ -1133,16 +1166,29 @@ class FakePlatforms:
         return {"data": page, "paging": paging}
 
     def _meta_ads_ads(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
-        """The account's ads with their creative; a SHARE ad promotes a page post that already existed."""
+        """The account's ads with their creative and ad set; a SHARE ad promotes a post that already existed
+        (``object_story_id``: a page post; ``source_instagram_media_id``: an Instagram media). Every ad has an
+        ``effective_object_story_id``, as on Meta: also an ad made of its own (unpublished) post."""
         account = rest.split("/")[1].removeprefix("act_")
         ads = self.data.creatives[(self.data.creatives["platform"] == "meta_ads") & (self.data.creatives["account_id"] == account)]
         records = []
         for a in ads.sort_values("ad_id").to_dict("records"):
             story = f"1040{account}_{a['ad_id']}"
             creative = {"object_type": a["creative_format"], "effective_object_story_id": story, "id": f"9{a['ad_id']}"}
+            days = self.data.ads.loc[self.data.ads["campaign_id"] == a["campaign_id"], "metric_date"]
+            flight = {"start": days.min(), "end": days.max(), "cents": 100_000 + int(a["campaign_id"]) % 7 * 5_000}
             if a["creative_format"] == "SHARE":
-                creative["object_story_id"] = story
-            records.append({"id": a["ad_id"], "name": a["ad_name"], "creative": creative})
+                boost = self.data.meta_boost(a["ad_id"])
+                if boost["organic_platform"] == "instagram":
+                    media = boost["post_id"]
+                    creative |= {"source_instagram_media_id": media, "effective_instagram_media_id": media}
+                else:
+                    creative["object_story_id"] = boost["post_id"]
+            # the ad set's times in the account's time zone; end_time: the instant delivery stops
+            adset = {"id": f"{a['campaign_id']}9", "start_time": f"{flight['start'].isoformat()}T00:00:00-0700",
+                     "end_time": f"{(flight['end'] + timedelta(days=1)).isoformat()}T00:00:00-0700",
+                     "daily_budget": str(flight["cents"])}
+            records.append({"id": a["ad_id"], "name": a["ad_name"], "creative": creative, "adset": adset})
         return self._meta_paged(rest, q, records)
 
     def _meta_ads_insights(self, rest: str, q: dict, body: Any, now: datetime) -> dict:
@@ -1178,6 +1224,9 @@ class FakePlatforms:
             if ad_level:
                 rec.update({"adset_id": f"{r['campaign_id']}9", "adset_name": f"{r['campaign_name']} | Ad set",
                             "ad_id": r["ad_id"], "ad_name": r["ad_name"]})
+                if r["creative_format"] == "SHARE":  # a promoted post's reactions, comments, shares and clicks
+                    engaged = {"action_type": "post_engagement", "value": str(meta_post_engagements(r))}
+                    rec["actions"] = [*actions, engaged]
                 if r["creative_format"] in _VIDEO:  # present only for ads with video
                     rec.update({f"video_{q}_watched_actions": [{"action_type": "video_view", "value": str(int(r[f"video_{q}_views"]))}]
                                 for q in ("p25", "p50", "p75", "p100")})

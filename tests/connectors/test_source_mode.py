@@ -32,8 +32,8 @@ DAY = date(2026, 10, 11)
 AS_OF = datetime(2026, 10, 12, 10, 0)  # the partition is the latest: the social connectors poll
 ALL = list(RAW_TABLES)
 CONNECTED = ["raw_social_post_snapshots", "raw_ad_campaign_metrics", "raw_ad_creative_metrics"]
-# boosts: LinkedIn Ads discovers them; no connector can for the other ad platforms (the check says why)
-BOOST_SOURCES = {"connector": ["linkedin_ads"], "none": ["google_ads", "meta_ads"]}
+# boosts: LinkedIn Ads and Meta discover them; no connector can for Google Ads (the check says why)
+BOOST_SOURCES = {"connector": ["meta_ads", "linkedin_ads"], "none": ["google_ads"]}
 TRACKED = {
     "raw_touchpoints": "raw.raw_tracked_touchpoints",
     "raw_ai_generations": "raw.raw_tracked_ai_generations",
@@ -125,9 +125,13 @@ def test_live_raw_tables_hold_only_connector_rows(switched):
     home, _, before, live, _, data = switched
     after = _counts(home)
     # the connectors' tables are refilled from the platforms; every other entity lost its simulated day (the fake
-    # boosts no post here: the simulator's LinkedIn boosts are gone, and none came from LinkedIn Ads)
+    # boosts no LinkedIn post here: the simulator's LinkedIn boosts are gone, and only Meta's came, paid side)
     assert all(after[t] > 0 for t in CONNECTED), after
-    assert {t: after[t] for t in ALL if t not in CONNECTED} == {t: 0 for t in ALL if t not in CONNECTED}
+    others = [t for t in ALL if t not in CONNECTED and t != "raw_boosts"]
+    assert {t: after[t] for t in others} == {t: 0 for t in others}
+    boosts = home.query("select ad_platform, organic_platform from raw.raw_boosts")
+    assert after["raw_boosts"] > 0 and set(boosts["ad_platform"]) == {"meta_ads"}
+    assert set(boosts["organic_platform"]) <= {"facebook", "instagram"}
     quarantine = home.query("select source_table, count(*) n from raw.raw_quarantine where partition_date = ? group by 1", [DAY])
     assert set(quarantine["source_table"]) <= set(CONNECTED)
     # every snapshot is of a post a connector discovered: none of the simulator's survived the switch
@@ -157,7 +161,9 @@ def test_live_metadata_names_each_entitys_source(switched):
         assert ads["dagster/row_count"] > 0
     boosts = _meta(live, "raw_boosts")
     assert boosts["source_mode"] == "live" and boosts["sources"] == BOOST_SOURCES
-    assert boosts["dagster/row_count"] == 0 and boosts["untracked_boosted_posts"]["meta_ads"] > 0
+    # Meta's boosts land (paid side: Cycle tracks no Facebook or Instagram post); the fake boosts no LinkedIn post
+    assert boosts["untracked_boosted_posts"]["meta_ads"] > 0
+    assert boosts["dagster/row_count"] > 0 and {p for p, n in boosts["rows_by_platform"].items() if n} == {"meta_ads"}
     for table, where in TRACKED.items():
         meta = _meta(live, table)
         assert set(meta["sources"]) == {"tracked_events"} and meta["live_source"] == where
@@ -168,7 +174,7 @@ def test_entities_without_a_live_source_warn_with_the_reason(switched):
     check = _source_check(live, "raw_boosts")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert "no google_ads rows and no connector can give them: Google Ads does not promote organic" in check.description
-    assert "no meta_ads rows" in check.description and "Cycle tracks no such organic posts" in check.description
+    assert "meta_ads" not in check.description  # its connector is configured, and discovers Meta's boosts
     assert "linkedin_ads" not in check.description  # its connector is configured
     for table in [*CONNECTED, *TRACKED]:
         assert _source_check(live, table).passed
@@ -197,7 +203,7 @@ def test_live_mode_without_connectors_is_empty_and_names_each_connectors_setting
     assert _meta(result, "raw_ad_creative_metrics")["sources"] == {"none": list(AD_PLATFORMS)}
     boosts = _source_check(result, "raw_boosts")
     assert "linkedin_ads: set CYCLE_LINKEDIN_ADS_ACCESS_TOKEN" in boosts.description
-    assert "Cycle tracks no such organic posts" in boosts.description
+    assert "meta_ads: set CYCLE_META_ACCESS_TOKEN" in boosts.description
 
 
 def test_the_simulator_resource_refuses_in_live_mode():

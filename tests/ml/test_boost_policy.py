@@ -15,7 +15,7 @@ import pytest
 from analytics_assets.defs.loop.boost_recommendations import boost_recommendations
 from analytics_assets.defs.loop.proposals import PROPOSAL_COLUMNS, contract_violations
 from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
-from ml.boost_lift import ESTIMATED, LiftConfig, estimate_boost_lift
+from ml.boost_lift import ESTIMATED, ORGANIC_UNTRACKED, LiftConfig, estimate_boost_lift
 from ml.boost_policy import (
     CONFIGURED,
     PROJECTION_COLUMNS,
@@ -111,6 +111,13 @@ def test_roi_uses_tracked_conversion_value_and_the_fallback_says_so(scenario):
     assert tracked["value_source"] == TRACKED and tracked["value_per_engagement_usd"] == pytest.approx(800.0 / 400)
     fallback = value_per_engagement(NO_TRACKING, responses["platform"], BoostPolicyConfig(fallback_value_per_engagement_usd=3.0)).iloc[0]
     assert fallback["value_source"] == CONFIGURED and fallback["value_per_engagement_usd"] == 3.0
+    # a boost whose organic side is unknown (an untracked post: organic engagements null) is no evidence of what
+    # an engagement is worth, even filed under the same platform: its value over paid engagements alone overstates it
+    untracked = pd.DataFrame(
+        {"platform": ["linkedin"], "conversion_value_usd": [5000.0], "paid_engagements": [10], "organic_engagements": [float("nan")]}
+    )
+    with_untracked = value_per_engagement(pd.concat([_tracked(800.0), untracked]), responses["platform"]).iloc[0]
+    assert with_untracked["value_per_engagement_usd"] == pytest.approx(800.0 / 400) and with_untracked["boosts_tracked"] == 1
 
     posts = scenario["posts"].assign(account_id="acct")
     as_of = posts["published_at"].max()
@@ -195,7 +202,19 @@ def test_the_asset_proposes_boosts_from_the_warehouse_with_tracked_value(scenari
         engagements=60, latest_snapshot_at=as_of, is_boosted=posts["post_id"].isin(set(scenario["b"]["post_id"]))
     )
     effectiveness = scenario["taught"].drop(columns=["post_published_at"])
-    tracked = _tracked(800.0)
+    # a Meta boost of a Facebook post Cycle does not track (boost_effectiveness skips it: organic_untracked), with
+    # a large conversion value: the policy neither learns from it nor targets its post
+    untracked_row = {c: None for c in effectiveness.columns} | {
+        "boost_id": "meta_b1", "post_id": "100_200", "platform": "meta_ads", "account_id": "act_42",
+        "status": ORGANIC_UNTRACKED, "spend_usd": 40.0, "paid_engagements": 20.0,
+        "flight_start_at": pd.Timestamp(as_of) - pd.Timedelta(days=3), "flight_end_at": pd.Timestamp(as_of),
+    }
+    effectiveness = pd.concat([effectiveness, pd.DataFrame([untracked_row])], ignore_index=True)
+    tracked = pd.concat([
+        _tracked(800.0).assign(is_organic_tracked=True),
+        pd.DataFrame({"platform": ["meta_ads"], "conversion_value_usd": [9000.0], "paid_engagements": [20],
+                      "organic_engagements": [float("nan")], "is_organic_tracked": [False]}),
+    ])
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     con.execute("create schema analysis")
@@ -213,5 +232,9 @@ def test_the_asset_proposes_boosts_from_the_warehouse_with_tracked_value(scenari
     con.close()
     assert len(proposed) and (proposed["kind"] == "boost").all() and proposed["evidence"].str.contains("conversion value tracked").all()
     assert not proposed["target_id"].isin(set(scenario["b"]["post_id"])).any()  # never a post boosted already
+    assert "100_200" not in set(proposed["target_id"]) and not (proposed["platform"] == "meta_ads").any()
+    (materialization,) = result.asset_materializations_for_node("boost_recommendation_proposals")
+    assert materialization.metadata["assessed_boosts"].value == (effectiveness["status"] == ESTIMATED).sum()
+    assert "meta_ads" not in materialization.metadata["value_per_engagement"].value
     assert (proposed.groupby("account_id").size() <= 3).all()
     assert (proposed["replaces_from"] == as_of).all() and (proposed["expires_at"] == as_of + pd.Timedelta(hours=48)).all()

@@ -37,13 +37,17 @@ closest pre-boost level and growth), the organic lift at its latest snapshot wit
 interval, paid + organic incremental engagements, cost per incremental engagement, ROI at a configurable
 value per engagement, and an effectiveness score = 100 * x / (1 + x), x = max(0, (paid engagements + lift
 lower bound) * value per engagement / spend): 50 breaks even in the pessimistic case. Each boost carries its
-post's platform and account (dim_post): the account it is served under. Writes analysis.boost_effectiveness
-and analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
+post's platform and account (dim_post): the account it is served under. A boost of a post Cycle does not track
+organically (a Meta ad promoting a Facebook page post or Instagram media) is not estimated: it has no organic
+curve. Its row says so (status organic_untracked) with its paid side and null organic figures, under the ad
+account that paid for it (fct_boost_organic_vs_paid). Writes analysis.boost_effectiveness and
+analysis.boost_counterfactual_trajectory. Method: ml/boost_lift.py."""
 
 
 def _boosts(con) -> pd.DataFrame:
-    """Every boost with its post's account (a boost is served to the workspace that owns the post) and its post's
-    publication as the snapshots give it (null for a post never polled): where its window of comparables lies."""
+    """Every boost of a tracked post with its post's account (a boost is served to the workspace that owns the post)
+    and its post's publication as the snapshots give it (null for a post never polled): where its window of
+    comparables lies."""
     return con.execute(
         """with boosted as (
                select s.platform, s.post_id, min(s.published_at) as published_at
@@ -56,6 +60,20 @@ def _boosts(con) -> pd.DataFrame:
            from main.fct_boost_contribution b
            left join main.dim_post p on p.platform = b.organic_platform and p.post_id = b.post_id
            left join boosted s on s.platform = b.organic_platform and s.post_id = b.post_id
+           where b.is_organic_tracked
+           order by b.boost_id"""
+    ).df()
+
+
+def _untracked_boosts(con) -> pd.DataFrame:
+    """The boosts of posts Cycle does not track, with the owner fct_boost_organic_vs_paid gives them (the ad
+    account that paid for the boost: a post of no tracked account has no other)."""
+    return con.execute(
+        """select b.boost_id, b.post_id, o.platform, o.account_id, b.start_date, b.end_date, b.spend_usd,
+                  b.paid_engagements
+           from main.fct_boost_contribution b
+           left join main.fct_boost_organic_vs_paid o on o.boost_id = b.boost_id
+           where not b.is_organic_tracked
            order by b.boost_id"""
     ).df()
 
@@ -74,7 +92,7 @@ def _snapshots(con, platforms: list[str], published_from: pd.Timestamp, publishe
 
 
 @dg.asset(
-    deps=["fct_boost_contribution", "dim_post", "stg_social_post_snapshots"],
+    deps=["fct_boost_contribution", "fct_boost_organic_vs_paid", "dim_post", "stg_social_post_snapshots"],
     group_name="boosts",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -84,7 +102,8 @@ def _snapshots(con, platforms: list[str], published_from: pd.Timestamp, publishe
         dg.AssetCheckSpec(
             "every_boost_is_assessed",
             asset="boost_effectiveness",
-            description="One row per boost of fct_boost_contribution, estimated or with the reason it is not",
+            description="One row per boost of fct_boost_contribution, estimated or with the reason it is not "
+            "(organic_untracked: a boost of a post Cycle does not track)",
         ),
         dg.AssetCheckSpec(
             "intervals_bracket_estimates",
@@ -94,14 +113,21 @@ def _snapshots(con, platforms: list[str], published_from: pd.Timestamp, publishe
         dg.AssetCheckSpec(
             "every_boost_has_an_account",
             asset="boost_effectiveness",
-            description="Every boost carries its post's account (the served snapshot refuses a row without one)",
+            description="Every boost carries its owner: its post's account, or for an untracked post the ad "
+            "account that paid for it (the served snapshot refuses a row without one)",
         ),
     ],
 )
 def boost_effectiveness(
     context: dg.AssetExecutionContext, config: BoostEffectivenessConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from ml.boost_lift import ESTIMATED, LiftConfig, estimate_boost_lift_by_window
+    from ml.boost_lift import (
+        ESTIMATED,
+        UNTRACKED_REASON,
+        LiftConfig,
+        estimate_boost_lift_by_window,
+        untracked_boost_rows,
+    )
 
     lift_config = LiftConfig(
         n_comparables=config.n_comparables,
@@ -111,9 +137,21 @@ def boost_effectiveness(
     )
     with warehouse.connect() as con:
         boosts = _boosts(con)
+        untracked = _untracked_boosts(con)
         effectiveness, trajectory = estimate_boost_lift_by_window(
             boosts, functools.partial(_snapshots, con), lift_config, config.window_chunk_days
         )
+    # skipped, not dropped: the served boosts list them with their paid side (GET /v1/boosts)
+    skipped = untracked_boost_rows(untracked)
+    if len(skipped) and len(effectiveness):
+        # the skipped rows' all-null columns take the estimate's dtypes (a float lift column stays float)
+        skipped = skipped.astype({c: t for c, t in effectiveness.dtypes.items() if skipped[c].isna().all()})
+        effectiveness = pd.concat([effectiveness, skipped], ignore_index=True)
+    elif len(skipped):
+        effectiveness = skipped
+    if len(skipped):
+        effectiveness = effectiveness.sort_values("boost_id", kind="stable").reset_index(drop=True)
+    n_assessed = len(boosts) + len(untracked)
     with warehouse.connect() as con:
         replace_tables(con, {BOOST_EFFECTIVENESS: effectiveness, BOOST_COUNTERFACTUAL_TRAJECTORY: trajectory})
 
@@ -125,13 +163,15 @@ def boost_effectiveness(
             | ~estimated["effectiveness_score"].between(0, 100)
         ).sum()
     )
-    missing = sorted(set(boosts["boost_id"]) - set(effectiveness["boost_id"]))
+    missing = sorted((set(boosts["boost_id"]) | set(untracked["boost_id"])) - set(effectiveness["boost_id"]))
     without_account = sorted(effectiveness.loc[effectiveness["account_id"].isna(), "boost_id"])
     preview_cols = ["boost_id", "status", "organic_lift", "organic_lift_low", "organic_lift_high", "roi", "effectiveness_score"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(effectiveness),
             "estimated_boosts": len(estimated),
+            "skipped_untracked_boosts": len(untracked),
+            "skipped_untracked_reason": UNTRACKED_REASON,
             "status_counts": effectiveness["status"].value_counts().to_dict(),
             "significant_lift_share": float(estimated["significant"].mean()) if len(estimated) else None,
             "total_organic_lift": float(estimated["organic_lift"].sum()) if len(estimated) else None,
@@ -143,8 +183,10 @@ def boost_effectiveness(
         check_results=[
             dg.AssetCheckResult(
                 check_name="every_boost_is_assessed",
-                passed=not missing and len(effectiveness) == len(boosts),
-                metadata={"boosts": len(boosts), "rows": len(effectiveness), "missing": missing[:20]},
+                passed=not missing and len(effectiveness) == n_assessed,
+                metadata={
+                    "boosts": n_assessed, "untracked": len(untracked), "rows": len(effectiveness), "missing": missing[:20]
+                },
             ),
             dg.AssetCheckResult(
                 check_name="intervals_bracket_estimates",

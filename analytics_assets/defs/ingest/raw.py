@@ -138,7 +138,8 @@ def _sync_connectors(
 
 
 # the tables a connector can serve, and through which platforms (the other tables come from the simulator):
-# boosts only through LinkedIn Ads, the one ad platform whose boosted posts are organic posts Cycle tracks
+# boosts through LinkedIn Ads (of organic posts Cycle tracks) and Meta (of Facebook and Instagram posts, which it
+# does not: their paid side only)
 CONNECTABLE = {
     SOCIAL_POST_SNAPSHOTS.name: ORGANIC_PLATFORMS,
     **{name: entity.platforms for name, entity in AD_ENTITY_BY_TABLE.items()},
@@ -239,8 +240,8 @@ class RawLoadTally:
         )
         tracked = {"live_source": TRACKED_SOURCES[name]} if name in TRACKED_SOURCES else {}
         if name == BOOSTS.name:
-            # boosted posts an ad platform reported that Cycle cannot measure (Meta: Facebook/Instagram page
-            # posts, which Cycle does not track), seen while reading that platform's ads
+            # boosted posts an ad platform reported whose organic side Cycle cannot measure (Meta: Facebook page
+            # posts and Instagram media, which it does not track), seen while reading that platform's ads
             untracked = {p: r.details["untracked_boosted_posts"] for (p, _), r in reports.items()
                          if "untracked_boosted_posts" in r.details}
             tracked = {**tracked, **({"untracked_boosted_posts": dg.MetadataValue.json(untracked)} if untracked else {})}

@@ -80,8 +80,6 @@ def _connector_settings(platform: str) -> str:
 
 # why a platform's connector cannot serve a table at all, whatever is configured
 UNSERVABLE = {
-    ("raw_boosts", "meta_ads"): "a Meta boost promotes a Facebook or Instagram page post, and Cycle tracks no such "
-    "organic posts (their count is in the asset's untracked_boosted_posts)",
     ("raw_boosts", "google_ads"): "Google Ads does not promote organic social posts",
 }
 

@@ -173,8 +173,11 @@ def boost_recommendation_proposals(
             "select platform, post_id, media_type from main.dim_post where post_id in "
             f"(select post_id from {BOOST_EFFECTIVENESS})"
         ).df()
+        # boosts of posts Cycle does not track (Meta boosts of Facebook/Instagram posts) have no organic side: the
+        # value of an engagement is learnt from measured boosts only (their rows belong to an ad platform anyway)
         organic_vs_paid = con.execute(
-            "select platform, conversion_value_usd, paid_engagements, organic_engagements from main.fct_boost_organic_vs_paid"
+            "select platform, conversion_value_usd, paid_engagements, organic_engagements "
+            "from main.fct_boost_organic_vs_paid where is_organic_tracked"
         ).df()
         recent = con.execute(
             """select platform, post_id, account_id, media_type, published_at, engagements, is_boosted

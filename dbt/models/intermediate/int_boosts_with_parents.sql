@@ -1,5 +1,6 @@
 -- The boost days that may enter the facts: those whose campaign has its row that day in
--- raw_ad_campaign_metrics and whose post has snapshots in raw_social_post_snapshots. The others are held
+-- raw_ad_campaign_metrics and whose post has snapshots in raw_social_post_snapshots (or whose post is one
+-- Cycle never tracks, a Facebook/Instagram post a Meta ad promotes: it needs its campaign day only). The others are held
 -- back, listed with the missing parent in fct_held_back_rows, and come back by themselves with the first
 -- build after the parent arrives (the rule lives in macros/held_back.sql, shared with that list).
 

@@ -6,6 +6,14 @@ invalid token, 4/17/32/613/80000-80014 are throttling; how long a throttle lasts
 (``throttling.meta_usage``). At ad level each ad's creative type is joined from the account's ads
 (``GET /{version}/act_{id}/ads``, read once per run).
 
+Boosts: an ad whose creative promotes a post the page (or its Instagram account) had already published is a
+boost of that organic post: ``creative.object_story_id`` names the Facebook page post (``{page_id}_{post_id}``),
+``creative.source_instagram_media_id`` the Instagram media. ``effective_object_story_id`` and
+``effective_instagram_media_id`` are not enough: Meta sets them on every ad, also on the unpublished (dark)
+post it creates from an ``object_story_spec``, which nobody saw organically. A boost's days are that ad's
+days of the ``level=ad`` insights (read once per run and window, shared with the ad-level report), with its ad
+set's flight (``start_time``/``end_time``, the account's local time) and daily budget (minor units).
+
 Attribution windows: since 2026-01-12 the Ads Insights API no longer returns the 7-day and 28-day view windows
 (``7d_view``, ``28d_view``); a deployment asking for them would silently get no view-through conversions, so
 they are refused when the connector is configured."""
@@ -35,10 +43,14 @@ AD_FIELDS = (
     "impressions,clicks,spend,reach,actions,action_values,video_p25_watched_actions,video_p50_watched_actions,"
     "video_p75_watched_actions,video_p100_watched_actions"
 )
-# Insights do not carry the creative: its type comes from the ads listing, joined by ad id. ``object_story_id``
-# is set when an ad promotes an existing page post (a boost); Cycle tracks no Facebook or Instagram posts, so
-# those are only counted (``untracked_boosted_posts``), never attached to an invented post.
-AD_LISTING_FIELDS = "id,name,creative{object_type,object_story_id,effective_object_story_id}"
+# Insights do not carry the creative: its type comes from the ads listing, joined by ad id, with what a boost
+# needs: the published post its creative promotes, its ad set's flight and daily budget. Cycle tracks no
+# Facebook or Instagram posts: a boost of one lands with its paid delivery and its organic side unmeasured
+# (``untracked_boosted_posts`` counts those posts).
+AD_LISTING_FIELDS = (
+    "id,name,creative{object_type,object_story_id,effective_object_story_id,source_instagram_media_id,"
+    "effective_instagram_media_id},adset{start_time,end_time,daily_budget}"
+)
 _THROTTLING = {4, 17, 32, 613} | set(range(80000, 80015))
 
 # what ``action_attribution_windows`` still accepts: click windows, 1-day engaged view, 1-day view, and the
@@ -96,6 +108,18 @@ def without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def promoted_post(creative: object) -> tuple[str, str] | None:
+    """(organic platform, post id) of the already published post an ad's creative promotes, or None for an ad
+    made of its own content (see the module's docstring on the ``effective_*`` fields)."""
+    if not isinstance(creative, dict):
+        return None
+    if creative.get("source_instagram_media_id"):
+        return "instagram", str(creative["source_instagram_media_id"])
+    if creative.get("object_story_id"):
+        return "facebook", str(creative["object_story_id"])
+    return None
+
+
 class MetaAdsClient(AdsClient):
     platform = "meta_ads"
 
@@ -113,6 +137,7 @@ class MetaAdsClient(AdsClient):
         self.attribution_windows = check_attribution_windows(attribution_windows or DEFAULT_ATTRIBUTION_WINDOWS)
         self.page_size = page_size
         self._ads_by_account: dict[str, dict[str, dict]] = {}  # per run
+        self._ad_days: dict[tuple[str, date, date], list[dict]] = {}  # per run and window: ads and boosts
 
     def fetch_range(self, start: date, end: date) -> pd.DataFrame:
         rows: list[dict] = []
@@ -124,22 +149,49 @@ class MetaAdsClient(AdsClient):
         rows: list[dict] = []
         for account in self.accounts:
             ads = self._ads(account)
-            for r in self._insights(account, "ad", AD_FIELDS, start, end):
+            for r in self._ad_insights(account, start, end):
                 creative = (ads.get(str(r.get("ad_id"))) or {}).get("creative")
                 object_type = creative.get("object_type") if isinstance(creative, dict) else None
                 rows.append({**r, "creative.object_type": object_type})
         return flatten(rows, max_level=0)
 
+    def fetch_boosts(self, start: date, end: date) -> pd.DataFrame:
+        """The days of the ads that promote an already published page or Instagram post, each with that post
+        (``cycle.organic_platform``, ``cycle.post_id``) and its ad set's flight and daily budget (``cycle.*``)."""
+        rows: list[dict] = []
+        for account in self.accounts:
+            ads = self._ads(account)
+            for r in self._ad_insights(account, start, end):
+                ad = ads.get(str(r.get("ad_id"))) or {}
+                promoted = promoted_post(ad.get("creative"))
+                if promoted is None:
+                    continue
+                adset = ad.get("adset") if isinstance(ad.get("adset"), dict) else {}
+                record = {k: v for k, v in r.items() if not k.startswith("video_")}
+                rows.append({**record, "cycle": {
+                    "organic_platform": promoted[0], "post_id": promoted[1], "run_start": adset.get("start_time"),
+                    "run_end": adset.get("end_time"), "daily_budget": adset.get("daily_budget"),
+                }})
+        return flatten(rows, max_level=1)
+
     def entity_details(self) -> dict[str, dict]:
         if not self._ads_by_account:
             return {}
-        stories = {
-            str(c["object_story_id"])
+        posts = {
+            promoted
             for ads in self._ads_by_account.values()
             for ad in ads.values()
-            if isinstance(c := ad.get("creative"), dict) and c.get("object_story_id")
+            if (promoted := promoted_post(ad.get("creative"))) is not None
         }
-        return {"ad_creatives": {"untracked_boosted_posts": len(stories)}}
+        # boosted posts Cycle does not track organically: their boosts land in raw_boosts, paid side only
+        return {entity: {"untracked_boosted_posts": len(posts)} for entity in ("ad_creatives", "boosts")}
+
+    def _ad_insights(self, account: str, start: date, end: date) -> list[dict]:
+        """Ad-by-day insights, read once per run and window (the ad-level report and the boosts share them)."""
+        key = (account, start, end)
+        if key not in self._ad_days:
+            self._ad_days[key] = self._insights(account, "ad", AD_FIELDS, start, end)
+        return self._ad_days[key]
 
     def _insights(self, account: str, level: str, fields: str, start: date, end: date) -> list[dict]:
         rows: list[dict] = []

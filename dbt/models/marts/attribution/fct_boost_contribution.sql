@@ -1,5 +1,7 @@
 -- What each boost bought: its paid delivery next to the boosted post's organic engagement growth over the
 -- boost's flight. Boost days whose campaign day or post is missing are held back (fct_held_back_rows).
+-- A boost of a post Cycle does not track (a Facebook/Instagram post a Meta ad promotes) has no snapshots:
+-- its organic side is unknown, null rather than 0 (0 would claim the post drew no organic engagement).
 
 with boost_days as (
 
@@ -101,7 +103,9 @@ contribution as (
         boosts.spend_usd,
         boosts.paid_impressions,
         boosts.paid_engagements,
+        not ({{ cycle_is_untracked_boost('boosts') }}) as is_organic_tracked,
         case
+            when {{ cycle_is_untracked_boost('boosts') }} then null
             when end_of_flight.engagements is null then 0
             else end_of_flight.engagements - coalesce(before_flight.engagements, 0)
         end as organic_engagements
@@ -128,6 +132,7 @@ select
     {{ dbt.cast('spend_usd', cycle_type_double()) }} as spend_usd,
     {{ dbt.cast('paid_impressions', dbt.type_bigint()) }} as paid_impressions,
     {{ dbt.cast('paid_engagements', dbt.type_bigint()) }} as paid_engagements,
+    is_organic_tracked,
     {{ dbt.cast('organic_engagements', dbt.type_bigint()) }} as organic_engagements,
     {{ dbt.cast('paid_engagements + organic_engagements', dbt.type_bigint()) }} as total_engagements,
     {{ cycle_safe_divide('paid_engagements', 'paid_engagements + organic_engagements') }} as paid_share,

@@ -3,6 +3,9 @@
 -- organic touch of the post (utm_content = post id), with a paid touch of the boost (utm_campaign = its
 -- campaign id), with both (overlap), and those only the ad reached (incremental reach). Each boost belongs
 -- to the boosted post's account (platform = the post's platform): a workspace sees the boosts of its posts.
+-- A boost of a post Cycle does not track (a Facebook/Instagram post a Meta ad promotes) has no post in
+-- dim_post: it belongs to the ad account that paid for it (platform = the ad platform, account_id = the
+-- campaign's account), so it is still served to exactly one workspace.
 
 with boosts as (
 
@@ -19,6 +22,15 @@ touchpoints as (
 posts as (
 
     select platform, post_id, account_id from {{ ref('dim_post') }}
+
+),
+
+-- a campaign belongs to one ad account (min() only makes the grain explicit)
+ad_accounts as (
+
+    select platform, campaign_id, min(account_id) as account_id
+    from {{ ref('stg_ad_campaign_metrics') }}
+    group by platform, campaign_id
 
 ),
 
@@ -133,14 +145,15 @@ per_boost as (
 
 select
     boosts.boost_id,
-    {{ dbt.cast('boosts.organic_platform', dbt.type_string()) }} as platform,
-    {{ dbt.cast('posts.account_id', dbt.type_string()) }} as account_id,
+    {{ dbt.cast('case when boosts.is_organic_tracked then boosts.organic_platform else boosts.ad_platform end', dbt.type_string()) }} as platform,
+    {{ dbt.cast('case when boosts.is_organic_tracked then posts.account_id else ad_accounts.account_id end', dbt.type_string()) }} as account_id,
     boosts.post_id,
     boosts.organic_platform,
     boosts.ad_platform,
     boosts.campaign_id,
     boosts.start_date,
     boosts.end_date,
+    boosts.is_organic_tracked,
     boosts.spend_usd,
     boosts.paid_impressions,
     boosts.paid_engagements,
@@ -169,3 +182,7 @@ left join per_boost
 left join posts
     on boosts.organic_platform = posts.platform
     and boosts.post_id = posts.post_id
+
+left join ad_accounts
+    on boosts.ad_platform = ad_accounts.platform
+    and boosts.campaign_id = ad_accounts.campaign_id
