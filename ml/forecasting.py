@@ -8,7 +8,8 @@ AutoARIMA (weekly season), whose errors are weakly correlated:
 - holidays are known future inputs: the deployment's calendar (``analytics_assets/contracts/holidays.py``,
   ``CYCLE_HOLIDAY_CALENDAR``) is passed in as rows (holiday_date, name, kind); each past holiday's effect on a
   series is taken out of the history the members fit, and a holiday in the horizon adds back the effect its
-  earlier occurrences (else its kind's) had on that series (``holiday_adjustment``);
+  earlier occurrences (else its kind's; else, in a campaign series, the kind's shrunken prior ``KIND_PRIORS``)
+  had on that series (``holiday_adjustment``);
 - per series the members weigh by their errors at the rolling origins before the origin (``member_weights``:
   inverse mean absolute error), never by the origin's own actuals; equal weights without such origins;
 - its intervals average the members' bounds with the same weights (quantile averaging), then widen by a factor
@@ -192,13 +193,30 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
 # neighbours that are no holiday themselves: that contrast holds the weekday, the trend and the level fixed, where
 # a dummy against the whole history would absorb them), the history is fitted with those effects taken out, and a
 # holiday in the horizon adds back the mean effect of the same holiday's earlier occurrences in the series, else
-# of its kind's (closure, peak), else nothing.
+# of its kind's (closure, peak), else (a campaign series) the kind's prior (``KIND_PRIORS``).
+
+
+# The effect (log1p scale) of a holiday whose series has seen neither an earlier occurrence of it nor any holiday
+# of its kind: the first Black Friday of a campaign launched in September, or the first closure of a young series.
+# Leaving such a day at the plain forecast bets on no effect at all, the one size a calendar entry rules out; its
+# kind says which way the day goes, not how far (a closure may take a tenth off organic reach or half a day's ad
+# spend). So the prior is a shrunken default, a fifth down for a closure and a quarter up for a peak (the same
+# size on the log scale): a guess that misses the size costs less than a bold one, and the day's intervals widen
+# by the prior's size on both sides (``_with_effects``: from no effect at all to twice the prior). A series
+# replaces the prior by its own measured effect from the first day of the kind in its history on.
+# The prior is for the campaign series only: their day is the day's auctions and budgets, which a holiday moves on
+# the day itself. An organic platform series has no prior (a first holiday moves it by nothing): its day is the
+# growth of every polled post's counters, most of it from posts published on earlier days, so how much of a
+# holiday lands on the day itself, and when, is the platform's own to measure (from its first holiday on).
+KIND_PRIORS: dict[str, float] = {"closure": float(np.log(0.8)), "peak": float(np.log(1.25))}
+_PRIOR_SERIES = "campaign:"  # the series_id prefix of the series a kind prior applies to (campaign_series_days)
 
 
 @dataclass(frozen=True)
 class HolidayAdjustment:
     """The fit frame with each past holiday's own effect taken out (``history``), and per series the log1p effect
-    each holiday of the next ``HORIZON`` days adds to its forecast (``effects``: unique_id, ds, effect)."""
+    each holiday of the next ``HORIZON`` days adds to its forecast (``effects``: unique_id, ds, effect, spread:
+    how much further its bounds move apart, the prior's size where the effect is a ``KIND_PRIORS`` guess, else 0)."""
 
     history: pd.DataFrame
     effects: pd.DataFrame
@@ -208,6 +226,9 @@ def _holiday_frame(holidays: pd.DataFrame | None) -> pd.DataFrame:
     if holidays is None or len(holidays) == 0:
         return pd.DataFrame({"holiday_date": pd.Series(dtype="datetime64[ns]"), "name": [], "kind": []})
     h = holidays[["holiday_date", "name", "kind"]].copy()
+    unknown = sorted(set(h["kind"].astype(str)) - set(KIND_PRIORS))
+    if unknown:
+        raise ValueError(f"holiday kind must be one of {', '.join(KIND_PRIORS)}, got {', '.join(map(repr, unknown))}")
     h["holiday_date"] = pd.to_datetime(h["holiday_date"]).dt.normalize()
     return h.drop_duplicates("holiday_date", keep="last")
 
@@ -215,7 +236,7 @@ def _holiday_frame(holidays: pd.DataFrame | None) -> pd.DataFrame:
 def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tuple[HolidayAdjustment, bool]:
     """``fit`` (``_fit_frame``'s columns, every series up to the same last day) adjusted for ``holidays``, and
     whether anything moved (False: the history and the forecasts are the unadjusted models')."""
-    empty = pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "effect": []})
+    empty = pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "effect": [], "spread": []})
     hol = _holiday_frame(holidays)
     cutoff, first = fit["ds"].max(), fit["ds"].min()
     hol = hol[(hol["holiday_date"] >= first) & (hol["holiday_date"] <= cutoff + pd.Timedelta(days=HORIZON))]
@@ -246,23 +267,31 @@ def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tupl
     for day, name, kind in zip(future["holiday_date"], future["name"], future["kind"]):
         same = dev.loc[dev.index.isin(past.loc[past["name"] == name, "holiday_date"])]
         alike = dev.loc[dev.index.isin(past.loc[past["kind"] == kind, "holiday_date"])]
-        effect = same.mean(axis=0).fillna(alike.mean(axis=0)).fillna(0.0) if len(dev) else None
-        if effect is None or not effect.any():
+        effect = same.mean(axis=0).fillna(alike.mean(axis=0)) if len(dev) else pd.Series(np.nan, index=wide.columns)
+        # a holiday with no earlier occurrence of its own or of its kind in a campaign series: the kind's prior
+        guessed = effect.isna().to_numpy() & effect.index.str.startswith(_PRIOR_SERIES)
+        effect = effect.mask(guessed, KIND_PRIORS[kind]).fillna(0.0)
+        if not effect.any():
             continue
-        rows.append(pd.DataFrame({"unique_id": effect.index, "ds": day, "effect": effect.to_numpy(float)}))
+        rows.append(pd.DataFrame({"unique_id": effect.index, "ds": day, "effect": effect.to_numpy(float),
+                                  "spread": np.where(guessed, abs(KIND_PRIORS[kind]), 0.0)}))
     effects = pd.concat(rows, ignore_index=True) if rows else empty
     return HolidayAdjustment(history, effects), moved or bool(len(effects))
 
 
 def _with_effects(fc: pd.DataFrame, effects: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
-    """The models' forecasts and bounds (log1p) moved by each day's holiday effect."""
+    """The models' forecasts and bounds (log1p) moved by each day's holiday effect, the bounds ``spread`` further
+    apart where the effect is a prior's guess."""
     if effects.empty:
         return fc
     fc = fc.merge(effects, on=["unique_id", "ds"], how="left")
     shift = fc.pop("effect").fillna(0.0).to_numpy(float)
+    spread = fc.pop("spread").fillna(0.0).to_numpy(float)
     for m in models:
-        for col in _columns(m):
-            fc[col] = fc[col].to_numpy(float) + shift
+        point, *bounds = _columns(m)
+        fc[point] = fc[point].to_numpy(float) + shift
+        for col in bounds:
+            fc[col] = fc[col].to_numpy(float) + shift + (spread if "-hi-" in col else -spread)
     return fc
 
 
@@ -463,7 +492,7 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
     ``origin``, for ``origin + 1 .. origin + 7``, from the history up to ``origin`` only (so a rerun or a
     backfill of an origin gives the same rows, whatever was loaded after it). ``holidays``: the calendar
     (holiday_date, name, kind), known ahead: a holiday in the horizon moves the forecast by the effect its
-    earlier occurrences (else its kind's) had on the series.
+    earlier occurrences (else its kind's; else, in a campaign series, its kind's prior) had on the series.
 
     ``widen``: the interval widening per level, with equal member weights; None learns the member weights and the
     widening from ``calibration_windows`` rolling origins just before ``origin`` on the series with the history

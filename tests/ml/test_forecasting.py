@@ -15,6 +15,7 @@ from ml.forecasting import (
     CYCLE,
     CYCLE_MEMBERS,
     FORECAST_COLUMNS,
+    KIND_PRIORS,
     _ensemble_by_origin,
     _member,
     campaign_series_days,
@@ -150,3 +151,55 @@ def test_member_weights_come_from_earlier_origins_only():
     assert cycle.iloc[0] == pytest.approx(5.0 + (0.1 - 0.2) / 2)  # the first origin: equal weights
     # the second: the first origin's weights, though on its own actuals the other member did better
     assert cycle.iloc[1] == pytest.approx(2 / 3 * 5.4 + 1 / 3 * 4.9)
+
+
+def test_a_first_holiday_with_no_earlier_day_of_its_kind_moves_the_forecast_its_kind_s_way():
+    """A campaign's first Black Friday (no earlier peak in its history) lifts the day's forecast, its first
+    Christmas (no earlier closure) lowers it, each by its kind's shrunken prior, the day's interval widened by the
+    prior's size; the other days are the calendar-blind forecast's."""
+    series = _weekly_series(n=1, seed=2)  # one series: each forecast is a fit of both members
+    origin = date(2026, 3, 10)  # the horizon: Wednesday 11 .. Tuesday 17 March; no holiday in the history
+    calendar = pd.DataFrame({
+        "holiday_date": pd.to_datetime(["2026-03-13", "2026-03-16"]),
+        "name": ["black_friday", "christmas_day"], "kind": ["peak", "closure"],
+    })
+    widen = {80: 1.0, 95: 1.0}
+    blind = forecast(series, origin, widen=widen)
+    aware = forecast(series, origin, widen=widen, holidays=calendar)
+    rows = aware.merge(blind, on=["series_id", "horizon"], suffixes=("", "_blind"))
+    day = pd.to_datetime(rows["forecast_date"])
+    ratio = rows["forecast"] / rows["forecast_blind"]
+    peak, closure = day == pd.Timestamp("2026-03-13"), day == pd.Timestamp("2026-03-16")
+    # log1p scale: the ratio on the series' own scale (hundreds a day) is the prior's factor to within a percent
+    assert np.allclose(ratio[peak], np.exp(KIND_PRIORS["peak"]), rtol=0.01) and (ratio[peak] > 1.1).all()
+    assert np.allclose(ratio[closure], np.exp(KIND_PRIORS["closure"]), rtol=0.01) and (ratio[closure] < 0.9).all()
+    assert np.allclose(ratio[~peak & ~closure], 1.0)
+    # the size is a guess: the day's interval reaches from no effect at all to twice the prior
+    for bound in ("lo_80", "lo_95"):
+        assert np.allclose(rows.loc[peak, bound], rows.loc[peak, f"{bound}_blind"], rtol=0.01)
+        assert (rows.loc[closure, bound] < 0.9 * rows.loc[closure, f"{bound}_blind"]).all()
+    for bound in ("hi_80", "hi_95"):
+        assert (rows.loc[peak, bound] > np.exp(2 * KIND_PRIORS["peak"]) * 0.99 * rows.loc[peak, f"{bound}_blind"]).all()
+        assert np.allclose(rows.loc[closure, bound], rows.loc[closure, f"{bound}_blind"], rtol=0.01)
+
+
+def test_the_kind_prior_moves_the_campaign_series_only():
+    """An organic platform series' first holiday has no prior: its days are polled posts' growth, mostly from
+    posts published before the holiday."""
+    fit, holidays = _holiday_fit()
+    fit = fit.assign(unique_id=fit["unique_id"].map({"s0": "campaign:meta_ads:1:spend", "s1": "platform:x:impressions"}))
+    first = holidays[holidays["holiday_date"] > fit["ds"].max()].assign(name=["black_friday", "christmas_day"])
+    history = fit[fit["ds"] >= pd.Timestamp("2026-04-13")]  # two weeks: no earlier holiday of either kind
+    effects = holiday_adjustment(history, first)[0].effects.set_index(["unique_id", "ds"])
+    campaign = effects.loc["campaign:meta_ads:1:spend"]
+    assert campaign.loc[pd.Timestamp("2026-04-30"), "effect"] == KIND_PRIORS["peak"]
+    assert campaign.loc[pd.Timestamp("2026-04-28"), "effect"] == KIND_PRIORS["closure"]
+    assert (campaign["spread"] == np.abs(campaign["effect"])).all()
+    organic = effects.loc["platform:x:impressions"]
+    assert (organic["effect"] == 0.0).all() and (organic["spread"] == 0.0).all()
+
+
+def test_a_holiday_of_an_unknown_kind_is_a_clear_error():
+    fit, holidays = _holiday_fit()
+    with pytest.raises(ValueError, match="holiday kind must be one of closure, peak, got 'sale'"):
+        holiday_adjustment(fit, holidays.assign(kind=["peak", "peak", "closure", "sale", "closure"]))
