@@ -1,4 +1,6 @@
-{{ config(materialized='view') }}
+-- a table, not a view: its five data tests and the serving snapshot each read it, and as a view each of them
+-- ranked every post of dim_post again (five tests 1.2 s at 30 days of history, 5.5 s at 180)
+{{ config(materialized='table') }}
 
 -- The best posts of each account by engagement score at their latest snapshot: the top
 -- var('top_posts_per_account', 20) of every (platform, account_id). Ranked per account, not overall: the

@@ -3,7 +3,8 @@
 {% test cycle_relationships_composite(model, to, columns, to_columns=none) %}
 {%- set to_columns = to_columns or columns -%}
 select child.*
-from {{ model }} as child
+-- `model` may be a filtered subquery with its own alias (a test's `where`): wrapped so it can be aliased here
+from (select * from {{ model }}) as child
 where {% for c in columns %}child.{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
   and not exists (
     select 1

@@ -28,10 +28,9 @@ with snapshots as (
         {{ metrics | join(',\n        ') }}
     from {{ ref('stg_social_post_snapshots') }}
     {% if is_incremental() %}
-    {%- set bounds = cycle_window_bounds() %}
-    -- the window's snapshots, plus enough history to find the predecessor of its first ones
-    where snapshot_date >= {{ dbt.dateadd('day', -1 * var('snapshot_delta_lookback_days'), "cast('" ~ bounds[0] ~ "' as date)") }}
-      and snapshot_date <= cast('{{ bounds[1] }}' as date)
+    -- the window's snapshots, plus enough history to find the predecessor of its first ones: a range on
+    -- snapshot_at itself (not on snapshot_date, a cast of it), so the raw table's scan can skip the other days
+    where {{ cycle_timestamp_in_window('snapshot_at', before=var('snapshot_delta_lookback_days')) }}
     {% endif %}
 
 ),
