@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install chromium redis-server demo test dev api summary benchmark benchmark-loop benchmark-ml loop bench-api bench-dashboard chaos clean help docs-screenshots
+.PHONY: install chromium redis-server demo test dev api summary benchmark benchmark-loop benchmark-ml benchmark-scale loop bench-api bench-dashboard chaos clean help docs-screenshots
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -27,6 +27,7 @@ help:
 	@echo "make benchmark speed figures as ratios against in-process baselines"
 	@echo "make benchmark-loop  8 weeks of posting on the planted truth, peak hours moved at week 5: Cycle vs random, static heatmap, oracle (~1 min)"
 	@echo "make benchmark-ml    the ML models against their baselines and goals on the simulator, a section per model (drift: 10 seeds, ~10 min on one core)"
+	@echo "make benchmark-scale  50M snapshot rows through the dbt chain vs hand-written DuckDB, pandas, PostgreSQL; one new day at 30 and 365 days of history (SCALE_ARGS to size it)"
 	@echo "make loop      the closed loop in the simulator through the real graph: 8 weeks, half the advice applied, peaks moved at week 5"
 	@echo "make bench-api the API under Locust at 1,000 req/s, 30 days and 3 years of history, cache on and off (after make demo)"
 	@echo "make bench-dashboard  each dashboard page's load and draw time in headless Chromium on the demo's data (after make demo)"
@@ -103,6 +104,14 @@ benchmark-loop: install
 # (benchmarks/ml.py: `python -m benchmarks.ml drift` runs one); exit 1 when a goal is missed
 benchmark-ml: install
 	$(BIN)/python -m benchmarks.ml
+
+# the snapshot chain at scale: snapshots bulk-generated in DuckDB from the simulator's distributions, the dbt chain
+# against the same logic hand-written in DuckDB, in pandas and on PostgreSQL 15, and one new day through the dbt project
+# at 30 and 365 days of history, each figure beside its goal; exit 1 when a goal is missed (benchmarks/scale.py sets
+# DuckDB's threads to the machine's cores). Sizes and sections are options:
+#   make benchmark-scale SCALE_ARGS="--snapshot-rows 5000000 --sections generate,chain"
+benchmark-scale: install
+	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
 
 # the same loop through the Dagster graph, the API's decisions and the simulator's closed-loop mode (cycle loop)
 loop: install
