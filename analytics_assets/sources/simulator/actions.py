@@ -87,14 +87,18 @@ def validate(actions: list[AppliedPost]) -> None:
 def write_day(actions_dir: str | Path, day: date, actions: list[AppliedPost]) -> bool:
     """Make ``actions`` the log of ``day`` (an empty list removes the day's file). Returns whether it changed."""
     validate(actions)
-    path = day_path(actions_dir, day)
-    if not actions:
+    return _write_log(day_path(actions_dir, day), _frame(actions) if actions else None, _DTYPES)
+
+
+def _write_log(path: Path, frame: pd.DataFrame | None, dtypes: dict[str, str]) -> bool:
+    """Make ``frame`` the log file ``path`` (None removes it), written whole and only when its content changes
+    (a temporary file renamed over it), so a rerun leaves it byte for byte. Returns whether it changed."""
+    if frame is None:
         if path.exists():
             path.unlink()
             return True
         return False
-    frame = _frame(actions)
-    if path.exists() and pd.read_parquet(path).astype(_DTYPES).equals(frame):
+    if path.exists() and pd.read_parquet(path).astype(dtypes).equals(frame):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -215,20 +219,7 @@ def write_boosts(actions_dir: str | Path, publish_day: date, boosts: list[Applie
     """Make ``boosts`` the boost log of the posts published on ``publish_day`` (an empty list removes the file).
     Returns whether it changed."""
     validate_boosts(publish_day, boosts)
-    path = boost_day_path(actions_dir, publish_day)
-    if not boosts:
-        if path.exists():
-            path.unlink()
-            return True
-        return False
-    frame = _boost_frame(boosts)
-    if path.exists() and pd.read_parquet(path).astype(_BOOST_DTYPES).equals(frame):
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return True
+    return _write_log(boost_day_path(actions_dir, publish_day), _boost_frame(boosts) if boosts else None, _BOOST_DTYPES)
 
 
 def read_boosts(actions_dir: str | Path | None, publish_day: date) -> DayBoosts:
