@@ -74,9 +74,10 @@ class CycleSettings(BaseSettings):
     duckdb_threads: int = Field(default=1, ge=1, description="DuckDB threads per warehouse connection and in dbt")
     duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory limit per warehouse connection")
     dbt_duckdb_threads: int = Field(
-        default=0,
+        default=1,
         ge=0,
-        description="DuckDB threads of the dbt step (it holds the warehouse pool alone); 0: every core",
+        description="DuckDB threads of the dbt step (it holds the warehouse pool alone); 0: every core. More than one "
+        "makes float aggregates differ in their last digits between reruns",
     )
     api_duckdb_memory_limit: str = Field(default="256MB", description="Memory cap of the API's in-memory DuckDB")
     api_rate_limit: str = Field(

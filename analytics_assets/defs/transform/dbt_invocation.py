@@ -53,8 +53,8 @@ def dbt_invocation_env(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """What the profile and the macros read: the warehouse with its limits, and the partition window."""
     env = {
         "CYCLE_WAREHOUSE_PATH": warehouse.path,
-        # the step holds the warehouse pool alone: the cores other warehouse steps would use are idle meanwhile
-        # (two threads built the snapshot chain 1.85x faster than one on 2 cores)
+        # the step holds the warehouse pool alone, so it may take the cores other warehouse steps would use (two
+        # threads built the snapshot chain 1.85x faster than one on 2 cores); one by default, see WarehouseResource
         "CYCLE_DUCKDB_THREADS": str(warehouse.dbt_duckdb_threads()),
         "CYCLE_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
         **dbt_window_env(context),
