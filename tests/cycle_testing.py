@@ -120,9 +120,17 @@ class CycleHome:
 
 
 def new_home(root: Path) -> CycleHome:
+    from analytics_assets.cli.instance import sqlite_storage_yaml
+
     root.mkdir(parents=True, exist_ok=True)
-    (root / "dagster_home").mkdir(exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir(exist_ok=True)
+    # the storage a Cycle home's instance has (SQLite, its event log's connections kept open); nothing else of
+    # analytics_assets/dagster.yaml, so runs here claim no pool slots unless a test asks for Cycle's settings
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(sqlite_storage_yaml(dagster_home))
+    instance = dg.DagsterInstance.local_temp(str(dagster_home))
     return CycleHome(root=root, instance=instance)
 
 

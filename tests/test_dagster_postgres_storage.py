@@ -124,7 +124,8 @@ def test_a_home_and_a_setting_that_disagree_are_refused(tmp_path, monkeypatch):
     _env(monkeypatch, root, None)
     home = root / "dagster_home"
     path = ensure_instance_config(home, load_settings())
-    assert "storage" not in yaml.safe_load(path.read_text())  # the embedded default: SQLite in the home
+    # the embedded default: SQLite in the home (tests/test_dagster_sqlite_storage.py)
+    assert yaml.safe_load(path.read_text())["storage"]["custom"]["class"] == "CycleSqliteStorage"
 
     # the variable set on a home whose runs are in SQLite: refused, not switched behind the user's back
     monkeypatch.setenv(PG_URL_ENV, "postgresql+psycopg2://cycle:secret@db.internal:5432/dagster")
@@ -154,7 +155,8 @@ def test_the_module_writes_the_file_make_dev_uses(tmp_path, monkeypatch):
     assert dagster_instance.main([]) == 0
     written = tmp_path / "home" / "dagster_home" / "dagster.yaml"
     base = yaml.safe_load((dagster_instance.BASE_CONFIG).read_text())
-    assert yaml.safe_load(written.read_text()) == base
+    sqlite = {"custom": {"module": dagster_instance.SQLITE_MODULE, "class": "CycleSqliteStorage", "config": {"base_dir": {"env": "DAGSTER_HOME"}}}}
+    assert yaml.safe_load(written.read_text()) == {**base, "storage": sqlite}
     monkeypatch.setenv(PG_URL_ENV, "postgresql+psycopg2://cycle@127.0.0.1:5432/dagster")
     assert dagster_instance.main([]) == 2  # disagrees with the file: says so, exit 2
     assert dagster_instance.main(["--refresh"]) == 0

@@ -18,6 +18,7 @@ that says what to do.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -43,12 +44,36 @@ storage:
 """
 
 
-def instance_yaml(settings: CycleSettings) -> str:
-    """The settings file for ``settings``: Cycle's base file, with the PostgreSQL storage when configured."""
-    text = BASE_CONFIG.read_text()
+# The embedded default: Dagster's SQLite files in their usual places under the home, through Cycle's storage
+# class that keeps the event log's connections open (analytics_assets/storage/dagster_sqlite.py says why)
+SQLITE_MODULE = "analytics_assets.storage.dagster_sqlite"
+_SQLITE_STORAGE = """
+# Runs, event logs, schedules, sensor ticks and pool claims in SQLite files under {where}, the places
+# Dagster's default uses; the event log keeps its connections open (analytics_assets/storage/dagster_sqlite.py).
+storage:
+  custom:
+    module: {module}
+    class: CycleSqliteStorage
+    config:
+      base_dir: {base_dir}
+"""
+
+
+def instance_yaml(settings: CycleSettings, base_dir: Path | None = None) -> str:
+    """The settings file for ``settings``: Cycle's base file with its storage, PostgreSQL when configured, else
+    SQLite under ``base_dir`` (default: wherever ``$DAGSTER_HOME`` points when the instance loads, which is the
+    folder holding the file for every process that finds it through that variable)."""
+    text = BASE_CONFIG.read_text().rstrip("\n") + "\n"
     if settings.dagster_pg_url is not None:
-        text = text.rstrip("\n") + "\n" + _POSTGRES_STORAGE
-    return text
+        return text + _POSTGRES_STORAGE
+    return text + sqlite_storage_yaml(base_dir)
+
+
+def sqlite_storage_yaml(base_dir: Path | None = None) -> str:
+    """The ``storage`` block of the embedded default, its files under ``base_dir`` (else ``$DAGSTER_HOME``)."""
+    if base_dir is None:
+        return _SQLITE_STORAGE.format(module=SQLITE_MODULE, where="$DAGSTER_HOME", base_dir="{env: DAGSTER_HOME}")
+    return _SQLITE_STORAGE.format(module=SQLITE_MODULE, where=base_dir, base_dir=json.dumps(str(base_dir)))
 
 
 def _storage_kind(config: dict[str, Any]) -> str:
@@ -58,7 +83,9 @@ def _storage_kind(config: dict[str, Any]) -> str:
     # the older per-store keys (run_storage, event_log_storage, schedule_storage) name their class
     if any("Postgres" in str((config.get(k) or {}).get("class", "")) for k in ("run_storage", "event_log_storage")):
         return "postgres"
-    return "sqlite" if not storage or "sqlite" in storage else next(iter(storage))
+    if not storage or "sqlite" in storage or (storage.get("custom") or {}).get("module") == SQLITE_MODULE:
+        return "sqlite"
+    return next(iter(storage))
 
 
 def _reads_cycle_url(config: dict[str, Any]) -> bool:
