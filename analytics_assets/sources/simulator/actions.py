@@ -112,11 +112,18 @@ def read_day(actions_dir: str | Path | None, day: date) -> DayActions:
     if actions_dir is None:
         return ()
     path = day_path(actions_dir, day)
+    version = _file_version(path)
+    return () if version is None else _read(str(path), *version)
+
+
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """(mtime, size) of a log file, the key its cached reading is kept under (a rewrite changes it); None
+    without a file."""
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return ()
-    return _read(str(path), stat.st_mtime_ns, stat.st_size)
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 @functools.lru_cache(maxsize=256)
@@ -227,11 +234,8 @@ def read_boosts(actions_dir: str | Path | None, publish_day: date) -> DayBoosts:
     if actions_dir is None:
         return ()
     path = boost_day_path(actions_dir, publish_day)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return ()
-    return _read_boosts(str(path), publish_day, stat.st_mtime_ns, stat.st_size)
+    version = _file_version(path)
+    return () if version is None else _read_boosts(str(path), publish_day, *version)
 
 
 @functools.lru_cache(maxsize=256)
