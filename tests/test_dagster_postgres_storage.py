@@ -155,7 +155,8 @@ def test_the_module_writes_the_file_make_dev_uses(tmp_path, monkeypatch):
     assert dagster_instance.main([]) == 0
     written = tmp_path / "home" / "dagster_home" / "dagster.yaml"
     base = yaml.safe_load((dagster_instance.BASE_CONFIG).read_text())
-    sqlite = {"custom": {"module": dagster_instance.SQLITE_MODULE, "class": "CycleSqliteStorage", "config": {"base_dir": {"env": "DAGSTER_HOME"}}}}
+    home = str((tmp_path / "home" / "dagster_home").resolve())
+    sqlite = {"custom": {"module": dagster_instance.SQLITE_MODULE, "class": "CycleSqliteStorage", "config": {"base_dir": home}}}
     assert yaml.safe_load(written.read_text()) == {**base, "storage": sqlite}
     monkeypatch.setenv(PG_URL_ENV, "postgresql+psycopg2://cycle@127.0.0.1:5432/dagster")
     assert dagster_instance.main([]) == 2  # disagrees with the file: says so, exit 2

@@ -1,4 +1,4 @@
-"""The embedded default's Dagster storage (analytics_assets/storage/dagster_sqlite.py): the same SQLite files as
+"""The embedded default's Dagster storage (analytics_assets/cli/dagster_storage.py): the same SQLite files as
 Dagster's default, the event log's connections kept open. Runs recorded by one instance are seen by another
 (the webserver, the daemon, another process's run) and by Dagster's default storage on the same folder; the
 open shards stay bounded; a wipe starts clean; a forked child does not reuse its parent's connections."""
@@ -16,7 +16,7 @@ import pytest
 
 from analytics_assets.cli.instance import ensure_instance_config
 from analytics_assets.settings import load_settings
-from analytics_assets.storage.dagster_sqlite import MAX_OPEN_SHARDS, PooledSqliteEventLogStorage
+from analytics_assets.cli.dagster_storage import MAX_OPEN_SHARDS, PooledSqliteEventLogStorage
 
 
 @dg.asset
@@ -75,6 +75,22 @@ def test_runs_land_where_dagsters_default_keeps_them_and_every_instance_reads_th
     with dg.DagsterInstance.get() as instance:
         record = instance.get_latest_materialization_event(dg.AssetKey("downstream"))
         assert record is not None and record.run_id == third
+
+
+def test_the_file_names_its_own_folder_and_a_moved_home_is_rewritten(dagster_home, tmp_path, monkeypatch):
+    with dg.DagsterInstance.get() as instance:
+        run_id = _run(instance)
+    # a tool that loads the folder's file without DAGSTER_HOME pointing there finds the same runs
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert [r.run_id for r in instance.get_runs()] == [run_id]
+    # the home moved: its file is rewritten to name the new folder, whose runs it then reads
+    moved = tmp_path / "moved_home"
+    dagster_home.rename(moved)
+    ensure_instance_config(moved, load_settings())
+    with dg.DagsterInstance.from_config(str(moved)) as instance:
+        assert [r.run_id for r in instance.get_runs()] == [run_id]
+        assert instance.event_log_storage._base_dir.startswith(str(moved.resolve()))
 
 
 def test_a_run_in_another_process_is_seen_while_this_one_holds_its_connections(dagster_home):

@@ -45,11 +45,11 @@ storage:
 
 
 # The embedded default: Dagster's SQLite files in their usual places under the home, through Cycle's storage
-# class that keeps the event log's connections open (analytics_assets/storage/dagster_sqlite.py says why)
-SQLITE_MODULE = "analytics_assets.storage.dagster_sqlite"
+# class that keeps the event log's connections open (analytics_assets/cli/dagster_storage.py says why)
+SQLITE_MODULE = "analytics_assets.cli.dagster_storage"
 _SQLITE_STORAGE = """
 # Runs, event logs, schedules, sensor ticks and pool claims in SQLite files under {where}, the places
-# Dagster's default uses; the event log keeps its connections open (analytics_assets/storage/dagster_sqlite.py).
+# Dagster's default uses; the event log keeps its connections open (analytics_assets/cli/dagster_storage.py).
 storage:
   custom:
     module: {module}
@@ -59,21 +59,29 @@ storage:
 """
 
 
-def instance_yaml(settings: CycleSettings, base_dir: Path | None = None) -> str:
-    """The settings file for ``settings``: Cycle's base file with its storage, PostgreSQL when configured, else
-    SQLite under ``base_dir`` (default: wherever ``$DAGSTER_HOME`` points when the instance loads, which is the
-    folder holding the file for every process that finds it through that variable)."""
+def instance_yaml(settings: CycleSettings, home: Path) -> str:
+    """The settings file of the Dagster home ``home`` for ``settings``: Cycle's base file with its storage,
+    PostgreSQL when configured, else SQLite files in ``home``."""
     text = BASE_CONFIG.read_text().rstrip("\n") + "\n"
     if settings.dagster_pg_url is not None:
         return text + _POSTGRES_STORAGE
-    return text + sqlite_storage_yaml(base_dir)
+    return text + sqlite_storage_yaml(home)
 
 
-def sqlite_storage_yaml(base_dir: Path | None = None) -> str:
-    """The ``storage`` block of the embedded default, its files under ``base_dir`` (else ``$DAGSTER_HOME``)."""
-    if base_dir is None:
-        return _SQLITE_STORAGE.format(module=SQLITE_MODULE, where="$DAGSTER_HOME", base_dir="{env: DAGSTER_HOME}")
+def sqlite_storage_yaml(home: Path) -> str:
+    """The ``storage`` block of the embedded default, its files in ``home`` named by its absolute path: a
+    process that loads the file without ``$DAGSTER_HOME`` pointing there (``DagsterInstance.from_config``)
+    still finds the same runs."""
+    base_dir = Path(home).resolve()
     return _SQLITE_STORAGE.format(module=SQLITE_MODULE, where=base_dir, base_dir=json.dumps(str(base_dir)))
+
+
+def _sqlite_base_dir(config: dict[str, Any]) -> str | None:
+    custom = (config.get("storage") or {}).get("custom") or {}
+    if custom.get("module") != SQLITE_MODULE:
+        return None
+    base_dir = (custom.get("config") or {}).get("base_dir")
+    return base_dir if isinstance(base_dir, str) else None
 
 
 def _storage_kind(config: dict[str, Any]) -> str:
@@ -106,13 +114,18 @@ def ensure_instance_config(home: Path, settings: CycleSettings | None = None, *,
     settings = settings or load_settings()
     path = home / CONFIG_NAME
     if refresh or not path.exists():
-        _write(path, instance_yaml(settings))
+        _write(path, instance_yaml(settings, home))
         return path
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path} is not valid YAML: {exc}") from None
     stored = _storage_kind(config)
+    base_dir = _sqlite_base_dir(config)
+    if base_dir is not None and Path(base_dir) != Path(home).resolve() and settings.dagster_pg_url is None:
+        # a home moved or copied: its runs are the files beside this one, never the old folder's
+        _write(path, instance_yaml(settings, home))
+        return path
     if settings.dagster_pg_url is not None and stored != "postgres":
         raise SettingsError(
             f"{PG_URL_ENV} is set, but {path} keeps Dagster's runs in {stored}: its recorded runs would not move "

@@ -17,13 +17,14 @@ transactions, and a pooled connection starts a fresh read at each one.
 
     storage:
       custom:
-        module: analytics_assets.storage.dagster_sqlite
+        module: analytics_assets.cli.dagster_storage
         class: CycleSqliteStorage
         config:
-          base_dir: {env: DAGSTER_HOME}
+          base_dir: /absolute/path/of/the/dagster_home
 
-(``analytics_assets/cli/instance.py`` writes that block; ``storage: postgres`` replaces it when Dagster's
-storage moves to PostgreSQL.)
+(``analytics_assets/cli/instance.py`` writes that block, naming the folder that holds the file, so any process
+that loads it, through ``$DAGSTER_HOME`` or ``DagsterInstance.from_config(folder)``, finds the same runs;
+``storage: postgres`` replaces it when Dagster's storage moves to PostgreSQL.)
 """
 
 from __future__ import annotations
