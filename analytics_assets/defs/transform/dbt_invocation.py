@@ -151,8 +151,8 @@ def run_dbt_build(
 # Two queries answer for every built model: one count per table, unioned, and the columns of all of them from
 # information_schema (the types exactly as the warehouse states them; both are portable to PostgreSQL).
 # dagster-dbt's fetch_row_counts()/fetch_column_metadata() ask one table at a time on a connection each, through
-# two thread pools whose iterator polls its futures in a loop: 8-10 s of a two-day run's dbt step on 2 cores
-# for what these two queries do in well under a second. Column lineage is left out: it re-reads every parent's
+# two thread pools whose iterator polls its futures in a loop: 8 s of a two-day demo's dbt step on 2 cores, for
+# what these two queries do in 0.04 s on the same warehouse (36 tables, 898 columns). Column lineage is left out: it re-reads every parent's
 # columns and parses each model with sqlglot, for a graph the asset lineage already shows.
 BUILT = (dg.Output, dg.AssetMaterialization)
 logger = logging.getLogger(__name__)
