@@ -17,11 +17,12 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install chromium redis-server demo test dev api summary benchmark benchmark-loop benchmark-ml benchmark-scale loop bench-api bench-dashboard chaos clean help docs-screenshots
+.PHONY: install chromium redis-server demo test test-timings dev api summary benchmark benchmark-loop benchmark-ml benchmark-scale loop bench-api bench-dashboard chaos clean help docs-screenshots
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
 	@echo "make test      install, then run every test"
+	@echo "make test-timings  every test, then each module's seconds into tests/module_seconds.json (the order of make test)"
 	@echo "make dev       Dagster UI + daemon on workspace.yaml (http://127.0.0.1:3000)"
 	@echo "make api       FastAPI service (http://127.0.0.1:8000/docs)"
 	@echo "make benchmark speed figures as ratios against in-process baselines"
@@ -81,10 +82,17 @@ redis-server:
 	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; \
 	  else echo "redis-server not found and no apt-get: the shared rate-limit tests will skip"; fi; }
 
-# two workers (the CI machine has two cores); a module's tests stay on one worker, so its fixtures are built once
+# two workers (the CI machine has two cores); a module's tests stay on one worker, so its fixtures are built once;
+# modules start longest first (tests/conftest.py, by tests/module_seconds.json), not in xdist's reordering
 TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install chromium redis-server
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# the whole suite, then each module's measured seconds into tests/module_seconds.json (the order `make test` uses)
+test-timings: install chromium redis-server
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --junitxml=$(CYCLE_HOME)/test-timings.xml
+	$(BIN)/python tests/module_seconds.py $(CYCLE_HOME)/test-timings.xml
 
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml

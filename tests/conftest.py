@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import module_seconds
 from cycle_testing import E2E_END, E2E_START, CycleHome, new_home
 
 
@@ -23,11 +24,21 @@ def _restore_working_directory():
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Modules holding a slow test run first, in their usual order (a stable sort). ``make test`` spreads whole
-    modules over two workers (``-n 2 --dist loadfile``): started first, the long end-to-end modules overlap with
-    everything else, instead of the last of them running alone while the other worker idles."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
+    """Modules run longest first (a stable sort: a module's tests keep their order), by the seconds each took in
+    a measured run (``tests/module_seconds.json``, see tests/module_seconds.py); a module missing from those
+    figures counts as long when it holds a slow test. ``make test`` spreads whole modules over two workers
+    (``-n 2 --dist loadfile --no-loadscope-reorder``) in this order: the long end-to-end modules overlap with
+    each other and with everything else, and the last minutes are short modules on both workers instead of one
+    long module alone. (xdist's default reorders modules by their number of tests, which put the long
+    single-test modules last.)"""
+    seconds = module_seconds.load()
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+
+    def cost(item) -> float:
+        module = item.nodeid.split("::")[0]
+        return seconds.get(module, module_seconds.UNKNOWN_SLOW if module in slow else module_seconds.UNKNOWN)
+
+    items.sort(key=lambda item: -cost(item))
 
 
 @pytest.fixture(scope="session")
