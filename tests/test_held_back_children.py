@@ -138,14 +138,16 @@ class Dbt:
         self.manifest = parsed.result
         self.runner = dbtRunner(manifest=self.manifest)
 
-    def build(self, window: tuple[date, date] | None = None) -> dict[str, object]:
-        """``dbt build`` of the whole project (models, snapshot, seeds, data and unit tests); the results by
-        node name. Fails unless every node succeeded or only warned."""
+    def build(self, window: tuple[date, date] | None = None, unit_tests: bool = False) -> dict[str, object]:
+        """``dbt build`` of the whole project (models, snapshot, seeds, data tests; the unit tests too when
+        asked: Dagster's builds leave them out, and this module's first build is where they run on DuckDB);
+        the results by node name. Fails unless every node succeeded or only warned."""
         if window:
             self.env.setenv("CYCLE_DBT_MIN_DATE", window[0].isoformat())
             self.env.setenv("CYCLE_DBT_MAX_DATE", window[1].isoformat())
         try:
-            result = self.runner.invoke(["build", *self.base])
+            excluded = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+            result = self.runner.invoke(["build", *self.base, *excluded])
         finally:
             _release_duckdb()
             self.env.delenv("CYCLE_DBT_MIN_DATE", raising=False)
@@ -227,9 +229,10 @@ def story(tmp_path_factory):
     load_days(warehouse, broken)
     with pytest.MonkeyPatch.context() as env:
         dbt = Dbt(warehouse, root / "dbt_target", env)
-        stages = {"broken": {"results": dbt.build(), "held": held_rows(warehouse), "batches": broken}}
+        stages = {"broken": {"results": dbt.build(unit_tests=True), "held": held_rows(warehouse), "batches": broken}}
         assert_nothing_else_is_missing(warehouse)
         stages["broken"]["facts"] = _facts_of(warehouse, parents)
+        stages["broken"]["unit_tests"] = set(dbt.manifest.unit_tests)
 
         # Dagster reruns the middle day with the clean records: its Meta campaign is back, and so is the
         # post (it has snapshots that day)
@@ -302,6 +305,18 @@ def test_quarantined_parents_hold_back_their_children_and_the_build_still_passes
     assert lone["campaign_id"] not in facts["campaigns"]
     assert lone["boost_id"] not in facts["boosts"] and post["boost_id"] not in facts["boosts"]
     assert facts["meta_ads"] == set()
+
+
+def test_every_dbt_unit_test_passes_on_duckdb(story):
+    """The project's unit tests run here (and on PostgreSQL in test_postgres_parity), not in Dagster's builds."""
+    from analytics_assets.defs.transform.dbt_invocation import BUILD_ARGS
+
+    assert BUILD_ARGS[BUILD_ARGS.index("--exclude-resource-type") + 1] == "unit_test"
+    _, stages = story
+    ran = {r.node.unique_id: str(r.status) for r in stages["broken"]["results"].values() if r.node.resource_type == "unit_test"}
+    assert len(stages["broken"]["unit_tests"]) > 30
+    assert ran == dict.fromkeys(stages["broken"]["unit_tests"], "pass")
+    assert not any(r.node.resource_type == "unit_test" for r in stages["middle_day_reloaded"]["results"].values())
 
 
 def test_held_rows_are_a_warning_and_the_relationships_tests_still_run_as_errors(story):
