@@ -53,7 +53,7 @@ def _quality_findings(con, start, end) -> list[Finding]:
     quarantine = con.execute(
         """with q as (select source_table, count(*) as quarantined from raw.raw_quarantine
                       where partition_date between ? and ? group by 1)
-           select source_table, quarantined from q""",
+           select source_table, quarantined from q order by source_table""",
         [start, end],
     ).df()
     quarantine["loaded"] = [
@@ -79,7 +79,9 @@ def _window_anomalies(con, start, end) -> pd.DataFrame:
     ).fetchone()[0]
     if not exists:
         return pd.DataFrame()
-    return con.execute(f"select * from {METRIC_ANOMALIES} where metric_date between ? and ?", [start, end]).df()
+    return con.execute(
+        f"select * from {METRIC_ANOMALIES} where metric_date between ? and ? order by all", [start, end]
+    ).df()
 
 
 @dg.asset(
@@ -111,15 +113,20 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
             raise dg.Failure("ml_training_dataset is empty: materialize the pipeline first")
         start = end - timedelta(days=config.window_days - 1)
         window = [start, end]
+        # every input is read in a fixed order (`order by all`): the findings' means, variances and tests are
+        # float reductions whose last digits follow the row order, and a table's row order is not part of its
+        # content (a rerun of a day rewrites its rows elsewhere), so without it a rerun of the same data could
+        # write other figures, or a finding that sits on a threshold could come and go
         inputs = InsightInputs(
             posts=con.execute(
                 """select platform, publish_hour, publish_dow, hook_type, media_type, topic, engagement_rate
-                   from main.ml_training_dataset where published_date between ? and ?""",
+                   from main.ml_training_dataset where published_date between ? and ? order by all""",
                 window,
             ).df(),
             campaign_days=con.execute(
                 """select platform, account_id, campaign_id, metric_date, spend_usd, conversion_value_usd as revenue_usd
-                   from main.fct_campaign_performance where metric_date between ? and ? and spend_usd > 0""",
+                   from main.fct_campaign_performance where metric_date between ? and ? and spend_usd > 0
+                   order by all""",
                 window,
             ).df(),
             boosts=con.execute(
@@ -131,14 +138,17 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
                    join (select boost_id, spend_usd / nullif(days_active, 0) as daily_budget_usd
                          from main.fct_boost_contribution) b on b.boost_id = e.boost_id
                    where e.status = 'estimated' and e.relative_lift is not null
-                     and cast(e.flight_start_at as date) between ? and ?""",
+                     and cast(e.flight_start_at as date) between ? and ?
+                   order by all""",
                 window,
             ).df(),
-            experiments=con.execute(f"select * from {EXPERIMENT_RESULTS} where end_date between ? and ?", window).df(),
+            experiments=con.execute(
+                f"select * from {EXPERIMENT_RESULTS} where end_date between ? and ? order by all", window
+            ).df(),
             metric_anomalies=_window_anomalies(con, start, end),
             posting_slots=con.execute(
                 f"""select platform, publish_dow, publish_hour, posterior_mean_log, posterior_sd_log, n_seen_at_hour,
-                          model_version from {POSTING_SLOTS}"""
+                          model_version from {POSTING_SLOTS} order by all"""
             ).df(),
             extra=_quality_findings(con, start, end),
         )
@@ -170,6 +180,7 @@ _BOOSTING_ACCOUNTS_SQL = f"""
 select distinct e.platform, e.account_id from {BOOST_EFFECTIVENESS} e
 where e.status = 'estimated' and e.relative_lift is not null and e.platform is not null and e.account_id is not null
   and cast(e.flight_start_at as date) between ? and ?
+order by all
 """
 
 
@@ -196,18 +207,21 @@ where e.status = 'estimated' and e.relative_lift is not null and e.platform is n
 def account_insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         ensure_ack_table(con)
+        # fixed orders, as in `insights`: which of two identical findings for an account is kept follows them
         findings = con.execute(f"select * from {INSIGHTS} order by rank").df()
-        accounts = con.execute("select platform, account_id, channel_type from main.dim_account").df()
+        accounts = con.execute("select platform, account_id, channel_type from main.dim_account order by all").df()
         window = findings[["window_start", "window_end"]].iloc[0].tolist() if len(findings) else None
         boosting = (
             con.execute(_BOOSTING_ACCOUNTS_SQL, [pd.Timestamp(w).date() for w in window]).df()
             if window else pd.DataFrame(columns=["platform", "account_id"])
         )
-        owners = con.execute(f"select experiment_id, platform, account_id from {ACCOUNT_EXPERIMENTS_TABLE}").df()
+        owners = con.execute(
+            f"select experiment_id, platform, account_id from {ACCOUNT_EXPERIMENTS_TABLE} order by all"
+        ).df()
         acks = con.execute(
             f"""select insight_id, min(received_at) as acknowledged_at,
                        arg_min(acknowledgement_id, received_at) as acknowledgement_id
-                from {ACK_TABLE} group by insight_id"""
+                from {ACK_TABLE} group by insight_id order by insight_id"""
         ).df()
     table = findings_per_account(findings, accounts, boosting, owners)
     if len(findings):

@@ -27,7 +27,7 @@ activity as (
         count(*) as posts_active,
         sum(impressions_increment) as impressions,
         sum(engagements_increment) as engagements,
-        avg(engagement_score) as avg_engagement_score
+        {{ cycle_exact_avg('engagement_score') }} as avg_engagement_score
     from increments
     group by metric_date, {{ grain | join(', ') }}, coalesce({{ dimension }}, 'unknown')
     {% if not loop.last %}union all{% endif %}

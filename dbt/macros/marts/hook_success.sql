@@ -31,7 +31,7 @@ overall as (
 
     select
         {% for column in grain %}{{ column }}, {% endfor %}
-        avg(engagement_rate) as overall_engagement_rate
+        {{ cycle_exact_avg('engagement_rate') }} as overall_engagement_rate
     from posts
     {% if grain %}group by {{ group_by }}{% endif %}
 
@@ -43,9 +43,9 @@ by_hook as (
         {% for column in grain %}{{ column }}, {% endfor %}
         coalesce(hook_type, 'unknown') as hook_type,
         count(*) as posts,
-        avg(engagement_rate) as mean_engagement_rate,
-        stddev_samp(engagement_rate) as sd_engagement_rate,
-        avg(engagement_score) as mean_engagement_score
+        {{ cycle_exact_avg('engagement_rate') }} as mean_engagement_rate,
+        {{ cycle_exact_stddev_samp('engagement_rate') }} as sd_engagement_rate,
+        {{ cycle_exact_avg('engagement_score') }} as mean_engagement_score
 
     from posts
     group by {% for column in grain %}{{ column }}, {% endfor %}coalesce(hook_type, 'unknown')

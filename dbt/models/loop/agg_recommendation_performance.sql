@@ -39,10 +39,10 @@ measured as (
         kind,
         count(*) as measured_count,
         avg(case when inside_interval then 1.0 else 0.0 end) as interval_coverage,
-        avg(realized_value) as mean_realized_value,
-        avg(expected_value) as mean_expected_value,
-        avg(baseline_value) as mean_baseline_value,
-        avg(abs(error)) as mean_absolute_error
+        {{ cycle_exact_avg('realized_value') }} as mean_realized_value,
+        {{ cycle_exact_avg('expected_value') }} as mean_expected_value,
+        {{ cycle_exact_avg('baseline_value') }} as mean_baseline_value,
+        {{ cycle_exact_avg('abs(error)') }} as mean_absolute_error
     from outcomes
     group by platform, account_id, kind
 

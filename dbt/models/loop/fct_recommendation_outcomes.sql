@@ -42,7 +42,7 @@ budget_days as (
     select
         applied.recommendation_id,
         count(*) as days_in,
-        avg(campaigns.conversions) as conversions_per_day
+        {{ cycle_exact_avg('campaigns.conversions') }} as conversions_per_day
 
     from applied
     inner join {{ ref('fct_campaign_performance') }} as campaigns

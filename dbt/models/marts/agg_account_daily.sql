@@ -29,7 +29,7 @@ organic as (
         sum(engagements_increment) as engagements,
         sum(clicks_increment) as clicks,
         -- the mean score of any set of accounts is sum / count over their rows (avg() skips nulls: so does this)
-        sum(engagement_score) as engagement_score_sum,
+        {{ cycle_exact_sum('engagement_score') }} as engagement_score_sum,
         count(engagement_score) as scored_posts,
         0 as spend_usd,
         {{ dbt.cast('null', cycle_type_double()) }} as conversions,
@@ -54,9 +54,9 @@ paid as (
         sum(clicks) as clicks,
         {{ dbt.cast('null', cycle_type_double()) }} as engagement_score_sum,
         0 as scored_posts,
-        sum(spend_usd) as spend_usd,
-        sum(conversions) as conversions,
-        sum(conversion_value_usd) as revenue_usd
+        {{ cycle_exact_sum('spend_usd') }} as spend_usd,
+        {{ cycle_exact_sum('conversions') }} as conversions,
+        {{ cycle_exact_sum('conversion_value_usd') }} as revenue_usd
 
     from campaign_days
     group by metric_date, platform, account_id

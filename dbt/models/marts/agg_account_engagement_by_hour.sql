@@ -16,9 +16,9 @@ select
     publish_hour,
     {{ dbt.cast('count(*)', dbt.type_int()) }} as posts,
     {{ dbt.cast('count(engagement_score)', dbt.type_int()) }} as scored_posts,
-    {{ dbt.cast('sum(engagement_score)', cycle_type_double()) }} as engagement_score_sum,
+    {{ cycle_exact_sum('engagement_score') }} as engagement_score_sum,
     {{ dbt.cast('count(engagement_rate)', dbt.type_int()) }} as rated_posts,
-    {{ dbt.cast('sum(engagement_rate)', cycle_type_double()) }} as engagement_rate_sum
+    {{ cycle_exact_sum('engagement_rate') }} as engagement_rate_sum
 
 from posts
 group by platform, account_id, publish_dow, publish_hour

@@ -31,8 +31,8 @@ select
     {{ dbt.cast('sum(prompt_tokens)', dbt.type_bigint()) }} as prompt_tokens,
     {{ dbt.cast('sum(completion_tokens)', dbt.type_bigint()) }} as completion_tokens,
     {{ dbt.cast('sum(total_tokens)', dbt.type_bigint()) }} as total_tokens,
-    {{ dbt.cast('sum(cost_usd)', cycle_type_double()) }} as cost_usd,
-    {{ cycle_safe_divide('sum(cost_usd)', "sum(case when status = 'succeeded' then 1 else 0 end)") }} as cost_per_success_usd,
+    {{ cycle_exact_sum('cost_usd') }} as cost_usd,
+    {{ cycle_safe_divide(cycle_exact_sum('cost_usd'), "sum(case when status = 'succeeded' then 1 else 0 end)") }} as cost_per_success_usd,
     {{ dbt.cast(cycle_median('latency_ms'), cycle_type_double()) }} as latency_p50_ms,
     {{ dbt.cast(cycle_percentile('latency_ms', 0.95), cycle_type_double()) }} as latency_p95_ms,
     {{ dbt.cast('max(latency_ms)', cycle_type_double()) }} as latency_max_ms

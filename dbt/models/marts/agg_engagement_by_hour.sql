@@ -12,9 +12,9 @@ select
     publish_dow,
     publish_hour,
     {{ dbt.cast('count(*)', dbt.type_int()) }} as posts,
-    {{ dbt.cast('avg(engagement_score)', cycle_type_double()) }} as avg_engagement_score,
+    {{ cycle_exact_avg('engagement_score') }} as avg_engagement_score,
     {{ dbt.cast(cycle_median('engagement_score'), cycle_type_double()) }} as median_engagement_score,
-    {{ dbt.cast('avg(engagement_rate)', cycle_type_double()) }} as avg_engagement_rate
+    {{ cycle_exact_avg('engagement_rate') }} as avg_engagement_rate
 
 from posts
 group by platform, publish_dow, publish_hour

@@ -35,7 +35,7 @@ ai_days as (
         platform,
         account_id,
         count(*) as ai_calls,
-        sum(cost_usd) as ai_cost_usd,
+        {{ cycle_exact_sum('cost_usd') }} as ai_cost_usd,
         sum(total_tokens) as ai_tokens
 
     from {{ ref('int_ai_generation_accounts') }}
@@ -74,9 +74,9 @@ by_account_day as (
         metric_date,
         platform,
         account_id,
-        sum(case when channel_type = 'paid' then spend_usd else 0 end) as spend_usd,
-        sum(case when channel_type = 'paid' then revenue_usd else 0 end) as revenue_usd,
-        sum(case when channel_type = 'paid' then conversions else 0 end) as paid_conversions,
+        {{ cycle_exact_sum("case when channel_type = 'paid' then spend_usd else 0 end") }} as spend_usd,
+        {{ cycle_exact_sum("case when channel_type = 'paid' then revenue_usd else 0 end") }} as revenue_usd,
+        {{ cycle_exact_sum("case when channel_type = 'paid' then conversions else 0 end") }} as paid_conversions,
         sum(case when channel_type = 'paid' then impressions else 0 end) as paid_impressions,
         sum(case when channel_type = 'paid' then clicks else 0 end) as paid_clicks,
         sum(case when channel_type = 'organic' then impressions else 0 end) as organic_impressions,

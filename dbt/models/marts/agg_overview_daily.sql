@@ -14,16 +14,16 @@ by_day as (
 
     select
         metric_date,
-        sum(spend_usd) as spend_usd,
-        sum(revenue_usd) as revenue_usd,
-        sum(paid_conversions) as paid_conversions,
+        {{ cycle_exact_sum('spend_usd') }} as spend_usd,
+        {{ cycle_exact_sum('revenue_usd') }} as revenue_usd,
+        {{ cycle_exact_sum('paid_conversions') }} as paid_conversions,
         sum(paid_impressions) as paid_impressions,
         sum(paid_clicks) as paid_clicks,
         sum(organic_impressions) as organic_impressions,
         sum(organic_engagements) as organic_engagements,
         sum(posts_published) as posts_published,
         sum(ai_calls) as ai_calls,
-        sum(ai_cost_usd) as ai_cost_usd,
+        {{ cycle_exact_sum('ai_cost_usd') }} as ai_cost_usd,
         sum(ai_tokens) as ai_tokens
 
     from account_days
@@ -36,7 +36,7 @@ unattributed_ai as (
     select
         generated_date,
         count(*) as ai_calls,
-        sum(cost_usd) as ai_cost_usd,
+        {{ cycle_exact_sum('cost_usd') }} as ai_cost_usd,
         sum(total_tokens) as ai_tokens
 
     from {{ ref('int_ai_generation_accounts') }}

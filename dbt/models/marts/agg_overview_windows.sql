@@ -8,6 +8,8 @@
     'spend_usd', 'revenue_usd', 'paid_conversions', 'paid_impressions', 'paid_clicks',
     'organic_impressions', 'organic_engagements', 'posts_published', 'ai_calls', 'ai_cost_usd'
 ] %}
+{#- the float ones are added exactly (cycle_exact_sum: in any order the same sums); the counts are integers #}
+{%- set float_columns = ['spend_usd', 'revenue_usd', 'paid_conversions', 'ai_cost_usd'] %}
 {#- metric name -> expression over the window's sums (ratios of sums, never means of daily ratios) #}
 {%- set metrics = [
     ('spend_usd', 'spend_usd'),
@@ -75,7 +77,11 @@ sums as (
         periods.period,
         count(daily.metric_date) as days_with_data,
         {% for column in additive %}
+        {%- if column in float_columns %}
+        {{ cycle_exact_sum('daily.' ~ column) }} as {{ column }}{% if not loop.last %},{% endif %}
+        {%- else %}
         sum(daily.{{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
+        {%- endif %}
         {% endfor %}
 
     from periods

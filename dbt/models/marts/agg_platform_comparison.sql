@@ -21,9 +21,9 @@ per_platform as (
         metric_date,
         platform,
         count(distinct case when spend_usd > 0 or impressions > 0 then campaign_id end) as active_campaigns,
-        sum(spend_usd) as spend_usd,
-        sum(conversion_value_usd) as revenue_usd,
-        sum(conversions) as conversions,
+        {{ cycle_exact_sum('spend_usd') }} as spend_usd,
+        {{ cycle_exact_sum('conversion_value_usd') }} as revenue_usd,
+        {{ cycle_exact_sum('conversions') }} as conversions,
         sum(impressions) as impressions,
         sum(clicks) as clicks
 
@@ -49,7 +49,7 @@ select
     {{ cycle_safe_divide('per_platform.clicks', 'per_platform.impressions') }} as ctr,
     {{ cycle_safe_divide(
         'per_platform.spend_usd',
-        'sum(per_platform.spend_usd) over (partition by per_platform.metric_date)'
+        cycle_exact_sum('per_platform.spend_usd', over='partition by per_platform.metric_date')
     ) }} as share_of_spend
 
 from per_platform

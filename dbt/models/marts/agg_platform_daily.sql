@@ -18,11 +18,11 @@ by_platform as (
         sum(impressions) as impressions,
         sum(engagements) as engagements,
         sum(clicks) as clicks,
-        sum(engagement_score_sum) as engagement_score_sum,
+        {{ cycle_exact_sum('engagement_score_sum') }} as engagement_score_sum,
         sum(scored_posts) as scored_posts,
-        sum(spend_usd) as spend_usd,
-        sum(conversions) as conversions,
-        sum(revenue_usd) as revenue_usd
+        {{ cycle_exact_sum('spend_usd') }} as spend_usd,
+        {{ cycle_exact_sum('conversions') }} as conversions,
+        {{ cycle_exact_sum('revenue_usd') }} as revenue_usd
 
     from account_days
     group by metric_date, platform, channel_type

@@ -13,8 +13,8 @@ by_channel as (
         property_id,
         attribution_model as model,
         channel,
-        sum(credit) as conversions,
-        sum(value_credit) as conversion_value
+        {{ cycle_exact_sum('credit') }} as conversions,
+        {{ cycle_exact_sum('value_credit') }} as conversion_value
 
     from credits
     group by property_id, attribution_model, channel
@@ -27,6 +27,6 @@ select
     {{ dbt.cast('channel', dbt.type_string()) }} as channel,
     {{ dbt.cast('conversions', cycle_type_double()) }} as conversions,
     {{ dbt.cast('conversion_value', cycle_type_double()) }} as conversion_value,
-    {{ cycle_safe_divide('conversions', 'sum(conversions) over (partition by property_id, model)') }} as share
+    {{ cycle_safe_divide('conversions', cycle_exact_sum('conversions', over='partition by property_id, model')) }} as share
 
 from by_channel

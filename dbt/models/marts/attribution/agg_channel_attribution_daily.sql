@@ -16,8 +16,8 @@ by_day as (
         property_id,
         attribution_model,
         channel,
-        sum(credit) as conversions,
-        sum(value_credit) as conversion_value
+        {{ cycle_exact_sum('credit') }} as conversions,
+        {{ cycle_exact_sum('value_credit') }} as conversion_value
 
     from credits
     group by conversion_date, property_id, attribution_model, channel

@@ -33,7 +33,7 @@ boosts as (
         min(boost_days.start_date) as start_date,
         max(boost_days.end_date) as end_date,
         count(distinct boost_days.boost_date) as days_active,
-        sum(boost_days.spend * currency_rates.usd_per_unit) as spend_usd,
+        {{ cycle_exact_sum('boost_days.spend * currency_rates.usd_per_unit') }} as spend_usd,
         sum(boost_days.paid_impressions) as paid_impressions,
         sum(boost_days.paid_engagements) as paid_engagements
 

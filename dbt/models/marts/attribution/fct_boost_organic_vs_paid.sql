@@ -109,7 +109,7 @@ journey_outcomes as (
         journeys.has_paid,
         journeys.has_organic,
         max(case when conversions.journey_id is null then 0 else 1 end) as converted,
-        coalesce(sum(conversions.conversion_value_usd), 0) as conversion_value_usd
+        coalesce({{ cycle_exact_sum('conversions.conversion_value_usd') }}, 0) as conversion_value_usd
 
     from journeys
 
@@ -135,7 +135,7 @@ per_boost as (
         sum(converted * has_paid * (1 - has_organic)) as paid_only_conversions,
         sum(converted * has_organic * (1 - has_paid)) as organic_only_conversions,
         sum(converted * has_paid * has_organic) as overlap_conversions,
-        sum(conversion_value_usd) as conversion_value_usd
+        {{ cycle_exact_sum('conversion_value_usd') }} as conversion_value_usd
 
     from journey_outcomes
 
