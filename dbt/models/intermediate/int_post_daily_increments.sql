@@ -10,42 +10,70 @@
 -- Reads the whole of fct_post_metrics_daily (not the partition window): the first day of a window needs
 -- the post's counters from before it, so a windowed run gives the same increments as a full one.
 
-with post_days as (
+-- Only a post's first day reads an opening (every later day counts from the previous day's close), so only
+-- that day's is found: each post's first day, the earliest snapshot time on it (an aggregate), then that
+-- snapshot's counters (a join on the snapshots' unique key); a row_number() over every snapshot, partitioned
+-- by post and day, of which one row a post was read, sorted them all.
+-- The models are read through ref() where they are read (each twice), not through import CTEs: DuckDB
+-- materializes a CTE read more than once, a copy of every snapshot before the work.
 
-    select * from {{ ref('fct_post_metrics_daily') }}
+with first_post_days as (
+
+    select
+        platform,
+        post_id,
+        min(metric_date) as metric_date
+
+    from {{ ref('fct_post_metrics_daily') }}
+    group by platform, post_id
 
 ),
 
-snapshots as (
+opening_times as (
 
-    select * from {{ ref('stg_social_post_snapshots') }}
+    select
+        snapshots.platform,
+        snapshots.post_id,
+        snapshots.snapshot_date,
+        min(snapshots.snapshot_at) as opening_snapshot_at
+
+    from {{ ref('stg_social_post_snapshots') }} as snapshots
+
+    inner join first_post_days
+        on snapshots.platform = first_post_days.platform
+        and snapshots.post_id = first_post_days.post_id
+        and snapshots.snapshot_date = first_post_days.metric_date
+
+    group by snapshots.platform, snapshots.post_id, snapshots.snapshot_date
 
 ),
 
 day_openings as (
 
-    -- each post's first snapshot of each day: the counters it had when the day's polls began
+    -- each post's first snapshot of its first day: the counters it had when its first day's polls began.
+    -- (platform, post_id, snapshot_at) is unique (stg_social_post_snapshots' test), so the join finds one
+    -- reading; the min()s keep it one row a post, deterministic, were a reading ever duplicated
     select
-        platform,
-        post_id,
-        snapshot_date,
-        snapshot_at as opening_snapshot_at,
-        impressions as opening_impressions,
-        engagements as opening_engagements,
-        clicks as opening_clicks
-    from (
-        select
-            platform,
-            post_id,
-            snapshot_date,
-            snapshot_at,
-            impressions,
-            engagements,
-            clicks,
-            row_number() over (partition by platform, post_id, snapshot_date order by snapshot_at) as opening_rank
-        from snapshots
-    ) as ranked
-    where opening_rank = 1
+        opening_times.platform,
+        opening_times.post_id,
+        opening_times.snapshot_date,
+        opening_times.opening_snapshot_at,
+        min(snapshots.impressions) as opening_impressions,
+        min(snapshots.engagements) as opening_engagements,
+        min(snapshots.clicks) as opening_clicks
+
+    from opening_times
+
+    inner join {{ ref('stg_social_post_snapshots') }} as snapshots
+        on opening_times.platform = snapshots.platform
+        and opening_times.post_id = snapshots.post_id
+        and opening_times.opening_snapshot_at = snapshots.snapshot_at
+
+    group by
+        opening_times.platform,
+        opening_times.post_id,
+        opening_times.snapshot_date,
+        opening_times.opening_snapshot_at
 
 ),
 
@@ -72,7 +100,7 @@ with_previous as (
         lag(post_days.engagements) {{ previous }} as previous_engagements,
         lag(post_days.clicks) {{ previous }} as previous_clicks
 
-    from post_days
+    from {{ ref('fct_post_metrics_daily') }} as post_days
 
 ),
 
