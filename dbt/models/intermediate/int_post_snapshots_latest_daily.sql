@@ -1,10 +1,11 @@
 -- The latest snapshot of each post on each UTC day: the day's closing value of its cumulative counters.
 
-with snapshots as (
+-- stg_social_post_snapshots is read twice by name, with no import CTE: DuckDB materializes a CTE that is read more
+-- than once, every snapshot row with all its columns, before either read (at 20M snapshots
+-- fct_post_metrics_daily, which reads this view, took 12.5 s with the CTE and 5.2 s without it, the dbt chain's
+-- peak memory 2.13 -> 1.64 GB, the same final tables; make benchmark-scale)
 
-    select * from {{ ref('stg_social_post_snapshots') }}
-
-),
+with
 
 -- each post's last reading of the day and how many it had: an aggregate and a join on the unique key
 -- (platform, post_id, snapshot_at), which DuckDB runs 2.4x faster than row_number() over the same partitions
@@ -18,7 +19,7 @@ latest as (
         max(snapshot_at) as snapshot_at,
         count(*) as snapshots_that_day
 
-    from snapshots
+    from {{ ref('stg_social_post_snapshots') }}
     group by platform, post_id, snapshot_date
 
 )
@@ -44,7 +45,7 @@ select
     snapshots.saves,
     snapshots.engagements
 
-from snapshots
+from {{ ref('stg_social_post_snapshots') }} as snapshots
 inner join latest
     on snapshots.platform = latest.platform
     and snapshots.post_id = latest.post_id
