@@ -9,7 +9,10 @@ AutoARIMA (weekly season), whose errors are weakly correlated:
   ``CYCLE_HOLIDAY_CALENDAR``) is passed in as rows (holiday_date, name, kind); each past holiday's effect on a
   series is taken out of the history the members fit, and a holiday in the horizon adds back the effect its
   earlier occurrences (else its kind's; else, in a campaign series, the kind's shrunken prior ``KIND_PRIORS``)
-  had on that series (``holiday_adjustment``);
+  had on that series (``holiday_adjustment``), its bounds moved apart by what one measurement of an effect can
+  miss (the series' noise between a day and its seasonal neighbours);
+- the holiday effects read the whole history given, the members only its last ``fit_days`` (when given): a year's
+  history holds last year's Black Friday, and a fit of a few months costs a fraction of a year's;
 - per series the members weigh by their errors at the rolling origins before the origin (``member_weights``:
   inverse mean absolute error), never by the origin's own actuals; equal weights without such origins;
 - its intervals average the members' bounds with the same weights (quantile averaging), then widen by a factor
@@ -26,6 +29,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -160,6 +164,20 @@ def _sf_forecast(models: tuple[str, ...], fit: pd.DataFrame) -> pd.DataFrame:
     return fc.reset_index() if "unique_id" not in fc else fc
 
 
+def _window(frame: pd.DataFrame, cutoff: pd.Timestamp, fit_days: int | None) -> pd.DataFrame:
+    """The rows of ``frame`` (``_fit_frame``'s columns) in the last ``fit_days`` days up to ``cutoff`` (all of
+    them when None): what the models fit, where the holiday effects read the whole history."""
+    if fit_days is None:
+        return frame
+    return frame[frame["ds"] > cutoff - pd.Timedelta(days=fit_days)]
+
+
+def _check_fit_days(fit_days: int | None, min_history: int) -> None:
+    if fit_days is not None and fit_days < min_history:
+        raise ValueError(f"fit_days must be at least min_history ({min_history}): the models need that many days, "
+                         f"got {fit_days}")
+
+
 def _columns(model: str) -> list[str]:
     return [model, *[f"{model}-{side}-{lv}" for lv in LEVELS for side in ("lo", "hi")]]
 
@@ -194,6 +212,12 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
 # a dummy against the whole history would absorb them), the history is fitted with those effects taken out, and a
 # holiday in the horizon adds back the mean effect of the same holiday's earlier occurrences in the series, else
 # of its kind's (closure, peak), else (a campaign series) the kind's prior (``KIND_PRIORS``).
+# A measured effect is one day's contrast (or the mean of a few): it carries that day's noise and its neighbours',
+# which the members' bounds know nothing of (the day was taken out of what they fit). So the day's bounds move
+# apart by it: per series the spread of the same contrast on ordinary days (``_contrast_noise``) over the root of
+# the occurrences averaged, added in quadrature to the members' half-widths at each level's normal quantile
+# (``_with_effects``): with last year's Black Friday as the only measurement, this year's day is as uncertain as
+# that day's noise plus the model's.
 
 
 # The effect (log1p scale) of a holiday whose series has seen neither an earlier occurrence of it nor any holiday
@@ -216,7 +240,8 @@ _PRIOR_SERIES = "campaign:"  # the series_id prefix of the series a kind prior a
 class HolidayAdjustment:
     """The fit frame with each past holiday's own effect taken out (``history``), and per series the log1p effect
     each holiday of the next ``HORIZON`` days adds to its forecast (``effects``: unique_id, ds, effect, spread:
-    how much further its bounds move apart, the prior's size where the effect is a ``KIND_PRIORS`` guess, else 0)."""
+    how much further its bounds move apart, the prior's size where the effect is a ``KIND_PRIORS`` guess, else 0;
+    se: the standard error of a measured effect, 0 for a prior's guess)."""
 
     history: pd.DataFrame
     effects: pd.DataFrame
@@ -236,7 +261,8 @@ def _holiday_frame(holidays: pd.DataFrame | None) -> pd.DataFrame:
 def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tuple[HolidayAdjustment, bool]:
     """``fit`` (``_fit_frame``'s columns, every series up to the same last day) adjusted for ``holidays``, and
     whether anything moved (False: the history and the forecasts are the unadjusted models')."""
-    empty = pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "effect": [], "spread": []})
+    empty = pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "effect": [], "spread": [],
+                          "se": []})
     hol = _holiday_frame(holidays)
     cutoff, first = fit["ds"].max(), fit["ds"].min()
     hol = hol[(hol["holiday_date"] >= first) & (hol["holiday_date"] <= cutoff + pd.Timedelta(days=HORIZON))]
@@ -264,34 +290,63 @@ def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tupl
         moved = True
     future = hol[hol["holiday_date"] > cutoff]
     rows = []
+    noise = _contrast_noise(wide, holiday_days) if len(future) and len(dev) else None
     for day, name, kind in zip(future["holiday_date"], future["name"], future["kind"]):
         same = dev.loc[dev.index.isin(past.loc[past["name"] == name, "holiday_date"])]
         alike = dev.loc[dev.index.isin(past.loc[past["kind"] == kind, "holiday_date"])]
-        effect = same.mean(axis=0).fillna(alike.mean(axis=0)) if len(dev) else pd.Series(np.nan, index=wide.columns)
+        if len(dev):
+            effect = same.mean(axis=0).fillna(alike.mean(axis=0))
+            # how many measured days the effect averages: its own occurrences, else those of its kind
+            measured = same.notna().sum(axis=0).where(same.notna().any(axis=0), alike.notna().sum(axis=0))
+            se = (noise / np.sqrt(measured.where(measured > 0))).where(effect.notna()).fillna(0.0)
+        else:
+            effect = pd.Series(np.nan, index=wide.columns)
+            se = pd.Series(0.0, index=wide.columns)
         # a holiday with no earlier occurrence of its own or of its kind in a campaign series: the kind's prior
         guessed = effect.isna().to_numpy() & effect.index.str.startswith(_PRIOR_SERIES)
         effect = effect.mask(guessed, KIND_PRIORS[kind]).fillna(0.0)
         if not effect.any():
             continue
         rows.append(pd.DataFrame({"unique_id": effect.index, "ds": day, "effect": effect.to_numpy(float),
-                                  "spread": np.where(guessed, abs(KIND_PRIORS[kind]), 0.0)}))
+                                  "spread": np.where(guessed, abs(KIND_PRIORS[kind]), 0.0),
+                                  "se": se.reindex(effect.index).fillna(0.0).to_numpy(float)}))
     effects = pd.concat(rows, ignore_index=True) if rows else empty
     return HolidayAdjustment(history, effects), moved or bool(len(effects))
 
 
+def _contrast_noise(wide: pd.DataFrame, holiday_days: set) -> pd.Series:
+    """Per series (``wide``: log1p values, a row per day) the standard deviation of an ordinary day's contrast
+    with the same weekday a week before and after (none of the three a holiday): the error of one measured holiday
+    effect, which is that contrast on the holiday (NaN where the history holds fewer than two such days)."""
+    week = pd.Timedelta(days=SEASON)
+    days = wide.index
+    ordinary = ~(days.isin(holiday_days) | (days - week).isin(holiday_days) | (days + week).isin(holiday_days))
+    # the index is every day from the first to the last, so a shift by SEASON rows is a shift by a week
+    contrast = wide - (wide.shift(SEASON) + wide.shift(-SEASON)) / 2
+    return contrast[ordinary].std(axis=0)
+
+
 def _with_effects(fc: pd.DataFrame, effects: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
     """The models' forecasts and bounds (log1p) moved by each day's holiday effect, the bounds ``spread`` further
-    apart where the effect is a prior's guess."""
+    apart where the effect is a prior's guess, and, where it was measured, each half-width combined in quadrature
+    with the level's normal quantile of its standard error ``se`` (the model's error and last year's noise are
+    independent)."""
     if effects.empty:
         return fc
     fc = fc.merge(effects, on=["unique_id", "ds"], how="left")
     shift = fc.pop("effect").fillna(0.0).to_numpy(float)
     spread = fc.pop("spread").fillna(0.0).to_numpy(float)
+    se = fc.pop("se").fillna(0.0).to_numpy(float) if "se" in fc else np.zeros(len(fc))
     for m in models:
-        point, *bounds = _columns(m)
-        fc[point] = fc[point].to_numpy(float) + shift
-        for col in bounds:
-            fc[col] = fc[col].to_numpy(float) + shift + (spread if "-hi-" in col else -spread)
+        point = fc[m].to_numpy(float)
+        for lv in LEVELS:
+            z = NormalDist().inv_cdf(0.5 + lv / 200)
+            lo, hi = fc[f"{m}-lo-{lv}"].to_numpy(float), fc[f"{m}-hi-{lv}"].to_numpy(float)
+            lo_half = np.hypot(np.clip(point - lo, 0.0, None), z * se)
+            hi_half = np.hypot(np.clip(hi - point, 0.0, None), z * se)
+            fc[f"{m}-lo-{lv}"] = point + shift - lo_half - spread
+            fc[f"{m}-hi-{lv}"] = point + shift + hi_half + spread
+        fc[m] = point + shift
     return fc
 
 
@@ -353,22 +408,28 @@ def _ensemble_by_origin(cv_log: pd.DataFrame, widen: dict[int, float] | None = N
 
 
 def _rolling(fit: pd.DataFrame, holidays: pd.DataFrame | None, cutoffs: list[pd.Timestamp],
-             baselines: tuple[str, ...]) -> pd.DataFrame:
+             baselines: tuple[str, ...], fit_days: int | None = None) -> pd.DataFrame:
     """Every origin in ``cutoffs``: ``baselines`` fitted to the raw history up to it, Cycle's members to the
     holiday-adjusted history, each forecasting the next ``HORIZON`` days (log1p), next to the actuals (y,
-    observed). Where no holiday touches the history or the horizon the members are the baselines' own fits."""
+    observed). Where no holiday touches the days the models fit or the horizon, the members are the baselines'
+    own fits (the same days in, the same forecasts out). ``fit_days``: every model fits the last that many days
+    up to the origin; the holiday effects are measured on the whole history up to it."""
     frames = []
     horizon = pd.Timedelta(days=HORIZON)
     for cutoff in cutoffs:
         history = fit[fit["ds"] <= cutoff]
         actual = fit[(fit["ds"] > cutoff) & (fit["ds"] <= cutoff + horizon)]
-        fc = _sf_forecast(baselines, history) if baselines else None
+        raw = _window(history, cutoff, fit_days)
+        fc = _sf_forecast(baselines, raw) if baselines else None
         adjustment, moved = holiday_adjustment(history, holidays)
-        if fc is not None and not moved and set(CYCLE_MEMBERS) <= set(baselines):
+        adjusted = _window(adjustment.history, cutoff, fit_days)
+        untouched = not moved or (adjustment.effects.empty and len(adjusted) == len(raw)
+                                  and all(np.array_equal(adjusted[c].to_numpy(), raw[c].to_numpy())
+                                          for c in ("unique_id", "ds", "y")))
+        if fc is not None and untouched and set(CYCLE_MEMBERS) <= set(baselines):
             members = fc[["unique_id", "ds", *[c for m in CYCLE_MEMBERS for c in _columns(m)]]]
         else:
-            members = _with_effects(_sf_forecast(CYCLE_MEMBERS, adjustment.history), adjustment.effects,
-                                    CYCLE_MEMBERS)
+            members = _with_effects(_sf_forecast(CYCLE_MEMBERS, adjusted), adjustment.effects, CYCLE_MEMBERS)
         members = members.rename(columns={c: c.replace(m, _member(m), 1)
                                           for m in CYCLE_MEMBERS for c in _columns(m)})
         out = members if fc is None else fc.merge(members, on=["unique_id", "ds"])
@@ -397,19 +458,23 @@ class Evaluation:
 
 
 def cross_validate(series: pd.DataFrame, *, windows: int = 4, min_history: int = MIN_HISTORY,
-                   calibrate: bool = True, holidays: pd.DataFrame | None = None) -> Evaluation:
+                   calibrate: bool = True, holidays: pd.DataFrame | None = None,
+                   fit_days: int | None = None) -> Evaluation:
     """Rolling-origin cross-validation of every baseline and Cycle's ensemble: ``windows`` origins a week apart,
     the last one ``HORIZON`` days before the end, each forecasting the next ``HORIZON`` days from the history up to
     it. Cycle's members see ``holidays`` (the calendar, known ahead); the baselines are statsforecast's as they
     come. Cycle's member weights at each origin come from the origins before it; ``calibrate``: its interval
     widening is learned on the earlier half of the origins (``interval_widening``) and every model is scored on
-    the later half, never on the residuals that chose Cycle's weights or widening."""
+    the later half, never on the residuals that chose Cycle's weights or widening. ``fit_days``: every model fits
+    the last that many days up to each origin (MASE scales on the same days), Cycle's holiday effects are measured
+    on the whole history up to it (None: everything fits the whole history)."""
+    _check_fit_days(fit_days, min_history)
     series = _forecastable(series, min_history + windows * HORIZON)
     if series.empty:
         raise ValueError(f"no series has {min_history + windows * HORIZON} days of history to cross-validate on")
     fit = _fit_frame(series)
     cutoffs = _cutoffs(fit, windows)
-    cv_log = _rolling(fit, holidays, cutoffs, BASELINES)
+    cv_log = _rolling(fit, holidays, cutoffs, BASELINES, fit_days)
     widen = {lv: 1.0 for lv in LEVELS}
     if calibrate and len(cutoffs) >= 2:
         early = cutoffs[: len(cutoffs) // 2]
@@ -421,7 +486,7 @@ def cross_validate(series: pd.DataFrame, *, windows: int = 4, min_history: int =
     cv = _back(cv.drop(columns=[c for m in CYCLE_MEMBERS for c in _columns(_member(m))]), (*BASELINES, CYCLE))
     cv["y"] = np.expm1(cv["y"])
     cv["horizon"] = ((cv["ds"] - cv["cutoff"]).dt.days).astype(int)
-    return Evaluation(cv=cv, scores=score(cv, series, (*BASELINES, CYCLE)), widen=widen)
+    return Evaluation(cv=cv, scores=score(cv, series, (*BASELINES, CYCLE), fit_days), widen=widen)
 
 
 def interval_widening(cv_log: pd.DataFrame) -> dict[int, float]:
@@ -439,12 +504,14 @@ def interval_widening(cv_log: pd.DataFrame) -> dict[int, float]:
     return out
 
 
-def score(cv: pd.DataFrame, series: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
+def score(cv: pd.DataFrame, series: pd.DataFrame, models: tuple[str, ...],
+          fit_days: int | None = None) -> pd.DataFrame:
     """Per model: MASE (each series' mean absolute error over the seasonal-naive in-sample error of its history up
-    to the origin, averaged over series and origins), sMAPE (%), MAPE (%) of the aggregate series (each metric
-    summed over its series, per day: total spend, clicks, conversions, organic impressions, engagements) and the
-    share of actuals inside the 80% and 95% intervals."""
-    scales = _mase_scales(series, cv[["unique_id", "cutoff"]].drop_duplicates())
+    to the origin, the last ``fit_days`` days of it when given: what the models fit, averaged over series and
+    origins), sMAPE (%), MAPE (%) of the aggregate series (each metric summed over its series, per day: total
+    spend, clicks, conversions, organic impressions, engagements) and the share of actuals inside the 80% and
+    95% intervals."""
+    scales = _mase_scales(series, cv[["unique_id", "cutoff"]].drop_duplicates(), fit_days)
     cv = cv.merge(scales, on=["unique_id", "cutoff"], how="inner")
     # a day without an observation (a paused campaign's) is scored by no model
     observed = series[series["observed"].astype(bool)][["series_id", "metric_date"]]
@@ -469,14 +536,15 @@ def score(cv: pd.DataFrame, series: pd.DataFrame, models: tuple[str, ...]) -> pd
     return pd.DataFrame(rows).set_index("model")
 
 
-def _mase_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+def _mase_scales(series: pd.DataFrame, origins: pd.DataFrame, fit_days: int | None = None) -> pd.DataFrame:
     """Each series' MASE scale at each origin: the mean absolute seasonal (lag 7) difference of its history up
-    to the origin."""
+    to the origin (its last ``fit_days`` days when given)."""
     rows = []
     by_id = {sid: s.sort_values("metric_date") for sid, s in series.groupby("series_id")}
     for sid, cutoff in zip(origins["unique_id"], origins["cutoff"]):
         s = by_id[sid]
-        y = s.loc[s["metric_date"] <= cutoff, "value"].to_numpy(float)
+        since = cutoff - pd.Timedelta(days=fit_days) if fit_days is not None else pd.Timestamp.min
+        y = s.loc[(s["metric_date"] <= cutoff) & (s["metric_date"] > since), "value"].to_numpy(float)
         diff = np.abs(y[SEASON:] - y[:-SEASON])
         rows.append((sid, cutoff, float(diff.mean()) if len(diff) else np.nan))
     return pd.DataFrame(rows, columns=["unique_id", "cutoff", "scale"])
@@ -487,7 +555,7 @@ def _mase_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
 
 def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTORY,
              widen: dict[int, float] | None = None, calibration_windows: int = 2,
-             holidays: pd.DataFrame | None = None) -> pd.DataFrame:
+             holidays: pd.DataFrame | None = None, fit_days: int | None = None) -> pd.DataFrame:
     """Cycle's 7-day forecasts (``FORECAST_COLUMNS``) of every series with ``min_history`` days up to and including
     ``origin``, for ``origin + 1 .. origin + 7``, from the history up to ``origin`` only (so a rerun or a
     backfill of an origin gives the same rows, whatever was loaded after it). ``holidays``: the calendar
@@ -496,7 +564,12 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
 
     ``widen``: the interval widening per level, with equal member weights; None learns the member weights and the
     widening from ``calibration_windows`` rolling origins just before ``origin`` on the series with the history
-    for them (else equal weights and the members' own bounds)."""
+    for them (else equal weights and the members' own bounds).
+
+    ``fit_days``: the members fit the last that many days up to each origin (``history_days`` says how many they
+    had), while the holiday effects are measured on the whole of ``series`` up to ``origin``: give it a year and
+    more, and a holiday's forecast moves by what the same holiday did last year (None: the members fit it all)."""
+    _check_fit_days(fit_days, min_history)
     origin_ts = pd.Timestamp(origin)
     series = series[pd.to_datetime(series["metric_date"]) <= origin_ts]
     series = _forecastable(series, min_history) if len(series) else series
@@ -505,13 +578,16 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
     fit = _fit_frame(series)
     weights = None
     if widen is None:
-        weights, widen = _calibrate(series, holidays, min_history, calibration_windows)
+        weights, widen = _calibrate(series, holidays, min_history, calibration_windows, fit_days)
     adjustment, _ = holiday_adjustment(fit, holidays)
-    fc = _with_effects(_sf_forecast(CYCLE_MEMBERS, adjustment.history), adjustment.effects, CYCLE_MEMBERS)
+    fc = _with_effects(_sf_forecast(CYCLE_MEMBERS, _window(adjustment.history, origin_ts, fit_days)),
+                       adjustment.effects, CYCLE_MEMBERS)
     fc = fc.rename(columns={c: c.replace(m, _member(m), 1) for m in CYCLE_MEMBERS for c in _columns(m)})
     fc = _back(_add_cycle(fc, weights, widen), (CYCLE,))
     meta = series.drop_duplicates("series_id").set_index("series_id")[_SERIES_META[1:]]
     history = series.groupby("series_id")["metric_date"].size()
+    if fit_days is not None:
+        history = history.clip(upper=fit_days)
     out = pd.DataFrame(
         {
             "series_id": fc["unique_id"].to_numpy(),
@@ -534,7 +610,7 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
 
 
 def _calibrate(series: pd.DataFrame, holidays: pd.DataFrame | None, min_history: int,
-               windows: int) -> tuple[pd.DataFrame | None, dict[int, float]]:
+               windows: int, fit_days: int | None = None) -> tuple[pd.DataFrame | None, dict[int, float]]:
     """Member weights per series and the interval widening from ``windows`` rolling origins a week apart, the
     last a week before the end of ``series``: the weights from every one of them, the widening from Cycle's
     forecasts at each, weighted by the origins before it (as ``cross_validate`` scores it)."""
@@ -542,5 +618,5 @@ def _calibrate(series: pd.DataFrame, holidays: pd.DataFrame | None, min_history:
     if eligible.empty:
         return None, {lv: 1.0 for lv in LEVELS}
     fit = _fit_frame(eligible)
-    cv_log = _rolling(fit, holidays, _cutoffs(fit, windows), ())
+    cv_log = _rolling(fit, holidays, _cutoffs(fit, windows), (), fit_days)
     return member_weights(cv_log), interval_widening(_ensemble_by_origin(cv_log))

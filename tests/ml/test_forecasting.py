@@ -203,3 +203,74 @@ def test_a_holiday_of_an_unknown_kind_is_a_clear_error():
     fit, holidays = _holiday_fit()
     with pytest.raises(ValueError, match="holiday kind must be one of closure, peak, got 'sale'"):
         holiday_adjustment(fit, holidays.assign(kind=["peak", "peak", "closure", "sale", "closure"]))
+
+
+def _year_of_history(noise: float = 0.08, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One campaign's spend from 1 October 2025 to Tuesday 24 November 2026 (weekly shape, lognormal noise) with
+    Black Friday planted x1.8 on 28 November 2025, and the calendar of both years' Black Fridays."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-10-01", "2026-11-24", freq="D")
+    value = 800.0 * WEEKDAY[dates.dayofweek] * rng.lognormal(0, noise, len(dates))
+    value = np.where(dates == pd.Timestamp("2025-11-28"), 1.8 * value, value)
+    series = pd.DataFrame({
+        "series_id": "campaign:meta_ads:1:spend", "entity_type": "campaign", "platform": "meta_ads",
+        "campaign_id": "1", "metric": "spend", "metric_date": dates, "value": np.round(value), "observed": True,
+    })
+    calendar = pd.DataFrame({"holiday_date": pd.to_datetime(["2025-11-28", "2026-11-27"]),
+                             "name": "black_friday", "kind": "peak"})
+    return series, calendar
+
+
+def test_a_holiday_seen_a_year_earlier_moves_the_forecast_by_its_learned_effect_while_the_members_fit_weeks():
+    """A year of history holds last year's Black Friday: this year's forecast moves by what it did then (x1.8),
+    not by the kind prior (x1.25), though the members fit the last eight weeks only, none of them a holiday."""
+    series, calendar = _year_of_history()
+    origin, widen = date(2026, 11, 24), {80: 1.0, 95: 1.0}
+    aware = forecast(series, origin, widen=widen, holidays=calendar, fit_days=56)
+    blind = forecast(series, origin, widen=widen, fit_days=56)
+    # the members fit exactly the last 56 days: the same forecast as from those days alone
+    recent = series[series["metric_date"] > pd.Timestamp(origin) - pd.Timedelta(days=56)]
+    pd.testing.assert_frame_equal(forecast(recent, origin, widen=widen), blind)
+    assert set(aware["history_days"]) == {56}
+    rows = aware.merge(blind, on=["series_id", "horizon"], suffixes=("", "_blind"))
+    friday = pd.to_datetime(rows["forecast_date"]) == pd.Timestamp("2026-11-27")
+    ratio = rows["forecast"] / rows["forecast_blind"]
+    # one measured day with ~10% noise on its contrast: within 15% of the planted x1.8, far from the prior's x1.25
+    assert ratio[friday].iloc[0] == pytest.approx(1.8, rel=0.15)
+    assert ratio[friday].iloc[0] > 1.5 > np.exp(KIND_PRIORS["peak"])
+    assert np.allclose(ratio[~friday], 1.0)
+    # the effect is one day's measurement: the day's interval (log scale) widens by its noise, the others not
+    half = np.log1p(rows["hi_80"]) - np.log1p(rows["forecast"])
+    half_blind = np.log1p(rows["hi_80_blind"]) - np.log1p(rows["forecast_blind"])
+    assert (half[friday] > half_blind[friday] + 0.01).all()
+    assert np.allclose(half[~friday], half_blind[~friday], atol=1e-9)
+
+
+def test_a_measured_effect_carries_its_standard_error_into_the_bounds():
+    """The error of an effect measured on k earlier days is the series' contrast noise (a day against the same
+    weekday a week before and after) over the root of k; a prior's guess has none (its spread instead)."""
+    noise = 0.08
+    series, calendar = _year_of_history(noise=noise)
+    fit = pd.DataFrame({"unique_id": series["series_id"], "ds": series["metric_date"],
+                        "y": np.log1p(series["value"]), "observed": True})
+    effects = holiday_adjustment(fit, calendar)[0].effects.set_index("ds")
+    friday = effects.loc[pd.Timestamp("2026-11-27")]
+    contrast_sd = noise * np.sqrt(1 + 1 / 2)  # the day's noise and the mean of its two neighbours'
+    assert friday["se"] == pytest.approx(contrast_sd, rel=0.15) and friday["spread"] == 0.0
+    # seen twice: the mean of two measurements, its error smaller by the root of two
+    twice = pd.concat([calendar, pd.DataFrame({"holiday_date": [pd.Timestamp("2026-05-29")], "name": "black_friday",
+                                               "kind": "peak"})], ignore_index=True)
+    se_twice = holiday_adjustment(fit, twice)[0].effects.set_index("ds").loc[pd.Timestamp("2026-11-27"), "se"]
+    assert se_twice == pytest.approx(friday["se"] / np.sqrt(2), rel=0.05)
+    # no earlier day of the kind in the history: the prior's spread, no standard error
+    young = fit[fit["ds"] >= pd.Timestamp("2026-09-01")]
+    first = holiday_adjustment(young, calendar)[0].effects.iloc[0]
+    assert first["se"] == 0.0 and first["spread"] == abs(KIND_PRIORS["peak"])
+
+
+def test_fit_days_shorter_than_the_minimum_history_is_a_clear_error():
+    series, _ = _year_of_history()
+    with pytest.raises(ValueError, match="fit_days must be at least min_history"):
+        forecast(series, date(2026, 11, 24), fit_days=14)
+    with pytest.raises(ValueError, match="fit_days must be at least min_history"):
+        cross_validate(series, windows=2, fit_days=14)

@@ -48,6 +48,11 @@ assert [c for c in METRIC_FORECAST_COLUMNS if c != "account_id"] == FORECAST_COL
 
 class MetricForecastsConfig(dg.Config):
     history_days: int = 182  # days of history each origin's models are fitted on
+    # days of history each origin's holiday effects are measured on: over a year (a year and five weeks), so a
+    # holiday in the horizon moves its forecast by what the same holiday did last year (Thanksgiving's date moves
+    # by up to a week, and its measurement needs the same weekday a week either side), at the cost of reading
+    # the rows, not of fitting them
+    holiday_history_days: int = 400
     min_history: int = MIN_HISTORY  # days below which a series is not forecast
     # rolling origins just before each origin the interval widening is learned on (0: the members' own bounds)
     calibration_windows: int = 2
@@ -92,7 +97,8 @@ def metric_forecasts(
     context: dg.AssetExecutionContext, config: MetricForecastsConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     days = partition_days(context)
-    read_from = days[0] - timedelta(days=config.history_days + config.calibration_windows * HORIZON)
+    lookback = max(config.history_days, config.holiday_history_days) + config.calibration_windows * HORIZON
+    read_from = days[0] - timedelta(days=lookback)
     calendar = config.calendar()  # a malformed setting fails here, before anything is read or written
     holidays = calendar.frame(read_from, days[-1] + timedelta(days=HORIZON))
     with warehouse.connect() as con:
@@ -100,7 +106,7 @@ def metric_forecasts(
     frames = []
     for origin in days:
         # each origin sees exactly its own history window: the same rows whether run alone or in a backfill
-        since = pd.Timestamp(origin - timedelta(days=config.history_days + config.calibration_windows * HORIZON))
+        since = pd.Timestamp(origin - timedelta(days=lookback))
         c = campaigns[(pd.to_datetime(campaigns["metric_date"]) > since)
                       & (pd.to_datetime(campaigns["metric_date"]) <= pd.Timestamp(origin))]
         p = platforms[(pd.to_datetime(platforms["metric_date"]) > since)
@@ -111,7 +117,8 @@ def metric_forecasts(
             continue  # nothing loaded up to this origin: nothing to forecast
         series = pd.concat(parts, ignore_index=True)
         predicted = forecast(series, origin, min_history=config.min_history,
-                             calibration_windows=config.calibration_windows, holidays=holidays)
+                             calibration_windows=config.calibration_windows, holidays=holidays,
+                             fit_days=config.history_days)
         frames.append(with_accounts(predicted, c))
     rows = [f for f in frames if len(f)]
     forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(METRIC_FORECAST_COLUMNS))
@@ -122,6 +129,9 @@ def metric_forecasts(
             con, METRIC_FORECASTS, METRIC_FORECAST_COLUMNS, forecasts, "origin_date between ? and ?", [days[0], days[-1]]
         )
     problems = _malformed(forecasts)
+    # the holidays the forecasts knew of: from the first day read (their effects learned) through the horizons
+    loaded = [pd.to_datetime(f["metric_date"]).min() for f in (campaigns, platforms) if len(f)]
+    known = holidays[holidays["holiday_date"] >= min(loaded)] if loaded else holidays.iloc[:0]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(forecasts),
@@ -129,8 +139,7 @@ def metric_forecasts(
             "series": int(forecasts["series_id"].nunique()) if len(forecasts) else 0,
             "by_metric": forecasts.groupby("metric")["series_id"].nunique().to_dict() if len(forecasts) else {},
             "holiday_calendar": calendar.rules,
-            # the holidays the forecasts knew of: in the history (their effects learned) and in the horizons
-            "holidays": ", ".join(f"{d:%Y-%m-%d} {n}" for d, n in zip(holidays["holiday_date"], holidays["name"]))
+            "holidays": ", ".join(f"{d:%Y-%m-%d} {n}" for d, n in zip(known["holiday_date"], known["name"]))
             or "none",
             "preview": markdown_preview(
                 forecasts[["origin_date", "series_id", "horizon", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]]
