@@ -60,9 +60,10 @@ identity as (
 ),
 
 -- each post's span of days: its latest day (the row served), its first, and how many it had. An aggregate
--- and a join on fct_post_metrics_daily's unique key (platform, post_id, metric_date) instead of row_number()
--- and two windows: the key has no ties (its test), so the join finds the one row the rank found; a duplicated
--- key would come through twice and fail this model's unique test, where the rank picked one row at random
+-- and a join back on fct_post_metrics_daily's unique key (platform, post_id, metric_date; the day compared with
+-- `>=` in `latest`, which matches only the latest day) instead of row_number() and two windows: the key has no
+-- ties (its test), so the join finds the one row the rank found; a duplicated key would come through twice and
+-- fail this model's unique test, where the rank picked one row at random
 spans as (
 
     select
