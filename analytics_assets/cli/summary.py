@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from analytics_assets.settings import load_settings
+from analytics_assets.storage.sql_text import sql_string
 
 TOP_RECOMMENDATIONS = 3
 TOP_INSIGHTS = 3
@@ -32,7 +33,7 @@ def _connection(database: str = ":memory:", **kwargs) -> Iterator[duckdb.DuckDBP
 
 def _parquet(serving: Path, name: str) -> str | None:
     path = serving / f"{name}.parquet"
-    return "'" + str(path).replace("'", "''") + "'" if path.exists() else None
+    return sql_string(path) if path.exists() else None
 
 
 def _money(value: float | None) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from analytics_assets.contracts.raw import RawTable
 from analytics_assets.settings import load_settings
+from analytics_assets.storage.sql_text import sql_string
 from analytics_assets.storage.tombstones import Tombstones
 from analytics_assets.storage.warehouse import transaction
 
@@ -42,10 +43,6 @@ def archive_root(warehouse_path: str | Path | None = None) -> Path:
 
 def archive_path(root: Path, table: str, day: date) -> Path:
     return Path(root) / table / f"partition_date={day.isoformat()}" / ARCHIVE_FILE
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _fingerprint_sql(table: RawTable, relation: str, where: str = "true") -> str:
@@ -71,10 +68,10 @@ def archive_day(con: duckdb.DuckDBPyConnection, table: RawTable, root: Path, day
     try:
         with transaction(con):
             select = f"select {', '.join(table.columns)} from {table.qualified_name} where {day_filter} order by {', '.join(table.key)}"
-            con.execute(f"copy ({select}) to {_sql_path(tmp)} (format parquet, compression zstd)")
+            con.execute(f"copy ({select}) to {sql_string(tmp)} (format parquet, compression zstd)")
             hot = con.execute(_fingerprint_sql(table, table.qualified_name, day_filter)).fetchall()[0]
             archived = con.execute(
-                _fingerprint_sql(table, f"read_parquet({_sql_path(tmp)}, hive_partitioning = false)")
+                _fingerprint_sql(table, f"read_parquet({sql_string(tmp)}, hive_partitioning = false)")
             ).fetchall()[0]
             if hot != archived:
                 raise ArchiveVerificationError(
@@ -149,7 +146,7 @@ def read_archived_day(
         raise FileNotFoundError(f"{table} {day} is not archived (no {path})")
     con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
     try:
-        frame = con.execute(f"select * from read_parquet({_sql_path(path)}, hive_partitioning = false)").df()
+        frame = con.execute(f"select * from read_parquet({sql_string(path)}, hive_partitioning = false)").df()
     finally:
         con.close()
     if tombstones is not None:
@@ -169,7 +166,7 @@ def erase_from_archived_day(table: RawTable, root: Path, day: date, tombstones: 
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
     try:
-        con.execute(f"create table day as select * from read_parquet({_sql_path(path)}, hive_partitioning = false)")
+        con.execute(f"create table day as select * from read_parquet({sql_string(path)}, hive_partitioning = false)")
         con.register("_erased", erased)
         # a day archived before a column existed has not got it: work with the file's own columns
         columns = [r[0] for r in con.execute("describe day").fetchall()]
@@ -187,9 +184,9 @@ def erase_from_archived_day(table: RawTable, root: Path, day: date, tombstones: 
         kept = con.execute(fingerprint + "day").fetchall()[0]
         con.execute(
             f"copy (select {', '.join(columns)} from day order by {', '.join(table.key)}) "
-            f"to {_sql_path(tmp)} (format parquet, compression zstd)"
+            f"to {sql_string(tmp)} (format parquet, compression zstd)"
         )
-        written = con.execute(fingerprint + f"read_parquet({_sql_path(tmp)}, hive_partitioning = false)").fetchall()[0]
+        written = con.execute(fingerprint + f"read_parquet({sql_string(tmp)}, hive_partitioning = false)").fetchall()[0]
         if kept != written:
             raise ArchiveVerificationError(
                 f"{table.name} {day}: the rewritten file holds {written[0]} rows (checksum {written[1]}) but "

@@ -34,6 +34,7 @@ from dagster._utils import pushd
 
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.settings import PROJECT_ROOT, environ_values, scoped_environ
+from analytics_assets.storage.sql_text import sql_string
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
@@ -228,18 +229,14 @@ def _table_key(node: Mapping[str, Any]) -> tuple[str, str]:
     return (str(node["schema"]).lower(), str(node.get("alias") or node["name"]).lower())
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _columns(adapter: Any, props: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(schema, table) -> [(column, type)] in the table's order, for the nodes' schemas of their database."""
     databases = sorted({str(p["database"]).lower() for p in props.values()})
     schemas = sorted({_table_key(p)[0] for p in props.values()})
     sql = (
         "select table_schema, table_name, column_name, data_type from information_schema.columns"
-        f" where lower(table_catalog) in ({', '.join(map(_sql_string, databases))})"
-        f" and lower(table_schema) in ({', '.join(map(_sql_string, schemas))})"
+        f" where lower(table_catalog) in ({', '.join(map(sql_string, databases))})"
+        f" and lower(table_schema) in ({', '.join(map(sql_string, schemas))})"
         " order by table_schema, table_name, ordinal_position"
     )
     try:
