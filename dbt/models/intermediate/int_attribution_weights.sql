@@ -12,10 +12,14 @@ decayed as (
 
     select
         paths.*,
-        -- half the weight per half-life before the conversion
+        -- half the weight per half-life before the conversion, counted from the conversion's nearest touch
+        -- (1 for it, so the sum below is at least 1): the normalised weights are the same as counting from the
+        -- conversion, but no weight is so small that the exact sum's 18 decimals round it away, and a far
+        -- conversion's touches cannot all underflow together
         power(
             {{ dbt.cast('0.5', double) }},
-            days_before_conversion / {{ dbt.cast(var('attribution_half_life_days'), double) }}
+            (days_before_conversion - min(days_before_conversion) over (partition by conversion_id))
+                / {{ dbt.cast(var('attribution_half_life_days'), double) }}
         ) as decay_weight
 
     from paths
@@ -35,7 +39,8 @@ weighted as (
 
         {{ dbt.cast('1', double) }} / touch_count as weight_linear,
 
-        decay_weight / sum(decay_weight) over (partition by conversion_id) as weight_time_decay,
+        -- an exact window sum: a float sum follows the order the engine feeds a conversion's touches in
+        decay_weight / {{ cycle_exact_sum('decay_weight', over='partition by conversion_id') }} as weight_time_decay,
 
         -- 40% first, 40% last, 20% shared by the touches in between; 1 touch = 100%, 2 touches = 50/50
         case
