@@ -384,7 +384,11 @@ class _Slab:
 
 
 def estimate_boost_lift_by_window(
-    boosts: pd.DataFrame, load_snapshots: SnapshotLoader, config: LiftConfig | None = None, chunk_days: float = 7.0
+    boosts: pd.DataFrame,
+    load_snapshots: SnapshotLoader,
+    config: LiftConfig | None = None,
+    chunk_days: float = 7.0,
+    other_boosted_post_ids: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``estimate_boost_lift`` over any history in bounded memory, with the same results to the last bit.
 
@@ -394,7 +398,9 @@ def estimate_boost_lift_by_window(
     days, ``load_snapshots(platforms, start, end)`` giving every snapshot of the posts of ``platforms`` published
     in ``[start, end)``: each slab is read once, turned into curves (a post's curve is its own, whatever else is
     loaded) and kept only while a chunk's window reaches it. Memory follows ``chunk_days`` plus twice the window
-    of posts, as curves, never the history. Every boost's post stays out of every chunk's comparables.
+    of posts, as curves, never the history. Every boost's post stays out of every chunk's comparables, and so does
+    every post of ``other_boosted_post_ids`` (as in ``estimate_boost_lift``): estimating some of the boosts, pass the
+    posts of the others, and each gets the estimate it gets among all.
     """
     config = config or LiftConfig()
     if not chunk_days > 0:
@@ -407,6 +413,7 @@ def estimate_boost_lift_by_window(
     b = boosts.reset_index(drop=True)
     published = pd.to_datetime(b["published_at"])
     all_boosted = set(b["post_id"])
+    not_comparable = all_boosted | set(other_boosted_post_ids)
     platforms = sorted(set(b["platform"]))
     window = pd.Timedelta(seconds=int(config.publish_window_days * 86400))
     span = pd.Timedelta(seconds=int(chunk_days * 86400))
@@ -432,7 +439,7 @@ def estimate_boost_lift_by_window(
             held.append(_Slab(need_to, curves, snapshot_ages(snapshots, all_boosted)))
             del snapshots, curves
         chunk_rows, chunk_trajectory = _rows_from_curves(
-            _combined(held), {k: v for slab in held for k, v in slab.ages_of.items()}, b.iloc[idx], config, all_boosted
+            _combined(held), {k: v for slab in held for k, v in slab.ages_of.items()}, b.iloc[idx], config, not_comparable
         )
         _collect(idx, chunk_rows, chunk_trajectory, b, rows, trajectories)
         start = end
@@ -441,7 +448,7 @@ def estimate_boost_lift_by_window(
         empty = engagement_curves(
             pd.DataFrame(columns=["platform", "post_id", "published_at", "snapshot_at", "engagements"]), config.horizon_hours
         )
-        chunk_rows, chunk_trajectory = _rows_from_curves(empty, {}, b.iloc[idx], config, all_boosted)
+        chunk_rows, chunk_trajectory = _rows_from_curves(empty, {}, b.iloc[idx], config, not_comparable)
         _collect(idx, chunk_rows, chunk_trajectory, b, rows, trajectories)
     rows.sort(key=lambda r: r[0])
     if trajectories:

@@ -26,6 +26,8 @@ BUDGET_RECOMMENDATION_PROPOSALS = f"{ML_SCHEMA}.budget_recommendation_proposals"
 ATTRIBUTION_MODEL_COMPARISON = f"{ANALYSIS_SCHEMA}.agg_attribution_model_comparison"
 BOOST_EFFECTIVENESS = f"{ANALYSIS_SCHEMA}.boost_effectiveness"
 BOOST_COUNTERFACTUAL_TRAJECTORY = f"{ANALYSIS_SCHEMA}.boost_counterfactual_trajectory"
+# each estimated boost's input fingerprint (analysis.boost_reuse): a boost whose inputs did not change keeps its rows
+BOOST_EFFECTIVENESS_INPUTS = f"{ANALYSIS_SCHEMA}.boost_effectiveness_inputs"
 EXPERIMENT_RESULTS = f"{ANALYSIS_SCHEMA}.experiment_results"
 INSIGHTS = f"{ANALYSIS_SCHEMA}.insights"
 # the dated anomalies of the daily campaign and platform series (ml.anomalies), one row per series and flagged day

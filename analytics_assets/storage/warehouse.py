@@ -66,10 +66,12 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     """Whether ``schema.table`` exists (an optional source before its first materialization)."""
     schema, name = qualified.split(".", 1)
-    found = con.execute(
+    # fetchall, not fetchone: DuckDB keeps a result open until a fetch finds its end, and refuses the
+    # connection's next register() while one is
+    (found,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()
-    return bool(found and found[0])
+    ).fetchall()
+    return bool(found[0])
 
 
 def _schema_of(qualified: str) -> str | None:

@@ -1,10 +1,12 @@
 """Boost effectiveness: what each boost added to its post's organic reach, against the post's
 counterfactual (method: ``ml/boost_lift.py``).
 
-Unpartitioned: a boost's lift needs its comparables' full week, so the tables are replaced on each run. The
-snapshots are read once, in slabs of publication days, and held as curves only while the boosts being estimated
-(``window_chunk_days`` of publications) reach them with their comparables' ``publish_window_days`` either side: memory
-follows a few weeks of the boosted platforms' posts, never the history.
+Unpartitioned: a boost's lift needs its comparables' full week, so the tables are replaced on each run. A boost
+whose inputs are those of the last run keeps its rows (``boost_reuse``: fingerprints of its own row, its window's
+snapshots, the settings and the method), so a run estimates only the boosts whose data moved: its cost follows the
+new boosts, not the history. The snapshots are read once, in slabs of publication days, and held as curves only
+while the boosts being estimated (``window_chunk_days`` of publications) reach them with their comparables'
+``publish_window_days`` either side: memory follows a few weeks of the boosted platforms' posts, never the history.
 """
 
 import functools
@@ -12,7 +14,13 @@ import functools
 import dagster as dg
 import pandas as pd
 
-from analytics_assets.contracts.warehouse import BOOST_COUNTERFACTUAL_TRAJECTORY, BOOST_EFFECTIVENESS, table_metadata
+from analytics_assets.contracts.warehouse import (
+    BOOST_COUNTERFACTUAL_TRAJECTORY,
+    BOOST_EFFECTIVENESS,
+    BOOST_EFFECTIVENESS_INPUTS,
+    table_metadata,
+)
+from analytics_assets.defs.analysis.boost_reuse import input_fingerprints, reusable_estimates
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
@@ -29,6 +37,8 @@ class BoostEffectivenessConfig(dg.Config):
     # boosts estimated together, by their post's publication: a chunk holds its own days' posts plus the window
     # either side (as curves); a narrower one holds fewer at once, a wider one runs fewer, larger comparisons
     window_chunk_days: float = 7.0
+    # keep the rows of boosts whose inputs did not change since the last run (false: estimate every boost again)
+    reuse_unchanged: bool = True
 
 
 _BOOST_DESCRIPTION = """Per boost: the boosted post's counterfactual organic-only engagement trajectory from its
@@ -91,6 +101,30 @@ def _snapshots(con, platforms: list[str], published_from: pd.Timestamp, publishe
     ).df()
 
 
+def _with_kept(
+    boosts: pd.DataFrame,
+    effectiveness: pd.DataFrame,
+    trajectory: pd.DataFrame,
+    kept: pd.DataFrame,
+    kept_trajectory: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This run's estimates and the kept rows as one, in the boosts' order (as estimating them all orders them)."""
+    position = pd.Series(range(len(boosts)), index=boosts["boost_id"].to_numpy())
+    kept = kept[list(effectiveness.columns)]
+    kept_trajectory = kept_trajectory[list(trajectory.columns)]
+    # the kept rows come back with the warehouse's types; the estimates' (nullable ints and booleans) win where
+    # there are estimates, so a column has one dtype (nothing estimated: the stored types, as they were written)
+    if len(effectiveness):
+        kept = pd.concat([effectiveness, kept.astype(effectiveness.dtypes.to_dict())], ignore_index=True)
+    if len(trajectory):
+        kept_trajectory = pd.concat([trajectory, kept_trajectory.astype(trajectory.dtypes.to_dict())], ignore_index=True)
+    merged = kept.iloc[position.loc[kept["boost_id"]].to_numpy().argsort(kind="stable")].reset_index(drop=True)
+    paths = kept_trajectory
+    order = pd.DataFrame({"at": position.loc[paths["boost_id"]].to_numpy(), "age": paths["age_hours"].to_numpy()})
+    paths = paths.iloc[order.sort_values(["at", "age"], kind="stable").index.to_numpy()].reset_index(drop=True)
+    return merged, paths
+
+
 @dg.asset(
     deps=["fct_boost_contribution", "fct_boost_organic_vs_paid", "dim_post", "stg_social_post_snapshots"],
     group_name="boosts",
@@ -138,9 +172,20 @@ def boost_effectiveness(
     with warehouse.connect() as con:
         boosts = _boosts(con)
         untracked = _untracked_boosts(con)
+        fingerprints = input_fingerprints(con, boosts, lift_config)
+        kept, kept_trajectory = reusable_estimates(con, boosts, fingerprints) if config.reuse_unchanged else (None, None)
+        kept_ids = set(kept["boost_id"]) if kept is not None and len(kept) else set()
+        changed = boosts[~boosts["boost_id"].isin(kept_ids)]
         effectiveness, trajectory = estimate_boost_lift_by_window(
-            boosts, functools.partial(_snapshots, con), lift_config, config.window_chunk_days
+            changed,
+            functools.partial(_snapshots, con),
+            lift_config,
+            config.window_chunk_days,
+            # the kept boosts' posts stay out of the comparables, as when every boost is estimated
+            other_boosted_post_ids=set(boosts.loc[boosts["boost_id"].isin(kept_ids), "post_id"]),
         )
+    if kept_ids:
+        effectiveness, trajectory = _with_kept(boosts, effectiveness, trajectory, kept, kept_trajectory)
     # skipped, not dropped: the served boosts list them with their paid side (GET /v1/boosts)
     skipped = untracked_boost_rows(untracked)
     if len(skipped) and len(effectiveness):
@@ -153,7 +198,19 @@ def boost_effectiveness(
         effectiveness = effectiveness.sort_values("boost_id", kind="stable").reset_index(drop=True)
     n_assessed = len(boosts) + len(untracked)
     with warehouse.connect() as con:
-        replace_tables(con, {BOOST_EFFECTIVENESS: effectiveness, BOOST_COUNTERFACTUAL_TRAJECTORY: trajectory})
+        estimated_ids = set(effectiveness["boost_id"])
+        inputs = pd.DataFrame(
+            {"boost_id": boosts["boost_id"].to_numpy(), "input_fingerprint": fingerprints.to_numpy()}
+        )[boosts["boost_id"].isin(estimated_ids).to_numpy()]
+        replace_tables(
+            con,
+            {
+                BOOST_EFFECTIVENESS: effectiveness,
+                BOOST_COUNTERFACTUAL_TRAJECTORY: trajectory,
+                BOOST_EFFECTIVENESS_INPUTS: inputs,
+            },
+            {BOOST_EFFECTIVENESS_INPUTS: {"boost_id": "varchar", "input_fingerprint": "varchar"}},
+        )
 
     estimated = effectiveness[effectiveness["status"] == ESTIMATED]
     bad_intervals = int(
@@ -170,6 +227,9 @@ def boost_effectiveness(
         metadata={
             "dagster/row_count": len(effectiveness),
             "estimated_boosts": len(estimated),
+            # of the tracked boosts: estimated by this run, and kept from the last (their inputs unchanged)
+            "boosts_estimated_this_run": len(changed),
+            "boosts_kept_unchanged": len(kept_ids),
             "skipped_untracked_boosts": len(untracked),
             "skipped_untracked_reason": UNTRACKED_REASON,
             "status_counts": effectiveness["status"].value_counts().to_dict(),
