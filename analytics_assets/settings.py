@@ -135,6 +135,12 @@ class CycleSettings(BaseSettings):
     sim_budget_response_start: date | None = Field(
         default=None, description="Day from which conversions follow known response curves to planned budgets"
     )
+    sim_raw_chunk_rows: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most snapshot rows the raw load simulates, parses and writes at once: its memory follows this, "
+        "not the day's volume",
+    )
 
     # ---- how platform reports are read
     meta_conversion_action_types: str = Field(

@@ -114,6 +114,14 @@ class SimulatorResource(dg.ConfigurableResource):
         "(sources/simulator/budget_response.py), so the budget optimizer's oracle allocation is known; unset: none",
     )
 
+    raw_chunk_rows: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most social snapshot rows raw_platform_data simulates, parses, validates and writes at once (a "
+        "day streams through in slices of whole posts, in the one transaction that replaces the partition): its "
+        "memory follows this, not the day's volume (CYCLE_SIM_RAW_CHUNK_ROWS)",
+    )
+
     def _anomaly_plan(self) -> AnomalyPlan | None:
         if not self.anomaly_days and self.anomaly_rate == 0.0:
             return None
@@ -233,6 +241,7 @@ def default_resources() -> dict[str, Any]:
             anomaly_rate=settings.sim_anomaly_rate,
             series_patterns_start=settings.sim_series_patterns_start.isoformat() if settings.sim_series_patterns_start else None,
             budget_response_start=settings.sim_budget_response_start.isoformat() if settings.sim_budget_response_start else None,
+            raw_chunk_rows=settings.sim_raw_chunk_rows,
             # the simulated account's actions log (`cycle loop`): a rerun of a loop's day publishes what it followed
             actions_dir=str(settings.cycle_home / "simulator" / "actions"),
         ),

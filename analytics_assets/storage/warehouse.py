@@ -7,13 +7,15 @@ are opened per operation and closed at once; every asset that writes sits in one
 Every writer goes through ``transaction()``: it commits all of its statements or, on any error, rolls
 all of them back, so a failed write leaves the previous rows and tables exactly as they were.
 ``replace_tables`` swaps whole tables (Python-computed results), ``replace_rows`` a slice of one
-(a window of days), ``replace_partitions``/``replace_platform_days``/``upsert_rows`` the raw layer.
+(a window of days), ``replace_partitions``/``replace_platform_days``/``upsert_rows`` the raw layer. A raw
+partition can also be written from a stream of chunks (``*_streamed``): each chunk is inserted as it comes, inside
+the one transaction that deletes the old rows, so memory follows the chunk while the replacement stays atomic.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -139,6 +141,16 @@ def _insert(con: duckdb.DuckDBPyConnection, qualified: str, columns: dict[str, s
         con.execute(f"insert into {qualified} ({', '.join(columns)}) select {select} from _incoming")
 
 
+# (rows, quarantine) of one piece of a load, in the raw table's and the quarantine's columns
+Chunk = tuple[pd.DataFrame, pd.DataFrame]
+
+
+def _insert_chunks(con: duckdb.DuckDBPyConnection, table: RawTable, chunks: Iterable[Chunk]) -> None:
+    for rows, quarantine in chunks:  # each chunk may be computed only now: the iterable can be a generator
+        _insert(con, table.qualified_name, table.columns, rows)
+        _insert(con, f"{RAW_SCHEMA}.{QUARANTINE_TABLE}", QUARANTINE_COLUMNS, quarantine)
+
+
 def replace_partitions(
     con: duckdb.DuckDBPyConnection,
     table: RawTable,
@@ -149,6 +161,14 @@ def replace_partitions(
 ) -> None:
     """Replace exactly the days ``start..end`` of ``table`` and of its quarantine, in one transaction,
     so a rerun or a backfill never duplicates nor loses a row."""
+    replace_partitions_streamed(con, table, [(rows, quarantine)], start, end)
+
+
+def replace_partitions_streamed(
+    con: duckdb.DuckDBPyConnection, table: RawTable, chunks: Iterable[Chunk], start: date, end: date
+) -> None:
+    """``replace_partitions`` with the new rows and quarantine as ``chunks``, consumed inside the transaction: an
+    error while one is produced (or written) rolls back the whole replacement, and the days keep their old rows."""
     ensure_raw_tables(con, [table])
     with transaction(con):
         con.execute(
@@ -158,8 +178,7 @@ def replace_partitions(
             f"delete from {RAW_SCHEMA}.{QUARANTINE_TABLE} where source_table = ? and partition_date between ? and ?",
             [table.name, start, end],
         )
-        _insert(con, table.qualified_name, table.columns, rows)
-        _insert(con, f"{RAW_SCHEMA}.{QUARANTINE_TABLE}", QUARANTINE_COLUMNS, quarantine)
+        _insert_chunks(con, table, chunks)
         drop_tombstoned(con, table.name)  # an erased person's rows never commit (contracts.privacy)
 
 
@@ -175,6 +194,18 @@ def replace_platform_days(
     """Replace the rows of ``platforms`` on ``days`` and their quarantine, in one transaction with
     ``also`` (a ledger write): other platforms' rows of those days stay, so a connector and the
     simulator can share a table, and an ad platform's restated window converges without duplicates."""
+    replace_platform_days_streamed(con, table, platforms, [(rows, quarantine)], days, also)
+
+
+def replace_platform_days_streamed(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    platforms: list[str],
+    chunks: Iterable[Chunk],
+    days: list[date],
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> None:
+    """``replace_platform_days`` with the new rows and quarantine as ``chunks``, consumed inside the transaction."""
     ensure_raw_tables(con, [table])
     with transaction(con):
         con.execute(
@@ -187,8 +218,7 @@ def replace_platform_days(
             "(select unnest(?::varchar[])) and partition_date in (select unnest(?::date[]))",
             [table.name, platforms, days],
         )
-        _insert(con, table.qualified_name, table.columns, rows)
-        _insert(con, f"{RAW_SCHEMA}.{QUARANTINE_TABLE}", QUARANTINE_COLUMNS, quarantine)
+        _insert_chunks(con, table, chunks)
         drop_tombstoned(con, table.name)  # an erased person's rows never commit (contracts.privacy)
         if also is not None:
             also(con)

@@ -20,7 +20,8 @@ Each materialization reports every platform's source.
 
 
 from collections import Counter
-from datetime import date, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import pandas as pd
@@ -36,7 +37,7 @@ from analytics_assets.defs.ingest.connector_resources import (
     XResource,
 )
 from analytics_assets.defs.ingest.connector_sync import AD_ENTITY_BY_TABLE, PlatformReport, poll_social, sync_ad_entities
-from analytics_assets.sources.parsing.loader import LoadBatch, parse_day
+from analytics_assets.sources.parsing.loader import LoadBatch, parse_day, parse_entity
 from analytics_assets.sources.parsing.parsers import meta_conversion_action_types
 from analytics_assets.contracts.events import TRACKED_TABLES
 from analytics_assets.contracts.raw import (
@@ -64,7 +65,14 @@ from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, p
 from analytics_assets.defs.resources import SimulatorResource, WarehouseResource
 from analytics_assets.storage.connector_state import REGISTRY, ensure_state_tables
 from analytics_assets.storage.tracked_events import qualified as tracked_table
-from analytics_assets.storage.warehouse import ensure_raw_tables, replace_partitions, replace_platform_days, transaction
+from analytics_assets.storage.warehouse import (
+    ensure_raw_tables,
+    replace_partitions,
+    replace_partitions_streamed,
+    replace_platform_days,
+    replace_platform_days_streamed,
+    transaction,
+)
 from analytics_assets.settings import load_settings
 
 
@@ -96,13 +104,43 @@ RAW_ASSET_SPECS = [
 
 
 
-def _store_simulated_platforms(con, table: RawTable, batch: LoadBatch, connected: list[str], day: date) -> LoadBatch:
-    """Write the simulator's rows of the platforms without a connector, leaving the connectors' rows."""
+def _simulated_only(table: RawTable, batch: LoadBatch, connected: list[str]) -> LoadBatch:
+    """The simulator's rows of the platforms without a connector (a connector's rows are its own to write)."""
     rows = batch.rows[~batch.rows[table.platform_column].isin(connected)] if len(batch.rows) else batch.rows
     quarantine = batch.quarantine[~batch.quarantine["platform"].isin(connected)] if len(batch.quarantine) else batch.quarantine
-    simulated = [p for p in CONNECTABLE[table.name] if p not in connected]
-    replace_platform_days(con, table, simulated, rows, quarantine, [day])
     return LoadBatch(table, rows, quarantine)
+
+
+def _store_simulated(
+    con, table: RawTable, batches: Iterable[LoadBatch], connected: list[str], day: date, tally: "RawLoadTally"
+) -> int:
+    """Replace ``day`` of ``table`` with ``batches``, in one transaction; with ``connected`` platforms, only the
+    other platforms' rows, leaving the connectors'. A list is written at once; any other iterable is streamed
+    (the day's pieces, each computed only when it is written). Each batch is counted in ``tally`` as it is
+    written. Returns the rows written."""
+    written = 0
+
+    def chunks() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        nonlocal written
+        for batch in batches:
+            if connected:
+                batch = _simulated_only(table, batch, connected)
+            tally.add_batch(batch, stream=day)
+            written += len(batch.rows)
+            yield batch.rows, batch.quarantine
+
+    simulated = [p for p in CONNECTABLE.get(table.name, ()) if p not in connected]
+    if isinstance(batches, list):  # whole: through the writers every other load uses
+        for rows, quarantine in chunks():
+            if connected:
+                replace_platform_days(con, table, simulated, rows, quarantine, [day])
+            else:
+                replace_partitions(con, table, rows, quarantine, day, day)
+    elif connected:
+        replace_platform_days_streamed(con, table, simulated, chunks(), [day])
+    else:
+        replace_partitions_streamed(con, table, chunks(), day, day)
+    return written
 
 
 def _meta_conversion_types() -> tuple[str, ...]:
@@ -201,16 +239,26 @@ class RawLoadTally:
         self.per_platform: dict[str, Counter[str]] = {t.name: Counter() for t in tables}
         self.reasons: dict[str, Counter[str]] = {t.name: Counter() for t in tables}
         self.previews: dict[str, pd.DataFrame] = {}
+        self._preview_stream: dict[str, object] = {}
         self.windows = {t.name: (days[0], days[-1]) for t in tables}
 
-    def add_batch(self, batch: LoadBatch) -> None:
+    def add_batch(self, batch: LoadBatch, stream: object = None) -> None:
+        """Count ``batch``. A load that comes in pieces names its ``stream`` (its day): its pieces make one preview,
+        the first rows of the whole load, as if it had come in one batch."""
         name = batch.table.name
         self.loaded[name] += len(batch.rows)
         self.quarantined[name] += batch.quarantined
         if batch.table.platform_column in batch.rows:
             self.per_platform[name].update(batch.rows[batch.table.platform_column].value_counts().to_dict())
-        self.reasons[name].update(batch.quarantine["reason"].str.split(":").str[0].value_counts().to_dict())
-        self.previews.setdefault(name, batch.rows.head(5))
+        if len(batch.quarantine):
+            self.reasons[name].update(batch.quarantine["reason"].str.split(":").str[0].value_counts().to_dict())
+        preview = self.previews.get(name)
+        if preview is None:
+            self.previews[name] = batch.rows.head(5)
+            self._preview_stream[name] = stream
+        elif stream is not None and self._preview_stream.get(name) == stream and len(preview) < 5 and len(batch.rows):
+            more = batch.rows.head(5 - len(preview))
+            self.previews[name] = pd.concat([preview, more], ignore_index=True) if len(preview) else more
 
     def add_report(self, report: PlatformReport) -> None:
         name = report.table
@@ -261,6 +309,10 @@ class RawLoadTally:
         }
 
 
+# what the first piece of a streamed day holds: every entity but the social snapshots, which come in chunks
+_WHOLE = tuple(name for name in RAW_TABLES if name != SOCIAL_POST_SNAPSHOTS.name)
+
+
 def _load_simulated(
     context: dg.AssetExecutionContext,
     con,
@@ -272,23 +324,35 @@ def _load_simulated(
     meta_conversion_types: tuple[str, ...],
 ) -> None:
     """Simulate, parse and store each day of every selected table the connectors do not serve entirely; of a
-    table they serve in part, only the platforms without a connector."""
+    table they serve in part, only the platforms without a connector.
+
+    A day streams through (``PlatformSimulator.day_chunks``): the other entities come whole (thousands of rows at
+    50,000 posts a day), the social snapshots (2.2 million rows at that volume) in slices of whole posts of at most
+    ``simulator.raw_chunk_rows`` rows, each simulated, parsed, validated and inserted in turn inside the one
+    transaction that replaces the day, so memory follows the chunk size (and DuckDB's ``memory_limit``, which
+    bounds what it buffers of the transaction) rather than the day's volume."""
     simulated = [
         t for t in tables if t.name not in CONNECTABLE or len(_connected(t, connectors)) < len(CONNECTABLE[t.name])
     ]
     if not simulated:  # nothing to simulate when connectors serve every table
         return
     sim = simulator.simulator()
+    social_connected = _connected(SOCIAL_POST_SNAPSHOTS, connectors)
+    social_platforms = [p for p in ORGANIC_PLATFORMS if p not in social_connected]
     for day in days:
-        batches = parse_day(sim.day(day), meta_conversion_types)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)  # one load time for every piece of the day
+        pieces = sim.day_chunks(day, simulator.raw_chunk_rows, platforms=social_platforms)
+        whole = next(pieces)  # every entity but the social snapshots
+        batches = parse_day(whole, meta_conversion_types, _WHOLE, now)
+        del whole
+        written = {}
         for table in simulated:
-            batch = batches[table.name]
-            if connected := _connected(table, connectors):
-                batch = _store_simulated_platforms(con, table, batch, connected, day)
+            if table is SOCIAL_POST_SNAPSHOTS:
+                parts = (parse_entity(p, table.name, meta_conversion_types, now) for p in pieces)
             else:
-                replace_partitions(con, table, batch.rows, batch.quarantine, day, day)
-            tally.add_batch(batch)
-        context.log.info(f"{day}: " + ", ".join(f"{t.name}={len(batches[t.name].rows)}" for t in simulated))
+                parts = [batches.pop(table.name)]
+            written[table.name] = _store_simulated(con, table, parts, _connected(table, connectors), day, tally)
+        context.log.info(f"{day}: " + ", ".join(f"{t.name}={written[t.name]}" for t in simulated))
 
 
 def _clear_unsourced(
@@ -420,7 +484,11 @@ def raw_platform_data(
         # each day of the run, and the day the run's polled snapshots landed on: one evaluation per day and check
         start, end = tally.windows[table.name]
         yield from check_results(
-            context, warehouse, table, [start + timedelta(days=k) for k in range((end - start).days + 1)]
+            context,
+            warehouse,
+            table,
+            [start + timedelta(days=k) for k in range((end - start).days + 1)],
+            simulator.raw_chunk_rows,
         )
         sources = table_sources(table, connectors, live)
         yield from source_check_result(

@@ -164,6 +164,49 @@ def schema_failures_by_day(stored: pd.DataFrame, table: RawTable, days: list[dat
     return {d: cases[case_days == d] for d in days}
 
 
+# DuckDB hands results back in vectors of this many rows (its STANDARD_VECTOR_SIZE)
+_VECTOR_ROWS = 2048
+
+
+def _schema_failures_streamed(
+    con, table: RawTable, start: date, end: date, days: list[date], chunk_rows: int
+) -> dict[date, pd.DataFrame]:
+    """``schema_failures_by_day`` of the stored window, read and validated ``chunk_rows`` rows at a time, so memory
+    follows the chunk, not the window (a day of 50,000 posts is 2.2 million snapshot rows). Every rule is a row's
+    own (pandera's row checks, the row-wise dataframe checks), so each chunk's failing rows are the ones the
+    whole window's validation finds; their ``index`` is the row's place in the window's result, as when it was
+    read whole. A failure no row carries (a column, a dtype) is attributed within its chunk, day by day."""
+    cursor = con.execute(
+        f"select * from {table.qualified_name} where {table.partition_column} between ? and ?", [start, end]
+    )
+    found: dict[date, list[pd.DataFrame]] = {d: [] for d in days}
+    offset = 0
+    while True:
+        chunk = cursor.fetch_df_chunk(max(1, chunk_rows // _VECTOR_ROWS))
+        if chunk.empty and offset:
+            break
+        chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+        offset += len(chunk)
+        for day, cases in schema_failures_by_day(chunk, table, days).items():
+            if len(cases):
+                found[day].append(cases)
+        if chunk.empty:  # an empty window: validated once, as a frame with the table's columns
+            break
+    # one chunk's cases as they were; several chunks' renumbered (each chunk's failure cases count from 0)
+    joined = {d: pd.concat(cases, ignore_index=True) if len(cases) > 1 else cases[0] for d, cases in found.items() if cases}
+    return {d: joined.get(d, pd.DataFrame(columns=["index"])) for d in days}
+
+
+def _rows_by_day(con, table: RawTable, start: date, end: date) -> dict[date, int]:
+    return dict(
+        con.execute(
+            f"select {table.partition_column}, count(*) from {table.qualified_name} "
+            f"where {table.partition_column} between ? and ? group by 1",
+            [start, end],
+        ).fetchall()
+    )
+
+
 def _duplicates_by_day(con, table: RawTable, start: date, end: date) -> dict[date, list[tuple]]:
     """Per day, the natural keys among its rows stored more than once in ``start..end`` (a key repeated across
     two days of the window counts on both days; one-day runs look at their day alone)."""
@@ -240,13 +283,18 @@ def _evaluation(
 
 
 def check_results(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: RawTable, days: list[date]
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    table: RawTable,
+    days: list[date],
+    chunk_rows: int = 200_000,
 ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
     """One evaluation of each selected data check per day of ``days`` (the run's partitions), on that day's
     stored rows and with that day's figures, recorded on that partition. A range run (a backfill, the demo)
     has no partition of its own for an ``AssetCheckResult`` to take, so the evaluations are yielded directly;
     a failed blocking one still fails the step after every evaluation is recorded, and nothing downstream
-    runs. Then one output per check, which the steps that wait on the blocking checks depend on."""
+    runs. Then one output per check, which the steps that wait on the blocking checks depend on. The stored rows
+    are read ``chunk_rows`` at a time for the row rules; the key and the counts are DuckDB's (set-based SQL)."""
     key = dg.AssetKey(table.name)
     specs = {s.name: s for s in check_specs_for(table) if s.name in DATA_CHECKS}
     selected = [name for name in specs if dg.AssetCheckKey(key, name) in context.selected_asset_check_keys]
@@ -254,13 +302,12 @@ def check_results(
         return
     start, end = days[0], days[-1]
     with warehouse.connect() as con:
-        stored = con.execute(
-            f"select * from {table.qualified_name} where {table.partition_column} between ? and ?", [start, end]
-        ).df()
+        failures = {}
+        if "rows_match_schema" in selected:
+            failures = _schema_failures_streamed(con, table, start, end, days, chunk_rows)
         duplicates = _duplicates_by_day(con, table, start, end) if "natural_key_is_unique" in selected else {}
         quarantined = _quarantined_by_day(con, table, start, end)
-    failures = schema_failures_by_day(stored, table, days) if "rows_match_schema" in selected else {}
-    rows = pd.to_datetime(stored[table.partition_column]).dt.date.value_counts().to_dict() if len(stored) else {}
+        rows = _rows_by_day(con, table, start, end)
     targets = _targets(context, key, days)
     for day in days:
         figures = {"partition_rows": int(rows.get(day, 0))}

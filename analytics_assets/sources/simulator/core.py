@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from collections.abc import Collection, Iterator
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -150,7 +151,13 @@ def _day_start(day: date) -> pd.Timestamp:
 
 
 def _iso_z(ts: pd.Series) -> pd.Series:
-    return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """``ts`` as ISO text to the second, in UTC's ``Z`` (what the platforms' APIs write)."""
+    if ts.isna().any() or (len(ts) and ts.min() < _EPOCH):
+        return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # the same text as the strftime above, several times faster (millions of snapshots a day at volume): numpy
+    # truncates to the second as %S does, for every instant after the epoch
+    seconds = np.datetime_as_string(ts.to_numpy("datetime64[ns]").astype("datetime64[s]"), unit="s")
+    return pd.Series(seconds, index=ts.index, dtype=object) + ".000Z"
 
 
 def _epoch_seconds(ts: pd.Series) -> pd.Series:
@@ -371,26 +378,65 @@ def _post_id(platform: str, native_id: str) -> str:
     return native_id
 
 
-def _snapshots(config: SimulatorConfig, day: date) -> pd.DataFrame:
-    """Canonical snapshots polled on ``day``: counters grow with age along each platform's curve."""
-    posts = pd.concat(
+def _tracked_posts(config: SimulatorConfig, day: date) -> pd.DataFrame:
+    """Every post still polled on ``day``: those published on it and the ``MAX_POST_AGE_DAYS`` before."""
+    return pd.concat(
         [posts_published_on(config, day - timedelta(days=k)) for k in range(MAX_POST_AGE_DAYS + 1)],
         ignore_index=True,
     )
-    return _polls(config, posts, day)
+
+
+def _snapshots(config: SimulatorConfig, day: date) -> pd.DataFrame:
+    """Canonical snapshots polled on ``day``: counters grow with age along each platform's curve."""
+    return _polls(config, _tracked_posts(config, day), day)
+
+
+def _poll_delay_minutes(post_seq: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    # pollers run a few minutes late; the delay is fixed per post and poll so it is reproducible
+    return (post_seq * 7 + ages.astype(int) * 3) % 11
+
+
+def polls_on(posts: pd.DataFrame, day: date) -> tuple[np.ndarray, np.ndarray]:
+    """The polls of ``posts`` that fall on ``day``: each one's row in ``posts`` (positional) and its index in
+    ``SNAPSHOT_AGES_HOURS``, in post order, then age order (the order ``_polls`` keeps them in).
+
+    Only one poll in eight of the tracked posts falls on a given day: deciding which from the times alone, one
+    age at a time, spares expanding every post into its 44 polls to keep an eighth (at 50,000 posts a day, 17.6
+    million rows of every column of the post, to keep 2.2 million)."""
+    published = posts["published_at"].to_numpy("datetime64[ns]")
+    post_seq = posts["post_seq"].to_numpy()
+    start = np.datetime64(_day_start(day).to_datetime64(), "ns")
+    end = start + np.timedelta64(1, "D")
+    on_day = np.empty((len(posts), len(SNAPSHOT_AGES_HOURS)), dtype=bool)
+    for j, age in enumerate(SNAPSHOT_AGES_HOURS):
+        # the same instant _polls computes (whole minutes: exact in nanoseconds), compared with the day's bounds
+        # rather than through a date per poll
+        minutes = int(age) * 60 + _poll_delay_minutes(post_seq, np.full(len(posts), age))
+        at = published + minutes.astype("timedelta64[m]").astype("timedelta64[ns]")
+        on_day[:, j] = (at >= start) & (at < end)
+    rows, ages = np.nonzero(on_day)  # row-major: post order, then age order
+    return rows, ages
 
 
 def _polls(config: SimulatorConfig, posts: pd.DataFrame, day: date | None = None) -> pd.DataFrame:
     """Every poll of ``posts`` (only those that fall on ``day`` when given) with the counters it read."""
-    n_ages = len(SNAPSHOT_AGES_HOURS)
-    rep = posts.loc[posts.index.repeat(n_ages)].reset_index(drop=True)
-    ages = np.tile(SNAPSHOT_AGES_HOURS, len(posts))
-    # pollers run a few minutes late; the delay is fixed per post and poll so it is reproducible
-    delay_min = (rep["post_seq"].to_numpy() * 7 + ages.astype(int) * 3) % 11
-    rep["snapshot_at"] = rep["published_at"] + pd.to_timedelta(ages * 60 + delay_min, unit="m")
-    rep["age_hours"] = ages
-    keep = rep["snapshot_at"].dt.date == day if day is not None else pd.Series(True, index=rep.index)
-    snap = rep.loc[keep.to_numpy()].reset_index(drop=True)
+    if day is None:
+        rows = np.repeat(np.arange(len(posts)), len(SNAPSHOT_AGES_HOURS))
+        ages = np.tile(np.arange(len(SNAPSHOT_AGES_HOURS)), len(posts))
+    else:
+        rows, ages = polls_on(posts, day)
+    return _polls_at(config, posts, rows, ages)
+
+
+def _polls_at(config: SimulatorConfig, posts: pd.DataFrame, rows: np.ndarray, age_index: np.ndarray) -> pd.DataFrame:
+    """The polls ``(rows[i], SNAPSHOT_AGES_HOURS[age_index[i]])`` of ``posts``, with the counters each read. Every
+    value depends on its own post and age only (a viral burst, a boost's lift: on its post's), so any slice of
+    whole posts gives the same polls as the whole day."""
+    snap = posts.iloc[rows].reset_index(drop=True)
+    ages = SNAPSHOT_AGES_HOURS[age_index]
+    delay_min = _poll_delay_minutes(snap["post_seq"].to_numpy(), ages)
+    snap["snapshot_at"] = snap["published_at"] + pd.to_timedelta(ages * 60 + delay_min, unit="m")
+    snap["age_hours"] = ages
     frac = _cumulative_share(config, snap)
     before_takeoff = snap["is_viral"].to_numpy(bool) & (snap["age_hours"].to_numpy() < VIRAL_TAKEOFF_AGE_HOURS)
     frac = np.where(before_takeoff, frac / VIRAL_FACTOR, frac)
@@ -1106,12 +1152,9 @@ _CORRUPTIONS: dict[str, list[tuple[str, object]]] = {
 }
 
 
-def _corrupt(config: SimulatorConfig, day: date, sim: SimulatedDay) -> None:
-    if config.malformed_rate <= 0:
-        return
-    rng = _rng(config, _MALFORMED, day)
-    log = []
-    targets: list[tuple[str, str | None, pd.DataFrame]] = [
+def _corruption_targets(sim: SimulatedDay) -> list[tuple[str, str | None, pd.DataFrame]]:
+    """Every frame of ``sim`` that may be corrupted, in the order the corruptions are drawn."""
+    return [
         *(("social_posts", p, f) for p, f in sim.social_posts.items()),
         *(("ad_campaigns", p, f) for p, f in sim.ad_campaigns.items()),
         ("boosts", None, sim.boosts),
@@ -1120,18 +1163,57 @@ def _corrupt(config: SimulatorConfig, day: date, sim: SimulatedDay) -> None:
         ("experiment_observations", None, sim.experiment_observations),
         *(("ad_creatives", p, f) for p, f in sim.ad_creatives.items()),
     ]
-    for entity, platform, frame in targets:
+
+
+def _corrupted_rows(config: SimulatorConfig, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Which of a frame's ``n`` rows get corrupted (the draw advances ``rng`` by ``n`` whatever the rate)."""
+    return np.flatnonzero(rng.random(n) < config.malformed_rate)
+
+
+def _apply_corruptions(
+    entity: str, platform: str | None, frame: pd.DataFrame, rows: np.ndarray, first: int = 0, offset: int = 0
+) -> list[tuple[str, str | None, int, str]]:
+    """Corrupt ``frame``'s ``rows`` (the ``first``-th corruption of the frame onwards; ``offset``: the frame's first
+    row in the whole frame it is a slice of, which the log names). Returns the log entries."""
+    corruptions = _CORRUPTIONS[f"{entity}:{platform}" if platform else entity]
+    log = []
+    for i, row in enumerate(rows, start=first):
+        field, bad = corruptions[i % len(corruptions)]
+        if frame[field].dtype != object:
+            frame[field] = frame[field].astype(object)
+        frame.at[row - offset, field] = bad
+        log.append((entity, platform, int(row), field))
+    return log
+
+
+def _corrupt(config: SimulatorConfig, day: date, sim: SimulatedDay, rng: np.random.Generator | None = None) -> None:
+    """Corrupt a share ``malformed_rate`` of ``sim``'s records in place, logging them in ``sim.malformed``; ``rng``:
+    the day's corruption stream where part of it was drawn already (``PlatformSimulator.day_chunks``)."""
+    if config.malformed_rate <= 0:
+        return
+    rng = rng if rng is not None else _rng(config, _MALFORMED, day)
+    log = []
+    for entity, platform, frame in _corruption_targets(sim):
         if frame.empty:
             continue
-        corruptions = _CORRUPTIONS[f"{entity}:{platform}" if platform else entity]
-        rows = np.flatnonzero(rng.random(len(frame)) < config.malformed_rate)
-        for i, row in enumerate(rows):
-            field, bad = corruptions[i % len(corruptions)]
-            if frame[field].dtype != object:
-                frame[field] = frame[field].astype(object)
-            frame.at[row, field] = bad
-            log.append((entity, platform, int(row), field))
+        log += _apply_corruptions(entity, platform, frame, _corrupted_rows(config, rng, len(frame)))
     sim.malformed = pd.DataFrame(log, columns=["entity", "platform", "row", "field"])
+
+
+def _post_slices(post_of_poll: np.ndarray, max_rows: int) -> list[tuple[int, int]]:
+    """``[start, end)`` slices of polls (grouped by post, ``post_of_poll`` their posts) of at most ``max_rows`` polls
+    each, never splitting a post (one with more polls than that is a slice of its own)."""
+    n = len(post_of_poll)
+    bounds = np.concatenate([[0], np.flatnonzero(post_of_poll[1:] != post_of_poll[:-1]) + 1, [n]])
+    slices = []
+    start = 0
+    while start < n:
+        end = int(bounds[np.searchsorted(bounds, start + max_rows, side="right") - 1])
+        if end <= start:  # one post beyond max_rows on its own
+            end = int(bounds[np.searchsorted(bounds, start, side="right")])
+        slices.append((start, end))
+        start = end
+    return slices
 
 
 # ------------------------------------------------------------------------------------------------- facade
@@ -1145,14 +1227,74 @@ class PlatformSimulator:
 
     def day(self, day: date) -> SimulatedDay:
         cfg = self.config
+        sim = self._day_without_social(day)
+        sim.social_posts = _native_social(_snapshots(cfg, day))
+        _corrupt(cfg, day, sim)
+        return sim
+
+    def day_chunks(self, day: date, max_rows: int, platforms: Collection[str] | None = None) -> Iterator[SimulatedDay]:
+        """``day(day)`` in pieces, so that memory follows ``max_rows`` rather than the day's volume: first every
+        entity but the social snapshots, whole (thousands of rows at 50,000 posts a day); then the snapshots (2.2
+        million rows at that volume) of one platform at a time, in slices of whole posts of at most ``max_rows``
+        polls (a post with more is a slice of its own), each piece's ``malformed`` naming rows of the whole
+        platform's frame.
+
+        Concatenated, the pieces are ``day(day)`` exactly: the same rows in the same order, the same values and
+        the same corruptions (the social ones are drawn for each platform's whole frame first, as ``day`` draws
+        them, then the other entities' from the same stream). A piece is only computed when asked for; with
+        ``platforms``, only those platforms' snapshots are (a connector serves the others), the rest unchanged."""
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        cfg = self.config
+        posts = _tracked_posts(cfg, day)
+        rows, ages = polls_on(posts, day)
+        platform_of_poll = posts["platform"].to_numpy()[rows]
+        # the platforms in the order the whole day's frames come in (_native_social: order of first appearance)
+        in_order = list(pd.unique(platform_of_poll))
+        polls_of = {p: np.flatnonzero(platform_of_poll == p) for p in in_order}
+        # every platform's draws, asked for or not: the stream then goes on to the other entities as in day()
+        rng = _rng(cfg, _MALFORMED, day) if cfg.malformed_rate > 0 else None
+        bad = {p: _corrupted_rows(cfg, rng, len(polls_of[p])) for p in in_order} if rng is not None else {}
+        rest = self._day_without_social(day)
+        if rng is not None:
+            _corrupt(cfg, day, rest, rng)
+        yield rest
+        for platform in in_order:
+            if platforms is not None and platform not in platforms:
+                continue
+            idx = polls_of[platform]
+            corrupted = bad.get(platform, np.array([], dtype=np.int64))
+            # a column the day corrupts is text (object) in every piece, as it is in the whole day's frame
+            kinds = _CORRUPTIONS[f"social_posts:{platform}"]
+            touched = {kinds[i % len(kinds)][0] for i in range(min(len(corrupted), len(kinds)))}
+            for start, end in _post_slices(rows[idx], max_rows):
+                snap = _polls_at(cfg, posts, rows[idx[start:end]], ages[idx[start:end]])
+                frame = _native_social(snap)[platform]
+                for field in touched:
+                    frame[field] = frame[field].astype(object)
+                lo, hi = np.searchsorted(corrupted, [start, end])
+                log = _apply_corruptions("social_posts", platform, frame, corrupted[lo:hi], first=int(lo), offset=start)
+                yield SimulatedDay(
+                    day=day,
+                    social_posts={platform: frame},
+                    ad_campaigns={},
+                    boosts=pd.DataFrame(),
+                    touchpoints=pd.DataFrame(),
+                    ai_generations=pd.DataFrame(),
+                    malformed=pd.DataFrame(log, columns=["entity", "platform", "row", "field"]),
+                )
+
+    def _day_without_social(self, day: date) -> SimulatedDay:
+        """Every entity of ``day`` but the social snapshots (``social_posts`` empty), uncorrupted."""
+        cfg = self.config
         boost_rows = _boost_day(cfg, day)
         ads = _ad_day(cfg, day)
         creatives = pd.concat(
             [ad_detail.creative_days(ads, cfg.seed, day), ad_detail.boost_creative_days(boost_rows)], ignore_index=True
         )
-        sim = SimulatedDay(
+        return SimulatedDay(
             day=day,
-            social_posts=_native_social(_snapshots(cfg, day)),
+            social_posts={},
             ad_campaigns=_native_ads(ads, boost_rows),
             boosts=_native_boosts(boost_rows),
             touchpoints=_journeys(cfg, day),
@@ -1161,8 +1303,6 @@ class PlatformSimulator:
             experiment_observations=_experiment_observations(cfg, day),
             ad_creatives=ad_detail.native_creatives(creatives),
         )
-        _corrupt(cfg, day, sim)
-        return sim
 
     # ---- ground truth, for tests and docs
     def posts(self, start: date, end: date) -> pd.DataFrame:
