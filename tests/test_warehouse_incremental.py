@@ -40,6 +40,10 @@ SIM = SimulatorConfig(
 # the campaign history (dim_campaign with the snapshot and everything it is built from)
 HISTORY_MODELS = ["dim_campaign"]
 HISTORY_SELECT = "+dim_campaign"
+# the organic post chain: incremental models whose days (or posts) depend on other days of their inputs, so a
+# windowed run reads the days around its window (var post_history_lookback_days) and rewrites some of them
+POST_CHAIN_MODELS = ["int_post_daily_increments", "agg_account_daily", "agg_platform_daily",
+                     "agg_content_performance_daily", "agg_account_content_performance_daily", "dim_post"]
 
 
 class Dbt:
@@ -197,21 +201,41 @@ def _build_warehouses(root: Path, env: pytest.MonkeyPatch) -> dict:
     dbt.build(backfilled, [HISTORY_SELECT], window=(DAYS[1], DAYS[2]))
     load_raw(backfilled, DAYS[:1])
     dbt.build(backfilled, [HISTORY_SELECT], window=(DAYS[0], DAYS[0]))
-    return {"dbt": dbt, "full": full, "partitioned": partitioned, "backfilled": backfilled}
+
+    # the post chain's days loaded and built out of order (the last day first, then a backfill of the days
+    # before it): a day built later changes what the days after it count from (their increments, their posts'
+    # spans), which its run must rewrite
+    out_of_order = dbt.warehouse(root / "out_of_order")
+    for day in (DAYS[2], DAYS[0], DAYS[1]):
+        load_raw(out_of_order, [day])
+        dbt.build(out_of_order, [f"+{m}" for m in POST_CHAIN_MODELS], window=(day, day))
+    return {"dbt": dbt, "full": full, "partitioned": partitioned, "backfilled": backfilled,
+            "out_of_order": out_of_order}
 
 
 def test_every_incremental_model_built_partition_by_partition_equals_a_full_refresh(warehouses):
     models = warehouses["dbt"].incremental_models()
     assert {"fct_campaign_performance", "fct_ad_creative_performance", "agg_ai_usage_daily",
-            "fct_post_metrics_daily", "fct_snapshot_delta_flags"} <= set(models)
+            "fct_post_metrics_daily", "fct_snapshot_delta_flags", *POST_CHAIN_MODELS} <= set(models)
     full = tables(warehouses["full"], models + HISTORY_MODELS)
     partitioned = tables(warehouses["partitioned"], models + HISTORY_MODELS)
     assert all(v is not None for v in full.values()), full
-    assert all(full[m][0] > 0 for m in ["fct_campaign_performance", "fct_ad_creative_performance", "agg_ai_usage_daily"])
-    assert partitioned == full
+    assert all(full[m][0] > 0 for m in ["fct_campaign_performance", "fct_ad_creative_performance", "agg_ai_usage_daily",
+                                        *POST_CHAIN_MODELS])
+    assert [m for m in full if partitioned[m] != full[m]] == []
     # each day of each partitioned fact is there exactly once
     days = read(warehouses["partitioned"], "select metric_date, count(*) n from main.fct_ad_creative_performance group by 1")
     assert sorted(days["metric_date"].dt.date) == DAYS
+
+
+def test_the_post_chain_built_out_of_order_equals_a_full_refresh(warehouses):
+    full = tables(warehouses["full"], POST_CHAIN_MODELS)
+    out_of_order = tables(warehouses["out_of_order"], POST_CHAIN_MODELS)
+    assert [m for m in POST_CHAIN_MODELS if out_of_order[m] != full[m]] == []
+    # the last day was first built without its previous day: its increments now count from that day
+    later = read(warehouses["out_of_order"], f"select count(*) n from main.int_post_daily_increments "
+                                             f"where metric_date = date '{DAYS[2]}' and previous_metric_date = date '{DAYS[1]}'")
+    assert later["n"].iloc[0] > 0
 
 
 def test_campaign_history_is_the_same_however_the_days_were_loaded(warehouses):

@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='metric_date',
+        pre_hook=[
+            "{{ cycle_delete_window('metric_date', after=var('post_history_lookback_days')) }}",
+            "{{ cycle_postgres_hash_joins() }}"
+        ]
+    )
+}}
+
 -- What each organic post gained on each day with a snapshot: the growth of its cumulative counters since
 -- its previous snapshot day, with the attributes the daily marts group by (the publishing account among
 -- them: agg_account_daily serves each account's own rows).
@@ -7,8 +19,21 @@
 -- out) counts from the day's first snapshot: its counters from before are history the warehouse never saw,
 -- and booking them on that day made a false spike (LinkedIn 10.4M impressions on the first day of a
 -- three-day warehouse against 1.3M on the next).
--- Reads the whole of fct_post_metrics_daily (not the partition window): the first day of a window needs
--- the post's counters from before it, so a windowed run gives the same increments as a full one.
+
+-- Incremental, so that a new day costs the same however long the history (as a view it read the whole of
+-- fct_post_metrics_daily for every day's run). A day's increment counts from the post's previous snapshot
+-- day, so a windowed run reads the window plus var post_history_lookback_days (8) of days before it: the
+-- pollers stop 168 hours after publication (a few minutes late), so a post's previous snapshot day is at
+-- most 7 days back. The same bound forward: a day's increment depends on the days before it, so a run
+-- rewrites its window and the lookback's days after it (none yet on the daily run; on a backfill or a rerun
+-- of an older day, the later days that counted from it), and a full build and a day-by-day build agree.
+-- A post seen again further apart than the lookback (a platform polled past the tracking horizon, or a
+-- connector's tracking_horizon_hours raised above the var) would count from the wrong day in a windowed run;
+-- such a snapshot is older than the lookback, which fct_post_metrics_daily's post_age_hours test fails on
+-- (a gap of more than N days means an age of more than N days), rather than this model silently
+-- differing from a full build: raise the var with the horizon.
+-- The ranges are plain ranges on the columns read (metric_date, snapshot_at), which DuckDB turns into
+-- row-group skipping on the scans.
 
 -- Only a post's first day reads an opening (every later day counts from the previous day's close), so only
 -- that day's is found: each post's first day, the earliest snapshot time on it (an aggregate), then that
@@ -16,6 +41,7 @@
 -- by post and day, of which one row a post was read, sorted them all.
 -- The models are read through ref() where they are read (each twice), not through import CTEs: DuckDB
 -- materializes a CTE read more than once, a copy of every snapshot before the work.
+{%- set lookback = var('post_history_lookback_days') %}
 
 with first_post_days as (
 
@@ -25,6 +51,9 @@ with first_post_days as (
         min(metric_date) as metric_date
 
     from {{ ref('fct_post_metrics_daily') }}
+    {%- if is_incremental() %}
+    where {{ cycle_in_window('metric_date', before=lookback, after=lookback) }}
+    {%- endif %}
     group by platform, post_id
 
 ),
@@ -44,6 +73,9 @@ opening_times as (
         and snapshots.post_id = first_post_days.post_id
         and snapshots.snapshot_date = first_post_days.metric_date
 
+    {%- if is_incremental() %}
+    where {{ cycle_timestamp_in_window('snapshots.snapshot_at', before=lookback, after=lookback) }}
+    {%- endif %}
     group by snapshots.platform, snapshots.post_id, snapshots.snapshot_date
 
 ),
@@ -68,6 +100,9 @@ day_openings as (
         on opening_times.platform = snapshots.platform
         and opening_times.post_id = snapshots.post_id
         and opening_times.opening_snapshot_at = snapshots.snapshot_at
+    {%- if is_incremental() %}
+    where {{ cycle_timestamp_in_window('snapshots.snapshot_at', before=lookback, after=lookback) }}
+    {%- endif %}
 
     group by
         opening_times.platform,
@@ -101,6 +136,9 @@ with_previous as (
         lag(post_days.clicks) {{ previous }} as previous_clicks
 
     from {{ ref('fct_post_metrics_daily') }} as post_days
+    {%- if is_incremental() %}
+    where {{ cycle_in_window('post_days.metric_date', before=lookback, after=lookback) }}
+    {%- endif %}
 
 ),
 
@@ -163,3 +201,8 @@ select
     {{ dbt.cast('clicks - baseline_clicks', dbt.type_bigint()) }} as clicks_increment
 
 from baselines
+{%- if is_incremental() %}
+
+-- the days this run rewrites (the lookback's days before the window only gave the previous days)
+where {{ cycle_in_window('metric_date', after=lookback) }}
+{%- endif %}

@@ -1,19 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='metric_date',
+        pre_hook="{{ cycle_delete_window('metric_date', after=var('post_history_lookback_days')) }}"
+    )
+}}
+
 -- One row per day, platform and account, organic and paid side by side (the serving file
 -- account_daily.parquet). Every column is a sum or a count, never a ratio or a mean: the API answers a
 -- workspace by summing the rows of its accounts, and agg_platform_daily is this table summed over accounts,
 -- so both compute their ratios from these sums (one source of truth for the daily numbers).
 -- Organic impressions / engagements / clicks are the day's growth of the posts' cumulative counters.
+-- Incremental: a day's rows come from that day's rows of its inputs alone, so a windowed run reads its days
+-- (a plain range on metric_date) and rewrites them; the days it rewrites are the window and the
+-- post_history_lookback_days after it, the days int_post_daily_increments rewrites (a rerun of an older day
+-- changes the increments of the later days that count from it).
 
 with post_increments as (
 
     -- each post's growth of its cumulative counters on each day with a snapshot, with its account
     select * from {{ ref('int_post_daily_increments') }}
+    {% if is_incremental() %}
+    where {{ cycle_in_window('metric_date', after=var('post_history_lookback_days')) }}
+    {% endif %}
 
 ),
 
 campaign_days as (
 
     select * from {{ ref('fct_campaign_performance') }}
+    {% if is_incremental() %}
+    where {{ cycle_in_window('metric_date', after=var('post_history_lookback_days')) }}
+    {% endif %}
 
 ),
 

@@ -1,10 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='metric_date',
+        pre_hook="{{ cycle_delete_window('metric_date', after=var('post_history_lookback_days')) }}"
+    )
+}}
+
 -- One row per day and platform, organic and paid side by side: agg_account_daily summed over the
 -- platform's accounts (one source of truth: the served per-account rows and these totals cannot disagree).
 -- The ratios are recomputed from the sums, never averaged over accounts.
+-- Incremental: a windowed run rewrites the days agg_account_daily rewrote (its window and the
+-- post_history_lookback_days after it), reading only those days of it.
 
 with account_days as (
 
     select * from {{ ref('agg_account_daily') }}
+    {% if is_incremental() %}
+    where {{ cycle_in_window('metric_date', after=var('post_history_lookback_days')) }}
+    {% endif %}
 
 ),
 
