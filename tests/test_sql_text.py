@@ -5,7 +5,7 @@ from pathlib import Path
 import duckdb
 from hypothesis import given, settings, strategies as st
 
-from analytics_assets.storage.sql_text import sql_string
+from analytics_assets.contracts.sql_text import sql_string
 
 
 @settings(max_examples=200, deadline=None)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from analytics_assets.contracts.sql_text import sql_string
 from analytics_assets.settings import load_settings
-from analytics_assets.storage.sql_text import sql_string
 
 TOP_RECOMMENDATIONS = 3
 TOP_INSIGHTS = 3

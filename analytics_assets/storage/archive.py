@@ -20,8 +20,8 @@ import duckdb
 import pandas as pd
 
 from analytics_assets.contracts.raw import RawTable
+from analytics_assets.contracts.sql_text import sql_string
 from analytics_assets.settings import load_settings
-from analytics_assets.storage.sql_text import sql_string
 from analytics_assets.storage.tombstones import Tombstones
 from analytics_assets.storage.warehouse import transaction
 

@@ -33,8 +33,8 @@ from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._utils import pushd
 
 from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.contracts.sql_text import sql_string
 from analytics_assets.settings import PROJECT_ROOT, environ_values, scoped_environ
-from analytics_assets.storage.sql_text import sql_string
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 

@@ -1,7 +1,8 @@
 """SQL text built from values that cannot be bound as parameters.
 
 DuckDB takes no parameter for a file path in ``read_parquet``/``copy ... to`` or in a catalog listing built into
-a statement, so those values are written into the SQL as string literals, quoted here, once.
+a statement, so those values are written into the SQL as string literals, quoted here, once. It sits with the
+contracts, the one layer every writer of SQL text may import (storage, the assets, the CLI).
 """
 
 from pathlib import Path
