@@ -308,3 +308,29 @@ def test_a_scheduled_run_tests_the_rows_of_its_window_and_a_full_build_all(wareh
     assert set(dbt.test(broken, unique, window=(DAYS[2], DAYS[2])).values()) == {"pass"}
     assert set(dbt.test(broken, unique, window=(DAYS[0], DAYS[1])).values()) == {"fail"}
     assert set(dbt.test(broken, unique).values()) == {"fail"}
+
+
+def test_a_boost_removed_from_an_older_post_unmarks_it_in_a_windowed_run(warehouses, tmp_path):
+    """A restated day of boosts that no longer holds a post's boosts: a windowed run of a later day, where the
+    post has no row, still unmarks it, as a full refresh of the same data does."""
+    dbt = warehouses["dbt"]
+    restated = dbt.warehouse(tmp_path / "restated")
+    shutil.copy(warehouses["partitioned"], restated)
+    boosted = read(restated, "select platform, post_id from main.dim_post where is_boosted "
+                             "order by latest_metric_date, platform, post_id limit 1")
+    assert len(boosted) == 1
+    platform, post_id = boosted.iloc[0]
+    with duckdb.connect(str(restated)) as con:
+        removed = con.execute("delete from raw.raw_boosts where organic_platform = ? and post_id = ? returning 1",
+                              [platform, post_id]).fetchall()
+    assert removed
+    # a day after the history: no post has a row in it, so only the boosted flag can change
+    later = DAYS[-1] + timedelta(days=1)
+    dbt.build(restated, ["dim_post"], window=(later, later))
+    flag = read(restated, f"select is_boosted from main.dim_post where platform = '{platform}' and post_id = '{post_id}'")
+    assert flag["is_boosted"].tolist() == [False]
+
+    refreshed = dbt.warehouse(tmp_path / "refreshed")
+    shutil.copy(restated, refreshed)
+    dbt.build(refreshed, ["dim_post"], full_refresh=True)
+    assert tables(restated, ["dim_post"]) == tables(refreshed, ["dim_post"])

@@ -110,19 +110,21 @@ def _with_kept(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """This run's estimates and the kept rows as one, in the boosts' order (as estimating them all orders them)."""
     position = pd.Series(range(len(boosts)), index=boosts["boost_id"].to_numpy())
-    kept = kept[list(effectiveness.columns)]
-    kept_trajectory = kept_trajectory[list(trajectory.columns)]
-    # the kept rows come back with the warehouse's types; the estimates' (nullable ints and booleans) win where
-    # there are estimates, so a column has one dtype (nothing estimated: the stored types, as they were written)
-    if len(effectiveness):
-        kept = pd.concat([effectiveness, kept.astype(effectiveness.dtypes.to_dict())], ignore_index=True)
-    if len(trajectory):
-        kept_trajectory = pd.concat([trajectory, kept_trajectory.astype(trajectory.dtypes.to_dict())], ignore_index=True)
-    merged = kept.iloc[position.loc[kept["boost_id"]].to_numpy().argsort(kind="stable")].reset_index(drop=True)
-    paths = kept_trajectory
+    rows = _stacked(effectiveness, kept[list(effectiveness.columns)])
+    paths = _stacked(trajectory, kept_trajectory[list(trajectory.columns)])
+    rows = rows.iloc[position.loc[rows["boost_id"]].to_numpy().argsort(kind="stable")].reset_index(drop=True)
     order = pd.DataFrame({"at": position.loc[paths["boost_id"]].to_numpy(), "age": paths["age_hours"].to_numpy()})
     paths = paths.iloc[order.sort_values(["at", "age"], kind="stable").index.to_numpy()].reset_index(drop=True)
-    return merged, paths
+    return rows, paths
+
+
+def _stacked(estimated: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """The estimated rows, then the kept ones. The kept rows come back with the warehouse's types; the estimates'
+    (nullable ints and booleans) win where there are estimates, so a column has one dtype (nothing estimated:
+    the stored types, as they were written)."""
+    if not len(estimated):
+        return kept
+    return pd.concat([estimated, kept.astype(estimated.dtypes.to_dict())], ignore_index=True)
 
 
 @dg.asset(
@@ -173,8 +175,10 @@ def boost_effectiveness(
         boosts = _boosts(con)
         untracked = _untracked_boosts(con)
         fingerprints = input_fingerprints(con, boosts, lift_config)
-        kept, kept_trajectory = reusable_estimates(con, boosts, fingerprints) if config.reuse_unchanged else (None, None)
-        kept_ids = set(kept["boost_id"]) if kept is not None and len(kept) else set()
+        kept, kept_trajectory = (
+            reusable_estimates(con, boosts, fingerprints) if config.reuse_unchanged else (pd.DataFrame(), pd.DataFrame())
+        )
+        kept_ids = set(kept["boost_id"]) if len(kept) else set()
         changed = boosts[~boosts["boost_id"].isin(kept_ids)]
         effectiveness, trajectory = estimate_boost_lift_by_window(
             changed,

@@ -14,9 +14,10 @@
 -- metric_date and snapshot_at that reach the scans: a post's snapshot days lie within 8 days of its
 -- publication (the pollers' 168-hour tracking horizon), so that range holds all of them; a post seen again
 -- later than that would be recomputed from part of its history, and fct_post_metrics_daily's post_age_hours
--- test fails on such a snapshot instead. A post boosted in the window without a row in it (a boost of an older
--- post) keeps its stored row, marked boosted; a post no longer in fct_post_metrics_daily at all (its days
--- rebuilt without it) is deleted by the pre-hook (macros/marts/dim_post.sql).
+-- test fails on such a snapshot instead. A post not rebuilt whose boosted flag no longer matches the boosts (a
+-- boost of an older post added, or removed by a restated day) keeps its stored row with the flag set anew; a
+-- post no longer in fct_post_metrics_daily at all (its days rebuilt without it) is deleted by the pre-hook
+-- (macros/marts/dim_post.sql).
 {%- set lookback = var('post_history_lookback_days') %}
 {%- set window_days = cycle_window_days() %}
 
@@ -211,7 +212,11 @@ where exists (
 
 union all
 
--- a post boosted in the window that this run does not rebuild (no row in it): its stored row, boosted
+-- a post this run does not rebuild (no row in the window) whose boosted flag no longer matches the boosts: its
+-- stored row with the flag set from them. A boost of an older post added in the window marks it; a boost
+-- removed by a restated day of boosts unmarks it, whatever day that boost had (the removed row names no post
+-- any more, so no window could find it). The boosts are small; of dim_post this reads two key columns and the
+-- flag, and rewrites only the rows whose flag changes.
 select
 {%- for column in ['platform', 'post_id', 'account_id', 'published_at', 'published_date', 'publish_hour',
                    'publish_dow', 'hook_type', 'media_type', 'topic', 'text_length', 'first_metric_date',
@@ -220,20 +225,18 @@ select
                    'engagement_score'] %}
     stored.{{ column }},
 {%- endfor %}
-    true as is_boosted,
+    coalesce(boosts.boosts, 0) > 0 as is_boosted,
     stored.post_url,
     stored.post_excerpt,
     stored.author_name
 
 from {{ this }} as stored
 
-where exists (
-        select 1
-        from {{ ref('stg_boosts') }} as boosts
-        where boosts.organic_platform = stored.platform
-            and boosts.post_id = stored.post_id
-            and {{ cycle_in_window('boosts.boost_date') }}
-    )
+left join boosts
+    on stored.platform = boosts.platform
+    and stored.post_id = boosts.post_id
+
+where stored.is_boosted <> (coalesce(boosts.boosts, 0) > 0)
     and not exists (
         select 1
         from posts_to_build
