@@ -13,7 +13,8 @@ Sections (``--sections``, in this order):
   project's own chain through its ``postgres`` target); the four must give the same final tables (row counts and
   checksums of the aggregates);
 * ``new-day``: for each history length, the whole dbt project built on that history, then one new day loaded and
-  ``dbt build`` (models, snapshot and tests, the loop models left out as the daily schedule's dbt asset leaves them)
+  ``dbt build`` (models, snapshot and data tests; the loop models and the unit tests left out as the daily schedule's
+  dbt asset leaves them)
   run for that day's window (``CYCLE_DBT_MIN_DATE``/``CYCLE_DBT_MAX_DATE``, as ``defs/transform/dbt_invocation.py``
   sets them). dbt only: the Dagster job around it (ingest, ML, serving) is not run here.
 
@@ -40,6 +41,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from analytics_assets.defs.transform.dbt_invocation import BUILD_ARGS
 from analytics_assets.settings import PROJECT_ROOT
 
 SECTIONS = ("generate", "chain", "new-day")
@@ -400,7 +402,7 @@ def section_new_day(args, work: Path) -> dict:
     new_day = LAST_DAY
     print(
         f"\n== new day: one new day ({new_day}) through the dbt project at {', '.join(map(str, args.history_days))} days of history, "
-        f"{ppd:,} posts a day (dbt build of every model, snapshot and test but the loop's, for the day's window; "
+        f"{ppd:,} posts a day (dbt build of every model, snapshot and data test but the loop's, for the day's window; "
         "dbt only, not the Dagster job around it)"
     )
     results = {}
@@ -424,7 +426,7 @@ def section_new_day(args, work: Path) -> dict:
         day = gen.Volume(**posts, snapshot_from=new_day, snapshot_to=new_day)
         added = _worker("generate", "load the new day", work / f"history_{days}_day.log", warehouse=str(warehouse), volume=asdict(day), threads=cores, memory_limit=args.duckdb_memory_limit)
         window_env = _dbt_env(warehouse, cores, args.duckdb_memory_limit, (new_day, new_day))
-        step = _dbt(f"new day at {days} days of history", ["build", "--exclude", "tag:loop"], target, window_env, work / f"history_{days}_day_build.log")
+        step = _dbt(f"new day at {days} days of history", [*BUILD_ARGS, "--exclude", "tag:loop"], target, window_env, work / f"history_{days}_day_build.log")
         results[days] = step
         print(f"  {days} days of history: {loaded.detail['rows']:,} snapshot rows, the new day {added.detail['rows']:,}")
         _print_step(full, "   (initial full dbt run, not the figure)", ppd >= GOAL_POSTS_PER_DAY)

@@ -334,3 +334,31 @@ def test_a_boost_removed_from_an_older_post_unmarks_it_in_a_windowed_run(warehou
     shutil.copy(restated, refreshed)
     dbt.build(refreshed, ["dim_post"], full_refresh=True)
     assert tables(restated, ["dim_post"]) == tables(refreshed, ["dim_post"])
+
+
+def test_a_models_test_window_scopes_every_test_attached_to_it(warehouses, tmp_path):
+    """fct_campaign_performance's `meta: test_window` windows every test on it, and the reconciliation of its
+    creatives reads it over the same window: a fault on the first day fails them in a window holding that day
+    and in a full build, and not in a scheduled run of a later day."""
+    dbt = warehouses["dbt"]
+    broken = dbt.warehouse(tmp_path / "broken")
+    shutil.copy(warehouses["partitioned"], broken)
+    with duckdb.connect(str(broken)) as con:
+        rows = con.execute("select count(*) from main.fct_campaign_performance").fetchone()[0]
+        # one campaign day of the first day twice, with more clicks than its creatives add up to (on a platform
+        # without quarantined ad records that day, which the reconciliation skips as a known gap)
+        con.execute(f"""insert into main.fct_campaign_performance select * replace (clicks + 1000 as clicks)
+                        from main.fct_campaign_performance
+                        where metric_date = date '{DAYS[0]}' and clicks > 0 and platform not in (
+                            select platform from raw.raw_quarantine where partition_date = date '{DAYS[0]}'
+                                and source_table in ('raw_ad_campaign_metrics', 'raw_ad_creative_metrics'))
+                        limit 1""")
+        assert con.execute("select count(*) from main.fct_campaign_performance").fetchone()[0] == rows + 1
+    unique = "cycle_unique_combination_of_columns_fct_campaign_performance_platform__campaign_id__metric_date"
+    reconcile = ("cycle_reconciles_with_parent_fct_ad_creative_performance_platform__campaign_id__metric_date__"
+                 "impressions__clicks__spend__conversions__conversion_value_usd__ref_fct_campaign_performance___"
+                 "raw_ad_campaign_metrics__raw_ad_creative_metrics")
+    select = f"{unique} {reconcile}"
+    assert dbt.test(broken, select, window=(DAYS[2], DAYS[2])) == {unique: "pass", reconcile: "pass"}
+    assert dbt.test(broken, select, window=(DAYS[0], DAYS[0])) == {unique: "fail", reconcile: "fail"}
+    assert dbt.test(broken, select) == {unique: "fail", reconcile: "fail"}

@@ -2,8 +2,12 @@
     the same key `columns` whose [valid_from, valid_to) contains the row's `date_column` (valid_to null =
     still current). Rows matched by no version or by several fail. -#}
 {% test cycle_scd_covers_date(model, to, columns, date_column, valid_from='valid_from', valid_to='valid_to') %}
+-- the model through a CTE: windowed (a `where` config), it is a subquery with its own alias
+with child_rows as (
+    select * from {{ model }}
+)
 select child.*
-from {{ model }} as child
+from child_rows as child
 where (
     select count(*)
     from {{ to }} as parent
