@@ -87,6 +87,8 @@ class Dbt:
         for uid, node in json.loads(path.read_text())["nodes"].items():
             if node["resource_type"] == "test" and node.get("test_metadata"):
                 manifest.nodes[uid] = GenericTestNode.from_dict(node)
+        # the `graph` context (a test's model-level window, macros/test_window.sql) as a parse leaves it
+        manifest.build_flat_graph()
         return manifest
 
     def _parse(self):
@@ -119,7 +121,7 @@ class Dbt:
         """`dbt test` of the data tests `select` picks: each test's status (pass, fail, error)."""
         result = self._invoke(warehouse, ["test", "--select", select, "--exclude-resource-type", "unit_test"], window)
         assert result.result, (result.exception, "no test selected")
-        return {r.node.name: str(r.status) for r in result.result}
+        return {r.node.name: str(r.status) if str(r.status) != "error" else f"error: {r.message}" for r in result.result}
 
     def _invoke(self, warehouse: Path, args: list[str], window: tuple[date, date] | None = None,
                 extra_vars: dict | None = None):

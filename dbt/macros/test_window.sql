@@ -79,9 +79,11 @@
 {%- endmacro %}
 
 {#- The running test's model-level window (`meta: test_window` of the model it is attached to), its placeholder
-    replaced; '' when the model sets none, or while parsing (the graph is known only at execution). -#}
+    replaced; '' when the model sets none, or while parsing (the graph is known only at execution). A runner
+    whose manifest has no flat graph (one loaded from manifest.json without build_flat_graph()) gets '' too:
+    the test then checks every row, the safe side. -#}
 {% macro cycle_model_test_window() -%}
-  {%- if not execute or model is not defined or not model.attached_node -%}
+  {%- if not execute or model is not defined or not model.attached_node or not graph.get('nodes') -%}
     {%- do return('') -%}
   {%- endif -%}
   {%- set attached = graph.nodes.get(model.attached_node) -%}

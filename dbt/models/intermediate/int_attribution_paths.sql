@@ -1,3 +1,9 @@
+-- A table rather than the folder's view: each of its 12 data tests evaluated the whole path construction over every
+-- journey of the history (0.4-0.6 s apiece at a year, the largest growth of a day's build, benchmarks/dbt_window.py);
+-- built once a run, the tests read the table's rows of the run's window (meta test_window) and the attribution
+-- comparison reads it without recomputing it.
+{{ config(materialized='table') }}
+
 -- Every journey path as the data-driven attribution models (agg_attribution_model_comparison) read it:
 -- one row per path and position. A converted path is a conversion's touches (int_attribution_touchpoints:
 -- the journey's touches after its previous conversion, up to this one); the touches after a journey's

@@ -1,3 +1,8 @@
+-- A table rather than the folder's view: its data tests, and the weights and fct_touchpoint_attribution above it,
+-- each evaluated the path ordering over every journey of the history (its tests grew 0.05 -> 0.4 s apiece from
+-- 30 to 365 days, benchmarks/dbt_window.py); built once a run, the tests read its rows of the run's window.
+{{ config(materialized='table') }}
+
 -- The touchpoints each conversion is attributed to, ordered within the conversion's path. Only touches
 -- of the conversion's own journey on its own web property: journey ids are per property.
 
