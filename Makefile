@@ -17,7 +17,7 @@ export PATH                 := $(CURDIR)/$(VENV)/bin:$(PATH)
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds dbt/snapshots dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 MANIFEST    := dbt/target/manifest.json
 
-.PHONY: install chromium redis-server demo test test-timings dev api summary benchmark benchmark-loop benchmark-ml benchmark-scale benchmark-raw-day loop bench-api bench-dashboard chaos clean help docs-screenshots
+.PHONY: install chromium redis-server demo test test-timings dev api summary benchmark benchmark-loop benchmark-ml benchmark-scale benchmark-raw-day benchmark-day-graph loop bench-api bench-dashboard chaos clean help docs-screenshots
 
 help:
 	@echo "make demo      install, then materialize the last 30 days of the simulator through the whole graph"
@@ -30,6 +30,7 @@ help:
 	@echo "make benchmark-ml    the ML models against their baselines and goals on the simulator, a section per model (drift: 10 seeds, ~10 min on one core)"
 	@echo "make benchmark-scale  50M snapshot rows through the dbt chain vs hand-written DuckDB, pandas, PostgreSQL; one new day at 30 and 365 days of history (SCALE_ARGS to size it)"
 	@echo "make benchmark-raw-day  one raw day at 50,000 posts: seconds and peak memory of simulate, parse, validate, write, checks"
+	@echo "make benchmark-day-graph  the whole graph for one day (daily_pipeline_job) at 50,000 posts: wall seconds, peak memory, each step's seconds (DAY_GRAPH_ARGS to size it)"
 	@echo "make loop      the closed loop in the simulator through the real graph: 8 weeks, half the advice applied, peaks moved at week 5"
 	@echo "make bench-api the API under Locust at 1,000 req/s, 30 days and 3 years of history, cache on and off (after make demo)"
 	@echo "make bench-dashboard  each dashboard page's load and draw time in headless Chromium on the demo's data (after make demo)"
@@ -125,6 +126,11 @@ benchmark-scale: install
 # one raw partition at 50,000 posts a day through raw_platform_data: seconds and peak RSS per step
 benchmark-raw-day: install
 	$(BIN)/python -m benchmarks.raw_day --posts-per-day 50000
+
+# the whole graph for one day (daily_pipeline_job after a warm-up that trains the champion) at 50,000 posts a day
+#   make benchmark-day-graph DAY_GRAPH_ARGS="--posts-per-day 10000 --history-days 7 --json /tmp/day_graph.json"
+benchmark-day-graph: install
+	$(BIN)/python -m benchmarks.day_graph $(DAY_GRAPH_ARGS)
 
 # the same loop through the Dagster graph, the API's decisions and the simulator's closed-loop mode (cycle loop)
 loop: install
