@@ -1,8 +1,7 @@
 """The text of a simulated post, and the names and links each platform shows for it.
 
-Deterministic per post: each text is drawn from its own generator, seeded from the platform and the post
-id, so it is the same in every native payload (the simulator's and the fake platform server's) and no
-random state is shared with the draws that decide counters, campaigns or journeys: adding text changed no
+Deterministic per post: each text is drawn from its own bytes, a hash of the platform and the post id, so it
+is the same in every native payload (the simulator's and the fake platform server's) and no random state is shared with the draws that decide counters, campaigns or journeys: adding text changed no
 ground truth. The text has the post's ``text_length`` (at most), opens with its hook and is about its topic.
 """
 
@@ -11,8 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-
-import numpy as np
 
 _OPENERS = {
     "question": ("Ever wondered why {topic} feels harder than it should?", "What would change if {topic} took half the time?"),
@@ -47,28 +44,29 @@ _SENTENCES = (
 )
 
 
-def _generator(platform: str, post_id: str) -> np.random.Generator:
-    digest = hashlib.blake2b(f"cycle-post-text|{platform}|{post_id}".encode(), digest_size=8).digest()
-    return np.random.default_rng(int.from_bytes(digest, "big"))
-
-
 _SEPARATORS = ("\n\n", " ", "  ")  # paragraphs as people write them: the excerpt has to collapse them
+# one byte of the post's digest picks what follows the opener next: a separator and a sentence (256 = 21 x 12 + 4:
+# the first four sentences come up 22 times in 256 rather than 21, which no reader of a simulated post can tell)
+_PIECES = tuple(_SEPARATORS[b // len(_SENTENCES) % len(_SEPARATORS)] + _SENTENCES[b % len(_SENTENCES)] for b in range(256))
+
+
+def _digest(platform: str, post_id: str, n: int) -> bytes:
+    """``n`` pseudo-random bytes of the post's own: an extendable hash of the platform and the post id. A hash, not a
+    seeded numpy generator, because the simulator writes the text of every tracked post every day (400,000 at
+    50,000 posts a day): making a generator per post took most of a day's simulation (issue 16)."""
+    return hashlib.shake_256(f"cycle-post-text|{platform}|{post_id}".encode()).digest(n)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a post is polled on several days: its text is made once
 def post_text(platform: str, post_id: str, hook_type: str | None, topic: str | None, length: int) -> str:
     """The post's text: its hook's opener about its topic, then sentences, cut at a word to ``length``."""
-    rng = _generator(platform, post_id)
     subjects = _TOPICS.get(topic or "", ("our work",))
     openers = _OPENERS.get(hook_type or "none", _OPENERS["none"])
-    n = max(length, 1) // 30 + 2  # enough sentences for the length, drawn at once
-    subject_i, opener_i = rng.integers(len(subjects)), rng.integers(len(openers))
-    seps, sentences = rng.integers(len(_SEPARATORS), size=n), rng.integers(len(_SENTENCES), size=n)
-    subject = subjects[subject_i]
-    parts = [openers[opener_i].format(topic=subject, Topic=subject[:1].upper() + subject[1:])]
-    for sep, sentence in zip(seps, sentences):
-        parts += [_SEPARATORS[sep], _SENTENCES[sentence]]
-    text = "".join(parts)
+    n = max(length, 1) // 30 + 2  # enough sentences for the length (each is at least 30 characters with its separator)
+    digest = _digest(platform, post_id, n + 2)
+    subject = subjects[digest[0] % len(subjects)]
+    opener = openers[digest[1] % len(openers)].format(topic=subject, Topic=subject[:1].upper() + subject[1:])
+    text = opener + "".join([_PIECES[b] for b in digest[2:]])
     if len(text) > length:
         cut = text[: max(length, 1)]
         text = cut.rsplit(" ", 1)[0] if " " in cut.strip() else cut
