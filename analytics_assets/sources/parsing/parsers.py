@@ -15,6 +15,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandas.api.types import infer_dtype
 
 from analytics_assets.contracts.raw import (
     AD_CAMPAIGN_METRICS,
@@ -34,6 +35,21 @@ from analytics_assets.sources.parsing.content_features import content_features
 Converter = Callable[[pd.Series, pd.Series], tuple[pd.Series, pd.Series, str]]
 
 
+def per_distinct_text(values: pd.Series, fn: Callable[[object], object]) -> pd.Series:
+    """``values.map(fn)`` as object values, with ``fn`` called once per distinct value where the values are strings
+    (or missing): a post's id, text and author repeat in every one of its polls, so a day of 2.2 million snapshot
+    rows holds some 400,000 distinct posts. Anything else (numbers, lists, a mix) goes value by value, as a hash
+    would take 1, 1.0 and True for one value; each missing value is passed as it is."""
+    if infer_dtype(values, skipna=True) != "string":
+        return pd.Series(values.map(fn), index=values.index, dtype=object)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    out = np.array([fn(v) for v in distinct] + [None], dtype=object)[codes]  # code -1 (missing): the None, for now
+    missing = np.flatnonzero(codes == -1)
+    if len(missing):
+        out[missing] = [fn(v) for v in values.to_numpy()[missing]]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def _missing(s: pd.Series) -> pd.Series:
     if s.dtype != object:  # only free-form values can be empty strings
         return s.isna()
@@ -43,7 +59,10 @@ def _missing(s: pd.Series) -> pd.Series:
 
 def _as_str(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     # object dtype with None for missing: what pandera's `str` columns and DuckDB's VARCHAR expect
-    out = s.astype(str).str.strip().astype(object)
+    if infer_dtype(s, skipna=True) == "string":  # ids and names repeat in every poll of a post: strip each once
+        out = per_distinct_text(s, lambda v: v.strip() if isinstance(v, str) else v)
+    else:
+        out = s.astype(str).str.strip().astype(object)
     return out.where(~missing, None), pd.Series(False, index=s.index), ""
 
 
@@ -161,8 +180,12 @@ def _social(
 def _text(df: pd.DataFrame, column: str) -> pd.Series:
     """``column`` as text where it is a non-blank string or a number; None elsewhere (absent, null, an object)."""
     values = df[column] if column in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
-    text = values.map(lambda v: str(v) if isinstance(v, (str, int, float)) and not pd.isna(v) else None).astype(object)
-    return text.where(text.map(lambda v: bool(v and v.strip())), None)
+    return per_distinct_text(values, _text_of)
+
+
+def _text_of(value: object) -> str | None:
+    text = str(value) if isinstance(value, (str, int, float)) and not pd.isna(value) else None
+    return text if text and text.strip() else None
 
 
 def _excerpt_of(text: object) -> str | None:
@@ -177,12 +200,12 @@ def _excerpt_of(text: object) -> str | None:
 def post_excerpt(text: pd.Series) -> pd.Series:
     """At most ``POST_EXCERPT_CHARS`` characters of each text, whitespace collapsed to single spaces; a text
     cut short ends in an ellipsis. None where there is no text. (A comprehension: str.split beats a regex
-    over long posts several times over.)"""
-    return pd.Series([_excerpt_of(t) for t in text], index=text.index, dtype=object)
+    over long posts several times over; once per distinct text, as a post's polls repeat it.)"""
+    return per_distinct_text(text, _excerpt_of)
 
 
 def _url_part(values: pd.Series, safe: str = "") -> pd.Series:
-    return values.map(lambda v: quote(v, safe=safe) if isinstance(v, str) else None)
+    return per_distinct_text(values, lambda v: quote(v, safe=safe) if isinstance(v, str) else None)
 
 
 def _content_features(df: pd.DataFrame, text: pd.Series, media: Callable[[pd.DataFrame], pd.Series]) -> pd.DataFrame:
