@@ -16,6 +16,7 @@ from analytics_assets.sources.parsing.parsers import (
     ad_mappings,
     creative_mappings,
     parse_records,
+    per_distinct_text,
 )
 from analytics_assets.settings import SettingsError, load_settings
 from analytics_assets.sources.simulator import PlatformSimulator, SimulatorConfig
@@ -287,3 +288,20 @@ def test_a_post_link_that_is_not_https_is_quarantined_with_the_reason():
         assert result.rows.empty
         [reason] = result.quarantine["reason"]
         assert "post_url" in reason and "javascript:alert(1)" in json.loads(result.quarantine["payload"][0])[field]
+
+
+def test_text_fields_are_mapped_once_per_distinct_string_and_value_by_value_otherwise():
+    """A post's id and text repeat in each of its polls: a string column is mapped once per distinct value, each
+    missing value as it is; numbers or a mix go value by value, since a hash would take 1, 1.0 and True for one."""
+    calls = []
+
+    def tag(v):
+        calls.append(v)
+        return None if v is None else f"<{v}>"
+
+    strings = pd.Series(["a", "b", "a", None, "a", float("nan")], index=[5, 4, 3, 2, 1, 0])
+    out = per_distinct_text(strings, tag)
+    assert out.tolist() == ["<a>", "<b>", "<a>", None, "<a>", "<nan>"] and out.index.equals(strings.index)
+    assert out.dtype == object and calls.count("a") == 1 and len(calls) == 4
+    mixed = pd.Series([1, 1.0, True, "1"], dtype=object)
+    assert per_distinct_text(mixed, tag).tolist() == ["<1>", "<1.0>", "<True>", "<1>"]
