@@ -209,7 +209,13 @@ def test_the_asset_proposes_boosts_from_the_warehouse_with_tracked_value(scenari
         "status": ORGANIC_UNTRACKED, "spend_usd": 40.0, "paid_engagements": 20.0,
         "flight_start_at": pd.Timestamp(as_of) - pd.Timedelta(days=3), "flight_end_at": pd.Timestamp(as_of),
     }
-    effectiveness = pd.concat([effectiveness, pd.DataFrame([untracked_row])], ignore_index=True)
+    # an assessed boost from before the response window (120 days ago), with a response no recent boost comes near:
+    # the projections do not learn from it
+    stale_row = effectiveness[effectiveness["status"] == ESTIMATED].iloc[0].to_dict() | {
+        "boost_id": "stale_b1", "paid_engagements": 1e7,
+        "flight_start_at": pd.Timestamp(as_of) - pd.Timedelta(days=120), "flight_end_at": pd.Timestamp(as_of) - pd.Timedelta(days=113),
+    }
+    effectiveness = pd.concat([effectiveness, pd.DataFrame([untracked_row, stale_row])], ignore_index=True)
     tracked = pd.concat([
         _tracked(800.0).assign(is_organic_tracked=True),
         pd.DataFrame({"platform": ["meta_ads"], "conversion_value_usd": [9000.0], "paid_engagements": [20],
@@ -234,7 +240,8 @@ def test_the_asset_proposes_boosts_from_the_warehouse_with_tracked_value(scenari
     assert not proposed["target_id"].isin(set(scenario["b"]["post_id"])).any()  # never a post boosted already
     assert "100_200" not in set(proposed["target_id"]) and not (proposed["platform"] == "meta_ads").any()
     (materialization,) = result.asset_materializations_for_node("boost_recommendation_proposals")
-    assert materialization.metadata["assessed_boosts"].value == (effectiveness["status"] == ESTIMATED).sum()
+    assert materialization.metadata["assessed_boosts"].value == (effectiveness["status"] == ESTIMATED).sum() - 1
+    assert proposed["expected_value"].max() < 1e5  # nothing of the stale boost's ten million paid engagements
     assert "meta_ads" not in materialization.metadata["value_per_engagement"].value
     assert (proposed.groupby("account_id").size() <= 3).all()
     assert (proposed["replaces_from"] == as_of).all() and (proposed["expires_at"] == as_of + pd.Timedelta(hours=48)).all()
