@@ -13,7 +13,10 @@ benchmark refuses to time a day without one (``--warmup-days 0`` skips the warm-
 harness: the scoring steps then skip, so that day is not the schedule's). The simulator's world depends on its volume (the same post id is
 another post at another volume, and a post is polled for 7 days after it is published), so the warm-up ends 8
 days before the first day loaded at the measured volume: no measured-volume day polls a post the warm-up loaded
-(mixing them makes lifetime counters go backwards and fails the marts' data tests). Then ``--history-days``
+(mixing them makes lifetime counters go backwards and fails the marts' data tests). A warm-up at the measured
+volume is that world's own history and ends the day before (``--warmup-posts-per-day 240 --warmup-days 365``:
+a year of history at the default volume, loaded in one range run as ``cycle demo`` loads its days; with
+``--history-days 1`` the measured day follows a daily run, as a scheduled day does). Then ``--history-days``
 days (0 by default) go through ``daily_pipeline_job`` at the measured volume, not timed. Without history the
 measured day is a first day at that volume: every post it polls is new to the warehouse (its daily increments
 are whole lifetime counters) and the windowed marts' 8-day lookback finds only the small warm-up; with 7 or more
@@ -303,8 +306,10 @@ def run(
 
     first_history = day - timedelta(days=history_days)
     # the simulator's world depends on its volume (a post id of one volume is another post in the other), so no
-    # day loaded at the measured volume may poll a post the warm-up loaded: a gap longer than a post is polled
-    warmup_last = first_history - timedelta(days=MAX_POST_AGE_DAYS + 1)
+    # day loaded at the measured volume may poll a post the warm-up loaded: a gap longer than a post is polled. At
+    # the measured volume the warm-up is that world's history, and the days follow on
+    gap = 1 if warmup_posts_per_day == posts_per_day else MAX_POST_AGE_DAYS + 1
+    warmup_last = first_history - timedelta(days=gap)
     warmup_first = warmup_last - timedelta(days=warmup_days - 1)
     log = None if verbose else root / "day_graph.log"
     root.mkdir(parents=True, exist_ok=True)
@@ -424,6 +429,33 @@ def report(figures: dict, top: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def growth(baseline: dict, measured: dict, top: int = 10) -> str:
+    """The same day after a short and a long history: the whole job's ratio beside the goal (one new day at 365 days
+    of history at most 1.2x the same day at 30 days) and the steps that grew the most, in seconds."""
+    goal = GOALS["new_day_365_vs_30"]
+    short, long = (len(f["history"]) + _history_of(f) for f in (baseline, measured))
+    ratio = measured["job_seconds"] / baseline["job_seconds"]
+    lines = [
+        f"one new day after {long} days of history against {short} days: {measured['job_seconds']:.1f} s / "
+        f"{baseline['job_seconds']:.1f} s = {ratio:.2f}x (goal <= {goal}x: {verdict(ratio <= goal)})",
+        f"  {'step':<58} {short:>6} d {long:>6} d {'grew':>7}",
+    ]
+    keys = set(baseline["steps"]) | set(measured["steps"])
+    seconds = {k: ((baseline["steps"].get(k) or {}).get("seconds") or 0.0, (measured["steps"].get(k) or {}).get("seconds") or 0.0) for k in keys}
+    for key, (before, after) in sorted(seconds.items(), key=lambda kv: kv[1][0] - kv[1][1])[:top]:
+        lines.append(f"  {key:<58} {before:6.1f} s {after:6.1f} s {after - before:+6.1f} s")
+    return "\n".join(lines)
+
+
+def _history_of(figures: dict) -> int:
+    """The days of history loaded by the warm-up, where it ran at the measured volume (it is then that history)."""
+    warmup = figures.get("warmup") or {}
+    if warmup.get("posts_per_day") != figures["posts_per_day"]:
+        return 0
+    first, last = (date.fromisoformat(d) for d in warmup["days"].split(" .. "))
+    return (last - first).days + 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts-per-day", type=int, default=GOAL_POSTS_PER_DAY, help="the measured day's volume")
@@ -434,33 +466,55 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup-posts-per-day", type=int, default=WARMUP_POSTS_PER_DAY)
     parser.add_argument("--top", type=int, default=25, help="steps listed, slowest first (0: all); --json has all")
+    parser.add_argument(
+        "--baseline-warmup-days", type=int,
+        help="first the same day after this many warm-up days, then after --warmup-days, and the ratio of the two "
+        "(--warmup-posts-per-day 240 --posts-per-day 240 --warmup-days 365 --baseline-warmup-days 30: the goal of "
+        "one new day at 365 days of history within 1.2x of 30 days)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home, its log and dbt's target folders")
     parser.add_argument("--verbose", action="store_true", help="the runs' event logs here rather than in the home's log")
     args = parser.parse_args(argv)
     if args.posts_per_day < 1 or args.warmup_posts_per_day < 1 or args.warmup_days < 0 or args.history_days < 0:
         parser.error("--posts-per-day and --warmup-posts-per-day must be at least 1, --warmup-days and --history-days at least 0")
+    runs = ([args.baseline_warmup_days] if args.baseline_warmup_days is not None else []) + [args.warmup_days]
+    measured = []
+    for warmup_days in runs:
+        figures = _measure(args, warmup_days)
+        if figures is None:
+            return 1
+        measured.append(figures)
+        print(report(figures, args.top or None))
+        print(f"  load average at the end: {figures['load_average']} (2 shared cores: the seconds are rough)\n")
+    figures = measured[-1]
+    if len(measured) == 2:
+        figures = {**figures, "baseline": measured[0]}
+        print(growth(measured[0], measured[1]))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def _measure(args: argparse.Namespace, warmup_days: int) -> dict | None:
+    """One home: warm-up, history, the measured day (None, having said why, when a run failed)."""
     root = Path(tempfile.mkdtemp(prefix="cycle_day_graph_"))
     try:
         figures = run(
             args.posts_per_day, root, history_days=args.history_days,
-            warmup_days=args.warmup_days, warmup_posts_per_day=args.warmup_posts_per_day,
+            warmup_days=warmup_days, warmup_posts_per_day=args.warmup_posts_per_day,
             verbose=args.verbose, keep_dbt_targets=args.keep,
         )
     except JobFailed as exc:
         print(f"day_graph: {exc}" + ("" if args.keep else " (--keep keeps the home and its log)"), file=sys.stderr)
-        return 1
+        return None
     finally:
         if args.keep:
             print(f"home kept: {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
     figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    print(report(figures, args.top or None))
-    print(f"  load average at the end: {figures['load_average']} (2 shared cores: the seconds are rough)")
-    return 0
+    return figures
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ allows: the end-to-end tests run that job already, and the benchmark itself was 
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
@@ -78,3 +78,19 @@ def test_the_report_judges_the_goals_only_at_50000_posts_a_day():
     assert "raw_platform_data" in big and "97.5%" in big
     fast = day_graph.report({**figures, "posts_per_day": 50_000, "job_seconds": 299.0, "peak_mb": 4_000})
     assert fast.count("PASS") == 2
+
+
+def test_the_growth_report_compares_the_same_day_after_a_short_and_a_long_history():
+    def figures(warmup_days: int, job: float, dbt: float) -> dict:
+        first = date(2026, 5, 3) - timedelta(days=warmup_days)
+        return {
+            "posts_per_day": 240, "job_seconds": job, "history": [{"day": "2026-05-03", "job_seconds": 1.0}],
+            "warmup": {"days": f"{first} .. 2026-05-02", "posts_per_day": 240},
+            "steps": {"raw_platform_data": {"seconds": 10.0}, "cycle_dbt_models": {"seconds": dbt}},
+        }
+
+    text = day_graph.growth(figures(30, 100.0, 40.0), figures(365, 130.0, 70.0))
+    assert "after 366 days of history against 31 days: 130.0 s / 100.0 s = 1.30x (goal <= 1.2x: MISS)" in text
+    rows = text.splitlines()[2:]
+    assert rows[0].split()[0] == "cycle_dbt_models" and "+30.0 s" in rows[0] and "+0.0 s" in rows[1]
+    assert "1.10x (goal <= 1.2x: PASS)" in day_graph.growth(figures(30, 100.0, 40.0), figures(365, 110.0, 50.0))

@@ -87,7 +87,7 @@
     {%- do return('') -%}
   {%- endif -%}
   {%- set attached = graph.nodes.get(model.attached_node) -%}
-  {%- set window = ((attached or {}).get('config', {}).get('meta') or {}).get('test_window', '') if attached else '' -%}
+  {%- set window = ((attached or {}).get('config', {}).get('meta') or {}).get('test_window', '') -%}
   {%- if not window -%}
     {%- do return('') -%}
   {%- endif -%}
