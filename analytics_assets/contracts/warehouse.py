@@ -29,6 +29,8 @@ BOOST_COUNTERFACTUAL_TRAJECTORY = f"{ANALYSIS_SCHEMA}.boost_counterfactual_traje
 # each estimated boost's input fingerprint (analysis.boost_reuse): a boost whose inputs did not change keeps its rows
 BOOST_EFFECTIVENESS_INPUTS = f"{ANALYSIS_SCHEMA}.boost_effectiveness_inputs"
 EXPERIMENT_RESULTS = f"{ANALYSIS_SCHEMA}.experiment_results"
+# each experiment's input fingerprint (its observations, the rule, the method): an unchanged experiment keeps its row
+EXPERIMENT_RESULTS_INPUTS = f"{ANALYSIS_SCHEMA}.experiment_results_inputs"
 INSIGHTS = f"{ANALYSIS_SCHEMA}.insights"
 # the dated anomalies of the daily campaign and platform series (ml.anomalies), one row per series and flagged day
 METRIC_ANOMALIES = f"{ANALYSIS_SCHEMA}.metric_anomalies"

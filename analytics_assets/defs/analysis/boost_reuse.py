@@ -21,6 +21,7 @@ import hashlib
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 import pandas as pd
@@ -40,10 +41,14 @@ BOOST_INPUT_COLUMNS = [
 ]
 
 
+def method_key(module: ModuleType, settings: object) -> str:
+    """The code (``module``'s source) and the settings of an estimate: another version of either is another
+    estimate, so nothing stored by the other may be kept."""
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest() + repr(settings)
+
+
 def _method_key(lift_config: ml.boost_lift.LiftConfig) -> str:
-    """The code and the settings of the estimate: another version of either is another estimate."""
-    source = Path(ml.boost_lift.__file__).read_bytes()
-    return hashlib.sha256(source).hexdigest() + repr(sorted(dataclasses.asdict(lift_config).items()))
+    return method_key(ml.boost_lift, sorted(dataclasses.asdict(lift_config).items()))
 
 
 def _day_summaries(con: duckdb.DuckDBPyConnection, platforms: list[str]) -> dict[tuple[str, date], str]:

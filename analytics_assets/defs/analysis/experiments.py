@@ -1,24 +1,48 @@
 """The calls of the A/B tests run on boosts (timing, budget, targeting, creative): method in ``ml/experiments.py``;
 and the accounts each belongs to (``account_experiments``, what the API serves).
 
-Unpartitioned: an experiment's call needs all of its units, so the table is replaced on each run.
+Unpartitioned: an experiment's call needs all of its units, so the table is replaced on each run. An experiment
+whose inputs are those of the last run keeps its row: its observations (a count and an order-free sum of their
+rows' hashes, one aggregate in the warehouse), the decision rule and the method's code are fingerprinted, and
+only the experiments whose fingerprint moved are read and called again. A finished experiment's observations stop
+changing, so a run's cost follows the running experiments, not the history (a year of the simulator's
+experiments took 5 s a run, against 0.6 s at a month); a restated day changes the fingerprint of every experiment
+it holds units of.
 """
+
+import hashlib
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 
+import ml.experiments
 from analytics_assets.contracts.serving import ACCOUNT_EXPERIMENTS_TABLE
-from analytics_assets.contracts.warehouse import BOOST_EFFECTIVENESS, EXPERIMENT_RESULTS, table_metadata
+from analytics_assets.contracts.warehouse import (
+    BOOST_EFFECTIVENESS,
+    EXPERIMENT_RESULTS,
+    EXPERIMENT_RESULTS_INPUTS,
+    table_metadata,
+)
+from analytics_assets.defs.analysis.boost_reuse import method_key
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
-from analytics_assets.storage.warehouse import replace_table
+from analytics_assets.storage.warehouse import registered, replace_table, replace_tables, table_exists
 from ml.experiments import experiment_results_frame
+
+# what the call reads of each observation (stg_experiment_observations)
+OBSERVATION_COLUMNS = [
+    "experiment_id", "experiment_name", "factor", "start_date", "end_date", "metric", "metric_kind", "baseline_mean",
+    "baseline_sd", "mde", "alpha", "power", "variant", "variant_role", "unit_id", "exposed_at", "value",
+]
 
 
 class ExperimentResultsConfig(dg.Config):
     # fixed_horizon: call only at the planned sample; sequential: mSPRT, valid at every daily look
     decision_rule: str = "fixed_horizon"
+    # keep the rows of experiments whose inputs did not change since the last run (false: call every one again)
+    reuse_unchanged: bool = True
 
 
 @dg.asset(
@@ -46,15 +70,22 @@ def experiment_results(
     if config.decision_rule not in ("fixed_horizon", "sequential"):
         raise dg.Failure(f"decision_rule must be fixed_horizon or sequential, got {config.decision_rule!r}")
     with warehouse.connect() as con:
-        observations = con.execute(
-            """select experiment_id, experiment_name, factor, start_date, end_date, metric, metric_kind,
-                      baseline_mean, baseline_sd, mde, alpha, power, variant, variant_role, unit_id,
-                      exposed_at, value
-               from main.stg_experiment_observations"""
-        ).df()
-    results = experiment_results_frame(observations, config.decision_rule)
+        fingerprints = _input_fingerprints(con, config.decision_rule)
+        kept = _kept_results(con, fingerprints) if config.reuse_unchanged else pd.DataFrame()
+        changed = sorted(set(fingerprints["experiment_id"]) - set(kept.get("experiment_id", [])))
+        with registered(con, "_changed_experiments", pd.DataFrame({"experiment_id": pd.Series(changed, dtype=object)})):
+            observations = con.execute(
+                f"""select {", ".join(OBSERVATION_COLUMNS)} from main.stg_experiment_observations
+                    where experiment_id in (select experiment_id from _changed_experiments)"""
+            ).df()
+    called = experiment_results_frame(observations, config.decision_rule)
+    results = called if kept.empty else _stacked(kept, called)
     with warehouse.connect() as con:
-        replace_table(con, EXPERIMENT_RESULTS, results)
+        replace_tables(
+            con,
+            {EXPERIMENT_RESULTS: results, EXPERIMENT_RESULTS_INPUTS: fingerprints},
+            {EXPERIMENT_RESULTS_INPUTS: {"experiment_id": "varchar", "input_fingerprint": "varchar"}},
+        )
     winners = results[results["status"] == "winner"]
     unjustified = winners[
         (winners["p_value"] >= winners["alpha"])
@@ -68,6 +99,9 @@ def experiment_results(
         metadata={
             "dagster/row_count": len(results),
             "decision_rule": config.decision_rule,
+            # called by this run (new observations, or a new rule or method), and kept from the last
+            "experiments_called_this_run": len(called),
+            "experiments_kept_unchanged": len(kept),
             "status_counts": results["status"].value_counts().to_dict(),
             "preview": markdown_preview(results[preview_cols], 20),
         },
@@ -79,6 +113,47 @@ def experiment_results(
             )
         ],
     )
+
+
+def _input_fingerprints(con, rule: str) -> pd.DataFrame:
+    """Each experiment's input fingerprint: its observations' count and order-free hash sum, the rule, the method."""
+    method = method_key(ml.experiments, rule)
+    summaries = con.execute(
+        f"""select experiment_id, count(*) as n, sum(hash({", ".join(OBSERVATION_COLUMNS)})) as h
+            from main.stg_experiment_observations group by experiment_id order by experiment_id"""
+    ).fetchall()
+    return pd.DataFrame(
+        {
+            "experiment_id": pd.Series([e for e, _, _ in summaries], dtype=object),
+            "input_fingerprint": pd.Series(
+                [hashlib.sha256(f"{method}|{n}|{h}".encode()).hexdigest() for _, n, h in summaries], dtype=object
+            ),
+        }
+    )
+
+
+def _kept_results(con, fingerprints: pd.DataFrame) -> pd.DataFrame:
+    """The last run's rows of the experiments whose stored fingerprint is theirs now (empty: none, or no last run)."""
+    if not (table_exists(con, EXPERIMENT_RESULTS_INPUTS) and table_exists(con, EXPERIMENT_RESULTS)):
+        return pd.DataFrame()
+    with registered(con, "_current_experiment_inputs", fingerprints):
+        return con.execute(
+            f"""select r.* from {EXPERIMENT_RESULTS} r
+                join {EXPERIMENT_RESULTS_INPUTS} s using (experiment_id)
+                join _current_experiment_inputs c on c.experiment_id = s.experiment_id
+                     and c.input_fingerprint = s.input_fingerprint
+                order by r.experiment_id"""
+        ).df()
+
+
+def _stacked(kept: pd.DataFrame, called: pd.DataFrame) -> pd.DataFrame:
+    """The kept rows and this run's, one table in experiment order, with the columns of a run that calls every one."""
+    if called.empty:
+        return kept
+    # an all-null kept column takes the call's dtype where it can hold a null (a float, a time, text)
+    nullable = {c: called[c].dtype for c in called.columns if c in kept and kept[c].isna().all() and called[c].dtype.kind in "fOmM"}
+    both = pd.concat([kept.astype(nullable), called], ignore_index=True)
+    return both.sort_values("experiment_id", kind="stable").reset_index(drop=True)[list(called.columns)]
 
 
 # ---------------------------------------------------------------------------------------- ownership
