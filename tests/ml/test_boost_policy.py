@@ -245,3 +245,41 @@ def test_the_asset_proposes_boosts_from_the_warehouse_with_tracked_value(scenari
     assert "meta_ads" not in materialization.metadata["value_per_engagement"].value
     assert (proposed.groupby("account_id").size() <= 3).all()
     assert (proposed["replaces_from"] == as_of).all() and (proposed["expires_at"] == as_of + pd.Timedelta(hours=48)).all()
+
+
+def test_projections_computed_in_blocks_are_each_candidates_own(monkeypatch):
+    """project_boosts projects a pool's candidates together, in blocks: any block size gives the figures of one
+    candidate projected against its pool alone (the order statistics and the share that pays back)."""
+    import ml.boost_policy as policy
+    from ml.boost_lift import conformal_ranks
+
+    rng = np.random.default_rng(8)
+    n = 120
+    spend, paid, lift, before = rng.uniform(20, 400, n), rng.uniform(0, 800, n), rng.normal(40, 30, n), rng.integers(0, 200, n)
+    responses = pd.DataFrame({
+        "boost_id": [f"b{i}" for i in range(n)], "platform": rng.choice(["linkedin", "x"], n), "media_type": rng.choice(["text", "video"], n, p=[0.8, 0.2]),
+        "spend_usd": spend, "flight_days": 3, "paid_engagements": paid, "organic_lift": lift, "pre_boost_engagements": before.astype(float),
+        "paid_per_dollar": paid / spend, "lift_per_engagement": lift / (before + 1.0),
+        "incremental_engagements": paid + lift, "incremental_engagements_low": paid + lift - 20,
+    })
+    flights = pd.DataFrame({"platform": ["linkedin", "x"], "budget_usd": [100.0, 60.0], "duration_days": [5, 3],
+                            "flight_basis": "boosts that paid back", "boosts_behind": [30, 30]})
+    values = pd.DataFrame({"platform": ["linkedin"], "value_per_engagement_usd": [0.4], "value_source": [TRACKED]})
+    candidates = pd.DataFrame({
+        "platform": rng.choice(["linkedin", "x", "reddit"], 60), "account_id": rng.choice(["a", "b"], 60), "post_id": [f"p{i}" for i in range(60)],
+        "media_type": rng.choice(["text", "video", "image"], 60), "published_at": pd.Timestamp("2026-05-01"), "age_hours": 12.0,
+        "current_engagements": rng.integers(0, 500, 60), "budget_usd": np.where(rng.random(60) < 0.3, 250.0, np.nan),
+    })
+    whole = project_boosts(candidates, responses, values, flights)
+    monkeypatch.setattr(policy, "_CELLS", 7)  # a block per candidate
+    pd.testing.assert_frame_equal(project_boosts(candidates, responses, values, flights), whole)
+    assert set(whole["platform"]) == {"linkedin", "x"}  # reddit has no past boosts
+    for row in whole.itertuples():
+        pool = responses[responses["platform"] == row.platform]
+        if row.response_pool == "media":
+            pool = pool[pool["media_type"] == row.media_type]
+        projections = np.sort(row.budget_usd * pool["paid_per_dollar"] + (row.current_engagements + 1.0) * pool["lift_per_engagement"])
+        lo, hi = conformal_ranks(len(pool), 0.90)
+        assert (row.incremental_engagements_low, row.incremental_engagements_high) == (projections[lo - 1], projections[hi - 1])
+        assert row.n_boosts == len(pool) and row.confidence == (projections * row.value_per_engagement_usd > row.budget_usd).mean()
+        assert row.value_source == (TRACKED if row.platform == "linkedin" else CONFIGURED)
