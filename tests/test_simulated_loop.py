@@ -27,10 +27,12 @@ SHIFTED = {
 # reported each purchase under all three action types, as Meta does (every other value compared equal, frame by frame),
 # and once more when the ad-level reports gained the ads' names (without those columns: the previous digests), and
 # when Reddit self posts gained their body (`selftext`; their title became the text's first sentence, and so their
-# permalink's slug: only those three columns of the Reddit frame changed, every other frame compared equal)
+# permalink's slug: only those three columns of the Reddit frame changed, every other frame compared equal), and
+# when a post's text came from a hash of its id rather than a generator seeded with it (only the text columns
+# changed: LinkedIn's commentary, X's text, TikTok's video_description, Reddit's title, selftext and permalink)
 OPEN_LOOP_DIGESTS = {
-    "small": "87e539b77b0eeb75c5fcd4271e10225f6f39cf142867dab6373e4ed7945b05bc",
-    "shifted": "e18b6a6b9f16996dcd57ba5232b92503334a77c1718005d281449a2f55c0ae9b",
+    "small": "89b07e00bcfd271fa3b40a6130f60cbd57b99b6af4695792cef15345b98c4944",
+    "shifted": "bc00c216356c6e96436d5e0848a891a16c5b1d9370bde0b701dedcf164116924",
 }
 
 
