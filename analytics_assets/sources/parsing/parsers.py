@@ -42,6 +42,11 @@ def per_distinct_text(values: pd.Series, fn: Callable[[object], object]) -> pd.S
     would take 1, 1.0 and True for one value; each missing value is passed as it is."""
     if infer_dtype(values, skipna=True) != "string":
         return pd.Series(values.map(fn), index=values.index, dtype=object)
+    return _each_distinct_text(values, fn)
+
+
+def _each_distinct_text(values: pd.Series, fn: Callable[[object], object]) -> pd.Series:
+    """``per_distinct_text`` for values already known to be strings or missing."""
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
     out = np.array([fn(v) for v in distinct] + [None], dtype=object)[codes]  # code -1 (missing): the None, for now
     missing = np.flatnonzero(codes == -1)
@@ -60,7 +65,7 @@ def _missing(s: pd.Series) -> pd.Series:
 def _as_str(s: pd.Series, missing: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     # object dtype with None for missing: what pandera's `str` columns and DuckDB's VARCHAR expect
     if infer_dtype(s, skipna=True) == "string":  # ids and names repeat in every poll of a post: strip each once
-        out = per_distinct_text(s, lambda v: v.strip() if isinstance(v, str) else v)
+        out = _each_distinct_text(s, lambda v: v.strip() if isinstance(v, str) else v)
     else:
         out = s.astype(str).str.strip().astype(object)
     return out.where(~missing, None), pd.Series(False, index=s.index), ""
