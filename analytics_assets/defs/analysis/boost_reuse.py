@@ -20,8 +20,6 @@ import dataclasses
 import hashlib
 from collections import defaultdict
 from datetime import date, timedelta
-from pathlib import Path
-from types import ModuleType
 
 import duckdb
 import pandas as pd
@@ -32,6 +30,7 @@ from analytics_assets.contracts.warehouse import (
     BOOST_EFFECTIVENESS,
     BOOST_EFFECTIVENESS_INPUTS,
 )
+from analytics_assets.defs.analysis.input_fingerprints import method_key
 from analytics_assets.storage.warehouse import table_exists
 
 # the columns of a boost's own row that its estimate reads or carries (the asset's _boosts query)
@@ -39,12 +38,6 @@ BOOST_INPUT_COLUMNS = [
     "boost_id", "post_id", "platform", "account_id", "start_date", "end_date", "spend_usd", "paid_engagements",
     "published_at",
 ]
-
-
-def method_key(module: ModuleType, settings: object) -> str:
-    """The code (``module``'s source) and the settings of an estimate: another version of either is another
-    estimate, so nothing stored by the other may be kept."""
-    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest() + repr(settings)
 
 
 def _method_key(lift_config: ml.boost_lift.LiftConfig) -> str:

@@ -24,7 +24,7 @@ from analytics_assets.contracts.warehouse import (
     EXPERIMENT_RESULTS_INPUTS,
     table_metadata,
 )
-from analytics_assets.defs.analysis.boost_reuse import method_key
+from analytics_assets.defs.analysis.input_fingerprints import method_key
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource

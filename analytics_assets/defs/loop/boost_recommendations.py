@@ -5,9 +5,9 @@ how a boost of each platform responds (paid engagements per dollar, organic lift
 ``fct_boost_organic_vs_paid`` says what an engagement of a boosted post was worth in tracked conversion value.
 Every post of the last ``max_age_hours`` that is not boosted yet gets a projection of its incremental
 engagements at the suggested budget and duration, with a 90% interval, and the cost per incremental engagement
-and ROI that follow; per account, the best by expected ROI
-that pay back are recommended (kind ``boost``, target the post). The action key carries the budget, the
-duration and the first day of the flight: a rerun on the same data makes the same ids.
+and ROI that follow; per account, the best by expected ROI that pay back are recommended (kind ``boost``, target
+the post). The action key carries the budget, the duration and the first day of the flight: a rerun on the same
+data makes the same ids.
 
 Writes ``ml.boost_recommendation_proposals``; the posting policy's ``ml_recommendations`` step merges them.
 """
