@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 # One row per (path, touch) from dbt: each conversion owns its journey's touches since the previous
 # conversion; the touches after a journey's last conversion, or of a journey that never converted, form a
 # path that ended without conversion (a null). A path_id is unique within its property.
+# Only the window's rows are read: the table holds every path of the history, the comparison its last days.
 PATH_TOUCHES_SQL = """select property_id, path_id, channel, position, path_date, converted, value
-from main.int_attribution_paths order by property_id, path_id, position"""
+from main.int_attribution_paths where path_date between ? and ? order by property_id, path_id, position"""
 
 # the comparison's column types, whatever the frame's dtypes (an empty comparison keeps its schema)
 COMPARISON_TYPES = {
@@ -54,10 +55,11 @@ class AttributionComparisonConfig(dg.Config):
     shapley_game: str = Field(default="incremental", description="incremental or path_subsets")
 
 
-def _window(touches: pd.DataFrame, lookback_days: int) -> tuple[date, date]:
-    """The modelled window: the last ``lookback_days`` days of the warehouse's journeys, the same for every
-    property (a property that stopped tracking earlier is compared on what it has in the window, if any)."""
-    end = pd.Timestamp(touches["path_date"].max()).date()
+def _window(newest: date, lookback_days: int) -> tuple[date, date]:
+    """The modelled window: the last ``lookback_days`` days of the warehouse's journeys (``newest``: their newest
+    path day), the same for every property (a property that stopped tracking earlier is compared on what it has
+    in the window, if any)."""
+    end = pd.Timestamp(newest).date()
     return end - timedelta(days=lookback_days - 1), end
 
 
@@ -120,11 +122,11 @@ def agg_attribution_model_comparison(
     compared = {}  # property id -> (its paths, its credits)
 
     with warehouse.connect() as con:
-        rows = con.execute(PATH_TOUCHES_SQL).df()
+        newest = con.execute("select max(path_date) from main.int_attribution_paths").fetchone()[0]
         start = end = None
-        if not rows.empty:
-            start, end = _window(rows, config.lookback_days)
-            rows = rows[(rows["path_date"] >= pd.Timestamp(start)) & (rows["path_date"] <= pd.Timestamp(end))]
+        if newest is not None:
+            start, end = _window(newest, config.lookback_days)
+            rows = con.execute(PATH_TOUCHES_SQL, [start, end]).df()
             # each property alone: its Markov chain, Shapley game and totals never see another's journeys
             for property_id, touches in rows.groupby("property_id", sort=True):
                 data, credits, caught = _compare_property(touches, config)
