@@ -254,8 +254,13 @@ def budget_recommendation_proposals(
     as_of = pd.Timestamp(as_of).to_pydatetime()
     series = campaign_series(days)
     budget_config = BudgetConfig(interval_level=INTERVAL_LEVEL, bootstraps=config.bootstraps)
-    fits = {cid: fit_curve(s["spend_usd"], s["conversions"], budget_config) for cid, s in series.items()}
     campaigns = current_budgets(days, series)
+    # only a campaign delivering on the newest day can be allocated (plan_budgets keeps the others, "paused on the
+    # latest day"): the ended campaigns of the window, more of them the longer the history, are not fitted
+    delivering = set(campaigns.loc[campaigns["is_active"], "campaign_id"])
+    fits = {
+        cid: fit_curve(s["spend_usd"], s["conversions"], budget_config) for cid, s in series.items() if cid in delivering
+    }
     try:
         plan = plan_budgets(
             campaigns, fits, config.total_budget_usd, config.min_share_of_current, config.max_share_of_current, budget_config
