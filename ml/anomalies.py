@@ -281,6 +281,8 @@ def detect_anomalies(
     rows = []
     if len(series):
         for series_id, s in series.groupby("series_id", sort=True):
+            if start is not None and s["metric_date"].max() < start:
+                continue  # it ended before the evaluated days (a campaign over): nothing of it would be reported
             first = s.iloc[0]
             for flag in _judge_series(s, config, start):
                 rows.append(
@@ -306,6 +308,8 @@ def series_days(series: pd.DataFrame, config: DetectorConfig | None = None, *, e
     total = 0
     for _, s in series.groupby("series_id"):
         dates = np.sort(s["metric_date"].to_numpy())
+        if start is not None and dates[-1] < start:
+            continue  # no day of it is evaluated
         history = np.arange(len(dates))  # days before each (every one counted clean: an upper bound of a few)
         window = np.timedelta64(config.window_days, "D")
         seen = np.array([np.sum((dates[:i] >= dates[i] - window)) for i in history])
