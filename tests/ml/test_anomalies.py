@@ -78,8 +78,14 @@ def test_a_run_from_one_day_reports_what_the_whole_range_reports_for_it(planted)
     series, _ = planted
     whole = detect_anomalies(series)
     day = pd.Timestamp(SPIKE_DAYS[1])
-    alone = detect_anomalies(series[series["metric_date"] <= day], evaluate_from=day)
+    # a campaign that ended before the day (its series stops a week earlier) is history only: nothing of it is
+    # reported or counted as judged, and the run skips it
+    first = series[series["series_id"] == series["series_id"].iloc[0]]
+    ended = first[pd.to_datetime(first["metric_date"]) < day - pd.Timedelta(days=7)].assign(series_id="ended")
+    window = pd.concat([series[series["metric_date"] <= day], ended], ignore_index=True)
+    alone = detect_anomalies(window, evaluate_from=day)
     pd.testing.assert_frame_equal(alone, whole[pd.to_datetime(whole["metric_date"]) == day].reset_index(drop=True))
+    assert series_days(window, evaluate_from=day) == series_days(series[series["metric_date"] <= day], evaluate_from=day)
 
 
 def _platform_days(values: np.ndarray, start: date = date(2026, 1, 5)) -> pd.DataFrame:
