@@ -27,6 +27,7 @@ Plain library: pandas, numpy and scipy. ``isolation_forest_flags`` (scikit-learn
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -269,6 +270,16 @@ def _severity(kind: str, z: float, config: DetectorConfig) -> str:
     return "high" if abs(z) >= 2 * config.z_threshold else "medium"
 
 
+def _series_to_judge(series: pd.DataFrame, start: pd.Timestamp | None) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each series of ``series`` by id, less those that ended before ``start`` (a campaign over): none of their
+    days is evaluated. ``detect_anomalies`` and ``series_days`` both judge these, so the false alarms' numerator
+    and denominator cover the same series."""
+    for series_id, s in series.groupby("series_id", sort=True):
+        if start is not None and s["metric_date"].max() < start:
+            continue
+        yield series_id, s
+
+
 def detect_anomalies(
     series: pd.DataFrame, config: DetectorConfig | None = None, *, evaluate_from=None
 ) -> pd.DataFrame:
@@ -280,9 +291,7 @@ def detect_anomalies(
     start = pd.Timestamp(evaluate_from) if evaluate_from is not None else None
     rows = []
     if len(series):
-        for series_id, s in series.groupby("series_id", sort=True):
-            if start is not None and s["metric_date"].max() < start:
-                continue  # it ended before the evaluated days (a campaign over): nothing of it would be reported
+        for series_id, s in _series_to_judge(series, start):
             first = s.iloc[0]
             for flag in _judge_series(s, config, start):
                 rows.append(
@@ -306,10 +315,8 @@ def series_days(series: pd.DataFrame, config: DetectorConfig | None = None, *, e
     config = config or DetectorConfig()
     start = pd.Timestamp(evaluate_from) if evaluate_from is not None else None
     total = 0
-    for _, s in series.groupby("series_id"):
+    for _, s in _series_to_judge(series, start):
         dates = np.sort(s["metric_date"].to_numpy())
-        if start is not None and dates[-1] < start:
-            continue  # no day of it is evaluated
         history = np.arange(len(dates))  # days before each (every one counted clean: an upper bound of a few)
         window = np.timedelta64(config.window_days, "D")
         seen = np.array([np.sum((dates[:i] >= dates[i] - window)) for i in history])
