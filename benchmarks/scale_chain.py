@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable, Iterator
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -289,13 +291,40 @@ _RAW_COLUMNS = (
 def read_raw(con: duckdb.DuckDBPyConnection, raw: str = "raw") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The snapshots (the columns the chain reads) and the boosted posts, as pandas frames."""
     snapshots = con.execute(f"select {', '.join(_RAW_COLUMNS)} from {raw}.raw_social_post_snapshots").df()
-    boosts = con.execute(f"select distinct organic_platform as platform, post_id from {raw}.raw_boosts").df()
-    return snapshots, boosts
+    return snapshots, read_boosts(con, raw)
+
+
+def read_boosts(con: duckdb.DuckDBPyConnection, raw: str = "raw") -> pd.DataFrame:
+    return con.execute(f"select distinct organic_platform as platform, post_id from {raw}.raw_boosts").df()
+
+
+def read_raw_buckets(con: duckdb.DuckDBPyConnection, buckets: int, raw: str = "raw") -> Iterator[pd.DataFrame]:
+    """The snapshots in ``buckets`` frames, every reading of a post in the same one (bucketed by a hash of the post
+    id): how pandas meets a table larger than memory, one bucket read and processed at a time."""
+    for bucket in range(buckets):
+        yield con.execute(
+            f"select {', '.join(_RAW_COLUMNS)} from {raw}.raw_social_post_snapshots where hash(post_id) % ? = ?",
+            [buckets, bucket],
+        ).df()
 
 
 def pandas_chain(s: pd.DataFrame, boosts: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The chain in pandas, as a practitioner writes it: sort once, then vectorised operations on the sorted
     frame (groups are contiguous runs, found by comparing each row with the previous one)."""
+    return _pandas_finish([_pandas_posts(s, boosts)])
+
+
+def pandas_chain_buckets(buckets: Iterable[pd.DataFrame], boosts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The same chain over snapshots too large for one frame, given in buckets that each hold every reading of
+    their posts (``read_raw_buckets``): everything per post runs a bucket at a time, the platform-day sums add
+    across buckets, and the per-post tables are concatenated before the hour-of-week table (means and medians
+    over posts) is computed once. Only one bucket's snapshots are in memory at a time."""
+    return _pandas_finish([_pandas_posts(bucket, boosts) for bucket in buckets])
+
+
+def _pandas_posts(s: pd.DataFrame, boosts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Everything of the chain that depends on one post's readings only, for the posts of ``s`` (consumed:
+    columns are added to it): the post-day facts, the posts, and the platform-day sums of their increments."""
     weights = engagement_weights()
     for m in _OPTIONAL:
         s[m] = s[m].fillna(0).astype("int64")
@@ -341,18 +370,7 @@ def pandas_chain(s: pd.DataFrame, boosts: pd.DataFrame) -> dict[str, pd.DataFram
         engagement_score_sum=("engagement_score", "sum"),
         scored_posts=("engagement_score", "count"),
     )
-    platform = account.groupby(["metric_date", "platform"], sort=False).sum().reset_index()
-    platform["channel_type"] = "organic"
-    platform["avg_engagement_score"] = (platform["engagement_score_sum"] / platform["scored_posts"]).where(
-        platform["scored_posts"] != 0
-    )
-    platform["ctr"] = (platform["clicks"] / platform["impressions"].astype(float)).where(platform["impressions"] != 0)
-    platform["spend_usd"] = 0.0
-    platform["conversions"] = platform["revenue_usd"] = platform["roas"] = np.nan
-    platform = platform[
-        ["metric_date", "platform", "channel_type", "posts", "impressions", "engagements", "clicks",
-         "avg_engagement_score", "spend_usd", "conversions", "revenue_usd", "ctr", "roas"]
-    ]  # fmt: skip
+    platform_sums = account.groupby(["metric_date", "platform"], sort=False).sum()
 
     # dim_post: each post's latest post-day, its first day and how many it had
     last = ~f.duplicated(["platform", "post_id"], keep="last")
@@ -367,6 +385,27 @@ def pandas_chain(s: pd.DataFrame, boosts: pd.DataFrame) -> dict[str, pd.DataFram
         dim = dim.merge(latest, on=["platform", "post_id"], how="left")
     boosted = set(zip(boosts["platform"], boosts["post_id"]))
     dim["is_boosted"] = [key in boosted for key in zip(dim["platform"], dim["post_id"])] if boosted else False
+    return {"fct_post_metrics_daily": f, "dim_post": dim, "platform_sums": platform_sums}
+
+
+def _pandas_finish(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The chain's tables from the per-post work of one or more buckets of posts."""
+    one = len(parts) == 1  # the whole table in one frame: no copy through concat
+    f = parts[0]["fct_post_metrics_daily"] if one else pd.concat([p.pop("fct_post_metrics_daily") for p in parts], ignore_index=True)
+    dim = parts[0]["dim_post"] if one else pd.concat([p.pop("dim_post") for p in parts], ignore_index=True)
+    sums = parts[0]["platform_sums"] if one else pd.concat([p["platform_sums"] for p in parts]).groupby(level=[0, 1], sort=False).sum()
+    platform = sums.reset_index()
+    platform["channel_type"] = "organic"
+    platform["avg_engagement_score"] = (platform["engagement_score_sum"] / platform["scored_posts"]).where(
+        platform["scored_posts"] != 0
+    )
+    platform["ctr"] = (platform["clicks"] / platform["impressions"].astype(float)).where(platform["impressions"] != 0)
+    platform["spend_usd"] = 0.0
+    platform["conversions"] = platform["revenue_usd"] = platform["roas"] = np.nan
+    platform = platform[
+        ["metric_date", "platform", "channel_type", "posts", "impressions", "engagements", "clicks",
+         "avg_engagement_score", "spend_usd", "conversions", "revenue_usd", "ctr", "roas"]
+    ]  # fmt: skip
 
     by_hour = dim.groupby(["platform", "publish_dow", "publish_hour"], sort=False).agg(
         posts=("post_id", "size"),

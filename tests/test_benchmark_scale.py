@@ -29,7 +29,8 @@ POSTS_PER_DAY = 100
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A warehouse of ROWS generated snapshots with the dbt chain (schema main), the hand-written DuckDB chain
-    (schema hand) and the pandas chain (schema pandas) built on it."""
+    (schema hand) and the pandas chain, in one frame (schema pandas) and in buckets of posts (pandas_buckets), built
+    on it."""
     root = tmp_path_factory.mktemp("benchmark_scale")
     with pytest.MonkeyPatch.context() as env:
         env.delenv("CYCLE_DBT_MIN_DATE", raising=False)
@@ -52,6 +53,9 @@ def built(tmp_path_factory):
             chain.run_duckdb_chain(con, schema="hand")
             snapshots, boosts = chain.read_raw(con)
             chain.write_frames(con, chain.pandas_chain(snapshots, boosts), "pandas")
+            # the way a table larger than memory goes through pandas: three buckets of posts
+            by_bucket = chain.pandas_chain_buckets(chain.read_raw_buckets(con, 3), chain.read_boosts(con))
+            chain.write_frames(con, by_bucket, "pandas_buckets")
     return warehouse, volume, written
 
 
@@ -86,7 +90,7 @@ def test_the_validation_refuses_rows_the_contract_refuses(built, tmp_path):
             gen.validate_sample(con, rows=5_000)
 
 
-@pytest.mark.parametrize("way", ["hand", "pandas"])
+@pytest.mark.parametrize("way", ["hand", "pandas", "pandas_buckets"])
 def test_a_hand_written_chain_builds_the_dbt_chain_s_tables(built, way):
     warehouse, _, _ = built
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -108,3 +112,13 @@ def test_the_comparison_sees_one_changed_row(built, tmp_path):
             con.execute(f"create table {schema}.agg_platform_daily as select * from w.{schema}.agg_platform_daily")
         con.execute("update hand.agg_platform_daily set clicks = clicks + 1 where rowid = 0")
         assert chain.table_differences(con, "agg_platform_daily", "hand", "main") == 2
+
+
+def test_the_buckets_split_the_posts_and_keep_each_post_whole(built):
+    warehouse, _, written = built
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        buckets = list(chain.read_raw_buckets(con, 3))
+    assert sum(len(b) for b in buckets) == written
+    assert all(len(b) for b in buckets)  # each bucket holds posts: the platform-day sums really add across buckets
+    posts = [set(zip(b["platform"], b["post_id"])) for b in buckets]
+    assert not (posts[0] & posts[1]) and not (posts[0] & posts[2]) and not (posts[1] & posts[2])
