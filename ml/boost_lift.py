@@ -216,10 +216,9 @@ def _rows_from_curves(
     posts = curves.posts
     values = curves.values
     boosted_ids = set(boosts["post_id"]) | other_boosted_post_ids
-    unboosted = ~posts["post_id"].isin(boosted_ids).to_numpy()
     published = pd.to_datetime(posts["published_at"]).to_numpy()
-    platform = posts["platform"].to_numpy()
     row_of = dict(zip(zip(posts["platform"], posts["post_id"]), range(len(posts))))
+    pools = _ComparablePools(posts, values, published, ~posts["post_id"].isin(boosted_ids).to_numpy())
 
     flight_start, flight_end = _flight_times(boosts)
     lo_rank, hi_rank = conformal_ranks(config.n_comparables, config.confidence)
@@ -258,29 +257,21 @@ def _rows_from_curves(
             rows.append({**base, "status": NO_FLIGHT_DATA})
             continue
         e0, e1 = values[i, a0], values[i, a1]
-        pool = (
-            unboosted
-            & (platform == b.platform)
-            & (np.abs(published - published[i]) <= window)
-            & ~np.isnan(values[:, a1])
-            & ~np.isnan(values[:, a0])
-            & ~np.isnan(values[:, a_first])
-        )
-        cand = np.flatnonzero(pool)
+        cand, log_a0, log_first = pools.candidates(b.platform, published[i], window, a0, a1, a_first)
         if len(cand) < config.min_comparables:
             rows.append({**base, "status": TOO_FEW_COMPARABLES, "n_comparables": int(len(cand))})
             continue
         # nearest in pre-boost trajectory: level at a0 and, with two pre-boost snapshots, growth since the first
-        feats = [np.log1p(values[cand, a0]) - math.log1p(e0)]
+        feats = [log_a0 - math.log1p(e0)]
         if a_first < a0:
-            growth = np.log1p(values[cand, a0]) - np.log1p(values[cand, a_first])
+            growth = log_a0 - log_first
             feats.append(growth - (math.log1p(e0) - math.log1p(values[i, a_first])))
         dist = np.zeros(len(cand))
         for f in feats:
             scale = np.std(f) or 1.0
             dist += (f / scale) ** 2
         k = min(config.n_comparables, len(cand))
-        nearest = cand[np.argsort(dist, kind="stable")[:k]]
+        nearest = cand[_nearest(dist, cand, k)]
         lo, hi = conformal_ranks(k, config.confidence) if k != config.n_comparables else (lo_rank, hi_rank)
         ratios = (values[nearest][:, a0 : a1 + 1] + 1) / (values[nearest, a0][:, None] + 1)
         ordered = np.sort(ratios, axis=0)
@@ -335,6 +326,56 @@ def _rows_from_curves(
                 }
             )
     return rows, trajectory
+
+
+class _ComparablePools:
+    """Where each boost finds its comparables fast. A boost's pool is the unboosted posts of its platform published
+    within the window of its post, with a curve at its three ages; here the posts are ordered by platform, then
+    publication, then their row (the (platform, post_id) order of ``posts``), so a window is one contiguous run, and
+    the curves are held by age (one contiguous row per age, as log1p, which is all the distance reads). A pool then
+    costs its own posts, not every post held, and its candidates come in the same order whatever else is loaded
+    (a chunk's or one pass's posts), so the estimates do not depend on it."""
+
+    def __init__(self, posts: pd.DataFrame, values: np.ndarray, published: np.ndarray, unboosted: np.ndarray):
+        platform = posts["platform"].to_numpy()
+        codes, names = pd.factorize(platform, sort=True)
+        self.order = np.lexsort((np.arange(len(posts)), published, codes))
+        self.published = published[self.order]
+        self.unboosted = unboosted[self.order]
+        self.log_by_age = values.T[:, self.order]  # (ages, posts), a copy; NaN where the curve has no value
+        np.log1p(self.log_by_age, out=self.log_by_age)
+        sorted_codes = codes[self.order]
+        self.platform_runs = {
+            name: (int(np.searchsorted(sorted_codes, c, "left")), int(np.searchsorted(sorted_codes, c, "right")))
+            for c, name in enumerate(names)
+        }
+
+    def candidates(
+        self, platform: str, published_at: np.datetime64, window: np.timedelta64, a0: int, a1: int, a_first: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pool's rows of ``posts`` (ascending publication), with log1p of their curves at ``a0`` and
+        ``a_first``."""
+        start, end = self.platform_runs.get(platform, (0, 0))
+        times = self.published[start:end]
+        lo = start + int(np.searchsorted(times, published_at - window, "left"))
+        hi = start + int(np.searchsorted(times, published_at + window, "right"))
+        at_a0, at_first = self.log_by_age[a0, lo:hi], self.log_by_age[a_first, lo:hi]
+        ok = self.unboosted[lo:hi] & ~np.isnan(self.log_by_age[a1, lo:hi]) & ~np.isnan(at_a0) & ~np.isnan(at_first)
+        return self.order[lo:hi][ok], at_a0[ok], at_first[ok]
+
+
+def _nearest(dist: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest distances, ties going to the lowest row (the first post in (platform,
+    post_id) order): the set a stable sort of the distances in row order takes, found by a partition (linear)
+    rather than sorting every candidate. Only the set matters: the comparables' ratios are sorted afterwards."""
+    if k >= len(dist):
+        return np.arange(len(dist))
+    threshold = dist[np.argpartition(dist, k - 1)[k - 1]]
+    if np.isnan(threshold):  # fewer than k real distances: NaN last, as a sort puts them
+        return np.lexsort((rows, dist))[:k]
+    below = np.flatnonzero(dist < threshold)
+    tied = np.flatnonzero(dist == threshold)
+    return np.concatenate([below, tied[np.argsort(rows[tied], kind="stable")][: k - len(below)]])
 
 
 def untracked_boost_rows(boosts: pd.DataFrame) -> pd.DataFrame:
@@ -394,13 +435,13 @@ def estimate_boost_lift_by_window(
 
     A boost's estimate reads only its own post and the posts of its platform published within
     ``publish_window_days`` of it (its comparables). The boosts go in chunks of ``chunk_days`` by their post's
-    publication (``boosts["published_at"]``; null for a post never polled). The posts come in slabs of whole UTC
-    days, ``load_snapshots(platforms, start, end)`` giving every snapshot of the posts of ``platforms`` published
+    publication (``boosts["published_at"]``; null for a post never polled). The posts come in slabs of one UTC
+    day, ``load_snapshots(platforms, start, end)`` giving every snapshot of the posts of ``platforms`` published
     in ``[start, end)``: each slab is read once, turned into curves (a post's curve is its own, whatever else is
     loaded) and kept only while a chunk's window reaches it. Memory follows ``chunk_days`` plus twice the window
-    of posts, as curves, never the history. Every boost's post stays out of every chunk's comparables, and so does
-    every post of ``other_boosted_post_ids`` (as in ``estimate_boost_lift``): estimating some of the boosts, pass the
-    posts of the others, and each gets the estimate it gets among all.
+    of posts, as curves, and one day's snapshots, never the history. Every boost's post stays out of every chunk's
+    comparables, and so does every post of ``other_boosted_post_ids`` (as in ``estimate_boost_lift``): estimating
+    some of the boosts, pass the posts of the others, and each gets the estimate it gets among all.
     """
     config = config or LiftConfig()
     if not chunk_days > 0:
@@ -433,10 +474,13 @@ def estimate_boost_lift_by_window(
         need_to = (pd.Timestamp(times[end - 1]) + window).floor("D") + day
         held = [slab for slab in held if slab.end > need_from]  # what no later chunk reaches goes
         loaded_to = max(held[-1].end, need_from) if held else need_from
-        if loaded_to < need_to:
-            snapshots = load_snapshots(platforms, loaded_to, need_to)
+        while loaded_to < need_to:
+            # a day at a time: the snapshots (tens of rows a post) and the curve building's temporaries follow one
+            # day's posts, whatever the window; only the curves are held
+            snapshots = load_snapshots(platforms, loaded_to, loaded_to + day)
             curves = engagement_curves(snapshots, config.horizon_hours)
-            held.append(_Slab(need_to, curves, snapshot_ages(snapshots, all_boosted)))
+            loaded_to += day
+            held.append(_Slab(loaded_to, curves, snapshot_ages(snapshots, all_boosted)))
             del snapshots, curves
         chunk_rows, chunk_trajectory = _rows_from_curves(
             _combined(held), {k: v for slab in held for k, v in slab.ages_of.items()}, b.iloc[idx], config, not_comparable

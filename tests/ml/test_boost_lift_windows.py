@@ -127,3 +127,20 @@ def test_an_unrelated_post_changes_no_estimate(scenario, one_pass):
     together = estimate_boost_lift(pd.concat([unrelated, snaps], ignore_index=True), boosts)
     pd.testing.assert_frame_equal(together[0], one_pass[0], check_exact=True)
     pd.testing.assert_frame_equal(together[1], one_pass[1], check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_nearest_comparables_are_those_a_stable_sort_takes_ties_included(seed):
+    """The partition that picks a boost's comparables takes the set a stable sort of the distances in row order
+    takes: ties at the cut go to the first posts (rows), and NaN distances come last."""
+    from ml.boost_lift import _nearest
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    rows = np.sort(rng.choice(10_000, n, replace=False))  # candidates come in ascending row order
+    dist = rng.integers(0, 12, n).astype(float)  # few distinct values: ties at the cut are the rule
+    dist[rng.random(n) < 0.1] = np.nan
+    for k in (1, 19, 39, 450, n, n + 3):
+        expected = np.argsort(dist, kind="stable")[: min(k, n)]
+        got = _nearest(dist, rows, min(k, n))
+        assert sorted(got) == sorted(expected), k
