@@ -102,3 +102,22 @@ def test_pending_flags_surface_as_a_warning_check_not_a_failure(flagged):
     assert len([k for k in checks if k[0] == "fct_snapshot_delta_flags"]) >= 10  # the other data tests ran
     failed = [key for key, c in checks.items() if not c.passed]
     assert failed == [("fct_snapshot_delta_flags", "snapshot_delta_flags_pending_review")]
+
+
+def test_a_daily_run_flags_its_day_as_the_whole_range_did(flagged):
+    """The scheduled path: one day's incremental run pairs the day's first snapshots with each post's latest
+    snapshot before the window (the day before, in the archive here), and rewrites the day's flags exactly as the
+    build over the whole range wrote them."""
+    home, _, _ = flagged
+    order = "order by snapshot_date, platform, post_id, snapshot_at, metric"
+    before = home.query(f"select * from main.fct_snapshot_delta_flags {order}")
+    on_end = before[before["snapshot_date"].dt.date == END]
+    assert len(on_end) and (on_end["previous_snapshot_at"].dt.date < END).any()  # a pair across the window's start
+    job = home.defs(**SIM, spike_days=[SPIKE.isoformat()]).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=home.instance, asset_selection=[dg.AssetKey(k) for k in DBT_KEYS], partition_key=END.isoformat(),
+        raise_on_error=False,
+    )
+    assert result.success
+    after = home.query(f"select * from main.fct_snapshot_delta_flags {order}")
+    assert after.equals(before)

@@ -18,6 +18,8 @@
 {%- set ratio = var('snapshot_delta_flag_ratio') %}
 {%- set min_previous = var('snapshot_delta_min_previous') %}
 
+{%- set lookback = var('snapshot_delta_lookback_days') %}
+
 with snapshots as (
 
     select
@@ -28,9 +30,34 @@ with snapshots as (
         {{ metrics | join(',\n        ') }}
     from {{ ref('stg_social_post_snapshots') }}
     {% if is_incremental() %}
-    -- the window's snapshots, plus enough history to find the predecessor of its first ones: a range on
-    -- snapshot_at itself (not on snapshot_date, a cast of it), so the raw table's scan can skip the other days
-    where {{ cycle_timestamp_in_window('snapshot_at', before=var('snapshot_delta_lookback_days')) }}
+    -- the window's snapshots: a range on snapshot_at itself (not on snapshot_date, a cast of it), so the raw
+    -- table's scan can skip the other days
+    where {{ cycle_timestamp_in_window('snapshot_at') }}
+
+    union all
+
+    -- and the predecessor of each post's first one: the post's latest snapshot in the lookback days before the
+    -- window. Only that one row a post, found by an aggregate and a join on the key, rather than every snapshot
+    -- of the lookback through the window functions below (a week of every post's readings at volume)
+    select
+        history.platform,
+        history.post_id,
+        history.snapshot_at,
+        history.snapshot_date,
+        {% for metric in metrics %}history.{{ metric }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from {{ ref('stg_social_post_snapshots') }} as history
+    inner join (
+        select platform, post_id, max(snapshot_at) as snapshot_at
+        from {{ ref('stg_social_post_snapshots') }}
+        where {{ cycle_timestamp_in_window('snapshot_at', before=lookback) }}
+          and not {{ cycle_timestamp_in_window('snapshot_at') }}
+        group by platform, post_id
+    ) as latest_before
+        on latest_before.platform = history.platform
+        and latest_before.post_id = history.post_id
+        and latest_before.snapshot_at = history.snapshot_at
+    where {{ cycle_timestamp_in_window('history.snapshot_at', before=lookback) }}
     {% endif %}
 
 ),
