@@ -35,7 +35,9 @@ kernel's high-water mark of that process (``VmHWM``), dbt's subprocess (``dbt bu
 process waits on it, holding what it holds) sampled every 0.2 s, and the peak of the two at once, which the 4 GB
 goal is judged on.
 
-The per-step table comes from the run's event log: each step's STEP_START to its STEP_SUCCESS or STEP_FAILURE.
+The per-step table comes from the run's event log: each step's STEP_START to its STEP_SUCCESS or STEP_FAILURE,
+and beside it the largest sample of the two processes together while the step ran (a process keeps much of what it
+freed, so a step's figure includes what the steps before it left; the step where it jumps is the one to look at).
 """
 
 from __future__ import annotations
@@ -109,13 +111,21 @@ class TreeMemory(threading.Thread):
         super().__init__(daemon=True)
         self.interval, self.stopped = interval, threading.Event()
         self.children_mb = self.together_mb = 0.0
+        self.samples: list[tuple[float, float]] = []  # (epoch seconds, this process plus its children, MB)
 
     def run(self) -> None:
         me = os.getpid()
         while not self.stopped.wait(self.interval):
             children = sum(_rss_mb(pid) for pid in _descendants(me))
             self.children_mb = max(self.children_mb, children)
-            self.together_mb = max(self.together_mb, children + _rss_mb(me))
+            together = children + _rss_mb(me)
+            self.together_mb = max(self.together_mb, together)
+            self.samples.append((time.time(), together))
+
+    def peak_between(self, start: float, end: float) -> float | None:
+        """The largest sample from ``start`` to ``end`` (epoch seconds), None when none fell between."""
+        inside = [mb for at, mb in self.samples if start <= at <= end]
+        return max(inside) if inside else None
 
     def __enter__(self) -> TreeMemory:
         self.start()
@@ -150,9 +160,12 @@ def step_seconds(instance, run_id: str) -> dict[str, dict]:
         if kind == dg.DagsterEventType.STEP_START:
             started[key] = entry.timestamp
         elif key in started:
+            began = started.pop(key)
             steps[key] = {
-                "seconds": round(entry.timestamp - started.pop(key), 2),
+                "seconds": round(entry.timestamp - began, 2),
                 "status": "success" if kind == dg.DagsterEventType.STEP_SUCCESS else "failure",
+                "started_at": began,
+                "ended_at": entry.timestamp,
             }
     steps.update({key: {"seconds": None, "status": "unfinished"} for key in started})
     return dict(sorted(steps.items(), key=lambda kv: -(kv[1]["seconds"] or 0.0)))
@@ -246,6 +259,11 @@ def _daily(root: str, day: str, posts_per_day: int) -> dict:
     with dg.DagsterInstance.get() as instance, TreeMemory() as memory:
         figures = time_job(job, instance, date.fromisoformat(day), tags=process_tags())
     del figures["result"]
+    for step in figures["steps"].values():
+        # the run process and its subprocesses while the step ran: which step holds the peak (a process keeps much
+        # of what it freed, so a step's figure includes what the steps before it left)
+        if step.get("started_at") is not None:
+            step["peak_mb"] = memory.peak_between(step["started_at"], step["ended_at"])
     own = _hwm_mb()
     return {
         **figures,
@@ -412,12 +430,14 @@ def report(figures: dict, top: int | None = None) -> str:
         f"{figures['run_process_peak_mb'] / 1024:.2f} GB, dbt's subprocess {figures['subprocess_peak_mb'] / 1024:.2f} GB",
         f"  steps' sum   {figures['steps_seconds_sum']:8.1f} s   (the rest: run start, step hand-offs, the end)",
         "",
-        f"  {'step':<58} {'seconds':>8} {'share':>6}",
+        f"  {'step':<58} {'seconds':>8} {'share':>6} {'peak GB':>8}",
     ]
     steps = list(figures["steps"].items())
     for key, step in steps[:top] if top else steps:
         s = step["seconds"]
         shown = f"{s:8.1f} {100 * s / seconds:5.1f}%" if s is not None else "       -       "
+        peak = step.get("peak_mb")
+        shown += f" {peak / 1024:8.2f}" if peak is not None else " " * 9
         lines.append(f"  {key:<58} {shown}" + ("" if step["status"] == "success" else f"  {step['status'].upper()}"))
     if top and len(steps) > top:
         rest = sum(s["seconds"] or 0.0 for _, s in steps[top:])

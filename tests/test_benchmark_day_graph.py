@@ -94,3 +94,23 @@ def test_the_growth_report_compares_the_same_day_after_a_short_and_a_long_histor
     rows = text.splitlines()[2:]
     assert rows[0].split()[0] == "cycle_dbt_models" and "+30.0 s" in rows[0] and "+0.0 s" in rows[1]
     assert "1.10x (goal <= 1.2x: PASS)" in day_graph.growth(figures(30, 100.0, 40.0), figures(365, 110.0, 50.0))
+
+
+def test_each_step_gets_the_peak_memory_sampled_while_it_ran():
+    memory = day_graph.TreeMemory()
+    memory.samples = [(10.0, 100.0), (11.0, 900.0), (12.0, 300.0), (20.0, 50.0)]
+    assert memory.peak_between(10.5, 12.0) == 900.0 and memory.peak_between(12.5, 19.0) is None
+    with dg.DagsterInstance.ephemeral() as instance:
+        steps = day_graph.time_job(_two_step_job(fail=False), instance, DAY)["steps"]
+    assert all(s["started_at"] <= s["ended_at"] for s in steps.values())
+    assert steps["first"]["ended_at"] <= steps["second"]["started_at"]  # the event log's times, in order
+    figures = {
+        "day": "2026-05-04", "posts_per_day": 50_000, "executor": "in_process", "job_seconds": 100.0,
+        "peak_mb": 3_000, "run_process_peak_mb": 3_000, "subprocess_peak_mb": 0, "steps_seconds_sum": 90.0,
+        "history": [], "warmup": None,
+        "steps": {"boost_effectiveness": {"seconds": 60.0, "status": "success", "peak_mb": 2_560.0},
+                  "serving_snapshot": {"seconds": 30.0, "status": "success"}},
+    }
+    lines = day_graph.report(figures).splitlines()
+    assert "peak GB" in next(line for line in lines if line.split()[:1] == ["step"])
+    assert next(line for line in lines if "boost_effectiveness" in line).rstrip().endswith("2.50")
