@@ -319,7 +319,11 @@ def pandas_chain_buckets(buckets: Iterable[pd.DataFrame], boosts: pd.DataFrame) 
     their posts (``read_raw_buckets``): everything per post runs a bucket at a time, the platform-day sums add
     across buckets, and the per-post tables are concatenated before the hour-of-week table (means and medians
     over posts) is computed once. Only one bucket's snapshots are in memory at a time."""
-    return _pandas_finish([_pandas_posts(bucket, boosts) for bucket in buckets])
+    parts = []
+    for bucket in buckets:
+        parts.append(_pandas_posts(bucket, boosts))
+        del bucket  # before the next one is read (a comprehension would hold it through the read)
+    return _pandas_finish(parts)
 
 
 def _pandas_posts(s: pd.DataFrame, boosts: pd.DataFrame) -> dict[str, pd.DataFrame]:
