@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -105,16 +105,22 @@ class ServedTable:
     latest: str | None = None
     """Publish only the rows of the latest value of this column (the forecasts' latest origin)."""
 
-    @property
-    def sql(self) -> str:
+    def select_sql(self, columns: Sequence[str] = ()) -> str:
+        """The query that reads the file's rows; a ``platform_rows`` table needs its source's ``columns`` (in
+        table order), as the account column of a platform's row is filled in place."""
         if self.platform_rows:
+            if "account_id" not in columns:
+                raise ValueError(f"{self.file}: the columns of {self.source}, with account_id, are needed to publish it")
+            selected = ", ".join(
+                "coalesce(s.account_id, a.account_id) as account_id" if c == "account_id" else f"s.{c}" for c in columns
+            )
             filters = ["(s.account_id is not null or a.account_id is not null)"]
             if self.latest is not None:
-                filters.append(f"s.{self.latest} = (select max({self.latest}) from {self.source})")
+                filters.append(f"s.{self.latest} = (select max(l.{self.latest}) from {self.source} l)")
             if self.where:
                 filters.append(f"({self.where})")
             return (
-                f"select s.* replace (coalesce(s.account_id, a.account_id) as account_id), "
+                f"select {selected}, "
                 f"case when s.account_id is null then (select count(*) from main.dim_account d "
                 f"where d.platform = s.platform) else 1 end as {SERIES_ACCOUNTS} "
                 f"from {self.source} s left join main.dim_account a on s.account_id is null and a.platform = s.platform "

@@ -76,6 +76,19 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     return bool(found[0])
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """The columns of ``schema.table``, in table order (empty if it does not exist)."""
+    schema, name = qualified.split(".", 1)
+    return [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+
+
 def _schema_of(qualified: str) -> str | None:
     return qualified.split(".", 1)[0] if "." in qualified else None
 
@@ -95,7 +108,9 @@ def replace_tables(
             with registered(con, "_replacement", frame):
                 typed = casts.get(qualified)
                 select = ", ".join(f"cast({c} as {typed[c]}) as {c}" if c in typed else c for c in frame.columns) if typed else "*"
-                con.execute(f"create or replace table {qualified} as select {select} from _replacement")
+                # drop and create rather than DuckDB's `create or replace`: PostgreSQL's spelling too
+                con.execute(f"drop table if exists {qualified}")
+                con.execute(f"create table {qualified} as select {select} from _replacement")
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, frame: pd.DataFrame, casts: Mapping[str, str] | None = None) -> None:

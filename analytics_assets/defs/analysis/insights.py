@@ -130,7 +130,7 @@ def insights(context: dg.AssetExecutionContext, config: InsightsConfig, warehous
                 window,
             ).df(),
             boosts=con.execute(
-                f"""select e.boost_id, isodow(cast(e.flight_start_at as timestamp)) - 1 as flight_start_dow, p.media_type,
+                f"""select e.boost_id, cast(extract(isodow from cast(e.flight_start_at as timestamp)) as bigint) - 1 as flight_start_dow, p.media_type,
                           b.daily_budget_usd, e.relative_lift
                    from {BOOST_EFFECTIVENESS} e
                    join main.dim_post p on p.post_id = e.post_id
@@ -219,9 +219,12 @@ def account_insights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             f"select experiment_id, platform, account_id from {ACCOUNT_EXPERIMENTS_TABLE} order by all"
         ).df()
         acks = con.execute(
-            f"""select insight_id, min(received_at) as acknowledged_at,
-                       arg_min(acknowledgement_id, received_at) as acknowledgement_id
-                from {ACK_TABLE} group by insight_id order by insight_id"""
+            # each insight's first acknowledgement (the earlier id on a tie)
+            f"""select insight_id, received_at as acknowledged_at, acknowledgement_id
+                from (select insight_id, received_at, acknowledgement_id,
+                             row_number() over (partition by insight_id order by received_at, acknowledgement_id) as k
+                      from {ACK_TABLE}) as acknowledgements
+                where k = 1 order by insight_id"""
         ).df()
     table = findings_per_account(findings, accounts, boosting, owners)
     if len(findings):

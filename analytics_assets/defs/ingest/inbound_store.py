@@ -31,7 +31,7 @@ def rows_and_duplicate_keys(con, table: str, key: tuple[str, ...]) -> tuple[int,
     cols = ", ".join(key)
     total, dupes = con.execute(
         f"""select (select count(*) from {table}),
-                   (select count(*) from (select {cols} from {table} group by all having count(*) > 1))"""
+                   (select count(*) from (select {cols} from {table} group by {cols} having count(*) > 1) as repeated)"""
     ).fetchall()[0]
     return int(total), int(dupes)
 

@@ -215,7 +215,7 @@ def _duplicates_by_day(con, table: RawTable, start: date, end: date) -> dict[dat
         f"""with counted as (
               select {table.partition_column} as day, {keys}, count(*) over (partition by {keys}) as n
               from {table.qualified_name} where {table.partition_column} between ? and ?)
-            select distinct day, {keys} from counted where n > 1 order by all""",
+            select distinct day, {keys} from counted where n > 1 order by day, {keys}""",
         [start, end],
     ).fetchall()
     out: dict[date, list[tuple]] = {}

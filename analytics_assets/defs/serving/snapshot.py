@@ -41,7 +41,7 @@ from analytics_assets.defs.resources import ServingResource, WarehouseResource
 from analytics_assets.defs.quality_gate import QualityGateResource, gate_failure
 from analytics_assets.defs.serving.model_health import MODEL_HEALTH_DEPS, model_health
 from analytics_assets.storage.serving_files import publish_bytes, publish_json, publish_parquet
-from analytics_assets.storage.warehouse import table_exists
+from analytics_assets.storage.warehouse import table_columns, table_exists
 
 
 
@@ -82,10 +82,10 @@ def served_sql(con, table: ServedTable) -> tuple[str, bool]:
     exist yet is read from an empty stand-in of its columns, so its file is published empty with the table's
     schema (the forecasts before their own schedule first ran) and nothing waits for it."""
     if table.source not in OPTIONAL_SOURCES or table_exists(con, table.source):
-        return table.sql, False
+        return table.select_sql(table_columns(con, table.source) if table.platform_rows else ()), False
     columns = OPTIONAL_SOURCE_COLUMNS[table.source]
     empty = "(select " + ", ".join(f"cast(null as {t}) as {c}" for c, t in columns.items()) + " where false)"
-    return dataclasses.replace(table, source=empty).sql, True
+    return dataclasses.replace(table, source=empty).select_sql(list(columns)), True
 
 
 def account_column_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
