@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +69,25 @@ class CycleSettings(BaseSettings):
     events_landing_dir: Path | None = Field(
         default=None, description="Tracked-event files (CSV, JSON lines, Parquet) to import; default $CYCLE_HOME/landing/events"
     )
+
+    # ---- which engine holds the warehouse (the raw layer Cycle writes and the project dbt builds)
+    warehouse_engine: Literal["duckdb", "postgres"] = Field(
+        default="duckdb",
+        description="duckdb: the embedded file (CYCLE_WAREHOUSE_PATH); postgres: the database of CYCLE_PG_*, where the raw "
+        "layer is written and dbt builds (its postgres target)",
+    )
+    # the database of the postgres engine and of dbt's postgres target (dbt/profiles.yml reads the same variables)
+    pg_host: str = Field(default="localhost", description="PostgreSQL warehouse: host")
+    pg_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL warehouse: port")
+    pg_user: str = Field(default="cycle", description="PostgreSQL warehouse: user")
+    pg_password: SecretStr | None = Field(default=None, description="PostgreSQL warehouse: password")
+    pg_dbname: str = Field(
+        default="cycle",
+        validation_alias=AliasChoices("CYCLE_PG_DBNAME", "CYCLE_PG_DATABASE"),
+        description="PostgreSQL warehouse: database (CYCLE_PG_DBNAME, or CYCLE_PG_DATABASE as the dbt profile reads it)",
+    )
+    pg_schema: str = Field(default="analytics", description="PostgreSQL warehouse: the schema dbt builds the models in")
+    pg_sslmode: str = Field(default="prefer", description="PostgreSQL warehouse: libpq sslmode")
 
     # ---- resources of each process (two cores are shared by Dagster, dbt, DuckDB and torch)
     duckdb_threads: int = Field(default=1, ge=1, description="DuckDB threads per warehouse connection and in dbt")

@@ -47,6 +47,8 @@ E2E_SIM = {"seed": 11, "posts_per_day": 480, "journeys_per_day": 300, "malformed
 class CycleHome:
     root: Path
     instance: dg.DagsterInstance
+    # the warehouse the runs write (a WarehouseResource on PostgreSQL); None: the home's DuckDB file
+    warehouse_resource: object | None = None
 
     @property
     def warehouse(self) -> Path:
@@ -60,7 +62,7 @@ class CycleHome:
         from analytics_assets.defs.resources import MlflowResource, ServingResource, SimulatorResource, WarehouseResource
 
         return {
-            "warehouse": WarehouseResource(path=str(self.warehouse), threads=1, memory_limit="1GB"),
+            "warehouse": self.warehouse_resource or WarehouseResource(path=str(self.warehouse), threads=1, memory_limit="1GB"),
             "simulator": SimulatorResource(**{**E2E_SIM, **simulator}),
             "mlflow_store": MlflowResource(
                 tracking_uri=f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}",

@@ -18,6 +18,7 @@ import duckdb
 from dagster_dbt import DbtCliResource
 from pydantic import Field
 
+from analytics_assets.contracts.warehouse import DBT_SCHEMA
 from analytics_assets.contracts.inbound import WebhookStore
 from analytics_assets.settings import PROJECT_ROOT, load_settings
 from analytics_assets.contracts.holidays import HolidayCalendar
@@ -28,7 +29,7 @@ from analytics_assets.sources.simulator import (
     SeriesPatterns,
     SimulatorConfig,
 )
-from analytics_assets.storage import warehouse
+from analytics_assets.storage import postgres_warehouse, warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -46,11 +47,54 @@ class WarehouseResource(dg.ConfigurableResource):
         "digits of the marts' float aggregates (and what ranks on them) until those sums are exact decimals",
     )
 
+    engine: str = Field(
+        default="duckdb", description="duckdb: the file at `path`; postgres: the database of the postgres_* fields"
+    )
+    postgres_host: str = "localhost"
+    postgres_port: int = 5432
+    postgres_user: str = "cycle"
+    postgres_password: str = Field(default="", description="dg.EnvVar('CYCLE_PG_PASSWORD') where one is set")
+    postgres_dbname: str = "cycle"
+    postgres_sslmode: str = "prefer"
+
     def dbt_duckdb_threads(self) -> int:
         return self.dbt_threads or os.cpu_count() or 1
 
+    @property
+    def on_postgres(self) -> bool:
+        return self.engine == "postgres"
+
+    def postgres_dsn(self) -> str:
+        return postgres_warehouse.postgres_dsn(
+            self.postgres_host, self.postgres_port, self.postgres_user, self.postgres_password, self.postgres_dbname,
+            self.postgres_sslmode,
+        )
+
+    def dbt_target_env(self) -> dict[str, str]:
+        """What dbt/profiles.yml reads to build on a PostgreSQL warehouse: its postgres output on the database the
+        raw layer is written to, in the schema DuckDB's file calls ``main``. Nothing on DuckDB (the profile's default output, or CYCLE_DBT_TARGET as set)."""
+        if not self.on_postgres:
+            return {}
+        return {
+            "CYCLE_DBT_TARGET": "postgres",
+            "CYCLE_PG_HOST": self.postgres_host,
+            "CYCLE_PG_PORT": str(self.postgres_port),
+            "CYCLE_PG_USER": self.postgres_user,
+            "CYCLE_PG_PASSWORD": self.postgres_password,
+            "CYCLE_PG_DBNAME": self.postgres_dbname,
+            # the schema every reader names dbt's models by (contracts/warehouse.py), on either engine
+            "CYCLE_PG_SCHEMA": DBT_SCHEMA,
+            "CYCLE_PG_SSLMODE": self.postgres_sslmode,
+        }
+
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection: DuckDB's, or on PostgreSQL one with the same surface
+        (``storage/postgres_warehouse.py``)."""
+        if self.on_postgres:
+            with postgres_warehouse.connect(self.postgres_dsn(), read_only=read_only, memory_limit=self.memory_limit) as con:
+                yield con
+            return
         with warehouse.connect(self.path, self.threads, self.memory_limit, read_only=read_only) as con:
             yield con
 
@@ -226,6 +270,14 @@ def default_resources() -> dict[str, Any]:
             threads=settings.duckdb_threads,
             memory_limit=settings.duckdb_memory_limit,
             dbt_threads=settings.dbt_duckdb_threads,
+            engine=settings.warehouse_engine,
+            postgres_host=settings.pg_host,
+            postgres_port=settings.pg_port,
+            postgres_user=settings.pg_user,
+            # by reference: the UI shows the variable's name, never the password
+            postgres_password=dg.EnvVar("CYCLE_PG_PASSWORD") if settings.pg_password else "",
+            postgres_dbname=settings.pg_dbname,
+            postgres_sslmode=settings.pg_sslmode,
         ),
         "simulator": SimulatorResource(
             source_mode=settings.source_mode,

@@ -39,6 +39,7 @@ from analytics_assets.contracts.privacy import (
     user_hash,
 )
 from analytics_assets.contracts.raw import DEFAULT_WEB_PROPERTY, QUARANTINE_TABLE, RAW_SCHEMA, RAW_TABLES
+from analytics_assets.storage.dialect import json_text, matches
 from analytics_assets.storage.archive import archived_days, erase_from_archived_day, read_archived_day
 from analytics_assets.storage.tombstones import ensure_privacy_tables, installation_salt, load_tombstones
 from analytics_assets.storage.warehouse import transaction
@@ -122,14 +123,14 @@ def _places(con: duckdb.DuckDBPyConnection, person: Person, journeys: list[str])
         if (schema, name) not in tables:
             continue
         present = [c for c in columns if c in tables[(schema, name)]]
-        text = " or ".join(f"regexp_matches(coalesce({c}, ''), ?)" for c in present)
+        text = " or ".join(matches(con, f"coalesce({c}, '')", "?") for c in present)
         params: list[Any] = [person.token_pattern] * len(present)
         if name == QUARANTINE_TABLE:
             # a user table's record names them by its user keys or by one of their journeys (a record is often
             # quarantined for a missing user id), in one of the properties
-            keys = ", ".join(f"try(json_extract_string(payload, '$.{k}'))" for k in PAYLOAD_USER_KEYS)
-            journey = "try(json_extract_string(payload, '$.journey_id'))"
-            prop = f"coalesce(try(json_extract_string(payload, '$.property_id')), '{DEFAULT_WEB_PROPERTY}')"
+            keys = ", ".join(json_text(con, "payload", k) for k in PAYLOAD_USER_KEYS)
+            journey = json_text(con, "payload", "journey_id")
+            prop = f"coalesce({json_text(con, 'payload', 'property_id')}, '{DEFAULT_WEB_PROPERTY}')"
             text = (
                 f"(source_table in {_ANY} and (coalesce({keys}) = ? or {journey} in {_ANY}) and {prop} in {_ANY}) "
                 f"or (source_table not in {_ANY} and ({text}))"

@@ -30,6 +30,7 @@ from analytics_assets.contracts.privacy import (
     user_hash,
 )
 from analytics_assets.contracts.raw import DEFAULT_WEB_PROPERTY, QUARANTINE_TABLE, RAW_SCHEMA
+from analytics_assets.storage.dialect import ensure_json_text, json_text, sha256_hex
 
 
 def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -49,6 +50,7 @@ def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
         (audit_qualified(), AUDIT_COLUMNS),
     ):
         con.execute(f"create table if not exists {qualified} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    ensure_json_text(con)  # what reads a quarantined payload's keys on PostgreSQL
 
 
 def installation_salt(con: duckdb.DuckDBPyConnection) -> str:
@@ -62,20 +64,22 @@ def installation_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
-def _payload_sql(alias: str, keys: tuple[str, ...]) -> str:
-    return "coalesce(" + ", ".join(f"try(json_extract_string({alias}.payload, '$.{k}'))" for k in keys) + ")"
+def _payload_sql(con, alias: str, keys: tuple[str, ...]) -> str:
+    return "coalesce(" + ", ".join(json_text(con, f"{alias}.payload", k) for k in keys) + ")"
 
 
-def _payload_property_sql(alias: str) -> str:
-    return f"coalesce(try(json_extract_string({alias}.payload, '$.property_id')), '{DEFAULT_WEB_PROPERTY}')"
+def _payload_property_sql(con, alias: str) -> str:
+    return f"coalesce({json_text(con, f'{alias}.payload', 'property_id')}, '{DEFAULT_WEB_PROPERTY}')"
 
 
-def _erased_sql(tomb: str, property_sql: str, user_sql: str, journey_sql: str) -> str:
+def _erased_sql(con, tomb: str, property_sql: str, user_sql: str, journey_sql: str) -> str:
     """Whether a row (its property, user id and journey id as SQL) names a tombstoned person or journey; the
     first parameter is the salt."""
-    return f"""exists (select 1 from {tomb} x, (select ? as salt) s where x.property_id = {property_sql} and (
-                 (x.subject = 'user' and x.subject_hash = sha256(s.salt || ':' || {user_sql}))
-                 or (x.subject = 'journey' and x.subject_hash = sha256(s.salt || ':' || {journey_sql}))))"""
+    user_hash_sql = sha256_hex(con, f"s.salt || ':' || {user_sql}")
+    journey_hash_sql = sha256_hex(con, f"s.salt || ':' || {journey_sql}")
+    return f"""exists (select 1 from {tomb} x, (select cast(? as varchar) as salt) s where x.property_id = {property_sql} and (
+                 (x.subject = 'user' and x.subject_hash = {user_hash_sql})
+                 or (x.subject = 'journey' and x.subject_hash = {journey_hash_sql})))"""
 
 
 def drop_tombstoned(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[int, int]:
@@ -90,7 +94,7 @@ def drop_tombstoned(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[in
     tomb = tombstones_qualified()
     (rows,) = con.execute(
         f"delete from {RAW_SCHEMA}.{table_name} t where "
-        + _erased_sql(tomb, f"coalesce(t.property_id, '{DEFAULT_WEB_PROPERTY}')", "t.user_id", "t.journey_id"),
+        + _erased_sql(con, tomb, f"coalesce(t.property_id, '{DEFAULT_WEB_PROPERTY}')", "t.user_id", "t.journey_id"),
         [salt],
     ).fetchall()[0]
     quarantined = 0
@@ -98,7 +102,11 @@ def drop_tombstoned(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[in
         (quarantined,) = con.execute(
             f"delete from {RAW_SCHEMA}.{QUARANTINE_TABLE} q where q.source_table = ? and "
             + _erased_sql(
-                tomb, _payload_property_sql("q"), _payload_sql("q", PAYLOAD_USER_KEYS), _payload_sql("q", (PAYLOAD_JOURNEY_KEY,))
+                con,
+                tomb,
+                _payload_property_sql(con, "q"),
+                _payload_sql(con, "q", PAYLOAD_USER_KEYS),
+                _payload_sql(con, "q", (PAYLOAD_JOURNEY_KEY,)),
             ),
             [table_name, salt],
         ).fetchall()[0]

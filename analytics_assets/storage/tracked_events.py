@@ -68,6 +68,7 @@ from analytics_assets.contracts.events import (
 from analytics_assets.contracts.inbound import TrackedEventStore
 from analytics_assets.contracts.raw import DEFAULT_WEB_PROPERTY, QUARANTINE_COLUMNS, QUARANTINE_TABLE, RAW_SCHEMA, TOUCHPOINTS
 from analytics_assets.contracts.privacy import USER_TABLES
+from analytics_assets.storage.dialect import matches_whole
 from analytics_assets.storage.inbound_store import ensure_table
 from analytics_assets.storage.tombstones import load_tombstones
 from analytics_assets.storage.warehouse import registered, transaction
@@ -216,7 +217,7 @@ def _quarantine(con, rejects: list[dict[str, Any]]) -> int:
                     select 1 from {QUARANTINE} q
                     where q.source_table = n.source_table and q.reason = n.reason and q.payload = n.payload
                       and starts_with(q.record_key, n._scope)
-                      and regexp_full_match(substr(q.record_key, length(n._scope) + 1), '[0-9]+')
+                      and {matches_whole(con, "substr(q.record_key, length(n._scope) + 1)", "[0-9]+")}
                 )
                 returning 1"""
         ).fetchall()

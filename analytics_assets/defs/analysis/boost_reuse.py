@@ -31,6 +31,7 @@ from analytics_assets.contracts.warehouse import (
     BOOST_EFFECTIVENESS_INPUTS,
 )
 from analytics_assets.defs.analysis.input_fingerprints import method_key
+from analytics_assets.storage.dialect import row_hash
 from analytics_assets.storage.warehouse import table_exists
 
 # the columns of a boost's own row that its estimate reads or carries (the asset's _boosts query)
@@ -52,10 +53,10 @@ def _day_summaries(con: duckdb.DuckDBPyConnection, platforms: list[str]) -> dict
     marks = ", ".join("?" for _ in platforms)
     rows = con.execute(
         f"""select platform, cast(published_at as date) as day, count(*) as n,
-                   sum(hash(post_id, published_at, snapshot_at, engagements)) as h
+                   sum({row_hash(con, ["post_id", "published_at", "snapshot_at", "engagements"])}) as h
             from main.stg_social_post_snapshots
             where platform in ({marks}) and published_at is not null
-            group by all""",
+            group by platform, cast(published_at as date)""",
         platforms,
     ).fetchall()
     return {(platform, day): f"{n}:{h}" for platform, day, n, h in rows}
@@ -98,8 +99,9 @@ def reusable_estimates(
     con.register("_current_boost_inputs", current)
     try:
         # a fingerprint stored without its row (a row another writer removed) is not reused
+        con.execute("drop table if exists _kept_boosts")
         con.execute(
-            f"""create or replace temp table _kept_boosts as
+            f"""create temp table _kept_boosts as
                 select c.boost_id
                 from _current_boost_inputs c
                 join {BOOST_EFFECTIVENESS_INPUTS} s on s.boost_id = c.boost_id and s.input_fingerprint = c.input_fingerprint

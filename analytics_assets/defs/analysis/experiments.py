@@ -28,6 +28,7 @@ from analytics_assets.defs.analysis.input_fingerprints import method_key
 from analytics_assets.defs.metadata import markdown_preview
 from analytics_assets.defs.partitions import WAREHOUSE_POOL
 from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.storage.dialect import row_hash
 from analytics_assets.storage.warehouse import registered, replace_table, replace_tables, table_exists
 from ml.experiments import experiment_results_frame
 
@@ -119,7 +120,7 @@ def _input_fingerprints(con, rule: str) -> pd.DataFrame:
     """Each experiment's input fingerprint: its observations' count and order-free hash sum, the rule, the method."""
     method = method_key(ml.experiments, rule)
     summaries = con.execute(
-        f"""select experiment_id, count(*) as n, sum(hash({", ".join(OBSERVATION_COLUMNS)})) as h
+        f"""select experiment_id, count(*) as n, sum({row_hash(con, OBSERVATION_COLUMNS)}) as h
             from main.stg_experiment_observations group by experiment_id order by experiment_id"""
     ).fetchall()
     return pd.DataFrame(

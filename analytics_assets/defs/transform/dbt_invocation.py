@@ -60,6 +60,7 @@ def dbt_invocation_env(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         "CYCLE_DUCKDB_THREADS": str(warehouse.dbt_duckdb_threads()),
         "CYCLE_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
         **dbt_window_env(context),
+        **warehouse.dbt_target_env(),
     }
     # a subset run (UI selection, partial backfill) only runs tests whose every parent is built in it: a
     # relationship test from an unselected fact to a selected dimension would read a missing table

@@ -1,0 +1,382 @@
+"""The warehouse on PostgreSQL (``CYCLE_WAREHOUSE_ENGINE=postgres``): the whole graph (``full_pipeline_job``: raw,
+dbt, ML, analysis, recommendations, serving) for three days of the simulator with malformed records, run with its
+warehouse on PostgreSQL, writes the tables and publishes the serving files the same graph gives on DuckDB, table
+for table; the raw checks and the dbt data tests run there with the same outcomes; a rerun of the raw layer
+replaces its days. And the connection behind it (``storage/postgres_warehouse.py``) answers as DuckDB's does:
+placeholders, row counts, transactions, registered frames and frames with DuckDB's dtypes.
+
+Starts its own PostgreSQL (tests/postgres_testing.py); skipped without server binaries on a developer machine,
+failed under CI (env CI set).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics_assets.contracts.raw import QUARANTINE_TABLE, RAW_SCHEMA
+from analytics_assets.defs.ingest.raw import RAW_TABLES
+from analytics_assets.defs.resources import WarehouseResource
+from analytics_assets.storage import warehouse
+from analytics_assets.storage.recommendations import GENERATION_COLUMNS
+from analytics_assets.storage.postgres_warehouse import translate
+from cycle_testing import E2E_END, E2E_START, new_home
+from postgres_testing import server_for_module
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    yield from server_for_module()
+
+
+def _resource(server, dbname: str | None = None) -> WarehouseResource:
+    return WarehouseResource(
+        path="/nonexistent/warehouse.duckdb",  # never opened on PostgreSQL
+        engine="postgres",
+        postgres_host=server.host,
+        postgres_port=server.port,
+        postgres_user=server.user,
+        postgres_dbname=dbname or server.dbname,
+        memory_limit="512MB",
+    )
+
+
+# ------------------------------------------------------------------------------------- the connection
+
+
+def test_translate_placeholders_types_and_literals():
+    sql = "select cast(x as DOUBLE), ? , '?%', \"a?\" -- what? 5%\nfrom t where y like 'x%' and z = ? /* ? */"
+    assert translate(sql, True) == (
+        "select cast(x as double precision), %s , '?%%', \"a?\" -- what? 5%%\n"
+        "from t where y like 'x%%' and z = %s /* ? */"
+    )
+    # without parameters psycopg2 formats nothing: % stays single, ? is not a placeholder
+    assert translate("select 5 % 2, 'a''?' as q, double precision", False) == "select 5 % 2, 'a''?' as q, double precision"
+
+
+@contextlib.contextmanager
+def _schema(con, name: str):
+    """A schema of the test's own, dropped afterwards: the graph's tables are compared with DuckDB's later."""
+    con.execute(f"create schema {name}")
+    try:
+        yield
+    finally:
+        con.execute(f"drop schema {name} cascade")
+
+
+def test_connection_answers_as_duckdb_does(postgres, tmp_path):
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "x": [1.5, np.nan, 0.1 + 0.2],  # a double that needs all 17 digits
+            "d": [date(2026, 1, 1), None, date(2026, 1, 3)],
+            "ts": pd.to_datetime(["2026-01-01 10:00:00.123456", None, "2026-01-03 00:00:00.000000"]),
+            "s": ["x?%", "", None],  # an empty string is not a null
+            "b": [True, None, False],
+        }
+    )
+    ddl = "create table {t} (n bigint, x DOUBLE, d date, ts timestamp, s varchar, b boolean)"
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as duck, _resource(postgres).connect() as pg, _schema(pg, "probe"):
+        duck.execute("create schema probe")
+        for con in (duck, pg):
+            con.execute(ddl.format(t="probe.t"))
+            with warehouse.registered(con, "_incoming", frame):
+                # DML answers its row count, as DuckDB's does
+                assert con.execute("insert into probe.t select * from _incoming").fetchall() == [(3,)]
+        query = "select * from probe.t where s = ? or s is null or s = '' order by n nulls last"
+        expected = duck.execute(query, ["x?%"]).fetchdf()
+        got = pg.execute(query, ["x?%"]).fetchdf()
+        pd.testing.assert_frame_equal(got, expected)
+        assert got["x"].iloc[1] == 0.1 + 0.2 and got["s"].iloc[1] is None and got["s"].iloc[2] == ""
+        # an empty result keeps the column types
+        pd.testing.assert_frame_equal(
+            pg.execute("select * from probe.t where false").fetchdf(), duck.execute("select * from probe.t where false").fetchdf()
+        )
+        # numpy parameters, arrays of dates, chunked frames
+        chunked = pg.execute("select n from probe.t where n >= ? and d in (select unnest(?::date[])) order by n",
+                             [np.int64(1), [date(2026, 1, 1), date(2026, 1, 3)]])
+        assert chunked.fetch_df_chunk(1)["n"].tolist() == [1, 3]
+        assert chunked.fetch_df_chunk(1).empty
+        # a transaction rolled back leaves the rows; a committed one removes them
+        with pytest.raises(RuntimeError):
+            with warehouse.transaction(pg):
+                assert pg.execute("delete from probe.t where n = ?", [1]).fetchall() == [(1,)]
+                raise RuntimeError("the write fails")
+        assert pg.execute("select count(*) from probe.t").fetchone() == (3,)
+        assert warehouse.table_exists(pg, "probe.t") and not warehouse.table_exists(pg, "probe.absent")
+        # whole tables replaced in one transaction, with a type fixed for an all-null column
+        warehouse.replace_table(pg, "probe.r", pd.DataFrame({"a": [1, 2], "z": [None, None]}), casts={"z": "DOUBLE"})
+        warehouse.replace_table(pg, "probe.r", pd.DataFrame({"a": [3], "z": [None]}), casts={"z": "DOUBLE"})
+        assert pg.execute("select a, z from probe.r").fetchall() == [(3, None)]
+
+
+def test_read_only_connection_refuses_writes(postgres):
+    import psycopg2
+
+    with _resource(postgres).connect(read_only=True) as con:
+        assert con.execute("select 1").fetchall() == [(1,)]
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            con.execute("create table refused (a int)")
+
+
+# ------------------------------------------------------------------------------------- the whole graph
+
+# what a run stamps rather than computes: the time it ran (a recommendation's GENERATION_COLUMNS are the times of
+# the runs that proposed it), the ids of its MLflow runs and Dagster runs, and the input fingerprints, which each engine hashes its own way (storage/dialect.py) and only ever compares with its own
+RUN_COLUMNS = {
+    "loaded_at", "quarantined_at", "generated_at", "status_as_of", "computed_at", "published_at", "proposed_at",
+    "input_fingerprint", "run_id", "mlflow_run_id", "last_materialized_at", "trained_at", "registered_at",
+}
+# floats to 7 significant digits: each engine sums doubles in its own order, and the model trains on those sums
+RELATIVE = 1e-7
+# files of the serving snapshot that describe the run, not the data
+RUN_FILES = {"asset_status.parquet", "automation_status.parquet", "manifest.json", "quality_gate.json"}
+
+
+def _run_raw(home):
+    """raw_platform_data alone for the three days, as a backfill of those partitions reruns it."""
+    from analytics_assets.definitions import build_defs
+
+    job = build_defs(home.resources()).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=home.instance,
+        asset_selection=[k for k in job.asset_layer.asset_graph.get_all_asset_keys() if k.to_user_string() in RAW_TABLES],
+        tags={
+            "dagster/asset_partition_range_start": E2E_START.isoformat(),
+            "dagster/asset_partition_range_end": E2E_END.isoformat(),
+        },
+        raise_on_error=False,
+    )
+    assert result.success, [str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure]
+    return result
+
+
+def _check_outcomes(result) -> dict[tuple[str, str, str | None], bool]:
+    outcomes = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            outcomes[(data.asset_key.to_user_string(), data.check_name, data.partition)] = data.passed
+    return outcomes
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    stamped = RUN_COLUMNS | (set(GENERATION_COLUMNS) if "recommendation_id" in frame.columns else set())
+    frame = frame.drop(columns=[c for c in frame.columns if c in stamped])
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame.columns) else frame
+
+
+def _differences(name: str, got: pd.DataFrame, expected: pd.DataFrame) -> list[str]:
+    """Each column of ``name`` whose values differ (numbers beyond RELATIVE), or its shape."""
+    if list(got.columns) != list(expected.columns) or len(got) != len(expected):
+        return [f"{name}: columns {list(got.columns)} x {len(got)} rows, expected {list(expected.columns)} x {len(expected)}"]
+    out = []
+    for column in expected.columns:
+        try:
+            pd.testing.assert_series_equal(got[column], expected[column], check_dtype=False, rtol=RELATIVE)
+        except AssertionError as error:
+            out.append(f"{name}.{column}: {' '.join(str(error).split())[:300]}")
+    return out
+
+
+def _tables(con) -> set[str]:
+    return {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema not in ('information_schema', 'pg_catalog') and table_schema not like 'pg_temp%'"
+        ).fetchall()
+    }
+
+
+@pytest.fixture(scope="module")
+def graphs(postgres, tmp_path_factory):
+    duck_home = new_home(tmp_path_factory.mktemp("graph_duckdb"))
+    pg_home = new_home(tmp_path_factory.mktemp("graph_postgres"))
+    pg_home.warehouse_resource = _resource(postgres)
+    duck = duck_home.run(E2E_START, E2E_END)
+    pg = pg_home.run(E2E_START, E2E_END)
+    rerun = _run_raw(pg_home)  # the same days again: replaced, never duplicated
+    return duck_home, pg_home, duck, pg, rerun
+
+
+def test_whole_graph_on_postgres_writes_what_duckdb_does(graphs):
+    duck_home, pg_home, *_ = graphs
+    assert not pg_home.warehouse.exists()  # nothing went to a DuckDB file
+    different = []
+    with warehouse.connect(duck_home.warehouse, read_only=True) as d, pg_home.warehouse_resource.connect(read_only=True) as p:
+        tables = _tables(d)
+        assert _tables(p) == tables
+        assert {"raw", "main", "ml", "analysis"} <= {t.split(".")[0] for t in tables}
+        for qualified in sorted(tables):
+            expected = _canonical(d.execute(f"select * from {qualified}").fetchdf())
+            got = _canonical(p.execute(f"select * from {qualified}").fetchdf())
+            different += _differences(qualified, got, expected)
+    assert not different, "\n".join(different)
+
+
+def test_serving_snapshot_from_postgres_is_duckdbs(graphs):
+    duck_home, pg_home, *_ = graphs
+    files = sorted(p.name for p in duck_home.serving.glob("*.parquet") if p.name not in RUN_FILES)
+    assert len(files) >= 20
+    assert files == sorted(p.name for p in pg_home.serving.glob("*.parquet") if p.name not in RUN_FILES)
+    different = []
+    for name in files:
+        expected = _canonical(pd.read_parquet(duck_home.serving / name))
+        got = _canonical(pd.read_parquet(pg_home.serving / name))
+        different += _differences(name, got, expected)
+    assert not different, "\n".join(different)
+
+
+def test_checks_run_on_postgres_with_duckdbs_outcomes(graphs):
+    _, _, duck, pg, rerun = graphs
+    expected = _check_outcomes(duck)
+    raw = {k: v for k, v in expected.items() if k[0] in RAW_TABLES}
+    assert raw and all(raw[k] for k in raw if k[1] in ("rows_match_schema", "natural_key_is_unique"))
+    assert len(expected) > len(raw)  # the dbt models' data tests and the Python assets' checks too
+    assert _check_outcomes(pg) == expected
+    # the rerun's raw checks, on the days it replaced
+    assert _check_outcomes(rerun) == raw
+
+
+def test_raw_rerun_replaces_its_days(graphs):
+    _, pg_home, duck, pg, rerun = graphs
+
+    def counts(result):
+        return {
+            e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata["rows_stored_in_run"].value
+            for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.to_user_string() in RAW_TABLES
+        }
+
+    assert counts(pg) == counts(duck) == counts(rerun)
+    assert all(n > 0 for n in counts(pg).values())
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        for name in RAW_TABLES:
+            assert con.execute(f"select count(*) from {RAW_SCHEMA}.{name}").fetchone()[0] == counts(pg)[name]
+    # the malformed records the simulator plants were quarantined on PostgreSQL too
+        assert con.execute(f"select count(*) from {RAW_SCHEMA}.{QUARANTINE_TABLE}").fetchone()[0] > 0
+
+
+def test_api_store_loads_land_in_postgres(graphs):
+    """What the API receives reaches the PostgreSQL warehouse as on DuckDB: a tick of each store's sensor requests
+    its run, which copies the webhook events, the recommendation decisions and the insight acknowledgements past
+    the last load into their raw tables; a second tick finds nothing new."""
+    from datetime import datetime, timedelta
+
+    from analytics_assets.contracts.inbound import (
+        FeedbackRecord, FeedbackStore, InsightAcknowledgement, InsightAcknowledgementStore, WebhookEvent, WebhookStore,
+    )
+    from analytics_assets.defs.ingest import insight_acknowledgements, recommendation_feedback, webhooks
+
+    _, pg_home, *_ = graphs
+    store_path = pg_home.root / "api" / "inbound.sqlite3"
+    store_path.parent.mkdir(exist_ok=True)
+    at = datetime(2026, 10, 14, 9, 0)
+    WebhookStore(store_path).append([WebhookEvent("meta", "evt-1", {"entry": [{"id": "1", "note": "50% off?"}]})], delivery_id="d1")
+    FeedbackStore(store_path).record(FeedbackRecord(
+        feedback_id="fb_" + "1" * 32, recommendation_id="rec_" + "a" * 24, decision="dismiss", received_at=at,
+        platform="linkedin", account_id="urn:li:organization:1001", workspace_id="acme", key_id="0123456789ab",
+        reason="not now – ünïcode",
+    ))
+    InsightAcknowledgementStore(store_path).record(InsightAcknowledgement(
+        acknowledgement_id="ack_" + "2" * 32, insight_id="ins_" + "b" * 24, platform="linkedin",
+        account_id="urn:li:organization:1001", received_at=at + timedelta(minutes=1), workspace_id="acme",
+        key_id="0123456789ab", note="seen",
+    ))
+    loaded = {
+        webhooks.TABLE_NAME: ("webhook_events_sensor", "select event_id from {t}", [("evt-1",)]),
+        recommendation_feedback.TABLE_NAME: (
+            "recommendation_feedback_sensor", "select feedback_id, reason from {t}", [("fb_" + "1" * 32, "not now – ünïcode")]
+        ),
+        insight_acknowledgements.TABLE_NAME: (
+            "insight_acknowledgements_sensor", "select acknowledgement_id, note from {t}", [("ack_" + "2" * 32, "seen")]
+        ),
+    }
+    for table, (sensor, sql, expected) in loaded.items():
+        assert table in pg_home.ingest_api_store(sensor)
+        assert isinstance(pg_home.tick_api_store_sensor(sensor), dg.SkipReason)  # everything is loaded
+        with pg_home.warehouse_resource.connect(read_only=True) as con:
+            assert con.execute(sql.format(t=f"{RAW_SCHEMA}.{table}")).fetchall() == expected
+    assert not pg_home.warehouse.exists()
+
+
+# ------------------------------------------------------------------------------------- SQL spelled per engine
+
+
+def test_dialect_helpers_agree_across_engines(postgres, tmp_path):
+    """Each helper of storage/dialect.py answers the same on both engines: hashes of a person's id, keys of JSON
+    payloads (broken ones too), regular expressions."""
+    import duckdb
+
+    from analytics_assets.contracts.privacy import user_hash
+    from analytics_assets.storage import dialect
+
+    payloads = ['{"user_id": "anon_1", "n": 2}', '{"user_id": null}', "[1, 2]", "not json {", "", None, '"text"']
+    texts = ["anon_1", "anon_12", "x anon_1 y", "", None, "7", "12a"]
+    with duckdb.connect(str(tmp_path / "d.duckdb")) as duck, _resource(postgres).connect() as pg, _schema(pg, "dialect_probe"):
+        answers = []
+        for con in (duck, pg):
+            dialect.ensure_json_text(con)
+            con.execute("create schema if not exists dialect_probe")
+            con.execute("create table dialect_probe.p (k integer, payload varchar, t varchar)")
+            for k, (payload, text) in enumerate(zip(payloads, texts)):
+                con.execute("insert into dialect_probe.p values (?, ?, ?)", [k, payload, text])
+            answers.append(
+                con.execute(
+                    f"""select k, {dialect.json_text(con, 'payload', 'user_id')},
+                               {dialect.sha256_hex(con, "'salt:' || t")},
+                               {dialect.matches(con, "coalesce(t, '')", '?')},
+                               {dialect.matches_whole(con, 't', '[0-9]+')}
+                        from dialect_probe.p order by k""",
+                    ["(^|[^A-Za-z0-9_])anon_1($|[^A-Za-z0-9_])"],
+                ).fetchall()
+            )
+        duck_rows, pg_rows = answers
+        assert pg_rows == duck_rows
+        assert [r[1] for r in pg_rows] == ["anon_1", None, None, None, None, None, None]
+        assert pg_rows[0][2] == user_hash("salt", "anon_1")
+        assert [r[3] for r in pg_rows] == [True, False, True, False, False, False, False]
+        assert [r[4] for r in pg_rows] == [False, False, False, False, None, True, False]
+
+
+def test_tombstoned_rows_never_commit_on_postgres(postgres):
+    """An erased person's rows and quarantined records are dropped inside the raw writer's transaction on
+    PostgreSQL as on DuckDB (storage/tombstones.py)."""
+    from analytics_assets.contracts.privacy import tombstones_qualified, user_hash
+    from analytics_assets.contracts.raw import TOUCHPOINTS
+    from analytics_assets.storage.tombstones import drop_tombstoned, ensure_privacy_tables, installation_salt
+
+    resource = _resource(postgres, dbname="postgres")  # a database of its own: the graph's is compared above
+    with resource.connect() as con:
+        warehouse.ensure_raw_tables(con, [TOUCHPOINTS])
+        ensure_privacy_tables(con)
+        salt = installation_salt(con)
+        assert installation_salt(con) == salt  # created once
+        con.execute(
+            f"insert into {tombstones_qualified()} (property_id, subject, subject_hash) values (?, 'user', ?), (?, 'journey', ?)",
+            ["default", user_hash(salt, "gone"), "default", user_hash(salt, "j-gone")],
+        )
+        rows = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "user_id": ["gone", "kept", "kept"],
+                             "journey_id": ["j1", "j2", "j-gone"], "property_id": [None, None, None]})
+        cols = ", ".join(rows.columns)
+        with warehouse.registered(con, "_rows", rows):
+            con.execute(f"insert into {TOUCHPOINTS.qualified_name} ({cols}) select {cols} from _rows")
+        con.execute(
+            f"insert into {RAW_SCHEMA}.{QUARANTINE_TABLE} (source_table, payload) values (?, ?), (?, ?), (?, ?)",
+            [TOUCHPOINTS.name, '{"user_id": "gone"}', TOUCHPOINTS.name, '{"user_id": "kept"}', TOUCHPOINTS.name, "broken {"],
+        )
+        assert drop_tombstoned(con, TOUCHPOINTS.name) == (2, 1)
+        assert con.execute(f"select event_id from {TOUCHPOINTS.qualified_name}").fetchall() == [("e2",)]
+        assert sorted(p for (p,) in con.execute(f"select payload from {RAW_SCHEMA}.{QUARANTINE_TABLE}").fetchall()) == [
+            "broken {", '{"user_id": "kept"}'
+        ]
