@@ -166,3 +166,17 @@ def running_postgres(dbname: str = "cycle", user: str = "cycle") -> Iterator[Pos
             timeout=60,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def server_for_module(dbname: str = "cycle") -> Iterator[PostgresServer]:
+    """The body of a module-scoped fixture: a running server for the module's tests; without one the tests are
+    skipped on a developer machine and fail under CI (env CI set), where the binaries must be there."""
+    import pytest
+
+    try:
+        with running_postgres(dbname=dbname) as server:
+            yield server
+    except PostgresUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL could not start under CI: {error}")
+        pytest.skip(f"no PostgreSQL here: {error}")

@@ -24,7 +24,7 @@ from analytics_assets.defs.resources import default_resources
 from analytics_assets.defs.run_recovery import RUN_HOST_TAG, RUN_PID_TAG, recover_dead_runs
 from analytics_assets.settings import SettingsError, load_settings
 from cycle_testing import CYCLE, CycleHome
-from postgres_testing import PostgresUnavailable, running_postgres
+from postgres_testing import server_for_module
 
 DAY = date(2026, 6, 3)
 SIM = {"seed": 4, "posts_per_day": 20, "journeys_per_day": 5, "malformed_rate": 0.0}
@@ -33,13 +33,7 @@ POOL = "duckdb_warehouse"
 
 @pytest.fixture(scope="module")
 def server():
-    try:
-        with running_postgres(dbname="dagster") as pg:
-            yield pg
-    except PostgresUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL could not start under CI: {error}")
-        pytest.skip(f"no PostgreSQL here: {error}")
+    yield from server_for_module("dagster")
 
 
 def _env(monkeypatch, root, url: str | None) -> None:

@@ -15,7 +15,6 @@ Without PostgreSQL server binaries the test is skipped on a developer machine an
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,7 +27,7 @@ import pytest
 from analytics_assets.defs.transform.dbt import DBT_PROJECT_DIR
 from analytics_assets.storage.postgres_copy import copy_tables
 from cycle_testing import E2E_END
-from postgres_testing import PostgresUnavailable, running_postgres
+from postgres_testing import server_for_module
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +40,7 @@ SIGNIFICANT_DIGITS = 6
 
 @pytest.fixture(scope="module")
 def postgres():
-    try:
-        with running_postgres() as server:
-            yield server
-    except PostgresUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL could not start under CI: {error}")
-        pytest.skip(f"no PostgreSQL here: {error}")
+    yield from server_for_module()
 
 
 def _dbt(args: list[str], target: Path, engine: str, manifest=None):
