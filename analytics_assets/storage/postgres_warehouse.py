@@ -56,6 +56,8 @@ _ROW_STATEMENTS = ("select", "with", "values", "table", "show", "explain")
 _DML = ("insert", "update", "delete", "merge")
 # DuckDB spells the 8-byte float DOUBLE; PostgreSQL only knows DOUBLE PRECISION
 _DOUBLE = re.compile(r"\bdouble\b(?!\s+precision)", re.IGNORECASE)
+# `with ... as (...) delete/insert/update`: a write, run at once like every write, not when fetched
+_CTE_WRITE = re.compile(r"^\s*with\b.*\)\s*(insert|update|delete|merge)\b", re.IGNORECASE | re.DOTALL)
 # DuckDB's `order by all` closing a query (PostgreSQL has no spelling for it: the columns are numbered instead)
 _ORDER_BY_ALL = re.compile(r"\border\s+by\s+all\s*;?\s*$", re.IGNORECASE)
 # what the CSV reader must not guess: every column is typed, nothing is auto-detected
@@ -223,6 +225,7 @@ class PostgresConnection:
         if self._last is not None:
             self._last.close()
         params = list(parameters) if parameters is not None else None
+        sql = sql.rstrip().rstrip(";")  # a query is wrapped in others (its description, its copy)
         order_by_all = _ORDER_BY_ALL.search(sql)
         if order_by_all:
             sql = sql[: order_by_all.start()]
@@ -231,13 +234,13 @@ class PostgresConnection:
             bound = cur.mogrify(translated, params).decode() if params is not None else translated
             if order_by_all:  # DuckDB's `order by all`: every column, left to right
                 bound += " order by " + ", ".join(str(k + 1) for k in range(len(self.describe(bound))))
-            if _first_keyword(sql) in _ROW_STATEMENTS:
+            if _first_keyword(sql) in _ROW_STATEMENTS and not _CTE_WRITE.search(sql):
                 self._last = PostgresResult(self, bound, None)
                 return self._last
             cur.execute(bound)
             if cur.description is not None:  # ... returning
                 rows = cur.fetchall()
-            elif _first_keyword(sql) in _DML:
+            elif _first_keyword(sql) in _DML or _CTE_WRITE.search(sql):
                 rows = [(cur.rowcount,)]
             else:
                 rows = []
