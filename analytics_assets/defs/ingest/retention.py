@@ -1,4 +1,5 @@
-"""Retention: old raw partitions move from the hot DuckDB tables to Parquet files, losing nothing.
+"""Retention: old raw partitions move from the hot DuckDB tables to Parquet files, losing nothing (on DuckDB only:
+a PostgreSQL warehouse keeps every partition hot, as dbt reads the archive back only on DuckDB).
 
 ``raw_snapshot_archive`` moves every partition of ``raw.raw_social_post_snapshots`` (or of the raw
 tables its config lists) older than ``retention_days`` to
@@ -58,6 +59,12 @@ def raw_snapshot_archive(
     if unknown:
         raise dg.Failure(f"Unknown raw tables {unknown}; archivable tables: {sorted(RAW_TABLES)}")
     tables = [RAW_TABLES[name] for name in config.tables]
+    if warehouse.on_postgres:
+        # dbt reads the archive back only on DuckDB (cycle_archived_rows): on PostgreSQL a day moved out of the hot
+        # table would vanish from the marts' next full refresh. PostgreSQL keeps every partition hot.
+        reason = "The warehouse is on PostgreSQL, which keeps every raw partition hot: nothing is archived"
+        context.log.info(reason)
+        return dg.MaterializeResult(metadata={"archived_days": 0, "archived_rows": 0, "skipped": reason})
     reference = date.fromisoformat(config.reference_date) if config.reference_date else None
     root = archive_root(warehouse.path)
     cutoffs: dict[str, str] = {}
