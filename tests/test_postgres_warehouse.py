@@ -111,7 +111,11 @@ def test_connection_answers_as_duckdb_does(postgres, tmp_path):
             with warehouse.transaction(pg):
                 assert pg.execute("delete from probe.t where n = ?", [1]).fetchall() == [(1,)]
                 raise RuntimeError("the write fails")
-        assert pg.execute("select count(*) from probe.t").fetchone() == (3,)
+        assert pg.execute("select count(*) from probe.t;").fetchone() == (3,)
+        # a write behind a common table expression runs when executed, as every write does, and answers its count
+        assert pg.execute("with old as (select 3 as n) delete from probe.t where n in (select n from old)").fetchall() == [(1,)]
+        with warehouse.registered(pg, "_back", frame.iloc[[2]]):
+            pg.execute("insert into probe.t select * from _back")
         assert warehouse.table_exists(pg, "probe.t") and not warehouse.table_exists(pg, "probe.absent")
         # whole tables replaced in one transaction, with a type fixed for an all-null column
         warehouse.replace_table(pg, "probe.r", pd.DataFrame({"a": [1, 2], "z": [None, None]}), casts={"z": "DOUBLE"})
@@ -310,6 +314,68 @@ def test_api_store_loads_land_in_postgres(graphs):
     assert not pg_home.warehouse.exists()
 
 
+def test_tracked_events_and_api_audit_land_in_postgres(graphs, tmp_path, monkeypatch):
+    """Tracked events from the API's store (one malformed, quarantined once however often it is seen) and the API's
+    audit records reach the PostgreSQL warehouse through their sensors' runs."""
+    from datetime import datetime
+
+    from analytics_assets.contracts.events import event_json, parse_event
+    from analytics_assets.contracts.inbound import AuditRecord, AuditStore, TrackedEventRecord, TrackedEventStore
+    from analytics_assets.contracts.events import TRACKED_TOUCHPOINTS
+    from analytics_assets.defs.ingest import api_audit
+
+    _, pg_home, *_ = graphs
+    monkeypatch.setenv("CYCLE_EVENTS_LANDING_DIR", str(tmp_path / "landing"))  # no files: the store alone
+    store_path = pg_home.root / "api" / "inbound.sqlite3"
+    store_path.parent.mkdir(exist_ok=True)
+    touch = {"type": "touchpoint", "event_id": "pg-t1", "timestamp": "2026-10-14T09:00:00Z", "property_id": "cycle-demo",
+             "journey_id": "pg-j1", "user_id": "pg-u1", "utm_source": "linkedin", "utm_medium": "social",
+             "utm_campaign": "pg-test"}
+    event, problems = parse_event(touch)
+    assert not problems
+    store = TrackedEventStore(store_path)
+    assert all(store.append([TrackedEventRecord("pg-t1", "touchpoint", event_json(event)),
+                             TrackedEventRecord("pg-bad", "touchpoint", '{"type": "touchpoint", "event_id": "pg-bad"}')],
+                            "default"))
+    AuditStore(store_path).append([AuditRecord(
+        requested_at=datetime(2026, 10, 14, 9, 1), method="GET", route="/v1/campaigns", status=200, response_bytes=120,
+        duration_ms=3.5, client_addr="10.0.0.1", key_id="0123456789ab",
+    )])
+    tracked = f"{RAW_SCHEMA}.{TRACKED_TOUCHPOINTS.name}"
+    assert TRACKED_TOUCHPOINTS.name in pg_home.ingest_api_store("tracked_events_sensor")
+    assert api_audit.TABLE_NAME in pg_home.ingest_api_store("api_audit_sensor")
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        assert con.execute(
+            f"select journey_id, user_id, utm_campaign from {tracked} where event_id = ?", ["pg-t1"]
+        ).fetchall() == [("pg-j1", "pg-u1", "pg-test")]
+        quarantined = f"select count(*) from {RAW_SCHEMA}.{QUARANTINE_TABLE} where payload like ?"
+        assert con.execute(quarantined, ["%pg-bad%"]).fetchone() == (1,)
+        assert con.execute(f"select route, status from {RAW_SCHEMA}.{api_audit.TABLE_NAME}").fetchall()[-1] == ("/v1/campaigns", 200)
+    # the malformed event, seen again by a later load, is not quarantined a second time
+    store.append([TrackedEventRecord("pg-t2", "touchpoint", event_json(parse_event({**touch, "event_id": "pg-t2"})[0]))], "default")
+    pg_home.ingest_api_store("tracked_events_sensor")
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        assert con.execute(quarantined, ["%pg-bad%"]).fetchone() == (1,)
+        assert con.execute(f"select count(*) from {tracked} where event_id like 'pg-t%'").fetchone() == (2,)
+
+
+def test_the_archive_keeps_every_partition_hot_on_postgres(graphs):
+    """dbt reads archived days back only on DuckDB: on PostgreSQL the retention asset moves nothing."""
+    from analytics_assets.definitions import build_defs
+
+    _, pg_home, *_ = graphs
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        before = con.execute(f"select count(*) from {RAW_SCHEMA}.raw_social_post_snapshots").fetchone()
+    job = build_defs(pg_home.resources()).resolve_job_def("raw_snapshot_archive_job")
+    result = job.execute_in_process(
+        instance=pg_home.instance, run_config={"ops": {"raw_snapshot_archive": {"config": {"retention_days": 1}}}}
+    )
+    (materialization,) = result.asset_materializations_for_node("raw_snapshot_archive")
+    assert materialization.metadata["archived_days"].value == 0 and "PostgreSQL" in materialization.metadata["skipped"].value
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        assert con.execute(f"select count(*) from {RAW_SCHEMA}.raw_social_post_snapshots").fetchone() == before
+
+
 # ------------------------------------------------------------------------------------- SQL spelled per engine
 
 
@@ -380,3 +446,38 @@ def test_tombstoned_rows_never_commit_on_postgres(postgres):
         assert sorted(p for (p,) in con.execute(f"select payload from {RAW_SCHEMA}.{QUARANTINE_TABLE}").fetchall()) == [
             "broken {", '{"user_id": "kept"}'
         ]
+
+
+def test_an_erasure_on_postgres_removes_what_it_removes_on_duckdb(graphs, tmp_path):
+    """GDPR erasure of one simulated person (storage/privacy.py) on both warehouses of the graph: the same rows
+    found, the same places and counts removed, nothing of theirs found afterwards, and a second erasure a no-op.
+    Last in the module: it changes both warehouses."""
+    from datetime import datetime
+
+    from analytics_assets.storage.privacy import Person, erase_person, find_person
+
+    duck_home, pg_home, *_ = graphs
+    with warehouse.connect(duck_home.warehouse, read_only=True) as con:
+        (user_id,) = con.execute(
+            "select user_id from raw.raw_touchpoints where user_id is not null group by user_id "
+            "order by count(*) desc, user_id limit 1"
+        ).fetchone()
+    person = Person(user_id, ("cycle-demo",))
+    archive = tmp_path / "archive"  # nothing archived: the hot tables alone
+    erasures, found = [], []
+    with warehouse.connect(duck_home.warehouse) as duck, pg_home.warehouse_resource.connect() as pg:
+        for con in (duck, pg):
+            before = find_person(con, archive, person)
+            found.append(before.counts())
+            erasures.append(erase_person(con, archive, person, request_id="req-1", workspace_id="ws",
+                                         requested_at=datetime(2026, 10, 15, 8, 0)))
+            assert find_person(con, archive, person).counts() == {}
+            again = erase_person(con, archive, person, request_id="req-2", workspace_id="ws",
+                                 requested_at=datetime(2026, 10, 15, 9, 0))
+            assert again.removed == {} and not again.tombstoned
+    duck_erasure, pg_erasure = erasures
+    assert found[0] == found[1] and sum(found[0].values()) > 0
+    assert pg_erasure.removed == duck_erasure.removed and pg_erasure.removed
+    assert (pg_erasure.journeys, pg_erasure.days, pg_erasure.tombstoned) == (
+        duck_erasure.journeys, duck_erasure.days, duck_erasure.tombstoned
+    )
