@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Pydanti
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "CYCLE_"
+WAREHOUSE_ENGINES = ("duckdb", "postgres")  # CYCLE_WAREHOUSE_ENGINE
 POSTGRES_URL_SCHEME = "postgresql+psycopg2://"  # SQLAlchemy URL of Dagster's storage on PostgreSQL
 
 
@@ -71,7 +72,7 @@ class CycleSettings(BaseSettings):
     )
 
     # ---- which engine holds the warehouse (the raw layer Cycle writes and the project dbt builds)
-    warehouse_engine: Literal["duckdb", "postgres"] = Field(
+    warehouse_engine: Literal[WAREHOUSE_ENGINES] = Field(
         default="duckdb",
         description="duckdb: the embedded file (CYCLE_WAREHOUSE_PATH); postgres: the database of CYCLE_PG_*, where the raw "
         "layer is written and dbt builds (its postgres target)",
@@ -86,7 +87,11 @@ class CycleSettings(BaseSettings):
         validation_alias=AliasChoices("CYCLE_PG_DBNAME", "CYCLE_PG_DATABASE"),
         description="PostgreSQL warehouse: database (CYCLE_PG_DBNAME, or CYCLE_PG_DATABASE as the dbt profile reads it)",
     )
-    pg_schema: str = Field(default="analytics", description="PostgreSQL warehouse: the schema dbt builds the models in")
+    pg_schema: str = Field(
+        default="analytics",
+        description="The schema dbt builds the models in when dbt alone runs on PostgreSQL (the postgres warehouse "
+        "engine keeps them in main, the schema every reader names them by)",
+    )
     pg_sslmode: str = Field(default="prefer", description="PostgreSQL warehouse: libpq sslmode")
 
     # ---- resources of each process (two cores are shared by Dagster, dbt, DuckDB and torch)

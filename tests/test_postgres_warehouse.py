@@ -123,6 +123,18 @@ def test_connection_answers_as_duckdb_does(postgres, tmp_path):
         assert pg.execute("select a, z from probe.r").fetchall() == [(3, None)]
 
 
+def test_an_unknown_engine_is_refused_where_it_is_set():
+    import pydantic
+
+    from analytics_assets.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="CYCLE_WAREHOUSE_ENGINE"):
+        load_settings({"CYCLE_WAREHOUSE_ENGINE": "postgress"})
+    with pytest.raises(pydantic.ValidationError, match="warehouse engine must be one of duckdb, postgres"):
+        WarehouseResource(path="warehouse.duckdb", engine="sqlite")
+    assert load_settings({"CYCLE_PG_DATABASE": "analytics_db"}).pg_dbname == "analytics_db"  # the dbt profile's name
+
+
 def test_read_only_connection_refuses_writes(postgres):
     import psycopg2
 

@@ -16,11 +16,11 @@ from typing import Any, Literal
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from analytics_assets.contracts.warehouse import DBT_SCHEMA
 from analytics_assets.contracts.inbound import WebhookStore
-from analytics_assets.settings import PROJECT_ROOT, load_settings
+from analytics_assets.contracts.warehouse import DBT_SCHEMA
+from analytics_assets.settings import PROJECT_ROOT, WAREHOUSE_ENGINES, load_settings
 from analytics_assets.contracts.holidays import HolidayCalendar
 from analytics_assets.sources.simulator import (
     AnomalyPlan,
@@ -50,6 +50,13 @@ class WarehouseResource(dg.ConfigurableResource):
     engine: str = Field(
         default="duckdb", description="duckdb: the file at `path`; postgres: the database of the postgres_* fields"
     )
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in WAREHOUSE_ENGINES:
+            raise ValueError(f"warehouse engine must be one of {', '.join(WAREHOUSE_ENGINES)}, not {value!r}")
+        return value
     postgres_host: str = "localhost"
     postgres_port: int = 5432
     postgres_user: str = "cycle"
@@ -72,7 +79,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_target_env(self) -> dict[str, str]:
         """What dbt/profiles.yml reads to build on a PostgreSQL warehouse: its postgres output on the database the
-        raw layer is written to, in the schema DuckDB's file calls ``main``. Nothing on DuckDB (the profile's default output, or CYCLE_DBT_TARGET as set)."""
+        raw layer is written to, in the schema DuckDB's file calls ``main``. Nothing on DuckDB (the profile's default
+        output, or CYCLE_DBT_TARGET as set)."""
         if not self.on_postgres:
             return {}
         return {
