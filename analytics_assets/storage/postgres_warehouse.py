@@ -1,5 +1,6 @@
 """The warehouse on PostgreSQL: a connection with the surface of DuckDB's Python connection that Cycle's
-writers and readers use, over psycopg2, so the same storage code writes the raw layer to either engine.
+writers and readers use, over psycopg2, so the same assets read and write the warehouse on either engine
+(``CYCLE_WAREHOUSE_ENGINE``, ``WarehouseResource.connect``).
 
 Cycle's SQL outside dbt is written for DuckDB's client API: ``?`` placeholders, ``con.execute(sql, params)``
 returning something to fetch from, ``fetchdf()`` with DuckDB's pandas dtypes, ``register(name, frame)`` to
@@ -7,9 +8,11 @@ read a DataFrame in SQL, explicit ``begin transaction``/``commit``. ``PostgresCo
 
 - the statement is translated from DuckDB's dialect where the two differ in spelling only: ``?`` becomes
   psycopg2's ``%s`` (outside quotes and comments; a literal ``%`` is escaped), the type ``DOUBLE`` becomes
-  ``double precision``, a closing ``order by all`` orders by every column by number. Anything else must already be SQL both engines read (the writers are);
+  ``double precision``, a closing ``order by all`` orders by every column by number. Anything else must already
+  be SQL both engines read, or be spelled per engine (``storage/dialect.py``);
 - statements run in autocommit, as in DuckDB, until ``begin transaction``; a DML statement answers its row
-  count as DuckDB does (``fetchall()`` of a ``delete`` -> ``[(n,)]``);
+  count as DuckDB does (``fetchall()`` of a ``delete`` -> ``[(n,)]``). A query runs when it is fetched, the way
+  it is fetched (rows, or a frame through the copy below); every other statement runs when executed;
 - a query's frame is built by DuckDB itself from PostgreSQL's CSV copy of the result (``COPY (...) TO STDOUT``)
   with each column's type taken from PostgreSQL's description: the dtypes are DuckDB's for the same column
   (nullable ``Int64``, ``datetime64[us]`` dates), and ``fetch_df_chunk`` streams the copy from disk, so a
