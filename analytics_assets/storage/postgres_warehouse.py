@@ -27,6 +27,7 @@ the package index has no build for the pinned DuckDB.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -129,6 +130,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+@functools.cache  # psycopg2's adapters are global: registered once per process
 def _register_adapters() -> None:
     """numpy and pandas scalars as parameters, as DuckDB takes them (psycopg2 knows Python's own types only)."""
     from psycopg2.extensions import AsIs, Float, adapt, register_adapter
@@ -149,7 +151,7 @@ class PostgresResult:
         self._bound = bound  # a query not run yet: run by the first fetch, the way it is fetched
         self._rows = rows
         self._position = 0
-        self._description = description
+        self._description = description  # the query's columns where execute already asked (`order by all`)
         self._frames: duckdb.DuckDBPyConnection | None = None
 
     # --- Python rows
@@ -158,7 +160,6 @@ class PostgresResult:
             with self._connection.pg.cursor() as cur:
                 cur.execute(self._bound)
                 self._rows = cur.fetchall()
-                self._description = cur.description
         return self._rows
 
     def fetchall(self) -> list[tuple]:
@@ -173,36 +174,21 @@ class PostgresResult:
         self._position += 1
         return rows[self._position - 1]
 
-    def fetchmany(self, size: int = 1) -> list[tuple]:
-        rows = self._all_rows()[self._position : self._position + size]
-        self._position += len(rows)
-        return rows
-
-    @property
-    def description(self):
-        if self._description is None and self._bound is not None:
-            self._description = self._connection.describe(self._bound)
-        return self._description
-
     # --- DuckDB frames
     def _frame_cursor(self) -> duckdb.DuckDBPyConnection:
         if self._frames is None:
             if self._bound is None:
                 raise WarehouseDialectError("this statement returns no rows to read as a frame")
-            self._frames = self._connection.query_frames(self._bound)
+            self._frames = self._connection.query_frames(self._bound, self._description)
         return self._frames
 
     def fetchdf(self) -> pd.DataFrame:
         return self._frame_cursor().fetchdf()
 
     df = fetchdf
-    fetch_df = fetchdf
 
     def fetch_df_chunk(self, vectors_per_chunk: int = 1) -> pd.DataFrame:
         return self._frame_cursor().fetch_df_chunk(vectors_per_chunk)
-
-    def fetchnumpy(self) -> dict[str, np.ndarray]:
-        return self._frame_cursor().fetchnumpy()
 
     def close(self) -> None:
         if self._frames is not None:
@@ -235,10 +221,12 @@ class PostgresConnection:
         translated = translate(sql, params is not None)
         with self.pg.cursor() as cur:
             bound = cur.mogrify(translated, params).decode() if params is not None else translated
-            if order_by_all:  # DuckDB's `order by all`: every column, left to right
-                bound += " order by " + ", ".join(str(k + 1) for k in range(len(self.describe(bound))))
+            columns = None
+            if order_by_all:  # DuckDB's `order by all`: every column, left to right (the columns kept for the frame)
+                columns = self.describe(bound)
+                bound += " order by " + ", ".join(str(k + 1) for k in range(len(columns)))
             if _first_keyword(sql) in _ROW_STATEMENTS and not _CTE_WRITE.search(sql):
-                self._last = PostgresResult(self, bound, None)
+                self._last = PostgresResult(self, bound, None, columns)
                 return self._last
             cur.execute(bound)
             if cur.description is not None:  # ... returning
@@ -247,7 +235,7 @@ class PostgresConnection:
                 rows = [(cur.rowcount,)]
             else:
                 rows = []
-            self._last = PostgresResult(self, None, rows, cur.description)
+            self._last = PostgresResult(self, None, rows)
         return self._last
 
     def _result(self) -> PostgresResult:
@@ -279,10 +267,11 @@ class PostgresConnection:
         self._files += 1
         return self._workdir / f"result_{self._files}.csv"
 
-    def query_frames(self, bound: str) -> duckdb.DuckDBPyConnection:
+    def query_frames(self, bound: str, description: tuple | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB cursor over the rows of the query ``bound`` (parameters already bound), typed as PostgreSQL
-        describes each column: fetchdf/fetch_df_chunk on it give DuckDB's dtypes."""
-        description = self.describe(bound)
+        describes each column (``description``, asked for here when the caller has none): fetchdf/fetch_df_chunk on
+        it give DuckDB's dtypes."""
+        description = description or self.describe(bound)
         names: list[str] = []
         for column in description:
             name, k = column.name, 1
