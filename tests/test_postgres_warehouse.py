@@ -106,7 +106,11 @@ def test_connection_answers_as_duckdb_does(postgres, tmp_path):
                              [np.int64(1), [date(2026, 1, 1), date(2026, 1, 3)]])
         assert chunked.fetch_df_chunk(1)["n"].tolist() == [1, 3]
         assert chunked.fetch_df_chunk(1).empty
-        # a transaction rolled back leaves the rows; a committed one removes them
+        # DuckDB's `order by all`: every column, left to right, on the frame path too
+        ordered = "select s, n from probe.t order by all"
+        pd.testing.assert_frame_equal(pg.execute(ordered).fetchdf(), duck.execute(ordered).fetchdf())
+        assert pg.execute(ordered).fetchall() == duck.execute(ordered).fetchall()
+        # a write that fails inside a transaction is rolled back: the rows stay
         with pytest.raises(RuntimeError):
             with warehouse.transaction(pg):
                 assert pg.execute("delete from probe.t where n = ?", [1]).fetchall() == [(1,)]
