@@ -12,6 +12,7 @@ failed under CI (env CI set).
 from __future__ import annotations
 
 import contextlib
+import socket
 from datetime import date
 
 import dagster as dg
@@ -390,6 +391,38 @@ def test_the_archive_keeps_every_partition_hot_on_postgres(graphs):
     assert materialization.metadata["archived_days"].value == 0 and "PostgreSQL" in materialization.metadata["skipped"].value
     with pg_home.warehouse_resource.connect(read_only=True) as con:
         assert con.execute(f"select count(*) from {RAW_SCHEMA}.raw_social_post_snapshots").fetchone() == before
+
+
+def test_cli_summary_reads_the_warehouse_on_postgres(graphs, monkeypatch):
+    """`cycle summary`'s quarantine share and `cycle summary --tables` read the warehouse the settings configure:
+    on PostgreSQL the figures DuckDB's file gives for the same graph; a server that cannot be reached is one line of
+    the summary, not a traceback."""
+    from analytics_assets.cli.summary import quarantine_lines, table_row_lines, table_rows
+
+    duck_home, pg_home, *_ = graphs
+    duck = WarehouseResource(path=str(duck_home.warehouse))
+    quarantine = quarantine_lines(pg_home.warehouse_resource)
+    assert quarantine == quarantine_lines(duck)
+    assert len(quarantine) == 1 and quarantine[0].startswith("Quarantine: ") and "raw_" in quarantine[0]
+    # --tables from the settings alone: every table of the warehouse with DuckDB's row counts
+    pg = pg_home.warehouse_resource
+    for name, value in {"CYCLE_WAREHOUSE_ENGINE": "postgres", "CYCLE_PG_HOST": pg.postgres_host,
+                        "CYCLE_PG_PORT": str(pg.postgres_port), "CYCLE_PG_USER": pg.postgres_user,
+                        "CYCLE_PG_DBNAME": pg.postgres_dbname}.items():
+        monkeypatch.setenv(name, value)
+    lines = table_rows()
+    assert lines[0] == f"Warehouse: PostgreSQL {pg.postgres_user}@{pg.postgres_host}:{pg.postgres_port}/{pg.postgres_dbname}"
+    with duck.connect(read_only=True) as con:
+        expected = table_row_lines(con)
+    assert len(expected) > 40 and sorted(lines[2:]) == sorted(expected)
+    # nothing listens on the port: one line says so
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    gone = WarehouseResource(path=pg.path, engine="postgres", postgres_host="127.0.0.1", postgres_port=closed_port,
+                             postgres_user=pg.postgres_user, postgres_dbname=pg.postgres_dbname)
+    (line,) = quarantine_lines(gone)
+    assert line.startswith(f"Warehouse PostgreSQL {pg.postgres_user}@127.0.0.1:{closed_port}/") and "cannot be read now: " in line
 
 
 # ------------------------------------------------------------------------------------- SQL spelled per engine

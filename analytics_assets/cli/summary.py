@@ -1,7 +1,8 @@
 """What a run produced, in one screen: spend and ROAS, the recommendations, insights, attribution and quality.
 
 Figures come from the published serving snapshot (the files the API serves, so the summary and the API
-agree) and, for the quarantine share, from the warehouse's raw schema, opened read-only. Every DuckDB
+agree) and, for the quarantine share, from the warehouse's raw schema, opened read-only through the warehouse
+resource the settings configure (DuckDB's file, or PostgreSQL with ``CYCLE_WAREHOUSE_ENGINE=postgres``). Every DuckDB
 connection is closed before returning: a handle alive at interpreter exit makes DuckDB's bindings print a
 reference-leak report.
 """
@@ -9,13 +10,18 @@ reference-leak report.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import psycopg2
 
 from analytics_assets.contracts.sql_text import sql_string
 from analytics_assets.settings import load_settings
+
+if TYPE_CHECKING:
+    from analytics_assets.defs.resources import WarehouseResource
 
 TOP_RECOMMENDATIONS = 3
 TOP_INSIGHTS = 3
@@ -150,23 +156,61 @@ def posting_hour_lines(con: duckdb.DuckDBPyConnection, serving: Path) -> list[st
     )] if rows else []
 
 
-def quarantine_lines(warehouse: Path) -> list[str]:
-    if not warehouse.exists():
+def _warehouse() -> WarehouseResource:
+    """The warehouse the settings name, DuckDB's file or PostgreSQL (``CYCLE_WAREHOUSE_ENGINE``)."""
+    from analytics_assets.defs.resources import warehouse_resource
+
+    return warehouse_resource(load_settings(), password_by_reference=False)
+
+
+def _exists(resource: WarehouseResource) -> bool:
+    """Whether there is a warehouse to read: DuckDB's file once a run wrote it; a PostgreSQL database is taken to
+    be there (reading it says when it cannot be reached)."""
+    return resource.on_postgres or Path(resource.path).exists()
+
+
+def _where(resource: WarehouseResource) -> str:
+    if resource.on_postgres:
+        r = resource
+        return f"PostgreSQL {r.postgres_user}@{r.postgres_host}:{r.postgres_port}/{r.postgres_dbname}"
+    return resource.path
+
+
+def _from_warehouse(resource: WarehouseResource, read: Callable[[Any], list[str]]) -> list[str]:
+    """``read``'s lines from a read-only connection to the warehouse; where the warehouse cannot be opened now (a
+    PostgreSQL server that cannot be reached, a DuckDB file another process holds), one line that says so: the
+    serving snapshot's summary still prints."""
+    try:
+        with resource.connect(read_only=True) as con:
+            return read(con)
+    except (psycopg2.OperationalError, duckdb.IOException) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return [f"Warehouse {_where(resource)} cannot be read now: {reason}"]
+
+
+def _raw_tables(con) -> list[str]:
+    return [
+        name for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by table_name"
+        ).fetchall()
+    ]
+
+
+def quarantine_lines(resource: WarehouseResource) -> list[str]:
+    """The share of raw records the raw checks quarantined, and the tables with the most, on either engine."""
+    if not _exists(resource):
         return []
-    with _connection(str(warehouse), read_only=True) as con:
-        tables = [
-            name for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw' order by table_name"
-            ).fetchall()
-        ]
-        if "raw_quarantine" not in tables:
-            return []
-        quarantined = dict(
-            con.execute("select source_table, count(*) from raw.raw_quarantine group by source_table").fetchall()
-        )
-        loaded = {
-            t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables if t != "raw_quarantine"
-        }
+    return _from_warehouse(resource, _quarantine)
+
+
+def _quarantine(con) -> list[str]:
+    tables = _raw_tables(con)
+    if "raw_quarantine" not in tables:
+        return []
+    quarantined = dict(
+        con.execute("select source_table, count(*) from raw.raw_quarantine group by source_table").fetchall()
+    )
+    loaded = {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables if t != "raw_quarantine"}
     bad, total = sum(quarantined.values()), sum(quarantined.values()) + sum(loaded.values())
     if not total:
         return ["Quarantine: no raw rows yet"]
@@ -179,15 +223,16 @@ def summary_lines() -> list[str]:
     """The summary of what the serving snapshot and the warehouse hold now (``cycle summary``, ``cycle demo``)."""
     settings = load_settings()
     serving = settings.serving
-    if not (serving / "manifest.json").exists() and not settings.warehouse.exists():
+    resource = _warehouse()
+    if not (serving / "manifest.json").exists() and not _exists(resource):
         return [f"Nothing published yet under {settings.cycle_home}: run `make demo` or `cycle backfill`."]
     lines = ["", "== Summary " + "=" * 60]
     with _connection() as con:
         for section in (spend_lines, recommendation_lines, insight_lines, attribution_lines, posting_hour_lines):
             lines += section(con, serving)
-    lines += quarantine_lines(settings.warehouse)
+    lines += quarantine_lines(resource)
     lines += [
-        f"Warehouse {settings.warehouse}; serving snapshot {serving}",
+        f"Warehouse {_where(resource)}; serving snapshot {serving}",
         "UI:  make dev  -> http://127.0.0.1:3000  (asset graph, partitions, schedules, sensors)",
         "API: make api  -> http://127.0.0.1:8000/v1/docs  (every /v1 route needs a key: `cycle keys create`)",
     ]
@@ -195,15 +240,21 @@ def summary_lines() -> list[str]:
 
 
 def table_rows() -> list[str]:
-    """Rows per warehouse table (``cycle summary --tables``)."""
-    warehouse = load_settings().warehouse
-    if not warehouse.exists():
-        return [f"No warehouse at {warehouse} yet: run `make demo` or `cycle backfill`."]
-    lines = [f"Warehouse: {warehouse}", "Rows per table:"]
-    with _connection(str(warehouse), read_only=True) as con:
-        for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.tables order by table_schema, table_name"
-        ).fetchall():
-            n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            lines.append(f"  {schema}.{name:<40} {n:>10,}")
+    """Rows per warehouse table (``cycle summary --tables``), on either engine."""
+    resource = _warehouse()
+    if not _exists(resource):
+        return [f"No warehouse at {_where(resource)} yet: run `make demo` or `cycle backfill`."]
+    return [f"Warehouse: {_where(resource)}", "Rows per table:", *_from_warehouse(resource, table_row_lines)]
+
+
+def table_row_lines(con) -> list[str]:
+    lines = []
+    for schema, name in con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        # PostgreSQL lists its catalogs and each session's temporary schema too
+        "where table_schema not in ('information_schema', 'pg_catalog') and table_schema not like 'pg_temp%' "
+        "and table_schema not like 'pg_toast%' order by table_schema, table_name"
+    ).fetchall():
+        n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+        lines.append(f"  {schema}.{name:<40} {n:>10,}")
     return lines

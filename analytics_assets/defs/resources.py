@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 
 from analytics_assets.contracts.inbound import WebhookStore
 from analytics_assets.contracts.warehouse import DBT_SCHEMA
-from analytics_assets.settings import PROJECT_ROOT, WAREHOUSE_ENGINES, load_settings
+from analytics_assets.settings import PROJECT_ROOT, WAREHOUSE_ENGINES, CycleSettings, load_settings
 from analytics_assets.contracts.holidays import HolidayCalendar
 from analytics_assets.sources.simulator import (
     AnomalyPlan,
@@ -266,6 +266,28 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
+def warehouse_resource(settings: CycleSettings, *, password_by_reference: bool = True) -> WarehouseResource:
+    """The warehouse the ``CYCLE_*`` settings name. ``password_by_reference``: the PostgreSQL password as
+    ``dg.EnvVar`` (Dagster resolves it when a run starts, and the UI shows the variable's name, never the password);
+    False outside Dagster (the CLI), where nothing would resolve it."""
+    password: str = ""
+    if settings.pg_password is not None:
+        password = dg.EnvVar("CYCLE_PG_PASSWORD") if password_by_reference else settings.pg_password.get_secret_value()
+    return WarehouseResource(
+        path=str(settings.warehouse),
+        threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit,
+        dbt_threads=settings.dbt_duckdb_threads,
+        engine=settings.warehouse_engine,
+        postgres_host=settings.pg_host,
+        postgres_port=settings.pg_port,
+        postgres_user=settings.pg_user,
+        postgres_password=password,
+        postgres_dbname=settings.pg_dbname,
+        postgres_sslmode=settings.pg_sslmode,
+    )
+
+
 def default_resources() -> dict[str, Any]:
     """Resources of the embedded default, configured from the ``CYCLE_*`` settings."""
     from analytics_assets.defs.ingest.connector_resources import connector_resources_from_env
@@ -273,20 +295,7 @@ def default_resources() -> dict[str, Any]:
     settings = load_settings()
     dbt_dir = PROJECT_ROOT / "dbt"
     return {
-        "warehouse": WarehouseResource(
-            path=str(settings.warehouse),
-            threads=settings.duckdb_threads,
-            memory_limit=settings.duckdb_memory_limit,
-            dbt_threads=settings.dbt_duckdb_threads,
-            engine=settings.warehouse_engine,
-            postgres_host=settings.pg_host,
-            postgres_port=settings.pg_port,
-            postgres_user=settings.pg_user,
-            # by reference: the UI shows the variable's name, never the password
-            postgres_password=dg.EnvVar("CYCLE_PG_PASSWORD") if settings.pg_password else "",
-            postgres_dbname=settings.pg_dbname,
-            postgres_sslmode=settings.pg_sslmode,
-        ),
+        "warehouse": warehouse_resource(settings),
         "simulator": SimulatorResource(
             source_mode=settings.source_mode,
             seed=settings.sim_seed,
