@@ -8,9 +8,10 @@ AutoARIMA (weekly season), whose errors are weakly correlated:
 - holidays are known future inputs: the deployment's calendar (``analytics_assets/contracts/holidays.py``,
   ``CYCLE_HOLIDAY_CALENDAR``) is passed in as rows (holiday_date, name, kind); each past holiday's effect on a
   series is taken out of the history the members fit, and a holiday in the horizon adds back the effect its
-  earlier occurrences (else its kind's; else, in a campaign series, the kind's shrunken prior ``KIND_PRIORS``)
-  had on that series (``holiday_adjustment``), its bounds moved apart by what one measurement of an effect can
-  miss (the series' noise between a day and its seasonal neighbours);
+  earlier occurrences (else its kind's) had on that series, pooled with the same measurements of its family
+  (the same metric of the other campaigns or platforms: ``partial_pooling``), else, in a campaign series, the
+  kind's shrunken prior ``KIND_PRIORS`` (``holiday_adjustment``), its bounds moved apart by what the measurement
+  can miss (the series' noise between a day and its seasonal neighbours, less where its family's pooled);
 - the holiday effects read the whole history given, the members only its last ``fit_days`` (when given): a year's
   history holds last year's Black Friday, and a fit of a few months costs a fraction of a year's;
 - per series the members weigh by their errors at the rolling origins before the origin (``member_weights``:
@@ -211,10 +212,18 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
 # neighbours that are no holiday themselves: that contrast holds the weekday, the trend and the level fixed, where
 # a dummy against the whole history would absorb them), the history is fitted with those effects taken out, and a
 # holiday in the horizon adds back the mean effect of the same holiday's earlier occurrences in the series, else
-# of its kind's (closure, peak), else (a campaign series) the kind's prior (``KIND_PRIORS``).
+# of its kind's (closure, peak), pooled with its family's (``partial_pooling``), else (a campaign series) the
+# kind's prior (``KIND_PRIORS``).
+# One series' measurement of last year's Black Friday is one noisy day (a contrast error of 0.2..0.3 on the log
+# scale in the simulator's campaigns, more than the effect's spread between them); the same day measured on
+# a dozen campaigns of the same metric is known far better. So the measurements of a family (entity type and
+# metric: every campaign's clicks, every organic platform's impressions) are pooled as a random-effects
+# meta-analysis: each shrinks towards the family's mean by how much of its spread is noise, campaigns that truly
+# differ keep their own effect, and a campaign launched after last year's holiday takes its family's effect (and
+# its family's uncertainty) instead of the kind's prior.
 # A measured effect is one day's contrast (or the mean of a few): it carries that day's noise and its neighbours',
 # which the members' bounds know nothing of (the day was taken out of what they fit). So the day's bounds move
-# apart by it: per series the spread of the same contrast on ordinary days (``_contrast_noise``) over the root of
+# apart by it: per series the spread of the same contrast on ordinary days (``_ordinary_contrasts``) over the root of
 # the occurrences averaged, added in quadrature to the members' half-widths at each level's normal quantile
 # (``_with_effects``): with last year's Black Friday as the only measurement, this year's day is as uncertain as
 # that day's noise plus the model's.
@@ -227,11 +236,13 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
 # spend). So the prior is a shrunken default, a fifth down for a closure and a quarter up for a peak (the same
 # size on the log scale): a guess that misses the size costs less than a bold one, and the day's intervals widen
 # by the prior's size on both sides (``_with_effects``: from no effect at all to twice the prior). A series
-# replaces the prior by its own measured effect from the first day of the kind in its history on.
+# replaces the prior by its family's measured effect as soon as two series of its family have measured one, and by
+# its own (pooled) from the first day of the kind in its history on.
 # The prior is for the campaign series only: their day is the day's auctions and budgets, which a holiday moves on
 # the day itself. An organic platform series has no prior (a first holiday moves it by nothing): its day is the
 # growth of every polled post's counters, most of it from posts published on earlier days, so how much of a
-# holiday lands on the day itself, and when, is the platform's own to measure (from its first holiday on).
+# holiday lands on the day itself, and when, is for the platforms' own measurements to say (from the first holiday
+# of the kind two of them have seen).
 KIND_PRIORS: dict[str, float] = {"closure": float(np.log(0.8)), "peak": float(np.log(1.25))}
 _PRIOR_SERIES = "campaign:"  # the series_id prefix of the series a kind prior applies to (campaign_series_days)
 
@@ -290,7 +301,9 @@ def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tupl
         moved = True
     future = hol[hol["holiday_date"] > cutoff]
     rows = []
-    noise = _contrast_noise(wide, holiday_days) if len(future) and len(dev) else None
+    contrasts = _ordinary_contrasts(wide, holiday_days) if len(future) and len(dev) else None
+    noise = contrasts.std(axis=0) if contrasts is not None else None
+    together = contrasts.corr() if contrasts is not None else None
     for day, name, kind in zip(future["holiday_date"], future["name"], future["kind"]):
         same = dev.loc[dev.index.isin(past.loc[past["name"] == name, "holiday_date"])]
         alike = dev.loc[dev.index.isin(past.loc[past["kind"] == kind, "holiday_date"])]
@@ -298,7 +311,9 @@ def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tupl
             effect = same.mean(axis=0).fillna(alike.mean(axis=0))
             # how many measured days the effect averages: its own occurrences, else those of its kind
             measured = same.notna().sum(axis=0).where(same.notna().any(axis=0), alike.notna().sum(axis=0))
-            se = (noise / np.sqrt(measured.where(measured > 0))).where(effect.notna()).fillna(0.0)
+            se = (noise / np.sqrt(measured.where(measured > 0))).where(effect.notna())
+            effect, se = partial_pooling(effect, se, together)
+            se = se.fillna(0.0)
         else:
             effect = pd.Series(np.nan, index=wide.columns)
             se = pd.Series(0.0, index=wide.columns)
@@ -314,16 +329,70 @@ def holiday_adjustment(fit: pd.DataFrame, holidays: pd.DataFrame | None) -> tupl
     return HolidayAdjustment(history, effects), moved or bool(len(effects))
 
 
-def _contrast_noise(wide: pd.DataFrame, holiday_days: set) -> pd.Series:
-    """Per series (``wide``: log1p values, a row per day) the standard deviation of an ordinary day's contrast
-    with the same weekday a week before and after (none of the three a holiday): the error of one measured holiday
-    effect, which is that contrast on the holiday (NaN where the history holds fewer than two such days)."""
+def _family(series_id: str) -> str:
+    """The family a series' holiday effects pool in: its entity type and metric (``campaign:...:clicks``,
+    ``platform:...:impressions``); an id of another shape is a family of its own."""
+    parts = series_id.split(":")
+    return f"{parts[0]}:{parts[-1]}" if len(parts) > 1 else series_id
+
+
+_SE_FLOOR = 1e-3  # a measured effect's standard error is never taken below this (a constant series has none)
+
+
+def partial_pooling(effect: pd.Series, se: pd.Series,
+                    correlation: pd.DataFrame | None = None) -> tuple[pd.Series, pd.Series]:
+    """One holiday's measured effects per series (``effect``, NaN where a series has no measurement) and their
+    standard errors (``se``), each pooled with its family's (``_family``): a random-effects meta-analysis per
+    family (DerSimonian-Laird: the spread of the true effects between series, ``tau``, is what the measurements
+    spread beyond their own errors), each measurement shrunk towards the family's mean by its share of noise
+    (``se**2 / (se**2 + tau**2)``), and a series without a measurement given the family's mean, its error the
+    spread between series. Families with fewer than two measured series are left as they are.
+
+    ``correlation``: between series, how their measurement errors go together (the ordinary days' contrasts'
+    correlation): campaigns of one account share days of demand, so the family's mean is known less well than
+    from independent measurements; its variance takes the covariances in (none where not given)."""
+    effect, se = effect.astype(float).copy(), se.astype(float).copy()
+    families = pd.Series(effect.index.map(_family), index=effect.index)
+    for _, ids in families.groupby(families).groups.items():
+        e, s = effect[ids], se[ids]
+        measured = e.notna() & s.notna()
+        if measured.sum() < 2:
+            continue
+        em, v = e[measured], np.maximum(s[measured], _SE_FLOOR) ** 2
+        w = 1.0 / v
+        fixed = float((w * em).sum() / w.sum())
+        q = float((w * (em - fixed) ** 2).sum())
+        c = float(w.sum() - (w ** 2).sum() / w.sum())
+        tau2 = max(0.0, (q - (len(em) - 1)) / c) if c > 0 else 0.0
+        w_random = 1.0 / (tau2 + v)
+        mu = float((w_random * em).sum() / w_random.sum())
+        var_mu = 1.0 / float(w_random.sum())
+        if correlation is not None:
+            r = correlation.reindex(index=em.index, columns=em.index).fillna(0.0).clip(lower=0.0).to_numpy(float)
+            np.fill_diagonal(r, 0.0)
+            sd = np.sqrt(v.to_numpy(float))
+            share = (w_random / w_random.sum()).to_numpy(float)
+            var_mu += float(share @ (r * np.outer(sd, sd)) @ share)  # the errors' covariances
+        own = tau2 / (tau2 + v)  # the weight of a series' own measurement
+        effect[em.index] = mu + own * (em - mu)
+        se[em.index] = np.sqrt(own * v + (1.0 - own) ** 2 * var_mu)
+        unmeasured = e.index[e.isna()]
+        effect[unmeasured] = mu
+        se[unmeasured] = np.sqrt(tau2 + var_mu)
+    return effect, se
+
+
+def _ordinary_contrasts(wide: pd.DataFrame, holiday_days: set) -> pd.DataFrame:
+    """Per series (``wide``: log1p values, a row per day) each ordinary day's contrast with the same weekday a week
+    before and after (none of the three a holiday): a measured holiday effect is that contrast on the holiday, so
+    these days' standard deviation is the error of one measurement (NaN where the history holds fewer than two
+    such days), and their correlation between series how far the measurements of a family err together."""
     week = pd.Timedelta(days=SEASON)
     days = wide.index
     ordinary = ~(days.isin(holiday_days) | (days - week).isin(holiday_days) | (days + week).isin(holiday_days))
     # the index is every day from the first to the last, so a shift by SEASON rows is a shift by a week
     contrast = wide - (wide.shift(SEASON) + wide.shift(-SEASON)) / 2
-    return contrast[ordinary].std(axis=0)
+    return contrast[ordinary]
 
 
 def _with_effects(fc: pd.DataFrame, effects: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:

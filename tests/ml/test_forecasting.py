@@ -23,6 +23,7 @@ from ml.forecasting import (
     forecast,
     holiday_adjustment,
     member_weights,
+    partial_pooling,
 )
 
 DAYS = 70
@@ -266,6 +267,72 @@ def test_a_measured_effect_carries_its_standard_error_into_the_bounds():
     young = fit[fit["ds"] >= pd.Timestamp("2026-09-01")]
     first = holiday_adjustment(young, calendar)[0].effects.iloc[0]
     assert first["se"] == 0.0 and first["spread"] == abs(KIND_PRIORS["peak"])
+
+
+def _family_of_campaigns(n: int = 12, noise: float = 0.15, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` campaigns' spend from 1 October 2025 to Tuesday 24 November 2026 (weekly shape, lognormal noise of
+    ``noise``), Black Friday planted x1.8 on 28 November 2025 in every one of them, and a campaign launched in
+    March 2026 that has never seen one; with the calendar of both years' Black Fridays (a _fit_frame)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n + 1):
+        first = pd.Timestamp("2026-03-02") if i == n else pd.Timestamp("2025-10-01")
+        dates = pd.date_range(first, "2026-11-24", freq="D")
+        value = rng.uniform(300, 3000) * WEEKDAY[dates.dayofweek] * rng.lognormal(0, noise, len(dates))
+        value = np.where(dates == pd.Timestamp("2025-11-28"), 1.8 * value, value)
+        frames.append(pd.DataFrame({"unique_id": f"campaign:meta_ads:{i}:spend", "ds": dates,
+                                    "y": np.log1p(np.round(value)), "observed": True}))
+    calendar = pd.DataFrame({"holiday_date": pd.to_datetime(["2025-11-28", "2026-11-27"]),
+                             "name": "black_friday", "kind": "peak"})
+    return pd.concat(frames, ignore_index=True), calendar
+
+
+def test_a_family_of_campaigns_pools_its_measured_holiday_effects():
+    """Each campaign's one measured Black Friday carries about 0.18 of noise (log scale): pooled with its family's
+    (the same metric of the other campaigns), the effects stand closer to the planted x1.8 than the campaigns' own
+    contrasts, and the campaign that never saw a Black Friday takes the family's effect, not the kind's prior."""
+    fit, calendar = _family_of_campaigns()
+    effects = holiday_adjustment(fit, calendar)[0].effects.set_index("unique_id")
+    wide = fit.pivot(index="ds", columns="unique_id", values="y")
+    day, week = pd.Timestamp("2025-11-28"), pd.Timedelta(days=7)
+    own = (wide.loc[day] - (wide.loc[day - week] + wide.loc[day + week]) / 2).dropna()  # the unpooled contrasts
+    planted = np.log(1.8)
+    pooled = effects.loc[own.index, "effect"]
+    assert np.sqrt(((pooled - planted) ** 2).mean()) < 0.5 * np.sqrt(((own - planted) ** 2).mean())
+    # the young campaign: the family's effect, with the family's uncertainty, no prior's spread
+    young = effects.loc["campaign:meta_ads:12:spend"]
+    assert young["effect"] == pytest.approx(planted, abs=0.1) and young["effect"] > KIND_PRIORS["peak"] + 0.2
+    assert young["spread"] == 0.0 and 0.0 < young["se"] < 0.15
+    # a pooled effect is known better than one day's contrast
+    assert (effects.loc[own.index, "se"] < 0.15 * np.sqrt(1.5)).all()
+
+
+def test_partial_pooling_keeps_effects_that_truly_differ_and_pools_only_within_a_family():
+    ids = [f"campaign:google_ads:{i}:clicks" for i in range(4)] + ["platform:x:impressions", "campaign:meta_ads:9:spend"]
+    # two clearly different effects, each measured precisely: the spread between series is real, nothing moves
+    effect = pd.Series([0.9, 0.88, 0.1, 0.12, -0.3, 0.5], index=ids)
+    se = pd.Series([0.02, 0.02, 0.02, 0.02, 0.2, 0.1], index=ids)
+    pooled, pooled_se = partial_pooling(effect, se)
+    assert np.allclose(pooled[ids[:4]], effect[ids[:4]], atol=0.01)
+    assert (pooled_se[ids[:4]] <= se[ids[:4]] + 1e-12).all()
+    # a family of one (the organic series, the spend series) is left as it is
+    assert pooled[ids[4:]].tolist() == effect[ids[4:]].tolist() and pooled_se[ids[4:]].tolist() == se[ids[4:]].tolist()
+    # the same effect measured noisily: every series moves to the precision-weighted mean
+    noisy = pd.Series([0.7, 0.3, 0.6, 0.4], index=ids[:4])
+    noisy_se = pd.Series([0.3, 0.3, 0.3, 0.3], index=ids[:4])
+    pooled, pooled_se = partial_pooling(noisy, noisy_se)
+    assert np.allclose(pooled, 0.5) and np.allclose(pooled_se, 0.15)
+    # measurements that err together (correlation 0.5): the same mean, known less well than from four
+    # independent ones: variance 0.3**2 / 4 plus the twelve covariances' share, (12 * 0.5 * 0.09) / 16
+    together = pd.DataFrame(0.5, index=ids[:4], columns=ids[:4])
+    pooled, pooled_se = partial_pooling(noisy, noisy_se, together)
+    assert np.allclose(pooled, 0.5) and np.allclose(pooled_se, np.sqrt(0.09 / 4 + 12 * 0.5 * 0.09 / 16))
+    # a series without a measurement takes the family's mean; one without a standard error is left out of it
+    unmeasured = pd.concat([noisy, pd.Series([np.nan, 2.0], index=["campaign:x:5:clicks", "campaign:x:6:clicks"])])
+    unmeasured_se = pd.concat([noisy_se, pd.Series([np.nan, np.nan], index=["campaign:x:5:clicks", "campaign:x:6:clicks"])])
+    pooled, pooled_se = partial_pooling(unmeasured, unmeasured_se)
+    assert pooled["campaign:x:5:clicks"] == pytest.approx(0.5) and pooled_se["campaign:x:5:clicks"] == pytest.approx(0.15)
+    assert pooled["campaign:x:6:clicks"] == 2.0 and np.isnan(pooled_se["campaign:x:6:clicks"])
 
 
 def test_fit_days_shorter_than_the_minimum_history_is_a_clear_error():
