@@ -678,6 +678,35 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
     return out[FORECAST_COLUMNS].sort_values(["series_id", "horizon"], ignore_index=True)
 
 
+HOLIDAY_EFFECT_COLUMNS = ["holiday_date", "holiday", "family", "series", "factor", "lowest", "highest", "from_prior"]
+
+
+def horizon_holiday_effects(series: pd.DataFrame, origin: date, holidays: pd.DataFrame | None, *,
+                            min_history: int = MIN_HISTORY) -> pd.DataFrame:
+    """What each holiday in the ``HORIZON`` days after ``origin`` does to ``forecast``'s series, per family
+    (``_family``: entity type and metric): how many series it moves, the factor on the median one (exp of the
+    effect on the log1p scale) and the lowest and highest, and how many of them take the kind's prior rather than a
+    measured effect (``HOLIDAY_EFFECT_COLUMNS``; empty without a holiday in the horizon). The same effects
+    ``forecast`` adds back, from the same history up to ``origin``: what a materialization shows of them."""
+    origin_ts = pd.Timestamp(origin)
+    series = series[pd.to_datetime(series["metric_date"]) <= origin_ts]
+    series = _forecastable(series, min_history) if len(series) else series
+    if series.empty:
+        return pd.DataFrame(columns=HOLIDAY_EFFECT_COLUMNS)
+    effects = holiday_adjustment(_fit_frame(series), holidays)[0].effects
+    effects = effects[effects["ds"] > origin_ts]
+    if effects.empty:
+        return pd.DataFrame(columns=HOLIDAY_EFFECT_COLUMNS)
+    names = _holiday_frame(holidays).set_index("holiday_date")["name"]
+    effects = effects.assign(family=effects["unique_id"].map(_family), factor=np.exp(effects["effect"]),
+                             prior=effects["spread"] > 0)
+    out = effects.groupby(["ds", "family"], as_index=False).agg(
+        series=("unique_id", "size"), factor=("factor", "median"), lowest=("factor", "min"),
+        highest=("factor", "max"), from_prior=("prior", "sum"))
+    out = out.rename(columns={"ds": "holiday_date"}).assign(holiday=lambda f: f["holiday_date"].map(names))
+    return out[HOLIDAY_EFFECT_COLUMNS].sort_values(["holiday_date", "family"], ignore_index=True)
+
+
 def _calibrate(series: pd.DataFrame, holidays: pd.DataFrame | None, min_history: int,
                windows: int, fit_days: int | None = None) -> tuple[pd.DataFrame | None, dict[int, float]]:
     """Member weights per series and the interval widening from ``windows`` rolling origins a week apart, the

@@ -145,6 +145,16 @@ def test_seven_ordered_days_per_series_and_origin_and_a_rerun_changes_nothing(wa
     # the materialization names the calendar it read, its days in the history and the horizon
     assert metadata["holiday_calendar"].value == "us_retail"
     assert metadata["holidays"].value == "2026-03-19 spring_sale, 2026-04-02 spring_sale, 2026-04-16 spring_sale"
+    # and what the promotion in the horizon does, per family: every campaign's spend by about the planted x1.4,
+    # measured on the two earlier promotions (no series on the kind's prior)
+    effects = metadata["holiday_effects"].value
+    rows = {tuple(cells[:3]): cells[3:] for cells in
+            ([c.strip() for c in line.strip("|").split("|")] for line in effects.splitlines() if line.startswith("| 2026"))}
+    assert set(rows) == {("2026-04-16", "spring_sale", f"{entity}:{metric}") for entity, metric in
+                         [("campaign", "spend"), ("campaign", "clicks"), ("campaign", "conversions"),
+                          ("platform", "impressions"), ("platform", "engagements")]}, effects
+    series, factor, lowest, highest, from_prior = rows[("2026-04-16", "spring_sale", "campaign:spend")]
+    assert series == "2" and from_prior == "0" and 1.2 < float(factor.lstrip("x")) < 1.6, effects
 
     # a rerun of the origin replaces exactly its rows with the same ones
     with dg.instance_for_test() as instance:

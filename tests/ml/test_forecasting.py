@@ -22,6 +22,7 @@ from ml.forecasting import (
     cross_validate,
     forecast,
     holiday_adjustment,
+    horizon_holiday_effects,
     member_weights,
     partial_pooling,
 )
@@ -305,6 +306,19 @@ def test_a_family_of_campaigns_pools_its_measured_holiday_effects():
     assert young["spread"] == 0.0 and 0.0 < young["se"] < 0.15
     # a pooled effect is known better than one day's contrast
     assert (effects.loc[own.index, "se"] < 0.15 * np.sqrt(1.5)).all()
+
+
+def test_the_holidays_in_the_horizon_are_summed_up_per_family():
+    """What a materialization shows: per holiday in the horizon and family, the series it moves and by how much,
+    and how many took the kind's prior; nothing for an origin whose week holds no holiday."""
+    fit, calendar = _family_of_campaigns()
+    series = pd.DataFrame({"series_id": fit["unique_id"], "metric_date": fit["ds"], "value": np.expm1(fit["y"]),
+                           "observed": True})
+    (row,) = horizon_holiday_effects(series, date(2026, 11, 24), calendar).itertuples(index=False)
+    assert (row.holiday_date, row.holiday, row.family) == (pd.Timestamp("2026-11-27"), "black_friday", "campaign:spend")
+    assert row.series == 13 and row.from_prior == 0
+    assert row.factor == pytest.approx(1.8, rel=0.08) and row.lowest <= row.factor <= row.highest
+    assert horizon_holiday_effects(series, date(2026, 10, 20), calendar).empty
 
 
 def test_partial_pooling_keeps_effects_that_truly_differ_and_pools_only_within_a_family():

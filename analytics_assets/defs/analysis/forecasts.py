@@ -21,7 +21,15 @@ from analytics_assets.defs.partitions import WAREHOUSE_POOL, daily_partitions, p
 from analytics_assets.defs.resources import WarehouseResource
 from analytics_assets.settings import load_settings
 from analytics_assets.storage.warehouse import replace_rows
-from ml.forecasting import FORECAST_COLUMNS, HORIZON, MIN_HISTORY, campaign_series_days, forecast, platform_series_days
+from ml.forecasting import (
+    FORECAST_COLUMNS,
+    HORIZON,
+    MIN_HISTORY,
+    campaign_series_days,
+    forecast,
+    horizon_holiday_effects,
+    platform_series_days,
+)
 
 METRIC_FORECAST_COLUMNS = {
     "series_id": "VARCHAR",
@@ -104,6 +112,7 @@ def metric_forecasts(
     with warehouse.connect() as con:
         campaigns, platforms = read_daily_series(con, read_from, days[-1])
     frames = []
+    effects = pd.DataFrame()  # what the holidays in the last origin's horizon do to its forecasts
     for origin in days:
         # each origin sees exactly its own history window: the same rows whether run alone or in a backfill
         since = pd.Timestamp(origin - timedelta(days=lookback))
@@ -120,6 +129,8 @@ def metric_forecasts(
                              calibration_windows=config.calibration_windows, holidays=holidays,
                              fit_days=config.history_days)
         frames.append(with_accounts(predicted, c))
+        if origin == days[-1]:
+            effects = horizon_holiday_effects(series, origin, holidays, min_history=config.min_history)
     rows = [f for f in frames if len(f)]
     forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(METRIC_FORECAST_COLUMNS))
     with warehouse.connect() as con:
@@ -141,12 +152,26 @@ def metric_forecasts(
             "holiday_calendar": calendar.rules,
             "holidays": ", ".join(f"{d:%Y-%m-%d} {n}" for d, n in zip(known["holiday_date"], known["name"]))
             or "none",
+            # per holiday in the last origin's horizon and family of series (every campaign's spend, every
+            # platform's impressions...): the factor it moves the median series by, the range, and how many
+            # series took the kind's prior for want of a measured effect
+            "holiday_effects": holiday_effects_markdown(effects, days[-1]),
             "preview": markdown_preview(
                 forecasts[["origin_date", "series_id", "horizon", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]]
             ),
         },
         check_results=[problems_check("forecasts_are_well_formed", problems)],
     )
+
+
+def holiday_effects_markdown(effects: pd.DataFrame, origin) -> dg.MetadataValue:
+    """``ml.forecasting.horizon_holiday_effects``'s rows for ``origin`` as a table, factors as multipliers."""
+    if effects.empty:
+        return dg.MetadataValue.md(f"No holiday in the horizon of {origin}.")
+    shown = effects.assign(holiday_date=pd.to_datetime(effects["holiday_date"]).dt.strftime("%Y-%m-%d"))
+    for c in ("factor", "lowest", "highest"):
+        shown[c] = shown[c].map(lambda x: f"x{x:.2f}")
+    return dg.MetadataValue.md(f"Holidays in the horizon of {origin}:\n\n" + shown.to_markdown(index=False))
 
 
 def with_accounts(forecasts: pd.DataFrame, campaign_days: pd.DataFrame) -> pd.DataFrame:
