@@ -622,6 +622,12 @@ def _mase_scales(series: pd.DataFrame, origins: pd.DataFrame, fit_days: int | No
 # ------------------------------------------------------------------------------------------------ forecasts
 
 
+def _history_to(series: pd.DataFrame, origin: pd.Timestamp, min_history: int) -> pd.DataFrame:
+    """The rows of ``series`` up to and including ``origin`` of the series with something to forecast there."""
+    series = series[pd.to_datetime(series["metric_date"]) <= origin]
+    return _forecastable(series, min_history) if len(series) else series
+
+
 def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTORY,
              widen: dict[int, float] | None = None, calibration_windows: int = 2,
              holidays: pd.DataFrame | None = None, fit_days: int | None = None) -> pd.DataFrame:
@@ -640,8 +646,7 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
     more, and a holiday's forecast moves by what the same holiday did last year (None: the members fit it all)."""
     _check_fit_days(fit_days, min_history)
     origin_ts = pd.Timestamp(origin)
-    series = series[pd.to_datetime(series["metric_date"]) <= origin_ts]
-    series = _forecastable(series, min_history) if len(series) else series
+    series = _history_to(series, origin_ts, min_history)
     if series.empty:
         return pd.DataFrame(columns=FORECAST_COLUMNS)
     fit = _fit_frame(series)
@@ -689,8 +694,7 @@ def horizon_holiday_effects(series: pd.DataFrame, origin: date, holidays: pd.Dat
     measured effect (``HOLIDAY_EFFECT_COLUMNS``; empty without a holiday in the horizon). The same effects
     ``forecast`` adds back, from the same history up to ``origin``: what a materialization shows of them."""
     origin_ts = pd.Timestamp(origin)
-    series = series[pd.to_datetime(series["metric_date"]) <= origin_ts]
-    series = _forecastable(series, min_history) if len(series) else series
+    series = _history_to(series, origin_ts, min_history)
     if series.empty:
         return pd.DataFrame(columns=HOLIDAY_EFFECT_COLUMNS)
     effects = holiday_adjustment(_fit_frame(series), holidays)[0].effects
