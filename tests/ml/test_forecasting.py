@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import ml.forecasting
 from ml.forecasting import (
     BASELINES,
     CYCLE,
@@ -17,7 +18,9 @@ from ml.forecasting import (
     FORECAST_COLUMNS,
     KIND_PRIORS,
     _ensemble_by_origin,
+    AcrossHolidays,
     _member,
+    across_holidays,
     campaign_series_days,
     cross_validate,
     forecast,
@@ -347,6 +350,88 @@ def test_partial_pooling_keeps_effects_that_truly_differ_and_pools_only_within_a
     pooled, pooled_se = partial_pooling(unmeasured, unmeasured_se)
     assert pooled["campaign:x:5:clicks"] == pytest.approx(0.5) and pooled_se["campaign:x:5:clicks"] == pytest.approx(0.15)
     assert pooled["campaign:x:6:clicks"] == 2.0 and np.isnan(pooled_se["campaign:x:6:clicks"])
+
+
+# the holidays of October 2025 to November 2026 (the us_retail calendar), and what each does to an ad campaign's
+# spend and to an organic platform's day in the simulator, on average over its seeds (the log-scale contrast of
+# the day with its seasonal neighbours): the campaigns' holidays differ by far more than a day's noise, the
+# platforms' barely differ (a platform's day is mostly the growth of posts published earlier)
+_HOLIDAYS = pd.DataFrame({
+    "holiday_date": pd.to_datetime(["2025-11-27", "2025-11-28", "2025-12-01", "2025-12-24", "2025-12-25",
+                                    "2025-12-31", "2026-01-01", "2026-07-04", "2026-11-26"]),
+    "name": ["thanksgiving", "black_friday", "cyber_monday", "christmas_eve", "christmas_day", "new_years_eve",
+             "new_years_day", "independence_day", "thanksgiving"],
+    "kind": ["closure", "peak", "peak", "closure", "closure", "closure", "closure", "closure", "closure"],
+})
+_CAMPAIGN_EFFECTS = [-0.33, 0.55, 0.41, -0.21, -0.40, -0.14, -0.14, -0.28, -0.33]
+_ORGANIC_EFFECTS = [-0.08, -0.02, 0.00, -0.07, -0.12, -0.03, -0.09, -0.04, -0.08]
+
+
+def _campaigns_and_platforms(seed: int) -> pd.DataFrame:
+    """Eight campaigns' spend (day noise 0.15) and six organic platforms' impressions (day noise 0.27, as the
+    simulator's) from 1 October 2025 to Tuesday 24 November 2026, ``_HOLIDAYS`` planted (a _fit_frame)."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-10-01", "2026-11-24", freq="D")
+    planted = {"campaign": dict(zip(_HOLIDAYS["holiday_date"], _CAMPAIGN_EFFECTS)),
+               "platform": dict(zip(_HOLIDAYS["holiday_date"], _ORGANIC_EFFECTS))}
+    frames = []
+    for kind, n, noise, metric in (("campaign", 8, 0.15, "spend"), ("platform", 6, 0.27, "impressions")):
+        for i in range(n):
+            effect = np.array([planted[kind].get(d, 0.0) for d in dates])
+            value = rng.uniform(500, 5000) * WEEKDAY[dates.dayofweek] * np.exp(effect + rng.normal(0, noise, len(dates)))
+            uid = f"campaign:meta_ads:{i}:{metric}" if kind == "campaign" else f"platform:p{i}:{metric}"
+            frames.append(pd.DataFrame({"unique_id": uid, "ds": dates, "y": np.log1p(np.round(value)), "observed": True}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_family_whose_holidays_barely_differ_learns_this_year_s_from_all_of_them(monkeypatch):
+    """An organic platform's Thanksgiving moves it by a few percent, under the noise of last year's one day even
+    pooled over six platforms: its family's mean pooled with the family's other holidays (``across_holidays``)
+    stands closer to the planted effect than last year's Thanksgiving alone, over twenty draws. The campaigns'
+    holidays truly differ (x0.72 to x1.73), so theirs stays what last year's Thanksgiving measured."""
+    thanksgiving = pd.Timestamp("2026-11-26")
+
+    def family_effects(fit: pd.DataFrame) -> pd.Series:
+        effects = holiday_adjustment(fit, _HOLIDAYS)[0].effects
+        effects = effects[effects["ds"] == thanksgiving]
+        return effects.groupby(effects["unique_id"].str.split(":").str[0])["effect"].mean()
+
+    fits = [_campaigns_and_platforms(seed) for seed in range(20)]
+    three_levels = pd.DataFrame([family_effects(fit) for fit in fits])
+    monkeypatch.setattr(ml.forecasting, "across_holidays", lambda *args: {})
+    two_levels = pd.DataFrame([family_effects(fit) for fit in fits])
+    planted = {"platform": _ORGANIC_EFFECTS[-1], "campaign": _CAMPAIGN_EFFECTS[-1]}
+    rmse = {(levels, kind): float(np.sqrt(((frame[kind] - planted[kind]) ** 2).mean()))
+            for levels, frame in (("three", three_levels), ("two", two_levels)) for kind in planted}
+    assert rmse["three", "platform"] < 0.6 * rmse["two", "platform"]
+    assert rmse["two", "platform"] > 0.08  # last year's day alone misses by about its noise, 0.27 * sqrt(1.5 / 6)
+    # the campaigns: under 3% moves (their holidays' spread dwarfs the error of a family mean)
+    assert np.abs(three_levels["campaign"] - two_levels["campaign"]).max() < 0.03
+    assert rmse["three", "campaign"] <= rmse["two", "campaign"] + 0.005
+
+
+def test_across_holidays_needs_enough_holidays_and_shrinks_a_family_mean_by_its_share_of_noise():
+    ids = [f"platform:p{i}:impressions" for i in range(3)] + [f"campaign:google_ads:{i}:clicks" for i in range(3)]
+    se = pd.Series(0.1, index=ids)
+    # the platforms have seen three holidays, the campaigns two: only the platforms' family is pooled across them
+    dev = pd.DataFrame([[-0.1, -0.12, -0.08, 0.5, 0.52, 0.48], [-0.05, -0.07, -0.06, -0.3, -0.31, -0.29],
+                        [-0.09, -0.11, -0.10, np.nan, np.nan, np.nan]], columns=ids)
+    across = across_holidays(dev, se)
+    assert set(across) == {"platform:impressions"}
+    level = across["platform:impressions"]
+    assert level.mean == pytest.approx((-0.1 - 0.06 - 0.1) / 3) and level.tau2 == 0.0
+    assert level.var == pytest.approx(0.1 ** 2 / 3 / 3)  # three holidays' means, each of three series' measurements
+    # one holiday measured +0.18 on each platform (se 0.1 each, so 0.1 / sqrt(3) for the family's mean) where the
+    # family's holidays have been -0.1 give or take 0.04: the mean keeps 0.0016 / (0.0016 + 0.01 / 3) of itself
+    effect = pd.Series(0.18, index=ids[:3])
+    pooled, pooled_se = partial_pooling(effect, se[:3],
+                                                       across={"platform:impressions": AcrossHolidays(-0.1, 0.001, 0.0016)})
+    keep = 0.0016 / (0.0016 + 0.01 / 3)
+    assert np.allclose(pooled, -0.1 + keep * 0.28)
+    assert np.allclose(pooled_se, np.sqrt(keep * 0.01 / 3 + (1 - keep) ** 2 * 0.001))
+    # holidays that truly differ (0.4 between them): the family's mean keeps nearly all of itself
+    pooled, _ = partial_pooling(effect, se[:3], across={"platform:impressions": AcrossHolidays(-0.1, 0.001, 0.16)})
+    assert np.allclose(pooled, 0.18, atol=0.01)
 
 
 def test_fit_days_shorter_than_the_minimum_history_is_a_clear_error():
