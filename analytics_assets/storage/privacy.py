@@ -231,8 +231,8 @@ def erase_person(
 ) -> Erasure:
     """Tombstone ``person`` and delete every row of theirs (``find_person``'s places) in one transaction, then
     rewrite the archived days that held them. Idempotent: erasing again removes nothing and leaves the same state."""
+    ensure_privacy_tables(con)  # first: with them, on PostgreSQL, the function find_person reads payloads with
     found = find_person(con, archive, person)
-    ensure_privacy_tables(con)
     salt = installation_salt(con)
     hashed = user_hash(salt, person.user_id)
     now = datetime.now(timezone.utc).replace(tzinfo=None)

@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from analytics_assets.contracts.raw import QUARANTINE_COLUMNS, QUARANTINE_TABLE, RAW_SCHEMA, RawTable
+from analytics_assets.storage.dialect import ensure_json_text
 from analytics_assets.storage.tombstones import drop_tombstoned
 
 
@@ -145,6 +146,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, tables: list[RawTable]) ->
             con.execute(f"alter table {table.qualified_name} add column if not exists {column} {type_}")
     cols = ", ".join(f"{c} {t}" for c, t in QUARANTINE_COLUMNS.items())
     con.execute(f"create table if not exists {RAW_SCHEMA}.{QUARANTINE_TABLE} ({cols})")
+    # with the quarantine, the function that reads its payloads' keys on PostgreSQL (an export, a read-only reader)
+    ensure_json_text(con)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, qualified: str, columns: dict[str, str], rows: pd.DataFrame) -> None:

@@ -104,8 +104,8 @@ def _erase(
 def _export(context: dg.OpExecutionContext, request: PrivacyRequest, store: PrivacyRequestStore, warehouse: WarehouseResource) -> dict:
     person = Person(request.user_id, request.property_ids)
     with warehouse.connect() as con:
+        user_hash = hashed(con, request.user_id)  # first: it creates the privacy tables, and what find_person needs
         data = find_person(con, archive_root(warehouse.path), person)
-        user_hash = hashed(con, request.user_id)
     store_rows = store.naming(request.user_id)
     counts = {**data.counts(), **{f"api_store.{t}": len(rows) for t, rows in store_rows.items()}}
     path = export_file(load_settings().cycle_home, request.request_id)
