@@ -136,6 +136,39 @@ def new_home(root: Path) -> CycleHome:
     return CycleHome(root=root, instance=instance)
 
 
+def run_privacy_requests(instance: dg.DagsterInstance, resources: dict, cursor: list[str]) -> tuple[list[dict], list]:
+    """One tick of privacy_requests_sensor and the runs it requests, in order (their op outputs); then one tick of
+    privacy_rebuild_sensor (its cursor kept in ``cursor``) and the rebuild runs it requests (their results).
+    ``resources``: a home's, with the API's store as ``webhook_store``."""
+    from analytics_assets.definitions import build_defs
+    from analytics_assets.defs.privacy.rebuild import privacy_rebuild_sensor
+    from analytics_assets.defs.privacy.requests import privacy_request_job, privacy_requests_sensor
+
+    store = {"webhook_store": resources["webhook_store"]}
+    with dg.build_sensor_context(instance=instance, resources=store) as ctx:
+        requested = privacy_requests_sensor(ctx)
+    outputs = []
+    for request in [] if isinstance(requested, dg.SkipReason) else requested:
+        result = privacy_request_job.execute_in_process(
+            run_config=request.run_config, instance=instance, resources=resources, tags=request.tags
+        )
+        assert result.success
+        outputs.append(result.output_for_node("carry_out_privacy_request"))
+    with dg.build_sensor_context(instance=instance, resources=store, cursor=cursor[0]) as ctx:
+        rebuilds = privacy_rebuild_sensor(ctx)
+        cursor[0] = ctx.cursor or "0"
+    job = build_defs(resources).resolve_job_def("privacy_rebuild_job")
+    results = []
+    for request in [] if isinstance(rebuilds, dg.SkipReason) else rebuilds:
+        result = job.execute_in_process(
+            instance=instance, asset_selection=request.asset_selection, tags=request.tags, raise_on_error=False
+        )
+        failures = [e for e in result.all_events if e.is_step_failure]
+        assert result.success, "\n".join(str(e.event_specific_data.error) for e in failures)
+        results.append((request, result))
+    return outputs, results
+
+
 def simulated_journey_events(world: str, *, seed: int, journeys_per_day: int, days: int) -> pd.DataFrame:
     """The tracked journey events of ``days`` simulated days from 2025-06-02 in one journey world
     (``SimulatorConfig.journey_model``), with each event's time (``at``, UTC) and each touch's channel

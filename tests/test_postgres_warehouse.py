@@ -2,8 +2,10 @@
 dbt, ML, analysis, recommendations, serving) for three days of the simulator with malformed records, run with its
 warehouse on PostgreSQL, writes the tables and publishes the serving files the same graph gives on DuckDB, table
 for table; the raw checks and the dbt data tests run there with the same outcomes; a rerun of the raw layer
-replaces its days. And the connection behind it (``storage/postgres_warehouse.py``) answers as DuckDB's does:
-placeholders, row counts, transactions, registered frames and frames with DuckDB's dtypes.
+replaces its days; what the API receives lands there through the sensors, and a privacy request (export, erasure,
+the rebuild through the asset graph) is carried out end to end. And the connection behind it
+(``storage/postgres_warehouse.py``) answers as DuckDB's does: placeholders, row counts, transactions, registered
+frames and frames with DuckDB's dtypes.
 
 Starts its own PostgreSQL (tests/postgres_testing.py); skipped without server binaries on a developer machine,
 failed under CI (env CI set).
@@ -499,6 +501,82 @@ def test_tombstoned_rows_never_commit_on_postgres(postgres):
         ]
 
 
+# the person with the most touchpoints: the one the erasure comparison erases on both warehouses
+TOP_USER = (
+    "select user_id from raw.raw_touchpoints where user_id is not null group by user_id "
+    "order by count(*) desc, user_id limit 1"
+)
+
+
+def test_privacy_requests_run_end_to_end_on_postgres(graphs, tmp_path, monkeypatch):
+    """An export, then an erasure, of one simulated person on the PostgreSQL warehouse, as Dagster carries them out:
+    the API's store -> privacy_requests_sensor -> privacy_request_job, then privacy_rebuild_sensor ->
+    privacy_rebuild_job (the dbt models downstream of the erased raw rows over their days, on PostgreSQL, their
+    tests as checks, then the serving snapshot). Nothing of theirs is left, the export held exactly what the erasure
+    removed, and the attribution in the marts and served drops by exactly their conversions' value. It runs
+    before the comparison below, which erases on both warehouses without a rebuild."""
+    from analytics_assets.contracts.inbound import PrivacyRequestStore
+    from analytics_assets.contracts.privacy import DONE, export_file
+    from analytics_assets.defs.resources import WebhookStoreResource
+    from analytics_assets.storage.dialect import JSON_TEXT_FUNCTION
+    from analytics_assets.storage.privacy import Person, find_person
+    from cycle_testing import run_privacy_requests
+
+    _, pg_home, *_ = graphs
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))  # where the export file is written
+    attribution = "select model, sum(conversion_value) from main.agg_channel_attribution_daily group by model"
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        # a converted person, not the one the DuckDB comparison after this erases on both warehouses
+        (user_id,) = con.execute(
+            "select user_id from raw.raw_touchpoints where event_type = 'conversion' and user_id <> ("
+            f"{TOP_USER}) group by user_id order by count(*) desc, user_id limit 1"
+        ).fetchone()
+        person = Person(user_id, ("cycle-demo",))
+        found = find_person(con, tmp_path / "archive", person).counts()
+        their = dict(con.execute(
+            "select attribution_model, sum(value_credit) from main.fct_touchpoint_attribution where user_id = ? "
+            "group by 1", [user_id],
+        ).fetchall())
+        before = dict(con.execute(attribution).fetchall())
+    served_before = pd.read_parquet(pg_home.serving / "attribution_daily.parquet").groupby("model")["conversion_value"].sum()
+    assert found["raw.raw_touchpoints"] > 0 and found["main.fct_touchpoint_attribution"] > 0
+    assert set(their) == set(before) and all(v > 0 for v in their.values())
+
+    # a warehouse whose raw tables predate the function that reads quarantined payloads on PostgreSQL (the raw
+    # writer creates it now): the requests create what they need themselves
+    with pg_home.warehouse_resource.connect() as con:
+        con.execute(f"drop function {JSON_TEXT_FUNCTION}(text, text)")
+
+    store_path = tmp_path / "api" / "inbound.sqlite3"
+    store = PrivacyRequestStore(store_path)
+    export = store.submit("export", user_id, ["cycle-demo"], workspace_id="ws")
+    erasure = store.submit("erasure", user_id, ["cycle-demo"], workspace_id="ws")
+    resources = {**pg_home.resources(), "webhook_store": WebhookStoreResource(path=str(store_path))}
+    cursor = ["0"]
+    outputs, rebuilds = run_privacy_requests(pg_home.instance, resources, cursor)
+
+    assert len(outputs) == 2 and store.get(export.request_id).status == DONE and store.get(erasure.request_id).status == DONE
+    removed = store.get(erasure.request_id).detail["removed"]
+    exported = store.get(export.request_id).detail["exported"]
+    assert exported == found == {k: v for k, v in removed.items() if not k.startswith("exports/")}
+    assert removed[f"exports/{export_file(tmp_path, export.request_id).name}"] == 1  # the earlier export's file went too
+    ((request, result),) = rebuilds
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"fct_touchpoint_attribution", "agg_channel_attribution_daily", "serving_snapshot"} <= materialized
+    with pg_home.warehouse_resource.connect(read_only=True) as con:
+        assert find_person(con, tmp_path / "archive", person).counts() == {}
+        after = dict(con.execute(attribution).fetchall())
+    served_after = pd.read_parquet(pg_home.serving / "attribution_daily.parquet").groupby("model")["conversion_value"].sum()
+    for model, value in before.items():
+        assert after[model] == pytest.approx(value - their[model], rel=1e-9)
+        assert served_after[model] == pytest.approx(served_before[model] - their[model], rel=1e-9)
+    # settled: a second tick of both sensors starts nothing
+    assert run_privacy_requests(pg_home.instance, resources, cursor) == ([], [])
+    assert not pg_home.warehouse.exists()
+
+
 def test_an_erasure_on_postgres_removes_what_it_removes_on_duckdb(graphs, tmp_path):
     """GDPR erasure of one simulated person (storage/privacy.py) on both warehouses of the graph: the same rows
     found, the same places and counts removed, nothing of theirs found afterwards, and a second erasure a no-op.
@@ -509,10 +587,7 @@ def test_an_erasure_on_postgres_removes_what_it_removes_on_duckdb(graphs, tmp_pa
 
     duck_home, pg_home, *_ = graphs
     with warehouse.connect(duck_home.warehouse, read_only=True) as con:
-        (user_id,) = con.execute(
-            "select user_id from raw.raw_touchpoints where user_id is not null group by user_id "
-            "order by count(*) desc, user_id limit 1"
-        ).fetchone()
+        (user_id,) = con.execute(TOP_USER).fetchone()
     person = Person(user_id, ("cycle-demo",))
     archive = tmp_path / "archive"  # nothing archived: the hot tables alone
     erasures, found = [], []
@@ -532,3 +607,4 @@ def test_an_erasure_on_postgres_removes_what_it_removes_on_duckdb(graphs, tmp_pa
     assert (pg_erasure.journeys, pg_erasure.days, pg_erasure.tombstoned) == (
         duck_erasure.journeys, duck_erasure.days, duck_erasure.tombstoned
     )
+

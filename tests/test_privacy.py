@@ -35,14 +35,14 @@ from analytics_assets.contracts.inbound import FeedbackRecord, FeedbackStore, Pr
 from analytics_assets.contracts.privacy import DONE, export_file
 from analytics_assets.contracts.raw import TOUCHPOINTS
 from analytics_assets.definitions import build_defs
-from analytics_assets.defs.privacy.rebuild import REBUILD_TAG, downstream_models, privacy_rebuild_sensor, rebuild_runs
-from analytics_assets.defs.privacy.requests import privacy_request_job, privacy_requests_sensor
+from analytics_assets.defs.privacy.rebuild import REBUILD_TAG, downstream_models, rebuild_runs
+from analytics_assets.defs.privacy.requests import privacy_request_job
 from analytics_assets.defs.resources import WebhookStoreResource
 from analytics_assets.storage.archive import archive_root
 from analytics_assets.storage.privacy import Person, find_person
 from analytics_assets.storage.warehouse import connect
 from analytics_assets.settings import PROJECT_ROOT
-from cycle_testing import E2E_END, E2E_START, CycleHome
+from cycle_testing import E2E_END, E2E_START, CycleHome, run_privacy_requests
 
 pytestmark = pytest.mark.slow  # a private copy of the pipeline's home, and three dbt runs
 
@@ -141,38 +141,6 @@ def pick_people(warehouse: Path) -> tuple[str, str, str]:
     return str(a_row["user_id"]), str(others["user_id"].iloc[0]), str(others["user_id"].iloc[-1])
 
 
-def rebuild_defs(resources: dict) -> dg.Definitions:
-    return build_defs(resources)
-
-
-def run_requests(instance: dg.DagsterInstance, resources: dict, cursor: list[str]) -> tuple[list[dict], list]:
-    """One tick of privacy_requests_sensor and the runs it requests, in order (their op outputs); then one tick of
-    privacy_rebuild_sensor (its cursor kept in ``cursor``) and the rebuild runs it requests (their results)."""
-    store = {"webhook_store": resources["webhook_store"]}
-    with dg.build_sensor_context(instance=instance, resources=store) as ctx:
-        requested = privacy_requests_sensor(ctx)
-    outputs = []
-    for request in [] if isinstance(requested, dg.SkipReason) else requested:
-        result = privacy_request_job.execute_in_process(
-            run_config=request.run_config, instance=instance, resources=resources, tags=request.tags
-        )
-        assert result.success
-        outputs.append(result.output_for_node("carry_out_privacy_request"))
-    with dg.build_sensor_context(instance=instance, resources=store, cursor=cursor[0]) as ctx:
-        rebuilds = privacy_rebuild_sensor(ctx)
-        cursor[0] = ctx.cursor or "0"
-    job = rebuild_defs(resources).resolve_job_def("privacy_rebuild_job")
-    results = []
-    for request in [] if isinstance(rebuilds, dg.SkipReason) else rebuilds:
-        result = job.execute_in_process(
-            instance=instance, asset_selection=request.asset_selection, tags=request.tags, raise_on_error=False
-        )
-        failures = [e for e in result.all_events if e.is_step_failure]
-        assert result.success, "\n".join(str(e.event_specific_data.error) for e in failures)
-        results.append((request, result))
-    return outputs, results
-
-
 @pytest.fixture(scope="module")
 def erased(pipeline, tmp_path_factory):
     source, _ = pipeline
@@ -226,7 +194,7 @@ def erased(pipeline, tmp_path_factory):
         exports = {p: store.submit("export", p, [PROPERTY], workspace_id="ws") for p in (a, b)}
         erasures = {a: store.submit("erasure", a, [PROPERTY], workspace_id="ws")}
         cursor = ["0"]
-        outputs, rebuilds = run_requests(home.instance, resources, cursor)
+        outputs, rebuilds = run_privacy_requests(home.instance, resources, cursor)
         export_docs = {}
         for person, request in exports.items():
             done = store.get(request.request_id)
@@ -303,7 +271,7 @@ def test_the_rebuild_is_a_run_of_the_assets_over_the_erased_rows_partitions(eras
         checks = [e.dagster_event for e in events if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert checks and all(e.event_specific_data.passed for e in checks)
     # settled erasures are not rebuilt again
-    _, again = run_requests(instance, erased["resources"], erased["cursor"])
+    _, again = run_privacy_requests(instance, erased["resources"], erased["cursor"])
     assert again == []
 
 
@@ -339,7 +307,7 @@ def test_an_export_file_holds_the_persons_rows(erased):
     someone = erased["c"]
     gone = store.submit("export", erased["a"], [PROPERTY])
     present = store.submit("export", someone, [PROPERTY])
-    run_requests(erased["instance"], erased["resources"], erased["cursor"])
+    run_privacy_requests(erased["instance"], erased["resources"], erased["cursor"])
     assert store.get(gone.request_id).detail["rows_total"] == 0
     done = store.get(present.request_id)
     document = json.loads(Path(done.export_path).read_text())
@@ -355,7 +323,7 @@ def test_a_repeated_erasure_is_a_no_op(erased):
     store = erased["store"]
     before = attribution_value(erased["warehouse"])
     again = store.submit("erasure", erased["a"], [PROPERTY], workspace_id="ws")
-    (output,), rebuilds = run_requests(erased["instance"], erased["resources"], erased["cursor"])
+    (output,), rebuilds = run_privacy_requests(erased["instance"], erased["resources"], erased["cursor"])
     # nothing of theirs was left (an export taken since holds no rows, and its file goes like any earlier one)
     assert [k for k in output["removed"] if not k.startswith("exports/")] == []
     assert output["already_erased"] is True and output["rebuild"] is None and rebuilds == []
@@ -384,7 +352,7 @@ def test_a_full_backfill_does_not_bring_them_back(erased):
     (the simulator regenerates both people's journeys): still gone, and the marts as the erasure left them."""
     warehouse = erased["warehouse"]
     after_erasure = attribution_value(warehouse)
-    job = rebuild_defs(erased["resources"]).resolve_job_def("full_pipeline_job")
+    job = build_defs(erased["resources"]).resolve_job_def("full_pipeline_job")
     selection = [dg.AssetKey(TOUCHPOINTS.name)] + [dg.AssetKey(m) for m in downstream_models([TOUCHPOINTS.name])]
     result = job.execute_in_process(instance=erased["instance"], asset_selection=selection, tags=RANGE, raise_on_error=False)
     assert result.success
