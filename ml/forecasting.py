@@ -452,8 +452,9 @@ def partial_pooling(effect: pd.Series, se: pd.Series, correlation: pd.DataFrame 
     holiday is first shrunk towards it by its share of noise (``var / (var + tau2)``, tau2 the spread between
     holidays), the same step one level up."""
     effect, se = effect.astype(float).copy(), se.astype(float).copy()
+    families = effect.index.map(_family)
     for family, pool in _family_pools(effect, se, correlation).items():
-        ids = effect.index[effect.index.map(_family) == family]
+        ids = effect.index[families == family]
         mu, var_mu = pool.mean, pool.var
         level = (across or {}).get(family)
         if level is not None:
