@@ -302,7 +302,7 @@ class Forecast(BaseModel):
     hi_80: Amount | None
     lo_95: Amount | None = Field(description="95% prediction interval, low end.")
     hi_95: Amount | None
-    model: str | None = Field(description="The model that produced it.", examples=["ensemble(AutoETS+AutoARIMA)+holidays"])
+    model: str | None = Field(description="The model that produced it.", examples=["ensemble(AutoETS+AutoARIMA)+holidays+budgets"])
     history_days: int | None = Field(description="Days of history the model was fitted on.")
 
 

@@ -13,6 +13,9 @@ AutoARIMA (weekly season), whose errors are weakly correlated:
   with the family's other holidays where they barely differ (``across_holidays``), else, in a campaign series, the
   kind's shrunken prior ``KIND_PRIORS`` (``holiday_adjustment``), its bounds moved apart by what the measurement
   can miss (the series' noise between a day and its seasonal neighbours, less where its family's pooled);
+- a campaign's daily budget is a known input as far as today (``budget_paths``): the members fit each campaign
+  series per unit of its budget, and each horizon day adds back the budget expected then, today's decayed towards
+  the campaign's usual one by how long budget changes have lasted in the history (``budget_persistence``);
 - the holiday effects read the whole history given, the members only its last ``fit_days`` (when given): a year's
   history holds last year's Black Friday, and a fit of a few months costs a fraction of a year's;
 - per series the members weigh by their errors at the rolling origins before the origin (``member_weights``:
@@ -43,7 +46,7 @@ MIN_HISTORY = 28  # days of history below which a series is not forecast: AutoET
 BASELINES = ("SeasonalNaive", "AutoETS", "AutoARIMA")
 CYCLE = "Cycle"
 CYCLE_MEMBERS = ("AutoETS", "AutoARIMA")
-MODEL_NAME = "ensemble(" + "+".join(CYCLE_MEMBERS) + ")+holidays"
+MODEL_NAME = "ensemble(" + "+".join(CYCLE_MEMBERS) + ")+holidays+budgets"
 
 FORECAST_COLUMNS = [
     "series_id", "entity_type", "platform", "campaign_id", "metric", "origin_date", "forecast_date", "horizon",
@@ -58,7 +61,8 @@ _SERIES_META = ["series_id", "entity_type", "platform", "campaign_id", "metric"]
 def campaign_series_days(days: pd.DataFrame) -> pd.DataFrame:
     """The campaigns' long daily series: series_id, entity_type, platform, campaign_id, metric, metric_date, value.
 
-    ``days``: metric_date, platform, campaign_id, spend_usd, clicks, conversions (``fct_campaign_performance``).
+    ``days``: metric_date, platform, campaign_id, spend_usd, clicks, conversions (``fct_campaign_performance``),
+    and, where the settings give it, daily_budget_usd (each day's budget: the ``budget`` column, ``budget_paths``).
     A day a campaign spent nothing (paused, or no row) is no observation of any of its series, as in
     ``ml/anomalies.py``: a pause is a decision, not a demand to forecast, and on the log scale one zero day would
     drag the level of every day after it (``regular`` carries the last delivering day over it)."""
@@ -68,8 +72,15 @@ def campaign_series_days(days: pd.DataFrame) -> pd.DataFrame:
     metrics = {"spend_usd": "spend", "clicks": "clicks", "conversions": "conversions"}
     for c in metrics:
         d[c] = pd.to_numeric(d[c], errors="coerce").astype(float)
-    d = d.groupby(["metric_date", "platform", "campaign_id"], as_index=False)[list(metrics)].sum(min_count=1)
-    long = d.melt(["metric_date", "platform", "campaign_id"], list(metrics), var_name="metric", value_name="value")
+    keys = ["metric_date", "platform", "campaign_id"]
+    budgets = "daily_budget_usd" in d
+    if budgets:
+        d["daily_budget_usd"] = pd.to_numeric(d["daily_budget_usd"], errors="coerce").astype(float)
+        budget = d.groupby(keys)["daily_budget_usd"].max()
+    d = d.groupby(keys, as_index=False)[list(metrics)].sum(min_count=1)
+    if budgets:
+        d["budget"] = pd.MultiIndex.from_frame(d[keys]).map(budget).to_numpy(float)
+    long = d.melt([*keys, *(["budget"] if budgets else [])], list(metrics), var_name="metric", value_name="value")
     long["metric"] = long["metric"].map(metrics)
     long["entity_type"] = "campaign"
     long["series_id"] = "campaign:" + long["platform"] + ":" + long["campaign_id"] + ":" + long["metric"]
@@ -99,9 +110,11 @@ def regular(long: pd.DataFrame) -> pd.DataFrame:
     """Each series on every day from its first to the last day of any series; a day without a value (missing,
     or no observation) takes the day before's, else the day after's, so no model sees a hole, and is marked
     ``observed`` False, so no score counts it."""
+    extra = ["budget"] if "budget" in long else []  # a campaign's daily budget (campaign_series_days)
+    columns = [*_SERIES_META, "metric_date", "value", "observed", *extra]
     if long.empty:
-        return pd.DataFrame(columns=[*_SERIES_META, "metric_date", "value", "observed"])
-    long = long[[*_SERIES_META, "metric_date", "value"]].copy()
+        return pd.DataFrame(columns=columns)
+    long = long[[*_SERIES_META, "metric_date", "value", *extra]].copy()
     long["value"] = pd.to_numeric(long["value"], errors="coerce").astype(float)
     long.loc[~np.isfinite(long["value"]), "value"] = np.nan
     long["value"] = long["value"].clip(lower=0.0)  # every metric here is a count or an amount spent
@@ -115,10 +128,13 @@ def regular(long: pd.DataFrame) -> pd.DataFrame:
         if not observed.any():
             continue
         value = s["value"].ffill().bfill()
-        frames.append(meta.assign(value=value, observed=observed).rename_axis("metric_date").reset_index())
+        out = meta.assign(value=value, observed=observed)
+        if extra:  # a filled day's budget is the one its filled value was spent under
+            out["budget"] = pd.to_numeric(s["budget"], errors="coerce").where(observed).ffill().bfill()
+        frames.append(out.rename_axis("metric_date").reset_index())
     if not frames:
-        return pd.DataFrame(columns=[*_SERIES_META, "metric_date", "value", "observed"])
-    return pd.concat(frames, ignore_index=True)[[*_SERIES_META, "metric_date", "value", "observed"]]
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -146,14 +162,20 @@ def _quiet():
 
 
 def _fit_frame(series: pd.DataFrame) -> pd.DataFrame:
-    """unique_id, ds, y (log1p of the value) and observed (no model sees it: statsforecast would take an extra
-    column for an exogenous regressor; the holiday effects and the member weights read it)."""
+    """unique_id, ds, y (log1p of the value), observed and log_budget (the log of a campaign's daily budget, NaN
+    without one). No model sees the last two: statsforecast would take an extra column for an exogenous regressor;
+    the holiday effects, the member weights and the budget paths read them."""
+    budget = (pd.to_numeric(series["budget"], errors="coerce").to_numpy(float) if "budget" in series
+              else np.full(len(series), np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_budget = np.where(np.isfinite(budget) & (budget > 0), np.log(budget), np.nan)
     return pd.DataFrame(
         {
             "unique_id": series["series_id"].to_numpy(),
             "ds": pd.to_datetime(series["metric_date"]).to_numpy(),
             "y": np.log1p(series["value"].to_numpy(float)),
             "observed": series["observed"].astype(bool).to_numpy(),
+            "log_budget": log_budget,
         }
     )
 
@@ -201,6 +223,124 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
     alive = series[recent & series["observed"].astype(bool)].groupby("series_id")["value"].max()
     alive_ids = set(alive[alive > 0].index)
     return series[(days >= min_history) & series["series_id"].isin(alive_ids)]
+
+
+# ------------------------------------------------------------------------------------------------ budgets
+#
+# A campaign spends what its daily budget lets it: the simulator's campaigns spend 80-100% of it, a real account's
+# pace towards it, and clicks and conversions follow the money. An advertiser moves budgets (a push for a week,
+# a pause), so a spend series is mostly its budget's steps, and a model of the spend alone chases each step: after
+# a week at 1.5x its budget a campaign's level reads 1.5x, and the day the budget goes back the forecast is 50%
+# over. The budget is in the data (the settings valid each day, ``agg_campaign_daily_summary``), so the members fit
+# each campaign series per unit of budget (log1p of the value less the log budget: the share of the budget spent,
+# and the clicks and conversions per dollar budgeted, which move with the calendar and the market, not with the
+# advertiser's decisions), and the forecast is that times the budget each horizon day is expected to have.
+# The budget ahead is not known, only today's. How long a budget stays away from the campaign's usual one is
+# learned from the history: the log budget's deviation from its median over the window the members fit decays by
+# ``phi`` a day, one AR(1) coefficient fitted through the origin over every campaign's consecutive days (a budget
+# that steps back after a short push gives phi well below 1; an account whose changes persist, phi near 1, and
+# the forecast keeps today's budget). The error of that path is the budget steps no one announced: the interval
+# widening learned at the earlier origins (``interval_widening``) carries it.
+# Not every campaign spends its budget: one held back by its bids or a small audience spends a part of it, and a
+# bigger budget moves nothing. So how far a campaign's spend follows its budget is measured on its own history
+# (``budget_elasticity``: its spend's week-on-week change against its budget's, on the days the budget moved),
+# and the budget enters its series scaled by that, 0 (not at all) to 1 (in proportion).
+
+
+def _campaign(series_id: pd.Series) -> pd.Series:
+    """The campaign of each campaign series id (the id less its metric: ``campaign:meta_ads:123``)."""
+    return series_id.str.rsplit(":", n=1).str[0]
+
+
+def budget_elasticity(window: pd.DataFrame) -> pd.Series:
+    """Per campaign (``_campaign``) with a budget move in ``window`` (``_fit_frame``'s columns: the days the
+    members fit), how far its spend follows its budget, 0..1: the regression through the origin of the spend's
+    week-on-week log change on its budget's, over the observed days whose budget differs from a week before (the
+    week-on-week change holds the weekday fixed). A campaign whose budget never moved has none."""
+    rows = window[window["unique_id"].str.startswith(_PRIOR_SERIES) & window["unique_id"].str.endswith(":spend")
+                  & window["observed"].astype(bool) & window["log_budget"].notna()][["unique_id", "ds", "y",
+                                                                                      "log_budget"]]
+    pairs = rows.merge(rows.assign(ds=rows["ds"] + pd.Timedelta(days=SEASON)), on=["unique_id", "ds"],
+                       suffixes=("", "_before"))
+    budget = pairs["log_budget"] - pairs["log_budget_before"]
+    moved = budget.abs() > 1e-9
+    if not moved.any():
+        return pd.Series(dtype=float)
+    spend = (pairs["y"] - pairs["y_before"])[moved]
+    budget = budget[moved]
+    by = _campaign(pairs.loc[moved, "unique_id"]).to_numpy()
+    slope = (spend * budget).groupby(by).sum() / (budget * budget).groupby(by).sum()
+    return slope.clip(0.0, 1.0)
+
+
+def _budget_bound(fit: pd.DataFrame, window: pd.DataFrame) -> pd.DataFrame:
+    """``fit`` with each campaign's log budget scaled by its ``budget_elasticity`` in ``window`` (as it is where
+    the budget never moved there: a constant budget moves nothing)."""
+    elasticity = budget_elasticity(window)
+    if elasticity.empty:
+        return fit
+    fit = fit.copy()
+    scale = _campaign(fit["unique_id"]).map(elasticity).fillna(1.0).to_numpy(float)
+    fit["log_budget"] = fit["log_budget"].to_numpy(float) * scale
+    return fit
+
+
+def _per_budget(fit: pd.DataFrame) -> pd.DataFrame:
+    """``fit`` with each campaign day's log budget taken out of y (the rows without a budget as they are): what
+    the members fit and the holiday effects are measured on."""
+    known = fit["log_budget"].notna()
+    if not known.any():
+        return fit
+    fit = fit.copy()
+    fit.loc[known, "y"] = fit.loc[known, "y"] - fit.loc[known, "log_budget"]
+    return fit
+
+
+def budget_persistence(history: pd.DataFrame) -> float:
+    """The daily AR(1) coefficient (0..1) of the log budgets' deviations from each series' median in ``history``
+    (``_fit_frame``'s columns), fitted through the origin on every pair of consecutive observed days; 1 where the
+    budgets never left their medians (nothing says a change would not last)."""
+    rows = history[history["observed"].astype(bool) & history["log_budget"].notna()]
+    if rows.empty:
+        return 1.0
+    rows = rows.sort_values(["unique_id", "ds"])
+    dev = rows["log_budget"] - rows.groupby("unique_id")["log_budget"].transform("median")
+    same = rows["unique_id"].eq(rows["unique_id"].shift()) & rows["ds"].diff().eq(pd.Timedelta(days=1))
+    now, before = dev[same].to_numpy(float), dev.shift()[same].to_numpy(float)
+    denominator = float(np.sum(before * before))
+    if denominator <= 0:
+        return 1.0
+    return float(np.clip(np.sum(before * now) / denominator, 0.0, 1.0))
+
+
+def budget_paths(history: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per series with a budget in ``history`` (``_fit_frame``'s columns, up to ``cutoff``: the window the members
+    fit) the log budget expected on each of the ``HORIZON`` days after ``cutoff`` (unique_id, ds, log_budget): the
+    last known budget's deviation from the series' median, decayed by ``budget_persistence`` a day."""
+    rows = history[(history["ds"] <= cutoff) & history["observed"].astype(bool) & history["log_budget"].notna()]
+    if rows.empty:
+        return pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "log_budget": []})
+    phi = budget_persistence(rows)
+    by = rows.sort_values("ds").groupby("unique_id")["log_budget"]
+    median, last = by.median(), by.last()
+    h = np.arange(1, HORIZON + 1)
+    path = median.to_numpy()[:, None] + (last - median).to_numpy()[:, None] * phi ** h[None, :]
+    return pd.DataFrame({"unique_id": np.repeat(median.index.to_numpy(), HORIZON),
+                         "ds": np.tile(cutoff + pd.to_timedelta(h, unit="D"), len(median)),
+                         "log_budget": path.ravel()})
+
+
+def _with_budgets(fc: pd.DataFrame, paths: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
+    """The models' forecasts and bounds (log1p, per unit of budget) back per campaign: plus each day's expected
+    log budget (``budget_paths``); a series without a budget as it is."""
+    if paths.empty:
+        return fc
+    fc = fc.merge(paths, on=["unique_id", "ds"], how="left")
+    offset = fc.pop("log_budget").fillna(0.0).to_numpy(float)
+    for m in models:
+        for col in _columns(m):
+            fc[col] = fc[col].to_numpy(float) + offset
+    return fc
 
 
 # ------------------------------------------------------------------------------------------------ holidays
@@ -576,17 +716,20 @@ def _rolling(fit: pd.DataFrame, holidays: pd.DataFrame | None, cutoffs: list[pd.
     for cutoff in cutoffs:
         history = fit[fit["ds"] <= cutoff]
         actual = fit[(fit["ds"] > cutoff) & (fit["ds"] <= cutoff + horizon)]
+        history = _budget_bound(history, _window(history, cutoff, fit_days))
         raw = _window(history, cutoff, fit_days)
         fc = _sf_forecast(baselines, raw) if baselines else None
-        adjustment, moved = holiday_adjustment(history, holidays)
+        paths = budget_paths(raw, cutoff)
+        adjustment, moved = holiday_adjustment(_per_budget(history), holidays)
         adjusted = _window(adjustment.history, cutoff, fit_days)
-        untouched = not moved or (adjustment.effects.empty and len(adjusted) == len(raw)
-                                  and all(np.array_equal(adjusted[c].to_numpy(), raw[c].to_numpy())
-                                          for c in ("unique_id", "ds", "y")))
+        untouched = paths.empty and (not moved or (adjustment.effects.empty and len(adjusted) == len(raw)
+                                                   and all(np.array_equal(adjusted[c].to_numpy(), raw[c].to_numpy())
+                                                           for c in ("unique_id", "ds", "y"))))
         if fc is not None and untouched and set(CYCLE_MEMBERS) <= set(baselines):
             members = fc[["unique_id", "ds", *[c for m in CYCLE_MEMBERS for c in _columns(m)]]]
         else:
             members = _with_effects(_sf_forecast(CYCLE_MEMBERS, adjusted), adjustment.effects, CYCLE_MEMBERS)
+            members = _with_budgets(members, paths, CYCLE_MEMBERS)
         members = members.rename(columns={c: c.replace(m, _member(m), 1)
                                           for m in CYCLE_MEMBERS for c in _columns(m)})
         out = members if fc is None else fc.merge(members, on=["unique_id", "ds"])
@@ -741,9 +884,11 @@ def forecast(series: pd.DataFrame, origin: date, *, min_history: int = MIN_HISTO
     weights = None
     if widen is None:
         weights, widen = _calibrate(series, holidays, min_history, calibration_windows, fit_days)
-    adjustment, _ = holiday_adjustment(fit, holidays)
+    fit = _budget_bound(fit, _window(fit, origin_ts, fit_days))
+    adjustment, _ = holiday_adjustment(_per_budget(fit), holidays)
     fc = _with_effects(_sf_forecast(CYCLE_MEMBERS, _window(adjustment.history, origin_ts, fit_days)),
                        adjustment.effects, CYCLE_MEMBERS)
+    fc = _with_budgets(fc, budget_paths(_window(fit, origin_ts, fit_days), origin_ts), CYCLE_MEMBERS)
     fc = fc.rename(columns={c: c.replace(m, _member(m), 1) for m in CYCLE_MEMBERS for c in _columns(m)})
     fc = _back(_add_cycle(fc, weights, widen), (CYCLE,))
     meta = series.drop_duplicates("series_id").set_index("series_id")[_SERIES_META[1:]]
@@ -775,17 +920,20 @@ HOLIDAY_EFFECT_COLUMNS = ["holiday_date", "holiday", "family", "series", "factor
 
 
 def horizon_holiday_effects(series: pd.DataFrame, origin: date, holidays: pd.DataFrame | None, *,
-                            min_history: int = MIN_HISTORY) -> pd.DataFrame:
+                            min_history: int = MIN_HISTORY, fit_days: int | None = None) -> pd.DataFrame:
     """What each holiday in the ``HORIZON`` days after ``origin`` does to ``forecast``'s series, per family
     (``_family``: entity type and metric): how many series it moves, the factor on the median one (exp of the
     effect on the log1p scale) and the lowest and highest, and how many of them take the kind's prior rather than a
     measured effect (``HOLIDAY_EFFECT_COLUMNS``; empty without a holiday in the horizon). The same effects
-    ``forecast`` adds back, from the same history up to ``origin``: what a materialization shows of them."""
+    ``forecast`` adds back, from the same history up to ``origin`` (``fit_days``: as ``forecast``'s, the window
+    the campaigns' budget elasticities are measured on): what a materialization shows of them."""
     origin_ts = pd.Timestamp(origin)
     series = _history_to(series, origin_ts, min_history)
     if series.empty:
         return pd.DataFrame(columns=HOLIDAY_EFFECT_COLUMNS)
-    effects = holiday_adjustment(_fit_frame(series), holidays)[0].effects
+    fit = _fit_frame(series)
+    fit = _budget_bound(fit, _window(fit, origin_ts, fit_days))
+    effects = holiday_adjustment(_per_budget(fit), holidays)[0].effects
     effects = effects[effects["ds"] > origin_ts]
     if effects.empty:
         return pd.DataFrame(columns=HOLIDAY_EFFECT_COLUMNS)

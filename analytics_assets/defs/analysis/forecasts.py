@@ -89,7 +89,9 @@ class MetricForecastsConfig(dg.Config):
     "conversions and each platform's organic impressions and engagements, one row per series, origin (the "
     "partition day) and day ahead (horizon 1..7). Model: per series AutoETS and AutoARIMA (weekly season, log "
     "scale) weighted by their errors at rolling origins before the origin, the holiday calendar "
-    "(CYCLE_HOLIDAY_CALENDAR) as known future inputs, intervals widened by what those origins show they miss. Writes "
+    "(CYCLE_HOLIDAY_CALENDAR) as known future inputs, each campaign series fitted per unit of its daily budget "
+    "(agg_campaign_daily_summary) and forecast at the budget expected ahead, intervals widened by what those origins "
+    "show they miss. Writes "
     "analysis.metric_forecasts. Method: ml/forecasting.py; measured against statsforecast's baselines in "
     "benchmarks/forecasts.py.",
     check_specs=[
@@ -130,7 +132,8 @@ def metric_forecasts(
                              fit_days=config.history_days)
         frames.append(with_accounts(predicted, c))
         if origin == days[-1]:
-            effects = horizon_holiday_effects(series, origin, holidays, min_history=config.min_history)
+            effects = horizon_holiday_effects(series, origin, holidays, min_history=config.min_history,
+                                              fit_days=config.history_days)
     rows = [f for f in frames if len(f)]
     forecasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(METRIC_FORECAST_COLUMNS))
     with warehouse.connect() as con:
