@@ -239,8 +239,9 @@ def _forecastable(series: pd.DataFrame, min_history: int) -> pd.DataFrame:
 # learned from the history: the log budget's deviation from its median over the window the members fit decays by
 # ``phi`` a day, one AR(1) coefficient fitted through the origin over every campaign's consecutive days (a budget
 # that steps back after a short push gives phi well below 1; an account whose changes persist, phi near 1, and
-# the forecast keeps today's budget). The error of that path is the budget steps no one announced: the interval
-# widening learned at the earlier origins (``interval_widening``) carries it.
+# the forecast keeps today's budget). The error of that path is the budget steps no one announced: measured the
+# same way on the history's days (``_path_errors``, per horizon), it widens the campaign series' bounds, as a
+# holiday's measurement error does (``_with_effects``).
 # Not every campaign spends its budget: one held back by its bids or a small audience spends a part of it, and a
 # bigger budget moves nothing. So how far a campaign's spend follows its budget is measured on its own history
 # (``budget_elasticity``: its spend's week-on-week change against its budget's, on the days the budget moved),
@@ -319,7 +320,7 @@ def budget_paths(history: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     last known budget's deviation from the series' median, decayed by ``budget_persistence`` a day."""
     rows = history[(history["ds"] <= cutoff) & history["observed"].astype(bool) & history["log_budget"].notna()]
     if rows.empty:
-        return pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "log_budget": []})
+        return pd.DataFrame({"unique_id": [], "ds": pd.Series(dtype="datetime64[ns]"), "log_budget": [], "se": []})
     phi = budget_persistence(rows)
     by = rows.sort_values("ds").groupby("unique_id")["log_budget"]
     median, last = by.median(), by.last()
@@ -327,19 +328,42 @@ def budget_paths(history: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     path = median.to_numpy()[:, None] + (last - median).to_numpy()[:, None] * phi ** h[None, :]
     return pd.DataFrame({"unique_id": np.repeat(median.index.to_numpy(), HORIZON),
                          "ds": np.tile(cutoff + pd.to_timedelta(h, unit="D"), len(median)),
-                         "log_budget": path.ravel()})
+                         "log_budget": path.ravel(), "se": np.tile(_path_errors(rows, median, phi), len(median))})
+
+
+def _path_errors(rows: pd.DataFrame, median: pd.Series, phi: float) -> np.ndarray:
+    """Per horizon 1..``HORIZON`` the error of a budget path made the same way on the days of ``rows`` (observed
+    days with a budget): the root mean square of the deviation ``h`` days later less ``phi ** h`` times the day's,
+    over every series and day with both. It is what the path cannot know (the budget steps no one announced) and
+    widens the campaign series' bounds; 0 where no budget ever moved."""
+    dev = rows.pivot(index="ds", columns="unique_id", values="log_budget")
+    dev = dev.reindex(pd.date_range(dev.index.min(), dev.index.max(), freq="D")) - median.reindex(dev.columns)
+    out = np.zeros(HORIZON)
+    for k in range(1, HORIZON + 1):
+        err = (dev.shift(-k) - phi ** k * dev).to_numpy(float)
+        err = err[np.isfinite(err)]
+        out[k - 1] = float(np.sqrt(np.mean(err * err))) if len(err) else 0.0
+    return out
 
 
 def _with_budgets(fc: pd.DataFrame, paths: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:
     """The models' forecasts and bounds (log1p, per unit of budget) back per campaign: plus each day's expected
-    log budget (``budget_paths``); a series without a budget as it is."""
+    log budget (``budget_paths``), each half-width combined in quadrature with the level's normal quantile of the
+    path's error ``se`` (the model's error and the advertiser's next step are independent); a series without a
+    budget as it is."""
     if paths.empty:
         return fc
     fc = fc.merge(paths, on=["unique_id", "ds"], how="left")
     offset = fc.pop("log_budget").fillna(0.0).to_numpy(float)
+    se = fc.pop("se").fillna(0.0).to_numpy(float)
     for m in models:
-        for col in _columns(m):
-            fc[col] = fc[col].to_numpy(float) + offset
+        point = fc[m].to_numpy(float)
+        for lv in LEVELS:
+            z = NormalDist().inv_cdf(0.5 + lv / 200)
+            lo, hi = fc[f"{m}-lo-{lv}"].to_numpy(float), fc[f"{m}-hi-{lv}"].to_numpy(float)
+            fc[f"{m}-lo-{lv}"] = point + offset - np.hypot(np.clip(point - lo, 0.0, None), z * se)
+            fc[f"{m}-hi-{lv}"] = point + offset + np.hypot(np.clip(hi - point, 0.0, None), z * se)
+        fc[m] = point + offset
     return fc
 
 
