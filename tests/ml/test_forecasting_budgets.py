@@ -76,6 +76,10 @@ def test_the_budget_path_decays_today_s_budget_towards_the_usual_one():
     usual = np.log(100.0)
     assert np.allclose(paths["campaign:meta_ads:0:spend"], usual + (np.log(150.0) - usual) * phi ** h)
     assert np.allclose(paths["campaign:meta_ads:1:spend"], usual + (np.log(80.0) - usual) * phi ** h)
+    # the path's error, measured the same way on the history's days: what widens the campaigns' bounds
+    se = budget_paths(fit, cutoff).groupby("ds")["se"].first().to_numpy()
+    assert (se > 0).all() and se[-1] > se[0]
+    assert (budget_paths(_fit(np.full((2, 28), 100.0)), cutoff)["se"] == 0).all()
     # a day after the origin is never read: a budget loaded later changes nothing
     later = _fit(np.concatenate([budgets, np.full((2, 5), 999.0)], axis=1))
     pd.testing.assert_frame_equal(budget_paths(later[later["ds"] <= cutoff], cutoff), budget_paths(fit, cutoff))
